@@ -1,0 +1,79 @@
+"""Progress bars that appear only for work that takes longer than a second."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .config import progress_enabled
+
+__all__ = ["progress_bar", "Progress"]
+
+
+class Progress:
+    """A counter that lazily starts a Rich progress bar once ``delay`` seconds have passed."""
+
+    def __init__(self, total: int, description: str, *, enabled: bool, delay: float = 1.0) -> None:
+        self.total = int(total)
+        self.description = description
+        self.enabled = enabled
+        self.delay = delay
+        self.completed = 0
+        self._start = time.perf_counter()
+        self._bar: Any = None
+        self._task: Any = None
+
+    def advance(self, n: int = 1) -> None:
+        self.completed += n
+        if not self.enabled:
+            return
+        if self._bar is None and time.perf_counter() - self._start >= self.delay:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as RichProgress
+
+            self._bar = RichProgress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=Console(file=sys.stderr),
+                transient=False,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self.description, total=self.total)
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.completed)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.completed)
+            self._bar.stop()
+            self._bar = None
+
+
+@contextmanager
+def progress_bar(total: int, description: str, enabled: bool | None = None) -> Iterator[Progress]:
+    """Yield a :class:`Progress`; the bar shows on stderr only if the work passes one second.
+
+    >>> with progress_bar(3, "demo", enabled=False) as p:
+    ...     p.advance(3)
+    >>> p.completed
+    3
+    """
+    on = progress_enabled() if enabled is None else enabled
+    p = Progress(total, description, enabled=on)
+    try:
+        yield p
+    finally:
+        p.close()

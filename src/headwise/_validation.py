@@ -1,0 +1,100 @@
+"""Input checks with one place for message wording."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .exceptions import InputError
+
+__all__ = ["check_embeddings", "check_labels", "check_texts", "check_n_features"]
+
+
+def check_embeddings(X: Any, *, name: str = "X", min_rows: int = 1) -> np.ndarray:
+    """Return ``X`` as a 2-D floating array or raise :class:`InputError` with a clear message.
+
+    >>> check_embeddings([[1.0, 2.0]]).shape
+    (1, 2)
+    """
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} could not be read as a numeric array: {exc}") from None
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise InputError(
+            f"{name} must hold numbers (embeddings), got dtype {arr.dtype}. "
+            "Pass embeddings, not raw inputs; `headwise embed` makes them."
+        )
+    if arr.ndim != 2:
+        raise InputError(
+            f"{name} must be a 2-D array of shape (n_samples, n_features), got shape {arr.shape}."
+        )
+    if arr.shape[0] < min_rows:
+        raise InputError(f"{name} has {arr.shape[0]} rows; at least {min_rows} needed.")
+    if arr.shape[1] == 0:
+        raise InputError(f"{name} has 0 features; embeddings need at least one dimension.")
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad_rows = np.flatnonzero(~finite.all(axis=1))
+        raise InputError(
+            f"{name} contains NaN or infinite values in {bad_rows.size} row(s) "
+            f"(first: row {int(bad_rows[0])}). Re-embed those inputs or drop them."
+        )
+    return arr
+
+
+def check_n_features(n_features: int, expected: int, owner: str) -> None:
+    """Raise the standard dimension-mismatch error."""
+    if n_features != expected:
+        raise InputError(
+            f"X has {n_features} features, but {owner} is expecting {expected} features as "
+            "input. Were these embeddings made by a different encoder?"
+        )
+
+
+def check_labels(y: Any, *, n_rows: int | None = None, min_classes: int = 2) -> np.ndarray:
+    """Return ``y`` as a 1-D label array; refuse missing labels and too few classes."""
+    arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr.ravel()
+    if arr.ndim != 1:
+        raise InputError(f"y must be 1-D (one label per row), got shape {arr.shape}.")
+    if n_rows is not None and arr.shape[0] != n_rows:
+        raise InputError(f"X has {n_rows} rows but y has {arr.shape[0]} labels; they must match.")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise InputError("y contains NaN or infinite labels; drop or fill those rows.")
+    if arr.dtype == object:
+        if any(v is None for v in arr):
+            raise InputError("y contains missing labels (None); drop or fill those rows.")
+    n_classes = np.unique(arr).size
+    if n_classes < min_classes:
+        only = repr(arr[0].item() if hasattr(arr[0], "item") else arr[0]) if arr.size else "none"
+        raise InputError(
+            f"y has only {n_classes} class ({only}); a classifier needs at least "
+            f"{min_classes} classes. Check the label column and the split you train on."
+        )
+    return arr
+
+
+def check_texts(texts: Sequence[Any], *, column: str = "text") -> list[str]:
+    """Refuse non-string and empty inputs, naming the first offending row."""
+    out: list[str] = []
+    for i, t in enumerate(texts):
+        if t is None or (isinstance(t, float) and np.isnan(t)):
+            raise InputError(f"Row {i} has no value in column '{column}'; drop or fill it.")
+        if not isinstance(t, str):
+            raise InputError(
+                f"Row {i} of column '{column}' is {type(t).__name__}, expected text."
+            )
+        if not t.strip():
+            raise InputError(
+                f"Row {i} of column '{column}' is empty; drop empty rows before embedding."
+            )
+        out.append(t)
+    if not out:
+        raise InputError(f"No rows to embed in column '{column}'.")
+    return out

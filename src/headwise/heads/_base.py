@@ -1,0 +1,147 @@
+"""The shell every head shares: validation, logits-first predictions, state for save/load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import log_softmax, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._validation import check_n_features
+from ..exceptions import InputError
+from ._stats import SufficientStats
+
+__all__ = ["BaseHead"]
+
+
+def _friendly_precheck(est: BaseHead, X: Any, *, reset: bool) -> None:
+    """Clear messages for the common mistakes before sklearn's generic validation runs."""
+    if sp.issparse(X) or not hasattr(X, "__len__") and not hasattr(X, "__array__"):
+        return
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError):
+        return
+    if arr.ndim != 2 or arr.dtype.kind not in "fiu":
+        return
+    if not reset and hasattr(est, "n_features_in_"):
+        check_n_features(arr.shape[1], est.n_features_in_, type(est).__name__)
+    if arr.dtype.kind == "f" and arr.size:
+        finite = np.isfinite(arr)
+        if not finite.all():
+            bad = np.flatnonzero(~finite.all(axis=1))
+            raise InputError(
+                f"Input X contains NaN or infinity in {bad.size} row(s) (first: row {int(bad[0])}). "
+                "Re-embed those inputs or drop them."
+            )
+
+
+class BaseHead(ClassifierMixin, BaseEstimator):
+    """Base class for headwise heads: subclasses implement ``fit`` and ``_logits``.
+
+    ``logits(X)`` returns an ``(n, n_classes)`` score matrix; ``predict_proba`` is its softmax,
+    ``predict`` its argmax and ``decision_function`` its binary difference (sklearn convention).
+    """
+
+    # ---------------------------------------------------------------- validation
+    def _validate_fit(self, X: Any, y: Any, *, reset: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        _friendly_precheck(self, X, reset=reset)
+        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        return X, y
+
+    def _validate_predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        _friendly_precheck(self, X, reset=False)
+        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+
+    @staticmethod
+    def _require_two_classes(y: np.ndarray) -> None:
+        classes = np.unique(y)
+        if classes.size < 2:
+            raise InputError(
+                f"y has only one class ({classes[0]!r}); a classifier needs at least two classes. "
+                "Check the label column and the split you train on."
+            )
+
+    # ---------------------------------------------------------------- predictions
+    def _logits(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def logits(self, X: Any) -> np.ndarray:
+        """Unnormalised class scores, shape ``(n_samples, n_classes)``, columns in ``classes_``."""
+        return np.asarray(self._logits(self._validate_predict(X)), dtype=np.float64)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        z = self.logits(X)
+        if z.shape[1] == 2:
+            return z[:, 1] - z[:, 0]
+        return z
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return softmax(self.logits(X), axis=1)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        return log_softmax(self.logits(X), axis=1)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[np.argmax(self.logits(X), axis=1)]
+
+    # ---------------------------------------------------------------- persistence
+    def save(self, path: str | Path, *, encoder_key: dict[str, Any] | None = None) -> Path:
+        """Save to a safetensors file (no pickle); see :func:`headwise.heads.load_head`."""
+        from ._io import save_head
+
+        return save_head(self, path, encoder_key=encoder_key)
+
+    def _fitted_attributes(self) -> list[str]:
+        return [
+            k
+            for k in vars(self)
+            if k.endswith("_") and not k.startswith("_") and k != "encoder_key_"
+        ]
+
+    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Split fitted attributes into numeric arrays and JSON-able metadata."""
+        arrays: dict[str, np.ndarray] = {}
+        meta: dict[str, Any] = {}
+        for name in self._fitted_attributes():
+            value = getattr(self, name)
+            if isinstance(value, SufficientStats):
+                a, m = value.to_arrays(prefix=f"{name}.")
+                arrays.update(a)
+                meta[name] = {"kind": "stats", "meta": m}
+            elif isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
+                arrays[name] = value
+                meta[name] = {"kind": "array"}
+            elif isinstance(value, np.ndarray):
+                meta[name] = {"kind": "list", "dtype": value.dtype.str, "value": value.tolist()}
+            elif isinstance(value, np.generic):
+                meta[name] = {"kind": "value", "value": value.item()}
+            elif value is None or isinstance(value, (bool, int, float, str, list, dict)):
+                meta[name] = {"kind": "value", "value": value}
+            else:
+                raise TypeError(f"{type(self).__name__}.{name} of type {type(value)} cannot be saved")
+        return arrays, meta
+
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        for name, info in meta.items():
+            kind = info["kind"]
+            if kind == "stats":
+                setattr(self, name, SufficientStats.from_arrays(arrays, info["meta"], prefix=f"{name}."))
+            elif kind == "array":
+                setattr(self, name, np.asarray(arrays[name]))
+            elif kind == "list":
+                setattr(self, name, np.asarray(info["value"], dtype=np.dtype(info["dtype"])))
+            else:
+                setattr(self, name, info["value"])
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags

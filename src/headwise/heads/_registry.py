@@ -1,0 +1,65 @@
+"""Head registry: short lowercase names to estimator classes."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..exceptions import UnknownHeadError
+
+__all__ = ["register_head", "get_head", "get_head_class", "list_heads", "name_of_head"]
+
+_HEADS: dict[str, type] = {}
+T = TypeVar("T", bound=type)
+
+
+def register_head(name: str) -> Callable[[T], T]:
+    """Class decorator adding a head under ``name`` (like timm's ``@register_model``)."""
+
+    def deco(cls: T) -> T:
+        _HEADS[name] = cls
+        cls._head_name = name  # type: ignore[attr-defined]
+        return cls
+
+    return deco
+
+
+def _ensure_loaded() -> None:
+    from . import _all  # noqa: F401  (imports every head module, which registers itself)
+
+
+def list_heads(pattern: str = "*") -> list[str]:
+    """Registered head names matching an fnmatch ``pattern``.
+
+    >>> "lda" in list_heads()
+    True
+    """
+    _ensure_loaded()
+    return sorted(n for n in _HEADS if fnmatch.fnmatch(n, pattern))
+
+
+def get_head_class(name: str) -> type:
+    _ensure_loaded()
+    try:
+        return _HEADS[name]
+    except KeyError:
+        raise UnknownHeadError(
+            f"Unknown head '{name}'. Available heads: {', '.join(sorted(_HEADS))}."
+        ) from None
+
+
+def get_head(name: str, **params: Any) -> Any:
+    """A new, unfitted head by registry name, e.g. ``get_head("ridge", alphas=[0.1, 1.0])``."""
+    cls = get_head_class(name)
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise UnknownHeadError(f"Bad parameters for head '{name}': {exc}") from None
+
+
+def name_of_head(cls: type) -> str:
+    name = getattr(cls, "_head_name", None)
+    if name is None or _HEADS.get(name) is not cls:
+        raise UnknownHeadError(f"{cls.__name__} is not a registered head; register it to save it.")
+    return str(name)

@@ -1,0 +1,259 @@
+"""Mergeable sufficient statistics for closed-form heads.
+
+One streaming pass over embeddings accumulates, in float64, the class counts, per-class sums and
+per-class sums of squares, and the Gram matrix ``Σ x xᵀ``. NCM, LDA, ridge and Gaussian naive Bayes
+are all pure functions of these, so fitting in chunks, on several workers, or in one go gives the
+same head up to floating-point rounding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.linalg import blas
+
+from ..exceptions import HeadFormatError, InputError
+
+__all__ = ["SufficientStats", "class_union"]
+
+_STATS_FORMAT = "headwise.stats"
+_STATS_VERSION = 1
+
+
+def class_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sorted union of two label arrays; refuse to mix strings with numbers."""
+    if a.size and b.size and (a.dtype.kind in "USO") != (b.dtype.kind in "USO"):
+        raise InputError(
+            f"Labels mix text and numbers ({a[:1].tolist()} vs {b[:1].tolist()}); "
+            "use one label type throughout."
+        )
+    if a.size == 0:
+        return np.unique(b)
+    if b.size == 0:
+        return np.unique(a)
+    return np.union1d(a, b)
+
+
+def _gram_update(gram: np.ndarray, X: np.ndarray) -> None:
+    """``gram += XᵀX`` (upper triangle only, via BLAS syrk; call ``_symmetrize`` to read)."""
+    Xf = np.asfortranarray(X, dtype=np.float64)
+    # dsyrk with trans=1 computes alpha * Xᵀ X into the upper triangle of c.
+    out = blas.dsyrk(1.0, Xf, beta=1.0, c=gram, trans=1, lower=0, overwrite_c=1)
+    if out is not gram:  # scipy copies when ``gram`` is not Fortran-ordered float64
+        gram[...] = out
+
+
+@dataclass(eq=False)
+class SufficientStats:
+    """Counts, per-class sums, per-class sums of squares and the Gram matrix, all float64.
+
+    ``gram`` holds only its upper triangle between updates for speed; read it through
+    :attr:`gram_full`. ``a + b`` merges two statistics (classes are united and kept sorted).
+
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    >>> s = SufficientStats.from_data(X, np.array([0, 1, 1]))
+    >>> s.counts.tolist(), s.class_means[1].tolist()
+    ([1.0, 2.0], [1.0, 0.5])
+    """
+
+    classes: np.ndarray  # (C,) sorted unique labels
+    counts: np.ndarray  # (C,) float64 rows per class
+    sums: np.ndarray  # (C, d) float64 per-class sum of x
+    sq_sums: np.ndarray  # (C, d) float64 per-class sum of x**2 (diagonal moments for naive Bayes)
+    gram: np.ndarray  # (d, d) float64 Σ x xᵀ over all rows (upper triangle authoritative)
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def empty(cls, n_features: int, classes: Iterable[Any] = ()) -> SufficientStats:
+        cl = np.unique(np.asarray(list(classes))) if classes else np.asarray([])
+        c, d = cl.size, int(n_features)
+        return cls(
+            classes=cl,
+            counts=np.zeros(c),
+            sums=np.zeros((c, d)),
+            sq_sums=np.zeros((c, d)),
+            gram=np.zeros((d, d), order="F"),
+        )
+
+    @classmethod
+    def from_data(cls, X: np.ndarray, y: np.ndarray, *, chunk_size: int = 16384) -> SufficientStats:
+        """Statistics of ``(X, y)`` accumulated in chunks of ``chunk_size`` rows."""
+        X = np.asarray(X)
+        stats = cls.empty(X.shape[1])
+        for start in range(0, X.shape[0], chunk_size):
+            stats.update(X[start : start + chunk_size], np.asarray(y)[start : start + chunk_size])
+        return stats
+
+    @classmethod
+    def from_batches(cls, batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> SufficientStats:
+        """One streaming pass over ``(X_chunk, y_chunk)`` pairs (e.g. memory-mapped shards)."""
+        stats: SufficientStats | None = None
+        for Xb, yb in batches:
+            if stats is None:
+                stats = cls.empty(np.asarray(Xb).shape[1])
+            stats.update(Xb, yb)
+        if stats is None:
+            raise InputError("No batches to accumulate statistics from.")
+        return stats
+
+    # ---------------------------------------------------------------- updates
+    @property
+    def n_features(self) -> int:
+        return int(self.gram.shape[0])
+
+    @property
+    def n_samples(self) -> float:
+        return float(self.counts.sum())
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.classes.size)
+
+    def _expand_classes(self, new_classes: np.ndarray) -> None:
+        union = class_union(self.classes, new_classes)
+        if union.size == self.classes.size:
+            return
+        pos = np.searchsorted(union, self.classes)
+        d = self.n_features
+        counts, sums, sq = np.zeros(union.size), np.zeros((union.size, d)), np.zeros((union.size, d))
+        counts[pos], sums[pos], sq[pos] = self.counts, self.sums, self.sq_sums
+        self.classes, self.counts, self.sums, self.sq_sums = union, counts, sums, sq
+
+    def update(self, X: np.ndarray, y: np.ndarray) -> SufficientStats:
+        """Add rows ``X`` with labels ``y`` in place; new classes are inserted in sorted order."""
+        X = np.asarray(X)
+        y = np.asarray(y)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise InputError(
+                f"X has {X.shape[-1] if X.ndim else 0} features, but these statistics hold "
+                f"{self.n_features} features. Were these embeddings made by a different encoder?"
+            )
+        if X.shape[0] == 0:
+            return self
+        uniq, codes = np.unique(y, return_inverse=True)
+        self._expand_classes(uniq)
+        target = np.searchsorted(self.classes, uniq)
+        X64 = X.astype(np.float64, copy=False)
+        order = np.argsort(codes, kind="stable")
+        sorted_codes = codes[order]
+        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+        Xs = X64[order]
+        present = target[sorted_codes[starts]]
+        self.counts[present] += np.diff(np.r_[starts, Xs.shape[0]])
+        self.sums[present] += np.add.reduceat(Xs, starts, axis=0)
+        self.sq_sums[present] += np.add.reduceat(Xs * Xs, starts, axis=0)
+        _gram_update(self.gram, X64)
+        return self
+
+    def merge(self, other: SufficientStats) -> SufficientStats:
+        """Return a new object holding both statistics (associative and order-free)."""
+        if other.n_features != self.n_features:
+            raise InputError(
+                f"Cannot merge statistics with {other.n_features} features into ones with "
+                f"{self.n_features}; they come from different encoders or layers."
+            )
+        out = self.copy()
+        out._expand_classes(other.classes)
+        pos = np.searchsorted(out.classes, other.classes)
+        out.counts[pos] += other.counts
+        out.sums[pos] += other.sums
+        out.sq_sums[pos] += other.sq_sums
+        out.gram += other.gram
+        return out
+
+    def __add__(self, other: SufficientStats) -> SufficientStats:
+        return self.merge(other)
+
+    def copy(self) -> SufficientStats:
+        return SufficientStats(
+            classes=self.classes.copy(),
+            counts=self.counts.copy(),
+            sums=self.sums.copy(),
+            sq_sums=self.sq_sums.copy(),
+            gram=np.array(self.gram, order="F", copy=True),
+        )
+
+    # ---------------------------------------------------------------- derived quantities
+    @property
+    def gram_full(self) -> np.ndarray:
+        """The symmetric Gram matrix ``Σ x xᵀ``."""
+        g = np.triu(self.gram)
+        return g + np.triu(g, 1).T
+
+    @property
+    def total_sum(self) -> np.ndarray:
+        return self.sums.sum(axis=0)
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.total_sum / self.n_samples
+
+    @property
+    def class_means(self) -> np.ndarray:
+        return self.sums / self.counts[:, None]
+
+    @property
+    def priors(self) -> np.ndarray:
+        return self.counts / self.n_samples
+
+    def total_scatter(self) -> np.ndarray:
+        """Centred scatter ``Σ (x-μ)(x-μ)ᵀ``."""
+        s = self.total_sum
+        return self.gram_full - np.outer(s, s) / self.n_samples
+
+    def within_scatter(self) -> np.ndarray:
+        """Pooled within-class scatter ``Σ_c Σ_{i∈c} (x-μ_c)(x-μ_c)ᵀ``."""
+        nz = self.counts > 0
+        S = self.sums[nz]
+        return self.gram_full - (S.T / self.counts[nz]) @ S
+
+    def class_variances(self) -> np.ndarray:
+        """Per-class, per-feature (biased) variances, shape (C, d)."""
+        m = self.class_means
+        return np.maximum(self.sq_sums / self.counts[:, None] - m * m, 0.0)
+
+    # ---------------------------------------------------------------- persistence
+    def to_arrays(self, prefix: str = "") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays = {
+            f"{prefix}counts": self.counts,
+            f"{prefix}sums": self.sums,
+            f"{prefix}sq_sums": self.sq_sums,
+            f"{prefix}gram": np.ascontiguousarray(self.gram_full),
+        }
+        meta = {"classes": self.classes.tolist(), "classes_dtype": self.classes.dtype.str}
+        return arrays, meta
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], prefix: str = ""
+    ) -> SufficientStats:
+        classes = np.asarray(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
+        return cls(
+            classes=classes,
+            counts=np.asarray(arrays[f"{prefix}counts"], dtype=np.float64),
+            sums=np.asarray(arrays[f"{prefix}sums"], dtype=np.float64),
+            sq_sums=np.asarray(arrays[f"{prefix}sq_sums"], dtype=np.float64),
+            gram=np.asfortranarray(arrays[f"{prefix}gram"], dtype=np.float64),
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write to a safetensors file atomically (temp file + rename)."""
+        from ._io import atomic_save_safetensors
+
+        arrays, meta = self.to_arrays()
+        header = {"format": _STATS_FORMAT, "format_version": str(_STATS_VERSION), "meta": json.dumps(meta)}
+        return atomic_save_safetensors(Path(path), arrays, header)
+
+    @classmethod
+    def load(cls, path: str | Path) -> SufficientStats:
+        from ._io import read_safetensors
+
+        arrays, header = read_safetensors(Path(path))
+        if header.get("format") != _STATS_FORMAT:
+            raise HeadFormatError(f"{path} is not a headwise statistics file.")
+        return cls.from_arrays(arrays, json.loads(header["meta"]))

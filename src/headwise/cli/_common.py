@@ -1,0 +1,165 @@
+"""Shared CLI pieces: error mapping, output, loading data and embedding it through the cache."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from ..config import debug_enabled
+from ..exceptions import HeadwiseError, InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+console = Console()
+err_console = Console(stderr=True)
+
+# ---------------------------------------------------------------- shared options
+DataArg = Annotated[Path, typer.Argument(help="CSV, TSV, JSONL (optionally .gz) or Parquet file.")]
+EncoderOpt = Annotated[
+    str, typer.Option("--encoder", "-e", help="Encoder id: minilm, hash, or hf:<local model dir>.")
+]
+TextColOpt = Annotated[str | None, typer.Option("--text-col", help="Text column (default: text).")]
+LabelColOpt = Annotated[
+    str | None, typer.Option("--label-col", help="Label column (default: label_text, else label).")
+]
+SplitColOpt = Annotated[str | None, typer.Option("--split-col", help="Split column (default: split).")]
+LayerOpt = Annotated[
+    int | None, typer.Option("--layer", help="Hidden layer to read (default: last; 0 = embeddings).")
+]
+PoolingOpt = Annotated[str | None, typer.Option("--pooling", help="mean, cls or tokens.")]
+MaxLenOpt = Annotated[int | None, typer.Option("--max-length", help="Truncate inputs to N tokens.")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", help="Inputs per forward pass.")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="Cache storage: float32 or float16.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+
+
+def handle_errors(fn: F) -> F:
+    """Turn known errors into one line on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except HeadwiseError as exc:
+            if debug_enabled():
+                traceback.print_exc()
+            msg = str(exc).replace("\n", " ")
+            err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+            err_console.print("(set HEADWISE_DEBUG=1 for a traceback)", style="dim")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    sys.stdout.flush()
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(type(o))
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    t = RichTable(title=title, title_justify="left")
+    for c in columns:
+        t.add_column(c, justify="left" if c in ("head", "label", "text", "entry", "encoder") else "right")
+    for r in rows:
+        t.add_row(*[_fmt(v) for v in r])
+    console.print(t)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
+    return str(v)
+
+
+def encoder_options(layer: int | None, pooling: str | None, max_length: int | None) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    if layer is not None:
+        opts["layer"] = layer
+    if pooling is not None:
+        opts["pooling"] = pooling
+    if max_length is not None:
+        opts["max_length"] = max_length
+    return opts
+
+
+@dataclass
+class Embedded:
+    X: np.ndarray  # (n, dim) float32 embeddings of every row of the table
+    encoder_key: dict[str, Any]
+    encoder_spec: dict[str, Any]  # how to rebuild the encoder: {"spec": ..., "options": {...}}
+    entry: str  # cache entry id
+    cached: bool  # True when served from the cache
+    seconds: float
+
+
+def embed_texts(
+    texts: list[str],
+    spec: str,
+    options: dict[str, Any],
+    *,
+    batch_size: int = 64,
+    dtype: str = "float32",
+    progress: bool | None = None,
+) -> Embedded:
+    import time
+
+    from ..encoders import get_encoder
+    from ..store import EmbeddingStore
+
+    encoder = get_encoder(spec, **options)
+    if getattr(encoder, "pooling", "mean") == "tokens":
+        raise InputError(
+            "pooling 'tokens' keeps per-token vectors, which these heads cannot take; "
+            "use --pooling mean or cls (token-level probes read `headwise embed --pooling tokens`)."
+        )
+    store = EmbeddingStore()
+    t0 = time.perf_counter()
+    hit = store.lookup(encoder, texts, dtype=dtype)
+    es = hit if hit is not None else store.get_or_compute(
+        encoder, texts, batch_size=batch_size, dtype=dtype, progress=progress
+    )
+    X = es.to_numpy()
+    return Embedded(
+        X=X,
+        encoder_key=encoder.key(),
+        encoder_spec={"spec": spec, "options": options},
+        entry=es.key,
+        cached=hit is not None,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def indices_for(table: Any, split: str | None) -> np.ndarray:
+    """Rows of ``split``; all rows when the split is None."""
+    if split is None:
+        return np.arange(len(table))
+    idx = table.split_indices(split)
+    if idx.size == 0:
+        raise InputError(
+            f"Split '{split}' has no rows in {table.path.name}; splits present: "
+            f"{', '.join(table.available_splits()) or 'none'}."
+        )
+    return idx

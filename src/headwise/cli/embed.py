@@ -1,0 +1,63 @@
+"""`headwise embed`: embed a table's texts into the cache (resumable; a second run is a hit)."""
+
+from __future__ import annotations
+
+from ..datasets import load_table
+from ._common import (
+    BatchOpt,
+    DataArg,
+    DtypeOpt,
+    EncoderOpt,
+    JsonOpt,
+    LayerOpt,
+    MaxLenOpt,
+    PoolingOpt,
+    TextColOpt,
+    encoder_options,
+    handle_errors,
+    print_json,
+    print_table,
+)
+
+
+@handle_errors
+def embed(
+    data: DataArg,
+    encoder: EncoderOpt = "minilm",
+    text_col: TextColOpt = None,
+    layer: LayerOpt = None,
+    pooling: PoolingOpt = None,
+    max_length: MaxLenOpt = None,
+    batch_size: BatchOpt = 64,
+    dtype: DtypeOpt = "float32",
+    as_json: JsonOpt = False,
+) -> None:
+    """Embed every row of DATA with ENCODER and keep the vectors in the cache."""
+    import time
+
+    from ..encoders import get_encoder
+    from ..store import EmbeddingStore
+
+    table = load_table(data, text_col=text_col, require_labels=False)
+    t0 = time.perf_counter()
+    enc = get_encoder(encoder, **encoder_options(layer, pooling, max_length))
+    store = EmbeddingStore()
+    hit = store.lookup(enc, table.texts, dtype=dtype)
+    es = hit if hit is not None else store.get_or_compute(
+        enc, table.texts, batch_size=batch_size, dtype=dtype
+    )
+    seconds = time.perf_counter() - t0
+    result = {
+        "entry": es.key,
+        "encoder": enc.name,
+        "rows": len(es),
+        "dim": es.dim,
+        "dtype": dtype,
+        "cache_hit": hit is not None,
+        "seconds": seconds,
+        "rows_per_second": len(es) / seconds if seconds > 0 else None,
+    }
+    if as_json:
+        print_json(result)
+    else:
+        print_table(f"embedded {table.path.name}", list(result), [list(result.values())])

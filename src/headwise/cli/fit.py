@@ -1,0 +1,103 @@
+"""`headwise fit`: embed a table (through the cache) and fit one head on its train split."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from ..datasets import load_table
+from ..exceptions import InputError
+from ..heads import get_head
+from ._common import (
+    BatchOpt,
+    DataArg,
+    DtypeOpt,
+    EncoderOpt,
+    JsonOpt,
+    LabelColOpt,
+    LayerOpt,
+    MaxLenOpt,
+    PoolingOpt,
+    SplitColOpt,
+    TextColOpt,
+    embed_texts,
+    encoder_options,
+    handle_errors,
+    indices_for,
+    print_json,
+    print_table,
+)
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, Any]:
+    """``--param C=0.5 --param metric=euclidean`` → dict with JSON-ish values."""
+    import json
+
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise InputError(f"--param expects NAME=VALUE, got '{pair}'.")
+        k, v = pair.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = v
+    return out
+
+
+@handle_errors
+def fit(
+    data: DataArg,
+    head: Annotated[str, typer.Option("--head", "-h", help="Head name; `headwise heads` lists them.")] = "auto",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the fitted head.")] = Path(
+        "head.safetensors"
+    ),
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Head parameter NAME=VALUE (repeatable).")
+    ] = None,
+    train_split: Annotated[str, typer.Option("--train-split", help="Split to fit on.")] = "train",
+    encoder: EncoderOpt = "minilm",
+    text_col: TextColOpt = None,
+    label_col: LabelColOpt = None,
+    split_col: SplitColOpt = None,
+    layer: LayerOpt = None,
+    pooling: PoolingOpt = None,
+    max_length: MaxLenOpt = None,
+    batch_size: BatchOpt = 64,
+    dtype: DtypeOpt = "float32",
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit a head on the train split of DATA and save it (safetensors + JSON, no pickle)."""
+    table = load_table(data, text_col=text_col, label_col=label_col, split_col=split_col)
+    assert table.labels is not None
+    h = get_head(head, **parse_params(param))
+    opts = encoder_options(layer, pooling, max_length)
+    emb = embed_texts(table.texts, encoder, opts, batch_size=batch_size, dtype=dtype)
+    idx = indices_for(table, train_split) if table.splits is not None else np.arange(len(table))
+    t0 = time.perf_counter()
+    h.fit(emb.X[idx], table.labels[idx])
+    fit_s = time.perf_counter() - t0
+    h.encoder_spec_ = emb.encoder_spec
+    h.save(out, encoder_key=emb.encoder_key)
+    result: dict[str, Any] = {
+        "head": head,
+        "out": str(out),
+        "n_train": int(idx.size),
+        "n_classes": int(len(h.classes_)),
+        "fit_seconds": fit_s,
+        "embed_seconds": emb.seconds,
+        "cache_hit": emb.cached,
+        "cache_entry": emb.entry,
+    }
+    if table.splits is not None:
+        val_idx = table.split_indices("validation")
+        if val_idx.size:
+            result["validation_accuracy"] = float(h.score(emb.X[val_idx], table.labels[val_idx]))
+    if as_json:
+        print_json(result)
+    else:
+        print_table(f"fitted {head} → {out}", list(result), [list(result.values())])

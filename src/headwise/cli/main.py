@@ -1,0 +1,68 @@
+"""The `headwise` command: builds the Typer app from one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from . import cache
+from ._common import JsonOpt, handle_errors, print_json, print_table
+from .embed import embed
+from .evaluate import evaluate, predict
+from .fit import fit
+from .quickstart import quickstart
+
+app = typer.Typer(
+    name="headwise",
+    help="Heads on frozen foundation models: embed once (cached), fit and compare heads in seconds.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("quickstart")(quickstart)
+app.command("embed")(embed)
+app.command("fit")(fit)
+app.command("eval")(evaluate)
+app.command("predict")(predict)
+app.add_typer(cache.app, name="cache")
+
+
+@app.command("heads")
+@handle_errors
+def heads(as_json: JsonOpt = False) -> None:
+    """List registered heads."""
+    from ..heads import get_head_class, list_heads
+
+    names = list_heads()
+    if as_json:
+        print_json(names)
+        return
+    print_table("heads", ["head", "class"], [[n, get_head_class(n).__name__] for n in names])
+
+
+@app.command("encoders")
+@handle_errors
+def encoders(as_json: JsonOpt = False) -> None:
+    """List registered encoder schemes (built-ins and plugins)."""
+    from ..encoders import list_encoders
+
+    names = list_encoders()
+    if as_json:
+        print_json(names)
+        return
+    print_table("encoders", ["encoder"], [[n] for n in names])
+
+
+@app.command("version")
+def version() -> None:
+    """Print the headwise version."""
+    from .. import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from .conftest import run_cli, toy_rows
+from cli_helpers import run_cli, toy_rows
 
 
 def _one_error_line(proc) -> str:

@@ -90,7 +90,8 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         return log_softmax(self.logits(X), axis=1)
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[np.argmax(self.logits(X), axis=1)]
+        z = self.logits(X)  # first: it raises NotFittedError before classes_ is looked up
+        return self.classes_[np.argmax(z, axis=1)]
 
     # ---------------------------------------------------------------- persistence
     def save(self, path: str | Path, *, encoder_key: dict[str, Any] | None = None) -> Path:

@@ -84,6 +84,8 @@ def describe_encoder_key(key: dict[str, Any] | None) -> str:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, np.ndarray):  # e.g. LDAHead(priors=np.array([...]))
+        return [_jsonable(v) for v in value.tolist()]
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, list):

@@ -1,1 +1,179 @@
-"""Placeholder; implemented in progress."""
+"""k-nearest-neighbour head: cosine similarity by chunked matrix products, no index."""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Any, Self
+
+import numpy as np
+
+from ..exceptions import InputError
+from ._base import BaseHead
+from ._registry import register_head
+from ._stats import class_union
+
+__all__ = ["KNNHead", "knn_vote_fractions"]
+
+_WEIGHTS = ("distance", "uniform")
+_METRICS = ("cosine",)
+_BLOCK_ELEMENTS = 1 << 24  # at most 64 MiB of float32 similarities per query chunk
+_EXACT_MATCH = 4 * float(np.finfo(np.float32).eps)  # cosine distances below this count as 0
+_LOG_FLOOR = 1e-9
+
+
+def _normalize_rows(X: np.ndarray) -> np.ndarray:
+    """Rows divided by their L2 norm (computed in the input precision), as float32."""
+    X = np.asarray(X)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return (X / np.where(norms > 0, norms, 1.0)).astype(np.float32, copy=False)
+
+
+def knn_vote_fractions(
+    queries: np.ndarray,
+    train: np.ndarray,
+    codes: np.ndarray,
+    n_classes: int,
+    *,
+    n_neighbors: int,
+    weights: str,
+    batch_size: int,
+) -> np.ndarray:
+    """Weighted neighbour vote per class, shape (n, n_classes), each row summing to one.
+
+    ``queries`` and ``train`` are L2-normalised float32 rows; the cosine distance is
+    ``1 - q·t``. With ``weights="distance"`` a neighbour counts ``1/distance``; a query with
+    exact matches (distance below float32 resolution) counts only those, as sklearn does.
+    """
+    n_train = train.shape[0]
+    k = min(int(n_neighbors), n_train)
+    step = max(1, min(int(batch_size), _BLOCK_ELEMENTS // max(n_train, 1)))
+    out = np.zeros((queries.shape[0], n_classes))
+    for start in range(0, queries.shape[0], step):
+        q = queries[start : start + step]
+        sims = q @ train.T  # (b, n_train) float32
+        if k < n_train:
+            idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        else:
+            idx = np.broadcast_to(np.arange(n_train), (q.shape[0], n_train))
+        dist = np.maximum(1.0 - np.take_along_axis(sims, idx, axis=1).astype(np.float64), 0.0)
+        if weights == "uniform":
+            w = np.ones_like(dist)
+        else:
+            exact = dist < _EXACT_MATCH
+            with np.errstate(divide="ignore"):
+                w = 1.0 / dist
+            has_exact = exact.any(axis=1)
+            w[has_exact] = exact[has_exact]
+        flat = (np.arange(q.shape[0])[:, None] * n_classes + codes[idx]).ravel()
+        votes = np.bincount(flat, weights=w.ravel(), minlength=q.shape[0] * n_classes)
+        votes = votes.reshape(q.shape[0], n_classes)
+        out[start : start + step] = votes / votes.sum(axis=1, keepdims=True)
+    return out
+
+
+@register_head("knn")
+class KNNHead(BaseHead):
+    """k-nearest-neighbour classifier with cosine similarity on L2-normalised embeddings.
+
+    Training rows are stored normalised in float32; prediction runs chunked matrix products and
+    ``argpartition`` (no index, no sklearn). ``logits`` are ``log(vote fraction + 1e-9)``, so
+    ``predict_proba`` is the (weighted) vote distribution of the neighbours.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=10
+        Neighbours that vote; capped at the number of training rows.
+    weights : {"distance", "uniform"}, default="distance"
+        ``"distance"`` weighs a neighbour by ``1 / cosine distance``.
+    metric : {"cosine"}, default="cosine"
+    batch_size : int, default=2048
+        Query rows per matrix product (fewer if the similarity block would pass 64 MiB).
+
+    Attributes
+    ----------
+    train_embeddings_ : ndarray of shape (n_train, n_features), float32
+        The L2-normalised training rows.
+    train_codes_ : ndarray of shape (n_train,)
+        Index into ``classes_`` of each training row.
+    classes_ : ndarray of shape (n_classes,)
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    >>> head = KNNHead(n_neighbors=3).fit(X, ["a", "a", "b", "b"])
+    >>> head.predict(np.array([[0.2, 1.0]])).tolist()
+    ['b']
+    """
+
+    def __init__(
+        self,
+        n_neighbors: int = 10,
+        weights: str = "distance",
+        metric: str = "cosine",
+        batch_size: int = 2048,
+    ) -> None:
+        self.n_neighbors = n_neighbors
+        self.weights = weights
+        self.metric = metric
+        self.batch_size = batch_size
+
+    def _check_params(self) -> None:
+        for name in ("n_neighbors", "batch_size"):
+            v = getattr(self, name)
+            if not (isinstance(v, Integral) and not isinstance(v, bool) and v >= 1):
+                raise InputError(
+                    f"The '{name}' parameter of KNNHead must be an int in the range [1, inf). "
+                    f"Got {v!r} instead."
+                )
+        if self.weights not in _WEIGHTS:
+            raise InputError(
+                f"The 'weights' parameter of KNNHead must be one of {_WEIGHTS}. "
+                f"Got {self.weights!r} instead."
+            )
+        if self.metric not in _METRICS:
+            raise InputError(
+                f"The 'metric' parameter of KNNHead must be one of {_METRICS}. "
+                f"Got {self.metric!r} instead."
+            )
+
+    def fit(self, X: Any, y: Any) -> Self:
+        """Store the normalised rows ``X`` (n, d) and their labels ``y``."""
+        self._check_params()
+        X, y = self._validate_fit(X, y, reset=True)
+        self._require_two_classes(y)
+        self.classes_, self.train_codes_ = np.unique(y, return_inverse=True)
+        self.train_codes_ = self.train_codes_.astype(np.int64)
+        self.train_embeddings_ = _normalize_rows(X)
+        return self
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> Self:
+        """Append rows; labels not seen before (or listed in ``classes``) are added in order."""
+        self._check_params()
+        first = not hasattr(self, "train_embeddings_")
+        X, y = self._validate_fit(X, y, reset=first)
+        old = np.asarray([]) if first else self.classes_
+        new = class_union(old, np.unique(y))
+        if classes is not None:
+            new = class_union(new, np.asarray(classes).ravel())
+        codes = np.searchsorted(new, y).astype(np.int64)
+        if first:
+            self.train_embeddings_ = _normalize_rows(X)
+            self.train_codes_ = codes
+        else:
+            remap = np.searchsorted(new, old).astype(np.int64)
+            self.train_embeddings_ = np.concatenate([self.train_embeddings_, _normalize_rows(X)])
+            self.train_codes_ = np.concatenate([remap[self.train_codes_], codes])
+        self.classes_ = new
+        return self
+
+    def _logits(self, X: np.ndarray) -> np.ndarray:
+        fractions = knn_vote_fractions(
+            _normalize_rows(X),
+            self.train_embeddings_,
+            self.train_codes_,
+            self.classes_.size,
+            n_neighbors=self.n_neighbors,
+            weights=self.weights,
+            batch_size=self.batch_size,
+        )
+        return np.log(fractions + _LOG_FLOOR)

@@ -70,7 +70,8 @@ class SufficientStats:
     # ---------------------------------------------------------------- construction
     @classmethod
     def empty(cls, n_features: int, classes: Iterable[Any] = ()) -> SufficientStats:
-        cl = np.unique(np.asarray(list(classes))) if classes else np.asarray([])
+        listed = list(classes)  # ``if classes`` would be ambiguous for a numpy array
+        cl = np.unique(np.asarray(listed)) if listed else np.asarray([])
         c, d = cl.size, int(n_features)
         return cls(
             classes=cl,
@@ -132,6 +133,10 @@ class SufficientStats:
             raise InputError(
                 f"X has {X.shape[-1] if X.ndim else 0} features, but these statistics hold "
                 f"{self.n_features} features. Were these embeddings made by a different encoder?"
+            )
+        if y.shape != (X.shape[0],):
+            raise InputError(
+                f"X has {X.shape[0]} rows but y has shape {y.shape}; pass one label per row."
             )
         if X.shape[0] == 0:
             return self

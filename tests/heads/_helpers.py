@@ -1,0 +1,48 @@
+"""Shared helpers for the head tests (importable, unlike conftest)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from headwise.heads import get_head, get_head_class
+
+# Small, fast settings per registered head; keys a head does not take are dropped, so the
+# contract tests keep working while heads evolve.
+FAST_PARAMS: dict[str, dict[str, Any]] = {
+    "ridge": {"alphas": (0.1, 1.0, 10.0)},
+    "knn": {"n_neighbors": 5},
+    "logistic": {"C": 1.0, "max_iter": 100},
+}
+
+
+def fast_params(name: str) -> dict[str, Any]:
+    accepted = get_head_class(name)().get_params(deep=False)
+    return {k: v for k, v in FAST_PARAMS.get(name, {}).items() if k in accepted}
+
+
+def make_head(name: str, **overrides: Any) -> Any:
+    return get_head(name, **{**fast_params(name), **overrides})
+
+
+def toy_blobs(
+    n_per_class: int = 30,
+    n_features: int = 8,
+    n_classes: int = 3,
+    *,
+    seed: int = 0,
+    noise_seed: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Separated Gaussian blobs with an offset (embeddings are rarely centred).
+
+    ``seed`` fixes the centres; ``noise_seed`` draws other rows around the same centres.
+    """
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=3.0, size=(n_classes, n_features))
+    if noise_seed is not None:
+        rng = np.random.default_rng([seed, noise_seed])
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    X = centers[y] + rng.normal(size=(y.size, n_features)) + 1.5
+    perm = rng.permutation(y.size)
+    return X[perm], y[perm]

@@ -34,7 +34,7 @@ def list_entries(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(entries)
         return
-    cols = ["id", "encoder", "n", "dim", "dtype", "complete", "size_bytes"]
+    cols = ["id", "encoder_name", "n", "dim", "dtype", "complete", "size_bytes"]
     print_table(
         f"cache at {cache_dir()} ({len(entries)} entries)",
         ["entry", "encoder", "rows", "dim", "dtype", "complete", "MB"],

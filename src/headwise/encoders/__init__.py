@@ -1,0 +1,42 @@
+"""Encoders turn inputs into embeddings; :func:`get_encoder` builds one from a spec string.
+
+Built-ins: ``"hash"`` (deterministic, numpy-only, for tests), ``"minilm"`` (all-MiniLM-L6-v2,
+needs ``headwise[minilm]``) and ``"hf:<local model directory>"`` (needs ``headwise[hf]``).
+Plugins add more through the ``headwise.encoders`` entry-point group.
+
+>>> enc = get_encoder("hash")
+>>> enc.encode(["a tiny example"]).shape
+(1, 32)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._hash import HashEncoder
+from ._protocol import POOLINGS, Encoder, TokenEmbeddings
+from ._registry import ENTRY_POINT_GROUP, get_encoder, list_encoders, register_encoder
+
+if TYPE_CHECKING:
+    from ._hf import HFEncoder
+
+__all__ = [
+    "Encoder",
+    "TokenEmbeddings",
+    "HashEncoder",
+    "HFEncoder",
+    "POOLINGS",
+    "ENTRY_POINT_GROUP",
+    "get_encoder",
+    "list_encoders",
+    "register_encoder",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # _hf imports nothing heavy itself, but keep it out of `import headwise.encoders` all the same.
+    if name == "HFEncoder":
+        from ._hf import HFEncoder
+
+        return HFEncoder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

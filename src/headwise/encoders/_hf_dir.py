@@ -1,0 +1,139 @@
+"""Local Hugging Face model directories: checks, weight revisions, sentence-transformers defaults.
+
+Also the lazy, offline-by-default import of torch and transformers used by :mod:`._hf`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import InputError, MissingDependencyError
+
+__all__ = [
+    "CONFIG_FILES",
+    "check_model_dir",
+    "files_sha256",
+    "import_backend",
+    "no_loading_bars",
+    "sentence_transformers_defaults",
+    "weight_files",
+]
+
+# Small files besides the weights that change what the model outputs (tokenizer, architecture).
+CONFIG_FILES = (
+    "config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+    "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model",
+    "sentencepiece.bpe.model", "tokenizer.model", "sentence_bert_config.json",
+)  # fmt: skip
+_digests: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, per process
+
+
+def _file_sha256(path: Path) -> str:
+    st = path.stat()
+    memo = (str(path), st.st_size, st.st_mtime_ns)
+    if memo not in _digests:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _digests[memo] = h.hexdigest()
+    return _digests[memo]
+
+
+def files_sha256(files: Sequence[Path]) -> str:
+    """sha256 over the names and contents of ``files``, in the order given."""
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f"{f.name}\0{_file_sha256(f)}\n".encode())
+    return h.hexdigest()
+
+
+def weight_files(directory: Path) -> list[Path]:
+    """The files AutoModel loads weights from: *.safetensors if any, else pytorch_model*.bin."""
+    return sorted(directory.glob("*.safetensors")) or sorted(directory.glob("pytorch_model*.bin"))
+
+
+def check_model_dir(path: str | os.PathLike[str]) -> Path:
+    """Return the absolute model directory, or say why ``path`` is not one."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise InputError(
+            f"Model directory '{path}' does not exist. headwise loads Hugging Face models from local "
+            "directories only (no downloads); use 'hf:<directory holding config.json>'."
+        )
+    if not p.is_dir():
+        raise InputError(f"'{path}' is a file; 'hf:' needs the model directory that holds it.")
+    if not (p / "config.json").is_file():
+        raise InputError(
+            f"'{path}' has no config.json, so it is not a Hugging Face model directory. "
+            "Point 'hf:' at the folder that holds config.json and the weights."
+        )
+    if not weight_files(p):
+        raise InputError(
+            f"'{path}' has no weight files (*.safetensors or pytorch_model*.bin); "
+            "save the model with save_pretrained() into that directory."
+        )
+    return p.resolve()
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"Could not read '{path}': {exc}. Is the model directory intact?"
+        ) from None
+
+
+def sentence_transformers_defaults(directory: Path) -> dict[str, Any]:
+    """Pooling, normalisation, max length and lower-casing from sentence-transformers files."""
+    modules = _read_json(directory / "modules.json") or []
+    types = [
+        (str(m.get("type", "")), str(m.get("path", ""))) for m in modules if isinstance(m, dict)
+    ]
+    pooling_dir = next((path for t, path in types if t.endswith(".Pooling")), "1_Pooling")
+    pooling_cfg = _read_json(directory / pooling_dir / "config.json") or {}
+    sbert = _read_json(directory / "sentence_bert_config.json") or {}
+    return {
+        "pooling": "cls" if pooling_cfg.get("pooling_mode_cls_token") else "mean",
+        "normalize": any(t.endswith(".Normalize") for t, _ in types),
+        "max_length": sbert.get("max_seq_length"),
+        "lowercase": bool(sbert.get("do_lower_case", False)),
+    }
+
+
+def import_backend(extra: str) -> tuple[Any, Any]:
+    """Import torch and transformers offline-by-default; say which extra to install if missing."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"Hugging Face encoders need torch and transformers, which could not be imported ({exc}). "
+            f"pip install 'headwise[{extra}]'"
+        ) from exc
+    return torch, transformers
+
+
+@contextmanager
+def no_loading_bars(transformers: Any) -> Iterator[None]:
+    """Hide transformers' own "Loading weights" bar; headwise shows its own progress."""
+    log = transformers.utils.logging
+    was_on = getattr(log, "is_progress_bar_enabled", lambda: False)()
+    if was_on:
+        log.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            log.enable_progress_bar()

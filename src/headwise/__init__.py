@@ -1,5 +1,84 @@
-"""headwise: heads on frozen foundation models."""
+"""headwise: heads on frozen foundation models.
+
+Embed once with a pretrained encoder, keep the vectors in a trustworthy cache, then fit, compare and
+save lightweight heads on them in seconds.
+
+>>> import headwise
+>>> "lda" in headwise.list_heads()
+True
+"""
 
 from __future__ import annotations
 
+from .compare import Leaderboard, compare_heads
+from .datasets import Table, load_table
+from .encoders import (
+    Encoder,
+    HashEncoder,
+    TokenEmbeddings,
+    get_encoder,
+    list_encoders,
+    register_encoder,
+)
+from .exceptions import (
+    CacheError,
+    EncoderMismatchError,
+    HeadFormatError,
+    HeadwiseError,
+    InputError,
+    MissingDependencyError,
+    UnknownEncoderError,
+    UnknownHeadError,
+)
+from .heads import (
+    GaussianNBHead,
+    KNNHead,
+    LDAHead,
+    NCMHead,
+    RidgeHead,
+    SufficientStats,
+    fit_streaming,
+    get_head,
+    list_heads,
+    load_head,
+    save_head,
+    stream_stats,
+)
+from .store import EmbeddingSet, EmbeddingStore
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "CacheError",
+    "EmbeddingSet",
+    "EmbeddingStore",
+    "Encoder",
+    "EncoderMismatchError",
+    "GaussianNBHead",
+    "HashEncoder",
+    "HeadFormatError",
+    "HeadwiseError",
+    "InputError",
+    "KNNHead",
+    "LDAHead",
+    "Leaderboard",
+    "MissingDependencyError",
+    "NCMHead",
+    "RidgeHead",
+    "SufficientStats",
+    "Table",
+    "TokenEmbeddings",
+    "UnknownEncoderError",
+    "UnknownHeadError",
+    "compare_heads",
+    "fit_streaming",
+    "get_encoder",
+    "get_head",
+    "list_encoders",
+    "list_heads",
+    "load_head",
+    "load_table",
+    "register_encoder",
+    "save_head",
+    "stream_stats",
+]

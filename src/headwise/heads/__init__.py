@@ -1,17 +1,33 @@
 """Heads: sklearn-compatible, logits-first classifiers on frozen embeddings."""
 
 from ._base import BaseHead
+from ._centroid import NCMHead
 from ._io import load_head, save_head
+from ._knn import KNNHead
+from ._lda import LDAHead
+from ._nb import GaussianNBHead
 from ._registry import get_head, get_head_class, list_heads, register_head
+from ._ridge import RidgeHead
 from ._stats import SufficientStats
+from ._stats_head import StatsHead
+from ._streaming import fit_streaming, iter_labelled_chunks, stream_stats
 
 __all__ = [
     "BaseHead",
+    "GaussianNBHead",
+    "KNNHead",
+    "LDAHead",
+    "NCMHead",
+    "RidgeHead",
+    "StatsHead",
     "SufficientStats",
+    "fit_streaming",
     "get_head",
     "get_head_class",
+    "iter_labelled_chunks",
     "list_heads",
     "load_head",
     "register_head",
     "save_head",
+    "stream_stats",
 ]

@@ -1,0 +1,103 @@
+"""Out-of-core fitting: one streaming pass over cached shards, never the full matrix in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import InputError
+from ._stats import SufficientStats
+
+__all__ = ["iter_labelled_chunks", "stream_stats", "fit_streaming"]
+
+
+def _shard_iter(embeddings: Any) -> Iterator[np.ndarray]:
+    if hasattr(embeddings, "shards"):
+        yield from embeddings.shards()
+    elif isinstance(embeddings, np.ndarray):
+        yield embeddings
+    else:
+        yield from embeddings
+
+
+def iter_labelled_chunks(
+    embeddings: Any,
+    y: Any,
+    *,
+    indices: Any = None,
+    chunk_rows: int = 16384,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(X_chunk float64, y_chunk)`` in row order from an EmbeddingSet, array or shard list.
+
+    ``y`` has one label per stored row; ``indices`` (optional) restricts to those rows (e.g. the
+    train split). At most ``chunk_rows`` rows are converted to float64 at a time.
+    """
+    y = np.asarray(y)
+    keep: np.ndarray | None = None
+    if indices is not None:
+        keep = np.zeros(y.shape[0], dtype=bool)
+        keep[np.asarray(indices)] = True
+    offset = 0
+    for shard in _shard_iter(embeddings):
+        rows = shard.shape[0]
+        if offset + rows > y.shape[0]:
+            raise InputError(
+                f"The embeddings have more rows than the {y.shape[0]} labels given; pass one label "
+                "per cached row (use indices= to select a split)."
+            )
+        for start in range(0, rows, chunk_rows):
+            stop = min(start + chunk_rows, rows)
+            sel = slice(offset + start, offset + stop)
+            if keep is None:
+                Xc, yc = shard[start:stop], y[sel]
+            else:
+                mask = keep[sel]
+                if not mask.any():
+                    continue
+                Xc, yc = shard[start:stop][mask], y[sel][mask]
+            Xc = np.asarray(Xc, dtype=np.float64)
+            if not np.isfinite(Xc).all():
+                raise InputError(
+                    "Cached embeddings contain NaN or infinite values; run `headwise cache verify` "
+                    "and re-embed."
+                )
+            yield Xc, yc
+        offset += rows
+    if offset != y.shape[0]:
+        raise InputError(
+            f"The embeddings have {offset} rows but {y.shape[0]} labels were given; "
+            "they must match row for row."
+        )
+
+
+def stream_stats(
+    embeddings: Any, y: Any, *, indices: Any = None, chunk_rows: int = 16384
+) -> SufficientStats:
+    """Sufficient statistics of (a subset of) cached embeddings in one streaming pass."""
+    return SufficientStats.from_batches(
+        iter_labelled_chunks(embeddings, y, indices=indices, chunk_rows=chunk_rows)
+    )
+
+
+def fit_streaming(
+    head: Any, embeddings: Any, y: Any, *, indices: Any = None, chunk_rows: int = 16384
+) -> Any:
+    """Fit ``head`` without materialising the embeddings.
+
+    Heads whose parameters are a function of :class:`SufficientStats` (ncm, lda, ridge, nb) are
+    fitted from one streaming pass; heads with their own ``fit_streaming`` (logistic) use it.
+    """
+    if hasattr(head, "fit_from_stats"):
+        return head.fit_from_stats(stream_stats(embeddings, y, indices=indices, chunk_rows=chunk_rows))
+    if hasattr(head, "fit_streaming"):
+        return head.fit_streaming(
+            lambda: iter_labelled_chunks(embeddings, y, indices=indices, chunk_rows=chunk_rows)
+        )
+    raise InputError(
+        f"{type(head).__name__} needs every row in memory; out-of-core fitting supports ncm, lda, "
+        "ridge, nb and logistic."
+    )
+
+

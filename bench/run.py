@@ -1,0 +1,54 @@
+"""Run every benchmark and assemble BENCHMARKS.md from the fragments in bench/results/.
+
+Usage: python bench/run.py [--quick] [--only heads,outofcore,encoding]
+
+--quick is a smoke run (CI): tiny workloads, fragments written as bench/results/*-quick.md and
+BENCHMARKS.md left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ORDER = ("heads", "outofcore", "encoding")
+
+
+def assemble() -> Path:
+    parts = [
+        "# headwise benchmarks\n",
+        "Every table states the command that produced it and the machine it ran on. The machine is "
+        "shared and noisy: read the ratios (measured in the same run), not the absolute seconds.\n",
+    ]
+    for name in ORDER:
+        frag = HERE / "results" / f"{name}.md"
+        if frag.exists():
+            parts.append(frag.read_text())
+    out = HERE.parent / "BENCHMARKS.md"
+    out.write_text("\n".join(parts))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default=",".join(ORDER))
+    ap.add_argument("--assemble-only", action="store_true")
+    args = ap.parse_args()
+    if not args.assemble_only:
+        for name in args.only.split(","):
+            script = HERE / f"{name}.py"
+            if not script.exists():
+                continue
+            cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
+            print("$", " ".join(cmd), flush=True)
+            subprocess.run(cmd, check=True, cwd=HERE.parent)
+    if not args.quick:
+        print("wrote", assemble())
+
+
+if __name__ == "__main__":
+    main()

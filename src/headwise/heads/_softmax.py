@@ -1,0 +1,215 @@
+"""Pure math of the logistic probe: whitening, the softmax objective, an L-BFGS path over C.
+
+The problem solved for each ``C`` is ``min_{V,c} Σ_i s_i CE(z_i V + c, y_i) + ||V||² / (2C)`` on
+preprocessed rows ``z = (x - shift) @ T``. Big matrix products run in the dtype of ``Z``
+(float32 for float32 embeddings); objective, gradient and everything handed to scipy are float64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import linalg
+from scipy.optimize import minimize, minimize_scalar
+from scipy.special import log_softmax
+from threadpoolctl import ThreadpoolController
+
+from ._lda import oas_shrinkage, shrink
+
+__all__ = ["Preprocessor", "SoftmaxProblem", "lda_start", "softmax_objective"]
+
+
+@cache
+def _threadpools() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def _one_blas_thread() -> Any:
+    """Context for small dense algebra (d×d factorisations, L-BFGS bookkeeping): BLAS threads
+    cost more than they save there, many times more on a busy machine."""
+    return _threadpools().limit(limits=1, user_api="blas")
+
+
+def _class_moments(
+    X: np.ndarray, codes: np.ndarray, n_classes: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts (K,), class means (K, d) float64 and the pooled within-class covariance (d, d)."""
+    n = X.shape[0]
+    onehot = sp.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_classes, n))
+    counts = np.bincount(codes, minlength=n_classes).astype(np.float64)
+    means = np.asarray(onehot @ X.astype(np.float64)) / np.maximum(counts, 1.0)[:, None]
+    centred = X - means[codes].astype(X.dtype)  # centring first: no cancellation in float32
+    cov = (centred.T @ centred).astype(np.float64) / n
+    return counts, means, cov
+
+
+def _shrunk(cov: np.ndarray, n_samples: int) -> np.ndarray:
+    """OAS shrinkage, plus a relative 1e-10 ridge so that the result is positive definite."""
+    out = shrink(cov, oas_shrinkage(cov, n_samples))
+    scale = float(np.trace(out)) / out.shape[0]
+    out.flat[:: out.shape[0] + 1] += 1e-10 * scale if scale > 0 else 1.0
+    return out
+
+
+@dataclass
+class Preprocessor:
+    """``Z = (X - shift) @ T``: ``T`` is a matrix, a diagonal (1-D) or ``None`` (identity).
+
+    ``within`` is the OAS-shrunk pooled within-class covariance of ``Z`` and ``means`` the class
+    means of ``Z``; together they give the LDA classifier in ``Z`` space.
+    """
+
+    shift: np.ndarray
+    T: np.ndarray | None
+    means: np.ndarray
+    within: np.ndarray
+
+    @classmethod
+    def fit(cls, X: np.ndarray, codes: np.ndarray, n_classes: int, kind: str) -> Preprocessor:
+        counts, means, cov = _class_moments(X, codes, n_classes)
+        n, d = X.shape
+        mean = counts @ means / n
+        if kind == "none":
+            return cls(np.zeros(d), None, means, _shrunk(cov, n))
+        if kind == "standardize":
+            std = np.sqrt(np.maximum(np.diag(cov) + counts @ (means - mean) ** 2 / n, 0.0))
+            std[std <= 1e-12 * max(float(std.max()), 1e-300)] = 1.0  # constant features
+            within = _shrunk(cov / np.outer(std, std), n)
+            return cls(mean, 1.0 / std, (means - mean) / std, within)
+        # Whitening by the shrunk covariance Σ = L Lᵀ: Z = (X - mean) L⁻ᵀ has within-class
+        # covariance L⁻¹ S L⁻ᵀ ≈ I. The penalty ||V||² = Wᵀ Σ W on raw-space weights W is the
+        # same for every square root of Σ (ZCA included); Cholesky is the cheapest.
+        with _one_blas_thread():
+            L = linalg.cholesky(_shrunk(cov, n), lower=True, check_finite=False)
+            L_inv = linalg.solve_triangular(L, np.eye(d), lower=True, check_finite=False)
+        return cls(mean, L_inv.T, (means - mean) @ L_inv.T, np.eye(d))
+
+    def transform(self, X: np.ndarray, dtype: type) -> np.ndarray:
+        Z = np.asarray(X, dtype=dtype) - self.shift.astype(dtype)
+        if self.T is None:
+            return Z
+        return Z * self.T.astype(dtype) if self.T.ndim == 1 else Z @ self.T.astype(dtype)
+
+    def to_original(self, V: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weights ``V`` (d, K) and bias ``c`` on ``Z`` -> the same model on raw ``X``."""
+        if self.T is None:
+            W = V
+        else:
+            W = V * self.T[:, None] if self.T.ndim == 1 else self.T @ V
+        return W, c - self.shift @ W
+
+
+def lda_start(pre: Preprocessor, log_prior: np.ndarray) -> np.ndarray:
+    """The shrunk-covariance LDA classifier on ``Z``, as a flat ``[V.ravel(), c]`` vector."""
+    M = pre.means
+    with _one_blas_thread():
+        V = linalg.solve(pre.within, M.T, assume_a="pos", check_finite=False)
+    c = -0.5 * np.einsum("kd,dk->k", M, V) + log_prior
+    return np.concatenate([V.ravel(), c - c.mean()])
+
+
+def softmax_objective(
+    W: np.ndarray,
+    b: np.ndarray,
+    X: np.ndarray,
+    codes: np.ndarray,
+    C: float,
+    sample_weight: np.ndarray | None = None,
+) -> float:
+    """``Σ_i s_i CE_i + ||W||² / (2C)`` for weights ``W`` (K, d) and intercepts ``b`` (K,).
+
+    >>> X, y = np.eye(2), np.array([0, 1])
+    >>> round(softmax_objective(np.zeros((2, 2)), np.zeros(2), X, y, 1.0), 6)  # 2 log 2
+    1.386294
+    """
+    logp = log_softmax(np.asarray(X, dtype=np.float64) @ W.T + b, axis=1)
+    ce = -logp[np.arange(len(codes)), codes]
+    s = np.ones(len(codes)) if sample_weight is None else sample_weight
+    return float(s @ ce + 0.5 / C * np.sum(W * W))
+
+
+class SoftmaxProblem:
+    """Objective (divided by ``Σ s_i``, so ``tol`` does not depend on n) and exact gradient."""
+
+    def __init__(
+        self, Z: np.ndarray, codes: np.ndarray, n_classes: int, s: np.ndarray | None = None
+    ) -> None:
+        self.Z, self.codes, self.K, self.s = Z, codes, n_classes, s
+        self.rows = np.arange(Z.shape[0])
+        self.s_sum = float(Z.shape[0] if s is None else s.sum())
+
+    def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = self.Z.shape[1]
+        return theta[: d * self.K].reshape(d, self.K), theta[d * self.K :]
+
+    def logits(self, theta: np.ndarray) -> np.ndarray:
+        V, c = self.split(theta)
+        out = self.Z @ V.astype(self.Z.dtype)
+        out += c.astype(self.Z.dtype)
+        return out
+
+    def __call__(self, theta: np.ndarray, inv_C: float) -> tuple[float, np.ndarray]:
+        V, _ = self.split(theta)
+        rows, codes = self.rows, self.codes
+        P = self.logits(theta)  # becomes probabilities, then residuals, in place
+        P -= P.max(axis=1, keepdims=True)
+        picked = P[rows, codes]
+        np.exp(P, out=P)
+        se = P.sum(axis=1)
+        ce = np.log(se.astype(np.float64)) - picked
+        P *= (1.0 / se)[:, None]
+        P[rows, codes] -= 1.0
+        if self.s is not None:
+            P *= self.s[:, None].astype(P.dtype)
+        f = float(ce.sum() if self.s is None else self.s @ ce) + 0.5 * inv_C * float(np.vdot(V, V))
+        gV = (self.Z.T @ P).astype(np.float64) + inv_C * V
+        grad = np.concatenate([gV.ravel(), P.sum(axis=0, dtype=np.float64)])
+        return f / self.s_sum, grad / self.s_sum
+
+    def solve(
+        self, theta0: np.ndarray, C: float, max_iter: int, tol: float
+    ) -> tuple[np.ndarray, int]:
+        """L-BFGS from ``theta0`` until the largest gradient entry is below ``tol``.
+
+        scipy's L-BFGS-B makes many small BLAS calls per iteration; with several BLAS threads
+        they can cost more than the objective itself (ten times more on a busy machine), so
+        they run on one thread while the objective's matrix products keep BLAS's thread count.
+        """
+        pools = _threadpools()
+        n_threads = max(
+            [info["num_threads"] for info in pools.select(user_api="blas").info()] or [1]
+        )
+
+        def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            with pools.limit(limits=n_threads, user_api="blas"):
+                return self(theta, 1.0 / C)
+
+        options = {"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(float).eps, "maxcor": 10}
+        with _one_blas_thread():
+            res = minimize(fun, theta0, jac=True, method="L-BFGS-B", options=options)
+        return res.x, int(res.nit)
+
+    def scores(self, theta: np.ndarray) -> tuple[float, float]:
+        """Accuracy and mean log-loss of ``theta`` on this problem's rows."""
+        logits = self.logits(theta).astype(np.float64)
+        logp = log_softmax(logits, axis=1)
+        accuracy = float(np.mean(logits.argmax(axis=1) == self.codes))
+        return accuracy, float(-np.mean(logp[self.rows, self.codes]))
+
+    def best_scale(self, theta: np.ndarray, C: float) -> float:
+        """The factor ``a`` minimising the objective at ``a * theta`` (a temperature)."""
+        logits = self.logits(theta).astype(np.float64)
+        V, _ = self.split(theta)
+        vv = float(np.vdot(V, V))
+        s = np.ones(self.Z.shape[0]) if self.s is None else self.s
+
+        def f(log_a: float) -> float:
+            a = np.exp(log_a)
+            ce = -log_softmax(a * logits, axis=1)[self.rows, self.codes]
+            return float(s @ ce + 0.5 * a * a * vv / C)
+
+        return float(np.exp(minimize_scalar(f, bounds=(-12.0, 3.0), method="bounded").x))

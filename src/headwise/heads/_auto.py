@@ -95,6 +95,11 @@ class AutoHead(BaseHead):
                 f"The 'candidates' parameter of {owner} must be a non-empty sequence of head "
                 f"names. Got {self.candidates!r} instead."
             )
+        if len(set(names)) != len(names):
+            raise InputError(
+                f"The 'candidates' parameter of {owner} lists a head twice: {names}. To compare "
+                "settings of one head, give that head a grid (e.g. logistic's Cs) instead."
+            )
         for name in names:
             get_head_class(name)  # UnknownHeadError lists the registered names
         if "auto" in names:

@@ -155,12 +155,19 @@ class SoftmaxProblem:
     def __call__(self, theta: np.ndarray, inv_C: float) -> tuple[float, np.ndarray]:
         V, _ = self.split(theta)
         rows, codes = self.rows, self.codes
-        P = self.logits(theta)  # becomes probabilities, then residuals, in place
-        P -= P.max(axis=1, keepdims=True)
-        picked = P[rows, codes]
-        np.exp(P, out=P)
-        se = P.sum(axis=1)
-        ce = np.log(se.astype(np.float64)) - picked
+        logits = self.logits(theta)
+        picked = logits[rows, codes].astype(np.float64)
+        # exp without the usual row-max shift saves two passes over (n, K); it is exact unless
+        # exp overflows or a whole row underflows, and then the shifted form is used.
+        with np.errstate(over="ignore", under="ignore"):
+            P = np.exp(logits)  # becomes probabilities, then residuals, in place
+            se = P.sum(axis=1)
+        shift = 0.0
+        if not (np.isfinite(se).all() and se.min() > np.finfo(P.dtype).tiny * 1e6):
+            shift = logits.max(axis=1)
+            np.exp(logits - shift[:, None], out=P)
+            se = P.sum(axis=1)
+        ce = np.log(se.astype(np.float64)) + shift - picked
         P *= (1.0 / se)[:, None]
         P[rows, codes] -= 1.0
         if self.s is not None:

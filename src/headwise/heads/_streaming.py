@@ -87,7 +87,7 @@ def fit_streaming(
     """Fit ``head`` without materialising the embeddings.
 
     Heads whose parameters are a function of :class:`SufficientStats` (ncm, lda, ridge, nb) are
-    fitted from one streaming pass; heads with their own ``fit_streaming`` (logistic) use it.
+    fitted from one streaming pass; a head that defines ``fit_streaming`` (a plugin) uses it.
     """
     if hasattr(head, "fit_from_stats"):
         return head.fit_from_stats(stream_stats(embeddings, y, indices=indices, chunk_rows=chunk_rows))
@@ -97,7 +97,7 @@ def fit_streaming(
         )
     raise InputError(
         f"{type(head).__name__} needs every row in memory; out-of-core fitting supports ncm, lda, "
-        "ridge, nb and logistic."
+        "ridge and nb (logistic: load the rows with EmbeddingSet.take)."
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["cache_dir", "debug_enabled", "progress_enabled"]
+__all__ = ["cache_dir", "debug_enabled", "onnx_cache_dir", "progress_enabled"]
 
 
 def cache_dir() -> Path:
@@ -20,6 +20,22 @@ def cache_dir() -> Path:
     if env:
         return Path(env).expanduser()
     return Path(platformdirs.user_cache_dir("headwise")) / "embeddings"
+
+
+def onnx_cache_dir() -> Path:
+    """Where exported ONNX models are kept: ``onnx/`` beside the embeddings.
+
+    That is ``$HEADWISE_CACHE_DIR/onnx`` when the variable is set (so one variable isolates every
+    cache), else ``<user cache dir>/headwise/onnx``. The embedding store only reads ``v1/`` under
+    its root, so the two never collide.
+
+    >>> onnx_cache_dir().name
+    'onnx'
+    """
+    env = os.environ.get("HEADWISE_CACHE_DIR")
+    if env:
+        return Path(env).expanduser() / "onnx"
+    return Path(platformdirs.user_cache_dir("headwise")) / "onnx"
 
 
 def debug_enabled() -> bool:

@@ -1,0 +1,293 @@
+"""ONNX Runtime backend for :class:`~headwise.encoders.HFEncoder`: export once, reuse from disk.
+
+The transformer is exported with ``torch.onnx.export`` (the TorchScript exporter, opset
+:data:`OPSET`) through a wrapper that returns the hidden states of the requested layers. The wrapper
+turns the 0/1 attention mask into an additive bias inside the graph, so transformers' mask helpers
+take their "4-D mask given" path and no shape-dependent branch is frozen into the trace; batch and
+sequence axes are dynamic. Before an export is moved into place it is run on a batch of another
+shape, with padding, and compared with torch.
+
+Exports live in ``<onnx cache dir>/<name>/model.onnx`` (:func:`headwise.config.onnx_cache_dir`),
+where ``<name>`` hashes the weights and config revisions, the layers, the opset and the
+quantization. Each is written to a temporary folder and renamed into place, so a reader never sees
+half a model and concurrent writers cannot corrupt each other. ``quantize="int8"`` is
+``onnxruntime.quantization.quantize_dynamic`` with per-channel int8 weights (per-tensor int8 loses
+too much accuracy on MiniLM), applied to the fp32 export.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import os
+import secrets
+import shutil
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import onnx_cache_dir
+from ..exceptions import HeadwiseError, MissingDependencyError
+
+__all__ = [
+    "BACKENDS",
+    "OPSET",
+    "QUANTIZATIONS",
+    "OnnxSession",
+    "ensure_exported",
+    "import_onnxruntime",
+    "physical_cores",
+]
+
+BACKENDS: tuple[str, ...] = ("torch", "onnx")
+QUANTIZATIONS: tuple[str, ...] = ("int8",)
+OPSET = 17
+_EXPORT_VERSION = 1  # bump when the wrapper or the export settings change
+_MODEL_FILE = "model.onnx"
+_CHECK_RTOL = 1e-3  # |onnx - torch| <= rtol * max(1, max |torch|) on real tokens
+
+ModelLoader = Callable[[], tuple[Any, bool, dict[str, Any]]]  # -> model, token types?, kwargs
+
+
+def import_onnxruntime() -> Any:
+    """Import onnxruntime or say which extra installs it."""
+    try:
+        return importlib.import_module("onnxruntime")
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"backend='onnx' needs onnxruntime, which could not be imported ({exc}). "
+            "pip install 'headwise[onnx]'"
+        ) from exc
+
+
+def physical_cores() -> int:
+    """Physical cores this process may run on: its CPU affinity, hyper-threads counted once.
+
+    >>> physical_cores() >= 1
+    True
+    """
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+    cores = set()
+    for cpu in cpus:
+        topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            package = (topo / "physical_package_id").read_text().strip()
+            core = (topo / "core_id").read_text().strip()
+        except OSError:
+            return max(1, len(cpus))
+        cores.add((package, core))
+    return max(1, len(cores))
+
+
+class OnnxSession:
+    """An ONNX Runtime CPU session for one export, tuned for throughput.
+
+    Graph optimisation level "all", ``intra_op_num_threads`` = :func:`physical_cores`, one
+    inter-op thread, sequential execution.
+    """
+
+    def __init__(self, path: Path) -> None:
+        ort = import_onnxruntime()
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = physical_cores()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3  # errors only
+        self.path = path
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def run(self, feed: dict[str, np.ndarray], layers: Sequence[int]) -> dict[int, np.ndarray]:
+        """Hidden states ``(batch, width, dim)`` float32 of ``layers`` for one padded batch."""
+        outputs = self.session.run(
+            [_output_name(layer) for layer in layers],
+            {name: feed[name] for name in self.input_names},
+        )
+        return {
+            layer: np.asarray(h, dtype=np.float32) for layer, h in zip(layers, outputs, strict=True)
+        }
+
+
+def _output_name(layer: int) -> str:
+    return f"hidden_state_{layer}"
+
+
+def export_name(fields: dict[str, Any]) -> str:
+    """Folder name of an export: readable prefix plus a hash of everything that shapes the graph."""
+    blob = json.dumps(
+        {**fields, "opset": OPSET, "export_version": _EXPORT_VERSION}, sort_keys=True
+    ).encode()
+    digest = hashlib.sha256(blob).hexdigest()[:24]
+    layers = "-".join(str(layer) for layer in fields["layers"])
+    return f"L{layers}-{fields['quantize'] or 'fp32'}-{digest}"
+
+
+def ensure_exported(
+    fields: dict[str, Any],
+    load_model: ModelLoader,
+    make_feeds: Callable[[bool], tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
+    *,
+    root: Path | None = None,
+) -> Path:
+    """Path of the ONNX model for ``fields``, exporting (and quantizing) it first if absent.
+
+    Parameters
+    ----------
+    fields : dict
+        ``revision``, ``config_revision``, ``layers`` (sorted tuple), ``quantize`` (None or "int8")
+        and anything else that changes the graph; hashed into the folder name.
+    load_model : callable
+        Returns ``(model, token_types, forward_kwargs)``: a float32 CPU torch model in eval mode,
+        whether it takes ``token_type_ids``, and extra keyword arguments for its forward.
+    make_feeds : callable
+        ``make_feeds(token_types)`` returns two padded numpy feeds of different shapes: one to
+        trace with, one to check the export on.
+    """
+    root = onnx_cache_dir() if root is None else root
+    dest = root / export_name(fields)
+    if (dest / _MODEL_FILE).is_file():
+        return dest / _MODEL_FILE
+    if fields["quantize"] is None:
+        _export(dest, fields, load_model, make_feeds)
+    else:
+        source = ensure_exported({**fields, "quantize": None}, load_model, make_feeds, root=root)
+        _quantize(source, dest, fields)
+    return dest / _MODEL_FILE
+
+
+@contextlib.contextmanager
+def _staging(dest: Path) -> Any:
+    """A temporary folder beside ``dest``, renamed to ``dest`` on success and removed otherwise."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    tmp.mkdir()
+    try:
+        yield tmp
+        try:
+            os.replace(tmp, dest)
+        except OSError:
+            if not (dest / _MODEL_FILE).is_file():  # not a concurrent writer that finished first
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_meta(folder: Path, fields: dict[str, Any], **extra: Any) -> None:
+    meta = {**fields, "opset": OPSET, "export_version": _EXPORT_VERSION, **extra}
+    (folder / "meta.json").write_text(json.dumps(meta, indent=1, default=str) + "\n")
+
+
+def _export(
+    dest: Path,
+    fields: dict[str, Any],
+    load_model: ModelLoader,
+    make_feeds: Callable[[bool], tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
+) -> None:
+    torch = importlib.import_module("torch")
+    model, token_types, kwargs = load_model()
+    layers = list(fields["layers"])
+    wrapper = _layer_outputs(
+        torch, model, layers, kwargs
+    ).eval()  # export restores the wrapper's mode
+    inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if token_types else [])
+    outputs = [_output_name(layer) for layer in layers]
+    sample, check = make_feeds(token_types)
+    with _staging(dest) as tmp:
+        with warnings.catch_warnings():  # tracer and deprecation chatter
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                wrapper,
+                tuple(torch.from_numpy(sample[name]) for name in inputs),
+                str(tmp / _MODEL_FILE),
+                dynamo=False,
+                input_names=inputs,
+                output_names=outputs,
+                dynamic_axes={name: {0: "batch", 1: "sequence"} for name in inputs + outputs},
+                opset_version=OPSET,
+                do_constant_folding=True,
+            )
+        error = _check_export(tmp / _MODEL_FILE, model, kwargs, check, inputs, layers, torch)
+        _write_meta(tmp, fields, max_abs_diff_vs_torch=error, torch=torch.__version__)
+
+
+def _layer_outputs(torch: Any, model: Any, layers: list[int], kwargs: dict[str, Any]) -> Any:
+    """The module that is exported: ids, 0/1 mask (and token types) in, hidden states out."""
+
+    class LayerOutputs(torch.nn.Module):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, *token_types: Any) -> Any:
+            dtype = torch.float32
+            bias = (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+            extra = {"token_type_ids": token_types[0]} if token_types else {}
+            out = self.model(
+                input_ids=input_ids,
+                attention_mask=bias,
+                output_hidden_states=True,
+                return_dict=True,
+                **extra,
+                **kwargs,
+            )
+            return tuple(out.hidden_states[layer] for layer in layers)
+
+    return LayerOutputs()
+
+
+def _check_export(
+    path: Path,
+    model: Any,
+    forward_kwargs: dict[str, Any],
+    feed: dict[str, np.ndarray],
+    inputs: list[str],
+    layers: list[int],
+    torch: Any,
+) -> float:
+    """Compare the export with the model called as the torch backend calls it, on real tokens."""
+    got = OnnxSession(path).run(feed, layers)
+    mask = feed["attention_mask"].astype(bool)
+    with torch.inference_mode():
+        kwargs = {name: torch.from_numpy(feed[name]) for name in inputs}
+        out = model(**kwargs, output_hidden_states=True, return_dict=True, **forward_kwargs)
+    worst = 0.0
+    for layer in layers:
+        ref = out.hidden_states[layer].float().numpy()[mask]
+        diff = float(np.abs(got[layer][mask] - ref).max())
+        worst = max(worst, diff)
+        if not diff <= _CHECK_RTOL * max(1.0, float(np.abs(ref).max())):
+            raise HeadwiseError(
+                f"The ONNX export of layer {layer} does not reproduce torch (max |difference| "
+                f"{diff:.3g} on a padded batch), so this model cannot use backend='onnx'; "
+                "use backend='torch'."
+            )
+    return worst
+
+
+def _quantize(source: Path, dest: Path, fields: dict[str, Any]) -> None:
+    try:
+        quantization = importlib.import_module("onnxruntime.quantization")
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"quantize='int8' needs onnxruntime.quantization and onnx, which could not be "
+            f"imported ({exc}). pip install 'headwise[onnx]'"
+        ) from exc
+    with _staging(dest) as tmp:
+        quantization.quantize_dynamic(
+            source,
+            tmp / _MODEL_FILE,
+            per_channel=True,
+            reduce_range=False,
+            weight_type=quantization.QuantType.QInt8,
+        )
+        _write_meta(tmp, fields, source=source.parent.name)

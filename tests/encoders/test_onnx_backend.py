@@ -1,0 +1,184 @@
+"""The ONNX Runtime backend of HFEncoder, on the tiny random BERT (fast) and on MiniLM (slow)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from headwise.encoders import TokenEmbeddings, get_encoder
+from headwise.exceptions import HeadwiseError, InputError, MissingDependencyError
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+from headwise.encoders import _onnx  # noqa: E402
+from headwise.encoders._hf import HFEncoder  # noqa: E402
+
+TEXTS = [
+    "the cat sat on the mat",
+    "a dog",
+    "good movie, very good!",
+    "not bad",
+    "the quick brown fox jumps over the lazy dog again and again",
+    "x",
+    "the dog ran on the mat while the cat sat",
+]
+
+
+@pytest.fixture
+def ort():
+    return pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture
+def exports(monkeypatch):
+    """Count real exports and quantizations."""
+    calls = {"export": 0, "quantize": 0}
+    export, quantize = _onnx._export, _onnx._quantize
+
+    def counted_export(*args, **kwargs):
+        calls["export"] += 1
+        return export(*args, **kwargs)
+
+    def counted_quantize(*args, **kwargs):
+        calls["quantize"] += 1
+        return quantize(*args, **kwargs)
+
+    monkeypatch.setattr(_onnx, "_export", counted_export)
+    monkeypatch.setattr(_onnx, "_quantize", counted_quantize)
+    return calls
+
+
+def cosines(a, b):
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_fp32_matches_torch(ort, tiny, tiny_dir, pooling):
+    torch_enc = HFEncoder(tiny_dir, device="cpu", pooling=pooling)
+    onnx_enc = HFEncoder(tiny_dir, backend="onnx", pooling=pooling)
+    expected = torch_enc.encode(TEXTS, batch_size=3)
+    got = onnx_enc.encode(TEXTS, batch_size=3)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_fp32_tokens_and_layers_match_torch(ort, tiny, tiny_dir):
+    onnx_enc = HFEncoder(tiny_dir, backend="onnx", layer=1, pooling="tokens")
+    got = onnx_enc.encode(TEXTS, batch_size=4)
+    expected = HFEncoder(tiny_dir, device="cpu", layer=1, pooling="tokens").encode(TEXTS)
+    assert isinstance(got, TokenEmbeddings)
+    np.testing.assert_array_equal(got.offsets, expected.offsets)
+    np.testing.assert_allclose(got.vectors, expected.vectors, atol=1e-4)
+    layers = HFEncoder(tiny_dir, backend="onnx").encode_layers(TEXTS, [0, -1, 1])
+    reference = tiny.encode_layers(TEXTS, [0, -1, 1])
+    for layer in (0, -1, 1):
+        np.testing.assert_allclose(layers[layer], reference[layer], atol=1e-4)
+
+
+def test_int8_is_close(ort, tiny, tiny_dir):
+    enc = HFEncoder(tiny_dir, backend="onnx", quantize="int8")
+    got = enc.encode(TEXTS)
+    assert got.dtype == np.float32 and got.shape == (len(TEXTS), tiny.dim)
+    assert cosines(got, tiny.encode(TEXTS)).min() >= 0.98
+
+
+def test_export_is_made_once_and_reused_from_disk(ort, tiny_dir, exports, _isolated_cache):
+    first = HFEncoder(tiny_dir, backend="onnx", quantize="int8")
+    assert exports == {"export": 1, "quantize": 1}  # fp32 export, then its int8 copy
+    folders = sorted(p.name for p in (_isolated_cache / "onnx").iterdir())
+    assert len(folders) == 2 and not any(name.startswith(".") for name in folders)
+    second = HFEncoder(tiny_dir, backend="onnx", quantize="int8")
+    fp32 = HFEncoder(tiny_dir, backend="onnx")
+    assert exports == {"export": 1, "quantize": 1}
+    assert second.model is None and fp32.model is None  # no torch model loaded when cached
+    np.testing.assert_array_equal(first.encode(TEXTS), second.encode(TEXTS))
+    HFEncoder(tiny_dir, backend="onnx", layer=1)  # another layer is another graph
+    assert exports["export"] == 2
+
+
+def test_key_differs_by_backend_and_quantize(ort, tiny, tiny_dir):
+    keys = [
+        tiny.key(),
+        HFEncoder(tiny_dir, backend="onnx").key(),
+        HFEncoder(tiny_dir, backend="onnx", quantize="int8").key(),
+    ]
+    assert [(k["backend"], k["quantize"]) for k in keys] == [
+        ("torch", None),
+        ("onnx", None),
+        ("onnx", "int8"),
+    ]
+    drop = ("backend", "quantize")
+    assert (
+        len({tuple(sorted((k, str(v)) for k, v in key.items() if k not in drop)) for key in keys})
+        == 1
+    )
+
+
+def test_store_keeps_backends_apart(ort, tiny, tiny_dir, tmp_path):
+    from headwise.store import EmbeddingStore
+
+    store = EmbeddingStore(tmp_path / "store")
+    store.get_or_compute(tiny, TEXTS)
+    store.get_or_compute(HFEncoder(tiny_dir, backend="onnx", quantize="int8"), TEXTS)
+    assert len(store.entries()) == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"backend": "tensorflow"}, "'backend' option must be one of 'torch', 'onnx'"),
+        ({"backend": None}, "'backend' option"),
+        (
+            {"backend": "onnx", "quantize": "int4"},
+            "'quantize' option must be None or one of 'int8'",
+        ),
+        ({"quantize": "int8"}, "needs backend='onnx'"),
+        ({"backend": "onnx", "device": "cuda"}, "runs on the CPU"),
+    ],
+)
+def test_bad_options(tiny_dir, options, match):
+    with pytest.raises(InputError, match=match):
+        HFEncoder(tiny_dir, **options)
+
+
+def test_options_through_get_encoder(ort, tiny_dir):
+    enc = get_encoder(f"hf:{tiny_dir}", backend="onnx", quantize="int8")
+    assert (enc.backend, enc.quantize, enc.device) == ("onnx", "int8", "cpu")
+    with pytest.raises(InputError, match="'quantize' option"):
+        get_encoder(f"hf:{tiny_dir}", backend="onnx", quantize=8)
+
+
+def test_missing_onnxruntime(tiny_dir, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'headwise\[onnx\]'"):
+        HFEncoder(tiny_dir, backend="onnx")
+    HFEncoder(tiny_dir, device="cpu")  # the torch backend does not need it
+
+
+def test_bad_export_is_refused_and_leaves_nothing_behind(
+    ort, tiny_dir, monkeypatch, _isolated_cache
+):
+    monkeypatch.setattr(_onnx, "_CHECK_RTOL", -1.0)  # every comparison fails
+    with pytest.raises(HeadwiseError, match="does not reproduce torch.*backend='torch'"):
+        HFEncoder(tiny_dir, backend="onnx")
+    assert list((_isolated_cache / "onnx").iterdir()) == []
+
+
+def test_physical_cores():
+    n = _onnx.physical_cores()
+    assert (
+        1
+        <= n
+        <= (len(_onnx.os.sched_getaffinity(0)) if hasattr(_onnx.os, "sched_getaffinity") else n)
+    )
+
+
+@pytest.mark.slow
+def test_minilm_onnx(ort, minilm, sst2_texts):
+    expected = minilm.encode(sst2_texts)
+    fp32 = get_encoder("minilm", backend="onnx").encode(sst2_texts)
+    assert cosines(fp32, expected).min() >= 0.99999
+    int8 = get_encoder("minilm", backend="onnx", quantize="int8").encode(sst2_texts)
+    assert cosines(int8, expected).mean() >= 0.98

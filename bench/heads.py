@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from _common import command, machine, md_table, peak_mib, timed, write_fragment
 
 ALPHAS = tuple(float(a) for a in np.logspace(-3, 3, 13))
@@ -56,9 +55,9 @@ def gaussian_clusters(n: int, d: int, c: int, seed: int = 0, n_test: int | None 
 
 
 def real_workload(dataset: str) -> Workload:
-    from headwise import EmbeddingStore, get_encoder, load_table
-
     from _common import SHARED_DATA
+
+    from headwise import EmbeddingStore, get_encoder, load_table
 
     table = load_table(SHARED_DATA / f"{dataset}.jsonl.gz")
     es = EmbeddingStore().get_or_compute(get_encoder("minilm"), table.texts, batch_size=64)

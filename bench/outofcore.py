@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from _common import command, machine, md_table, write_fragment
 
 HERE = Path(__file__).resolve().parent

@@ -17,6 +17,9 @@ HERE = Path(__file__).resolve().parent
 ORDER = ("heads", "logistic_banking77", "outofcore", "encoding", "cachehit")
 FRAGMENT = {"logistic_banking77": "logistic"}
 NOT_QUICK = {"logistic_banking77"}  # needs the full Banking77 embeddings
+# Results of the protocol, trust and media benchmarks, appended after the performance tables when
+# present (their scripts have their own commands, stated in each fragment).
+EXTRA_FRAGMENTS = ("protocols", "trust", "media", "llm_tokens")
 
 
 def assemble() -> Path:
@@ -25,6 +28,9 @@ def assemble() -> Path:
         "Every table states the command that produced it and the machine it ran on. The machine is "
         "shared and noisy: read the ratios (measured in the same run), not the absolute seconds.\n",
     ]
+    from targets import section
+
+    parts.append(section())
     for name in ORDER:
         frag = HERE / "results" / f"{FRAGMENT.get(name, name)}.md"
         if frag.exists():
@@ -34,6 +40,10 @@ def assemble() -> Path:
                 f"## {name}: not measured yet\n\nNo full run of `python bench/{name}.py` has been "
                 "recorded; its quick mode runs in CI.\n"
             )
+    for name in EXTRA_FRAGMENTS:
+        frag = HERE / "results" / f"{name}.md"
+        if frag.exists():
+            parts.append(frag.read_text())
     out = HERE.parent / "BENCHMARKS.md"
     out.write_text("\n".join(parts))
     return out

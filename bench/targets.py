@@ -1,0 +1,171 @@
+"""The issue's performance targets, read back from the benchmark fragments in bench/results/.
+
+`python bench/targets.py` prints the section; `bench/run.py` puts it at the top of BENCHMARKS.md.
+Every figure here is parsed from a table some benchmark wrote in its own run, so the summary cannot
+drift from the tables below it: rerun a benchmark and the verdicts follow.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from _common import md_table
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def tables(text: str) -> dict[str, list[dict[str, str]]]:
+    """Markdown tables keyed by the nearest heading above them (later same-named ones get `#2`)."""
+    out: dict[str, list[dict[str, str]]] = {}
+    heading, lines = "", text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        if line.startswith("|") and i + 1 < len(lines) and set(lines[i + 1]) <= set("|-: "):
+            cols = [c.strip() for c in line.strip("|").split("|")]
+            rows, i = [], i + 2
+            while i < len(lines) and lines[i].startswith("|"):
+                cells = [c.strip() for c in lines[i].strip("|").split("|")]
+                rows.append(dict(zip(cols, cells, strict=False)))
+                i += 1
+            key, k = heading, 2
+            while key in out:
+                key, k = f"{heading} #{k}", k + 1
+            out[key] = rows
+            continue
+        i += 1
+    return out
+
+
+def num(s: str | None) -> float | None:
+    if s is None:
+        return None
+    s = s.replace(",", "").replace("×", "").strip()
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def read(name: str) -> dict[str, list[dict[str, str]]]:
+    path = RESULTS / f"{name}.md"
+    return tables(path.read_text()) if path.exists() else {}
+
+
+def verdict(ok: bool | None) -> str:
+    return "–" if ok is None else ("met" if ok else "**missed**")
+
+
+def fmt(x: float | None, suffix: str = "×") -> str:
+    if x is None:
+        return "–"
+    return f"{x:,.3g}{suffix}"
+
+
+def head_rows() -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for heading, table in read("heads").items():
+        m = re.match(r"(\S+ [\d,]+×\d+×\d+|\S+ \(minilm\))", heading)
+        if not m or not table or "headwise head" not in table[0]:
+            continue
+        workload = m.group(1)
+        by = {r["headwise head"].split(" ")[0]: r for r in table}
+        for name in ("ncm", "lda", "ridge"):
+            r = by.get(name)
+            if r is None:
+                continue
+            floor, speed = num(r["× XᵀX floor"]), num(r["sklearn ÷ headwise"])
+            rows.append([
+                workload, f"{name} ≤ 3× XᵀX pass", fmt(floor), verdict(None if floor is None else floor <= 3),
+            ])
+            rows.append([
+                workload, f"{name} ≥ 20× faster than {r['sklearn counterpart'].split('(')[0]}",
+                fmt(speed), verdict(None if speed is None else speed >= 20),
+            ])
+        r = by.get("logistic")
+        if r is not None:
+            speed = num(r["sklearn ÷ headwise"])
+            dacc = re.search(r"Δacc ([+-]?\d+\.\d+)", r["notes"])
+            d = float(dacc.group(1)) if dacc else None
+            rows.append([
+                workload, "logistic ≥ 20× faster than LogisticRegression (same C grid)", fmt(speed),
+                verdict(None if speed is None else speed >= 20),
+            ])
+            rows.append([
+                workload, "logistic test accuracy within 0.2 pts of sklearn or better",
+                "–" if d is None else f"{d:+.2f} pts", verdict(None if d is None else d >= -0.2),
+            ])
+    return rows
+
+
+def encoding_rows() -> list[list[Any]]:
+    t = read("encoding")
+    rows: list[list[Any]] = []
+    speed = next((v for k, v in t.items() if k.startswith("Encoding speed")), [])
+    acc = next((v for k, v in t.items() if k.startswith("Probe accuracy")), [])
+    delta = {r["encoder"]: max(abs(num(r["Δ logistic"]) or 0), abs(num(r["Δ lda"]) or 0)) for r in acc}
+    for enc in ("headwise onnx fp32", "headwise onnx int8"):
+        ratios = [num(r["× ST"]) for r in speed if r["encoder"] == enc]
+        ratios = [x for x in ratios if x is not None]
+        if not ratios:
+            continue
+        d = delta.get(enc)
+        ok = min(ratios) >= 1.5 and d is not None and d <= 0.3
+        rows.append([
+            "minilm, batch 32–256", f"{enc.removeprefix('headwise ')} ≥ 1.5× sentence-transformers, "
+            "probe Δ ≤ 0.3 pts", f"{min(ratios):.2f}–{max(ratios):.2f}×, Δ ≤ {d:.2f} pts", verdict(ok),
+        ])
+    hit = next((v for k, v in t.items() if k.startswith("Cache hit")), [])
+    for r in hit:
+        x = num(r["compute ÷ hit"])
+        rows.append([
+            f"Banking77, {r['encoder'].removeprefix('headwise ')}", "cache hit ≥ 100× recompute (library)",
+            fmt(x), verdict(None if x is None else x >= 100),
+        ])
+    for table in read("cachehit").values():
+        for r in table:
+            x = num(r.get("compute ÷ hit"))
+            rows.append([
+                "Banking77, `headwise embed`", f"cache hit ≥ 100× recompute ({r['measure']})", fmt(x),
+                verdict(None if x is None else x >= 100),
+            ])
+    return rows
+
+
+def outofcore_rows() -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for _, table in read("outofcore").items():
+        for mode in ("stream", "stream-logistic"):
+            rss = [(num(r["rows fitted"]), num(r["peak RSS MiB"])) for r in table if r.get("mode") == mode]
+            rss = [(n, m) for n, m in rss if n and m]
+            if not rss:
+                continue
+            top = max(m for _, m in rss)
+            rows.append([
+                f"{mode}, {int(min(n for n, _ in rss)):,}–{int(max(n for n, _ in rss)):,} rows",
+                "peak RSS < 2 GiB and flat in n",
+                f"{min(m for _, m in rss):,.0f}–{top:,.0f} MiB", verdict(top < 2048),
+            ])
+    return rows
+
+
+def section() -> str:
+    rows = head_rows() + encoding_rows() + outofcore_rows()
+    met = sum(1 for r in rows if r[3] == "met")
+    missed = sum(1 for r in rows if r[3] == "**missed**")
+    return "\n".join([
+        "## Targets at a glance\n",
+        f"Parsed from the tables below by `bench/targets.py` (same-run ratios): {met} met, "
+        f"{missed} missed. Read the misses with the notes after this table.\n",
+        md_table(["workload", "target", "measured", "verdict"], rows),
+        "",
+        (RESULTS / "targets-notes.md").read_text() if (RESULTS / "targets-notes.md").exists() else "",
+    ])
+
+
+if __name__ == "__main__":
+    print(section())

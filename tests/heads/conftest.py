@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from headwise.heads import list_heads
-
-from ._helpers import toy_blobs
+from ._helpers import contract_heads, toy_blobs
 
 
 @pytest.fixture
@@ -22,6 +20,6 @@ def blobs_test() -> tuple[np.ndarray, np.ndarray]:
     return toy_blobs(n_per_class=10, noise_seed=1)
 
 
-@pytest.fixture(params=list_heads())
+@pytest.fixture(params=contract_heads())
 def head_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)

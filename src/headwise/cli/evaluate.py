@@ -20,16 +20,35 @@ from ._common import (
     DataArg,
     JsonOpt,
     LabelColOpt,
+    LayerOpt,
+    MaxLenOpt,
+    PoolingOpt,
     SplitColOpt,
     TextColOpt,
     embed_texts,
+    encoder_options,
     handle_errors,
     indices_for,
     print_json,
     print_table,
 )
+from .protocols import (
+    DropOpt,
+    HeadsOpt,
+    OutOpt,
+    PresetOpt,
+    ProtocolOpt,
+    SeedsOpt,
+    ShotsOpt,
+    TasksOpt,
+    TransOpt,
+    run_protocol,
+)
 
 ModelOpt = Annotated[Path, typer.Option("--model", "-m", help="A head saved by `headwise fit`.")]
+EvalModelOpt = Annotated[
+    Path | None, typer.Option("--model", "-m", help="A head saved by `headwise fit` (without --protocol).")
+]
 SplitOpt = Annotated[
     str | None, typer.Option("--split", help="Split to score (default: test if present, else all rows).")
 ]
@@ -64,7 +83,7 @@ def _default_split(table: Any, split: str | None) -> str | None:
 @handle_errors
 def evaluate(
     data: DataArg,
-    model: ModelOpt,
+    model: EvalModelOpt = None,
     split: SplitOpt = None,
     encoder: EncoderOverride = None,
     text_col: TextColOpt = None,
@@ -72,10 +91,38 @@ def evaluate(
     split_col: SplitColOpt = None,
     batch_size: BatchOpt = 64,
     as_json: JsonOpt = False,
+    protocol: ProtocolOpt = None,
+    heads: HeadsOpt = None,
+    shots: ShotsOpt = "1,2,4,8,16",
+    seeds: SeedsOpt = 10,
+    tasks: TasksOpt = 10,
+    preset: PresetOpt = None,
+    drop_overlap: DropOpt = False,
+    transductive: TransOpt = False,
+    out: OutOpt = None,
+    layer: LayerOpt = None,
+    pooling: PoolingOpt = None,
+    max_length: MaxLenOpt = None,
 ) -> None:
-    """Score a saved head on a labelled split: accuracy, macro-F1, per-class recall."""
+    """Score a saved head (--model), or run an evaluation protocol (--protocol) on DATA."""
     from sklearn.metrics import accuracy_score, f1_score
 
+    if protocol is not None or preset is not None:
+        if model is not None:
+            raise InputError("Pass either --model (score a saved head) or --protocol, not both.")
+        run_protocol(
+            data, protocol or "fewshot", heads=heads, shots=shots, seeds=seeds, tasks=tasks,
+            preset=preset, drop_overlap=drop_overlap, transductive=transductive, out=out,
+            encoder=encoder or "minilm", text_col=text_col, label_col=label_col,
+            split_col=split_col, options=encoder_options(layer, pooling, max_length),
+            batch_size=batch_size, as_json=as_json,
+        )
+        return
+    if model is None:
+        raise InputError(
+            "Nothing to evaluate: pass --model HEAD_FILE (a head saved by `headwise fit`) or "
+            "--protocol linear|fewshot|incremental|transductive|zeroshot."
+        )
     table = load_table(data, text_col=text_col, label_col=label_col, split_col=split_col)
     assert table.labels is not None
     head, X = _load(model, encoder, table.texts, batch_size)

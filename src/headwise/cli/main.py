@@ -23,6 +23,7 @@ app.command("embed")(embed)
 app.command("fit")(fit)
 app.command("eval")(evaluate)
 app.command("predict")(predict)
+app.command("sweep")(__import__("headwise.cli.protocols", fromlist=["sweep"]).sweep)
 app.add_typer(cache.app, name="cache")
 
 

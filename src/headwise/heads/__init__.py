@@ -10,21 +10,28 @@ from ._logistic import LogisticHead
 from ._nb import GaussianNBHead
 from ._registry import get_head, get_head_class, list_heads, register_head
 from ._ridge import RidgeHead
+from ._rpridge import RandomProjectionRidgeHead
 from ._stats import SufficientStats
 from ._stats_head import StatsHead
 from ._streaming import fit_streaming, iter_labelled_chunks, stream_stats
+from ._transductive import TransductiveHead
+from ._zeroshot import BlendHead, ZeroShotHead
 
 __all__ = [
     "AutoHead",
     "BaseHead",
+    "BlendHead",
     "GaussianNBHead",
     "KNNHead",
     "LDAHead",
     "LogisticHead",
     "NCMHead",
+    "RandomProjectionRidgeHead",
     "RidgeHead",
     "StatsHead",
     "SufficientStats",
+    "TransductiveHead",
+    "ZeroShotHead",
     "fit_streaming",
     "get_head",
     "get_head_class",

@@ -1,3 +1,14 @@
 """Import every built-in head module so each registers itself."""
 
-from . import _auto, _centroid, _knn, _lda, _logistic, _nb, _ridge  # noqa: F401
+from . import (  # noqa: F401  # noqa: F401  (issue #4 heads)
+    _auto,
+    _centroid,
+    _knn,
+    _lda,
+    _logistic,
+    _nb,
+    _ridge,
+    _rpridge,
+    _transductive,
+    _zeroshot,
+)

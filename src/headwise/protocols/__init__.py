@@ -1,0 +1,67 @@
+"""Evaluation protocols: pure functions over cached embeddings returning frozen results.
+
+Each records exactly what ran (encoder key, data hash, seeds, head parameters) in ``.record``.
+"""
+
+from ._common import LeakageError
+from ._results import (
+    FewShotCurve,
+    FewShotResult,
+    IncrementalCurve,
+    IncrementalResult,
+    LinearHeadResult,
+    LinearResult,
+    MTEBResult,
+    RunRecord,
+    Summary,
+    SweepResult,
+    ZeroShotResult,
+    summarize,
+    write_json_atomic,
+)
+from .class_incremental import class_incremental_eval, forgetting, split_tasks
+from .few_shot import (
+    few_shot_eval,
+    mteb_eval,
+    mteb_samples_per_label,
+    mteb_undersample,
+    sample_per_class,
+)
+from .layer_sweep import embed_layers, layer_sweep_eval, plot_sweep, resolve_layers
+from .linear import DEFAULT_GRIDS, find_leakage, linear_eval
+from .transductive import transductive_eval
+from .zero_shot import zero_shot_eval
+
+__all__ = [
+    "DEFAULT_GRIDS",
+    "FewShotCurve",
+    "FewShotResult",
+    "IncrementalCurve",
+    "IncrementalResult",
+    "LeakageError",
+    "LinearHeadResult",
+    "LinearResult",
+    "MTEBResult",
+    "RunRecord",
+    "Summary",
+    "SweepResult",
+    "ZeroShotResult",
+    "class_incremental_eval",
+    "embed_layers",
+    "few_shot_eval",
+    "find_leakage",
+    "forgetting",
+    "layer_sweep_eval",
+    "linear_eval",
+    "mteb_eval",
+    "mteb_samples_per_label",
+    "mteb_undersample",
+    "plot_sweep",
+    "resolve_layers",
+    "sample_per_class",
+    "split_tasks",
+    "summarize",
+    "transductive_eval",
+    "write_json_atomic",
+    "zero_shot_eval",
+]

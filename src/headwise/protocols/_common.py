@@ -1,0 +1,113 @@
+"""Pieces the protocols share: head resolution, leakage checks, scoring."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+from .._validation import check_embeddings, check_labels, check_n_features
+from ..exceptions import InputError
+
+__all__ = [
+    "LeakageError",
+    "resolve_heads",
+    "row_keys",
+    "overlap_mask",
+    "check_split",
+    "check_seeds",
+    "accuracy",
+]
+
+
+class LeakageError(InputError):
+    """Test rows that also appear in the rows a protocol learns or selects from."""
+
+
+def resolve_heads(heads: Any) -> dict[str, Any]:
+    """``{"name": estimator}`` from registry names, a mapping or a sequence of estimators.
+
+    Estimators are cloned on every use by the protocols, so the ones passed in stay unfitted.
+    """
+    from ..heads import get_head
+
+    if isinstance(heads, str):
+        heads = [h.strip() for h in heads.split(",") if h.strip()]
+    if isinstance(heads, Mapping):
+        out = {str(k): (get_head(v) if isinstance(v, str) else v) for k, v in heads.items()}
+    else:
+        out = {}
+        for h in heads:
+            if isinstance(h, str):
+                out[h] = get_head(h)
+            else:
+                out[getattr(type(h), "_head_name", type(h).__name__)] = h
+    if not out:
+        raise InputError("No heads given; pass at least one head name (e.g. 'lda,logistic').")
+    return out
+
+
+def fresh(head: Any) -> Any:
+    """An unfitted copy of ``head`` with the same parameters."""
+    return clone(head)
+
+
+def row_keys(X: np.ndarray | None = None, texts: Sequence[str] | None = None) -> np.ndarray:
+    """One digest per row: of the exact embedding bytes, or of the normalised text."""
+    if texts is not None:
+        return np.asarray(
+            [hashlib.blake2b(" ".join(t.split()).lower().encode(), digest_size=12).hexdigest()
+             for t in texts]
+        )
+    if X is None:
+        raise InputError("row_keys needs embeddings or texts.")
+    A = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
+    return np.asarray([hashlib.blake2b(r.tobytes(), digest_size=12).hexdigest() for r in A])
+
+
+def overlap_mask(reference: Iterable[np.ndarray], keys: np.ndarray) -> np.ndarray:
+    """True for each entry of ``keys`` found in any of the ``reference`` key arrays."""
+    ref: set[str] = set()
+    for r in reference:
+        ref.update(np.asarray(r).tolist())
+    return np.fromiter((k in ref for k in keys.tolist()), dtype=bool, count=len(keys))
+
+
+def check_split(X: Any, y: Any, name: str, n_features: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Validated ``(X, y)`` of one split; ``n_features`` enforces the training width."""
+    Xa = check_embeddings(X, name=f"X_{name}")
+    ya = check_labels(y, n_rows=Xa.shape[0], min_classes=1)
+    if n_features is not None:
+        check_n_features(Xa.shape[1], n_features, f"the {name} split")
+    return Xa, ya
+
+
+def check_seeds(seeds: Any) -> tuple[int, ...]:
+    """Seeds as a tuple of non-negative ints; an int ``n`` means ``range(n)``."""
+    if isinstance(seeds, int | np.integer) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise InputError(f"The number of seeds must be at least 1. Got {seeds} instead.")
+        return tuple(range(int(seeds)))
+    out = tuple(int(s) for s in seeds)
+    if not out or any(s < 0 for s in out):
+        raise InputError(f"seeds must be a non-empty list of non-negative ints. Got {seeds!r} instead.")
+    return out
+
+
+def check_positive_ints(values: Any, name: str) -> tuple[int, ...]:
+    if isinstance(values, int | np.integer):
+        values = [values]
+    try:
+        out = tuple(int(v) for v in values)
+    except (TypeError, ValueError):
+        out = ()
+    if not out or any(v < 1 for v in out):
+        raise InputError(f"{name} must be positive integers (e.g. 1,2,4,8). Got {values!r} instead.")
+    return out
+
+
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))

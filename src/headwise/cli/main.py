@@ -10,6 +10,8 @@ from .embed import embed
 from .evaluate import evaluate, predict
 from .fit import fit
 from .quickstart import quickstart
+from .report import report
+from .trust import ood
 
 app = typer.Typer(
     name="headwise",
@@ -24,6 +26,8 @@ app.command("fit")(fit)
 app.command("eval")(evaluate)
 app.command("predict")(predict)
 app.add_typer(cache.app, name="cache")
+app.command("ood")(ood)
+app.command("report")(report)
 
 
 @app.command("heads")

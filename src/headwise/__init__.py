@@ -39,6 +39,8 @@ from .store import EmbeddingSet, EmbeddingStore
 _LAZY = {
     "Leaderboard": ".compare",
     "compare_heads": ".compare",
+    "ConformalClassifier": ".trust",
+    "TemperatureScaler": ".trust",
     **dict.fromkeys(
         [
             "AutoHead",
@@ -79,6 +81,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AutoHead",
     "CacheError",
+    "ConformalClassifier",
     "EmbeddingSet",
     "EmbeddingStore",
     "Encoder",
@@ -97,6 +100,7 @@ __all__ = [
     "RidgeHead",
     "SufficientStats",
     "Table",
+    "TemperatureScaler",
     "TokenEmbeddings",
     "UnknownEncoderError",
     "UnknownHeadError",

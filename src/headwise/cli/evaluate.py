@@ -148,6 +148,13 @@ def evaluate(
         print_table(f"{model.name} on {table.path.name}", list(result), [list(result.values())])
 
 
+def _short(v: Any) -> str:
+    if isinstance(v, list):
+        text = "{" + ", ".join(map(str, v[:5])) + (", …" if len(v) > 5 else "") + "}"
+        return f"{text} ({len(v)})"
+    return str(v)
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -166,6 +173,15 @@ def predict(
     split: Annotated[str | None, typer.Option("--split", help="Only rows of this split.")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write predictions (.jsonl or .csv).")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Also list the k most probable labels.")] = 1,
+    alpha: Annotated[
+        float | None,
+        typer.Option("--alpha", help="Conformal prediction sets at miscoverage alpha (needs fit --calibrate)."),
+    ] = None,
+    method: Annotated[str, typer.Option("--method", help="Conformal score: lac, aps or raps.")] = "lac",
+    mondrian: Annotated[bool, typer.Option("--mondrian", help="Class-conditional coverage.")] = False,
+    ood: Annotated[
+        str | None, typer.Option("--ood", help="Flag rows as none of the known classes: msp, energy, mahalanobis.")
+    ] = None,
     encoder: EncoderOverride = None,
     text_col: TextColOpt = None,
     split_col: SplitColOpt = None,
@@ -178,9 +194,15 @@ def predict(
         raise InputError(f"--top-k must be at least 1. Got {top_k} instead.")
     if out is not None and out.suffix.lower() not in (".jsonl", ".csv"):
         raise InputError(f"--out must end in .jsonl or .csv. Got {out.name} instead.")
+    from . import trust
+
+    trust.check_predict_options(alpha, method, ood)
     head, X = _load(model, encoder, table.texts, batch_size)
     idx = indices_for(table, split)
     proba = head.predict_proba(X[idx])
+    extras = trust.predict_extras(model, head, X[idx], alpha, method, mondrian, ood)
+    if extras:
+        proba = extras.pop("proba")
     k = min(top_k, proba.shape[1])
     order = np.argsort(-proba, axis=1)[:, :k]
     records: list[dict[str, Any]] = []
@@ -196,6 +218,8 @@ def predict(
             rec["top_k"] = [
                 {"label": head.classes_[j].item(), "probability": float(proba[row, j])} for j in top
             ]
+        for name, values in extras.items():
+            rec[name] = values[row]
         records.append(rec)
     if out is not None:
         if out.suffix.lower() == ".jsonl":
@@ -206,19 +230,25 @@ def predict(
 
             buf = io.StringIO()
             w = csv.writer(buf)
-            w.writerow(["row", "text", "label", "probability"])
+            sets = "prediction_set" in extras
+            w.writerow(["row", "text", "label", "probability", *(["prediction_set"] if sets else [])])
             for r in records:
-                w.writerow([r["row"], r["text"], r["label"], f"{r['probability']:.6f}"])
+                cells = [r["row"], r["text"], r["label"], f"{r['probability']:.6f}"]
+                w.writerow(cells + ([";".join(map(str, r["prediction_set"]))] if sets else []))
             text = buf.getvalue()
         _atomic_write_text(out, text)
     if as_json:
         print_json(records)
     elif out is None:
         shown = records[:20]
+        cols = [c for c in ("prediction_set", "ood") if c in extras]
         print_table(
             f"predictions ({len(records)} rows{', first 20' if len(records) > 20 else ''})",
-            ["row", "label", "probability", "text"],
-            [[r["row"], r["label"], r["probability"], r["text"][:60]] for r in shown],
+            ["row", "label", "probability", *cols, "text"],
+            [
+                [r["row"], r["label"], r["probability"], *[_short(r[c]) for c in cols], r["text"][:60]]
+                for r in shown
+            ],
         )
     else:
         typer.echo(f"wrote {len(records)} predictions to {out}")

@@ -69,20 +69,57 @@ def fit(
     max_length: MaxLenOpt = None,
     batch_size: BatchOpt = 64,
     dtype: DtypeOpt = "float32",
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate",
+            help="Hold out train rows; store a temperature and conformal calibration in the head file.",
+        ),
+    ] = False,
+    calib_frac: Annotated[
+        float, typer.Option("--calib-frac", help="Fraction of train rows held out by --calibrate.")
+    ] = 0.2,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option("--run-dir", help="With --calibrate: write RUN/trust.json on the test split."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Fit a head on the train split of DATA and save it (safetensors + JSON, no pickle)."""
+    from . import trust
+
+    if run_dir is not None and not calibrate:
+        raise InputError("--run-dir writes calibration and conformal results; add --calibrate.")
+    if calibrate:
+        trust.check_calib_frac(calib_frac)
     table = load_table(data, text_col=text_col, label_col=label_col, split_col=split_col)
     assert table.labels is not None
+    if run_dir is not None:
+        trust.require_test_split(table, "--run-dir")
     h = get_head(head, **parse_params(param))
     opts = encoder_options(layer, pooling, max_length)
     emb = embed_texts(table.texts, encoder, opts, batch_size=batch_size, dtype=dtype)
     idx = indices_for(table, train_split) if table.splits is not None else np.arange(len(table))
+    cal_idx = None
+    if calibrate:
+        fit_pos, cal_pos = trust.split_for_calibration(table.labels[idx], calib_frac)
+        idx, cal_idx = idx[fit_pos], idx[cal_pos]
     t0 = time.perf_counter()
     h.fit(emb.X[idx], table.labels[idx])
     fit_s = time.perf_counter() - t0
     h.encoder_spec_ = emb.encoder_spec
-    h.save(out, encoder_key=emb.encoder_key)
+    extra: dict[str, Any] = {}
+    if cal_idx is not None:
+        info = {"calib_frac": calib_frac, "seed": trust.CALIB_SEED, "split": train_split}
+        cal = trust.fit_calibration(h, emb.X[cal_idx], table.labels[cal_idx], info)
+        from ..trust import save_calibrated_head
+
+        save_calibrated_head(h, out, cal, encoder_key=emb.encoder_key)
+        extra = {"n_calibration": int(cal_idx.size), "temperature": cal.temperature}
+        if run_dir is not None:
+            extra["run_dir"] = str(trust.write_run(run_dir, table, emb.X, h, cal))
+    else:
+        h.save(out, encoder_key=emb.encoder_key)
     result: dict[str, Any] = {
         "head": head,
         "out": str(out),
@@ -92,6 +129,7 @@ def fit(
         "embed_seconds": emb.seconds,
         "cache_hit": emb.cached,
         "cache_entry": emb.entry,
+        **extra,
     }
     if table.splits is not None:
         val_idx = table.split_indices("validation")

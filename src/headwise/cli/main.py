@@ -10,6 +10,8 @@ from .embed import embed
 from .evaluate import evaluate, predict
 from .fit import fit
 from .quickstart import quickstart
+from .report import report
+from .trust import ood
 
 app = typer.Typer(
     name="headwise",
@@ -25,6 +27,8 @@ app.command("eval")(evaluate)
 app.command("predict")(predict)
 app.command("sweep")(__import__("headwise.cli.protocols", fromlist=["sweep"]).sweep)
 app.add_typer(cache.app, name="cache")
+app.command("ood")(ood)
+app.command("report")(report)
 
 
 @app.command("heads")

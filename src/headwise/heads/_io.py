@@ -19,6 +19,7 @@ __all__ = [
     "read_safetensors",
     "save_head",
     "load_head",
+    "load_head_extras",
     "describe_encoder_key",
 ]
 
@@ -95,8 +96,24 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def save_head(head: Any, path: str | Path, *, encoder_key: dict[str, Any] | None = None) -> Path:
-    """Save a fitted head: its fitted arrays as tensors, parameters and the rest as JSON."""
+EXTRA_PREFIX = "extra."
+
+
+def save_head(
+    head: Any,
+    path: str | Path,
+    *,
+    encoder_key: dict[str, Any] | None = None,
+    extra_arrays: dict[str, np.ndarray] | None = None,
+    extra_meta: dict[str, Any] | None = None,
+) -> Path:
+    """Save a fitted head: its fitted arrays as tensors, parameters and the rest as JSON.
+
+    ``extra_arrays`` (stored as ``extra.<name>`` tensors) and ``extra_meta`` (the ``extra``
+    header entry, JSON) carry data that travels with the head, such as a temperature and
+    conformal calibration rows. Readers that do not know them ignore them, so the format
+    version is unchanged; :func:`load_head_extras` reads them back.
+    """
     from sklearn.utils.validation import check_is_fitted
 
     from ._registry import name_of_head
@@ -112,7 +129,23 @@ def save_head(head: Any, path: str | Path, *, encoder_key: dict[str, Any] | None
         "state": json.dumps(_jsonable(state)),
         "encoder_key": json.dumps(_jsonable(key)),
     }
+    if extra_meta is not None:
+        header["extra"] = json.dumps(_jsonable(extra_meta))
+    for name, value in (extra_arrays or {}).items():
+        arrays[EXTRA_PREFIX + name] = np.asarray(value)
     return atomic_save_safetensors(Path(path), arrays, header)
+
+
+def load_head_extras(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any] | None]:
+    """The ``extra_arrays`` and ``extra_meta`` saved with a head (``({}, None)`` if none)."""
+    arrays, header = read_safetensors(Path(path))
+    if header.get("format") != HEAD_FORMAT:
+        raise HeadFormatError(f"{path} is not a headwise head file (no '{HEAD_FORMAT}' header).")
+    extras = {
+        k[len(EXTRA_PREFIX) :]: v for k, v in arrays.items() if k.startswith(EXTRA_PREFIX)
+    }
+    meta = json.loads(header["extra"]) if "extra" in header else None
+    return extras, meta
 
 
 def load_head(path: str | Path, *, expected_encoder_key: dict[str, Any] | None = None) -> Any:

@@ -1,0 +1,87 @@
+"""Coverage on real MiniLM embeddings of Banking77 and Emotion (slow: loads the encoder).
+
+The head is fitted once on a fixed 60% of the train split; the remaining train rows and the
+test split form a pool that every seed splits at random into calibration and test halves, so
+calibration and test rows are exchangeable, as split conformal assumes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from headwise.heads import LDAHead, NCMHead
+from headwise.trust import ConformalClassifier, TemperatureScaler, set_coverage
+
+pytestmark = pytest.mark.slow
+
+SEEDS = range(20)
+
+
+def _fixed_train(labels, splits, frac=0.6, seed=0):
+    rng = np.random.default_rng(seed)
+    train = np.flatnonzero(splits == "train")
+    rng.shuffle(train)
+    fit_rows = np.sort(train[: int(frac * train.size)])
+    pool = np.setdiff1d(np.arange(labels.size), fit_rows)
+    return fit_rows, pool
+
+
+@pytest.mark.parametrize("name", ["banking77", "emotion"])
+def test_marginal_and_mondrian_coverage(minilm_embeddings, name):
+    X, y, splits = minilm_embeddings(name)
+    fit_rows, pool = _fixed_train(y, splits)
+    head = LDAHead().fit(X[fit_rows], y[fit_rows])
+    for method, mondrian in [("lac", False), ("aps", False), ("lac", True)]:
+        for alpha in (0.1, 0.05):
+            cov = []
+            for seed in SEEDS:
+                perm = np.random.default_rng(seed).permutation(pool)
+                cal, test = perm[: perm.size // 2], perm[perm.size // 2 :]
+                cp = ConformalClassifier(head, method=method, mondrian=mondrian)
+                sets = cp.calibrate(X[cal], y[cal]).predict_set(X[test], alpha)
+                cov.append(set_coverage(sets, np.searchsorted(head.classes_, y[test]))["coverage"])
+            mean, se = np.mean(cov), np.std(cov, ddof=1) / np.sqrt(len(cov))
+            assert mean >= 1 - alpha - 3 * se, (name, method, mondrian, alpha, mean, se)
+
+
+def test_temperature_scaling_lowers_nll_on_held_out_rows(minilm_embeddings):
+    X, y, splits = minilm_embeddings("banking77")
+    fit_rows, pool = _fixed_train(y, splits)
+    head = LDAHead().fit(X[fit_rows], y[fit_rows])
+    perm = np.random.default_rng(0).permutation(pool)
+    cal, test = perm[: perm.size // 2], perm[perm.size // 2 :]
+    codes = np.searchsorted(head.classes_, y)
+    ts = TemperatureScaler().fit(head.logits(X[cal]), codes[cal])
+    from headwise.trust import negative_log_likelihood
+
+    z = head.logits(X[test])
+    assert negative_log_likelihood(codes[test], ts.predict_proba(z)) < negative_log_likelihood(
+        codes[test], head.predict_proba(X[test])
+    )
+
+
+@pytest.mark.parametrize("make_head", [LDAHead, NCMHead], ids=["lda", "ncm"])
+def test_banking77_seven_task_class_incremental(minilm_embeddings, make_head):
+    X, y, splits = minilm_embeddings("banking77")
+    fit_rows, pool = _fixed_train(y, splits)
+    tasks = np.array_split(np.random.default_rng(0).permutation(77), 7)
+    alpha = 0.1
+    cov = np.zeros((10, 7))
+    for seed in range(10):
+        perm = np.random.default_rng(seed).permutation(pool)
+        cal_all, test_all = perm[: perm.size // 2], perm[perm.size // 2 :]
+        cp = ConformalClassifier(make_head(), method="lac")
+        seen: list[int] = []
+        for t, task in enumerate(tasks):
+            seen += task.tolist()
+            tr = fit_rows[np.isin(y[fit_rows], task)]
+            ca = cal_all[np.isin(y[cal_all], task)]
+            cp.partial_fit(X[tr], y[tr])
+            cp.calibrate(X[ca], y[ca]) if t == 0 else cp.partial_update(X[ca], y[ca])
+            te = test_all[np.isin(y[test_all], seen)]
+            sets = cp.predict_set(X[te], alpha)
+            cov[seed, t] = set_coverage(sets, np.searchsorted(cp.classes_, y[te]))["coverage"]
+    mean = cov.mean(axis=0)
+    se = cov.std(axis=0, ddof=1) / np.sqrt(cov.shape[0])
+    assert np.all(mean >= 1 - alpha - 3 * se), (mean, se)

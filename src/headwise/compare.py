@@ -12,12 +12,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import train_test_split
 
 from ._validation import check_embeddings, check_labels
 from .exceptions import InputError
-from .heads import get_head
 
 __all__ = ["STANDARD_HEADS", "LeaderboardRow", "Leaderboard", "compare_heads", "stratified_holdout"]
 
@@ -61,6 +58,8 @@ def stratified_holdout(
     """Indices ``(fit, val)``; stratified when every class has at least two rows."""
     if not 0.0 < fraction < 1.0:
         raise InputError(f"validation fraction must be in (0, 1). Got {fraction} instead.")
+    from sklearn.model_selection import train_test_split
+
     idx = np.arange(len(y))
     _, counts = np.unique(y, return_counts=True)
     stratify = y if counts.min() >= 2 and int(fraction * len(y)) >= counts.size else None
@@ -126,6 +125,10 @@ def compare_heads(
     def step(msg: str) -> None:
         if on_step is not None:
             on_step(msg)
+
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from .heads import get_head
 
     val_scores: dict[str, float] = {}
     for name in heads:

@@ -13,8 +13,6 @@ import typer
 
 from ..datasets import load_table
 from ..exceptions import EncoderMismatchError, InputError
-from ..heads import load_head
-from ..heads._io import describe_encoder_key
 from ._common import (
     BatchOpt,
     DataArg,
@@ -58,6 +56,9 @@ EncoderOverride = Annotated[
 
 
 def _load(model: Path, encoder: str | None, texts: list[str], batch_size: int) -> tuple[Any, np.ndarray]:
+    from ..heads import load_head
+    from ..heads._io import describe_encoder_key
+
     head = load_head(model)
     spec = getattr(head, "encoder_spec_", None) or {}
     name = encoder or spec.get("spec")

@@ -11,7 +11,6 @@ import typer
 
 from ..datasets import load_table
 from ..exceptions import InputError
-from ..heads import get_head
 from ._common import (
     BatchOpt,
     DataArg,
@@ -96,6 +95,8 @@ def fit(
     assert table.labels is not None
     if run_dir is not None:
         trust.require_test_split(table, "--run-dir")
+    from ..heads import get_head
+
     h = get_head(head, **parse_params(param))
     opts = encoder_options(layer, pooling, max_length)
     emb = embed_texts(table.texts, encoder, opts, batch_size=batch_size, dtype=dtype)

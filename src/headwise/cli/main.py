@@ -9,6 +9,7 @@ from ._common import JsonOpt, handle_errors, print_json, print_table
 from .embed import embed
 from .evaluate import evaluate, predict
 from .fit import fit
+from .protocols import sweep
 from .quickstart import quickstart
 from .report import report
 from .trust import ood
@@ -25,7 +26,7 @@ app.command("embed")(embed)
 app.command("fit")(fit)
 app.command("eval")(evaluate)
 app.command("predict")(predict)
-app.command("sweep")(__import__("headwise.cli.protocols", fromlist=["sweep"]).sweep)
+app.command("sweep")(sweep)
 app.add_typer(cache.app, name="cache")
 app.command("ood")(ood)
 app.command("report")(report)

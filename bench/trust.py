@@ -8,7 +8,7 @@ Protocol (fixed, seeded):
   heads are fitted on the other 80%; everything is measured on the **test** split (Emotion's
   validation split is not used);
 - temperature T is fitted on the calibration rows; conformal scores use softmax(logits / T) and
-  the same calibration rows;
+  the same calibration rows; RAPS uses lam = 0.01, k_reg = 1 (the defaults, not tuned);
 - class-incremental: Banking77's 77 classes in a seeded random order, 7 tasks of 11 classes; after
   each task LDA/NCM ``partial_fit`` the task's fit rows and the conformal wrapper's
   ``partial_update`` adds the task's calibration rows; coverage on the test rows of the classes
@@ -44,7 +44,7 @@ from headwise.trust import (
 )
 
 HEADS = ("lda", "logistic")
-VARIANTS = (("lac", False), ("aps", False), ("lac", True), ("aps", True))
+VARIANTS = (("lac", False), ("aps", False), ("raps", False), ("lac", True), ("aps", True))
 ALPHAS = (0.1, 0.05)
 
 

@@ -43,6 +43,7 @@ def test_fit_calibrate_stores_calibration_and_run(fitted):
     assert cal.X_cal.shape == (45, head.n_features_in_)
     assert set(np.unique(cal.y_cal)) == set(head.classes_)
     load_head(model)  # still an ordinary head file
+    assert (run / "trust.json").stat().st_mode & 0o044  # readable by others (mkstemp gives 0600)
     trust = json.loads((run / "trust.json").read_text())
     assert trust["n_test"] == 60 and trust["binning"] == "15 equal-width bins on [0, 1]"
     assert {"lac", "aps", "lac_mondrian", "aps_mondrian"} <= set(trust["conformal"])
@@ -61,6 +62,8 @@ def test_predict_prints_sets(fitted, tmp_path):
     for r in recs:
         assert isinstance(r["prediction_set"], list) and 0 <= r["probability"] <= 1
         assert isinstance(r["ood"], bool) and 0 < r["ood_pvalue"] <= 1
+        if r["label"] in r["prediction_set"]:  # the most probable label is listed first
+            assert r["prediction_set"][0] == r["label"]
     covered = np.mean([r["label"] in r["prediction_set"] or not r["prediction_set"] for r in recs])
     assert covered > 0.5
     p = run_cli("predict", str(data), "--model", str(model), "--alpha", "0.2", "--split", "test", env=env)

@@ -207,10 +207,12 @@ def predict_extras(
         )
     cp = cal.conformal(head, method=method, mondrian=mondrian)
     sets = cp.predict_set(X, alpha)
+    proba = cp.predict_proba(X)
+    order = np.argsort(-proba, axis=1, kind="stable")
     labels = head.classes_
     out: dict[str, Any] = {
-        "proba": cp.predict_proba(X),
-        "prediction_set": [[c.item() for c in labels[row]] for row in sets],
+        "proba": proba,  # most probable label first in every set
+        "prediction_set": [[labels[j].item() for j in o if s[j]] for o, s in zip(order, sets, strict=True)],
     }
     if ood is not None:
         det = OODDetector(head, ood, temperature=cal.temperature).calibrate(cal.X_cal)

@@ -49,7 +49,8 @@ def fig_a() -> str:
         secs = time.perf_counter() - t0
         for head, s in res.heads.items():
             pub = PUBLISHED_MTEB[name] if head == "mteb-logreg" else None
-            rows.append([name, spl, head, 100 * s.mean, 100 * s.ci95, pub, secs if head == "mteb-logreg" else None])
+            rows.append([name, spl, head, f"{100 * s.mean:.2f}", f"{100 * s.ci95:.2f}",
+                         f"{pub:.2f}" if pub else None, secs if head == "mteb-logreg" else None])
     return md_table(["data", "per label", "head", "accuracy %", "±95% %", "published MTEB %", "total s"], rows)
 
 

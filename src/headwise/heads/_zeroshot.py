@@ -54,6 +54,23 @@ def _resolve_encoder(encoder: Any) -> Any:
     return encoder
 
 
+# Prompt embeddings per (encoder key, prompts): few-shot protocols refit the same head per seed.
+_PROMPT_MEMO: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+
+
+def _prompt_memo_key(encoder: Any, prompts: list[str]) -> tuple[str, tuple[str, ...]] | None:
+    """A memo key when the encoder has a ``key()`` that identifies its output, else None."""
+    key_fn = getattr(encoder, "key", None)
+    if not callable(key_fn):
+        return None
+    try:
+        import json
+
+        return json.dumps(key_fn(), sort_keys=True, default=str), tuple(prompts)
+    except (TypeError, ValueError):
+        return None
+
+
 def class_text_weights(encoder: Any, names: Sequence[str], templates: Sequence[str]) -> np.ndarray:
     """Unit class vectors (C, d): each the normalised mean of its normalised prompt embeddings.
 
@@ -65,7 +82,13 @@ def class_text_weights(encoder: Any, names: Sequence[str], templates: Sequence[s
         )
     prompts = [t.format(n) for n in names for t in templates]
     encode = getattr(encoder, "encode_text", None) or encoder.encode
-    E = np.asarray(encode(prompts), dtype=np.float64)
+    memo = _prompt_memo_key(encoder, prompts)
+    if memo is not None and memo in _PROMPT_MEMO:
+        E = _PROMPT_MEMO[memo]
+    else:
+        E = np.asarray(encode(prompts), dtype=np.float64)
+        if memo is not None:
+            _PROMPT_MEMO[memo] = E
     E = _normalize(E).reshape(len(names), len(templates), -1).mean(axis=1)
     return _normalize(E)
 

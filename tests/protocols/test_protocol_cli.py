@@ -109,6 +109,9 @@ def test_eval_protocol_errors_are_one_line(toy: Path, tmp_path: Path):
     assert "no partial_fit" in msg
     msg = _one_error_line(invoke("sweep", str(toy), "--encoder", "hash"))
     assert "no hidden layers" in msg
+    if importlib.util.find_spec("matplotlib") is None:
+        msg = _one_error_line(invoke("sweep", str(toy), "--plot", "x.png"))
+        assert "pip install headwise[plot]" in msg
 
 
 def test_linear_leakage_refused_then_dropped(tmp_path: Path):

@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from ..config import debug_enabled
@@ -56,7 +57,8 @@ def handle_errors(fn: F) -> F:
             if debug_enabled():
                 traceback.print_exc()
             msg = str(exc).replace("\n", " ")
-            err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+            # escape: rich would swallow "[plot]" in "pip install headwise[plot]" as markup
+            err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
             err_console.print("(set HEADWISE_DEBUG=1 for a traceback)", style="dim")
             raise typer.Exit(1) from None
 

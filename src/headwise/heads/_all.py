@@ -1,6 +1,6 @@
 """Import every built-in head module so each registers itself."""
 
-from . import (  # noqa: F401  # noqa: F401  (issue #4 heads)
+from . import (  # noqa: F401
     _auto,
     _centroid,
     _knn,

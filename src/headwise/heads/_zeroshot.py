@@ -54,6 +54,23 @@ def _resolve_encoder(encoder: Any) -> Any:
     return encoder
 
 
+# Prompt embeddings per (encoder key, prompts): few-shot protocols refit the same head per seed.
+_PROMPT_MEMO: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+
+
+def _prompt_memo_key(encoder: Any, prompts: list[str]) -> tuple[str, tuple[str, ...]] | None:
+    """A memo key when the encoder has a ``key()`` that identifies its output, else None."""
+    key_fn = getattr(encoder, "key", None)
+    if not callable(key_fn):
+        return None
+    try:
+        import json
+
+        return json.dumps(key_fn(), sort_keys=True, default=str), tuple(prompts)
+    except (TypeError, ValueError):
+        return None
+
+
 def class_text_weights(encoder: Any, names: Sequence[str], templates: Sequence[str]) -> np.ndarray:
     """Unit class vectors (C, d): each the normalised mean of its normalised prompt embeddings.
 
@@ -65,7 +82,13 @@ def class_text_weights(encoder: Any, names: Sequence[str], templates: Sequence[s
         )
     prompts = [t.format(n) for n in names for t in templates]
     encode = getattr(encoder, "encode_text", None) or encoder.encode
-    E = np.asarray(encode(prompts), dtype=np.float64)
+    memo = _prompt_memo_key(encoder, prompts)
+    if memo is not None and memo in _PROMPT_MEMO:
+        E = _PROMPT_MEMO[memo]
+    else:
+        E = np.asarray(encode(prompts), dtype=np.float64)
+        if memo is not None:
+            _PROMPT_MEMO[memo] = E
     E = _normalize(E).reshape(len(names), len(templates), -1).mean(axis=1)
     return _normalize(E)
 
@@ -172,17 +195,19 @@ class BlendHead(_ZeroShotBase):
     """Logistic regression pulled toward the zero-shot weights, less so as shots grow.
 
     On unit-normalised rows ``x̂``, logits are ``x̂ Wᵀ + b``. The fit minimises
-    ``mean CE + (prior_strength / (2 m)) ||W - scale·W₀||² + ||W||² / (2 C n)`` where ``W₀``
-    holds the zero-shot class vectors and ``m`` the mean number of rows per class: with one
-    shot the head stays near zero-shot, with many it follows the data. ``encoder=None``
-    gives ``W₀ = 0`` (plain L2 logistic regression on normalised rows).
+    ``Σ CE + (prior_strength / 2) ||W - scale·W₀||² + ||W||² / (2 C)`` (a Gaussian prior
+    centred on the zero-shot weights ``W₀``; divided by ``n`` in the code), so the prior's
+    weight relative to the data shrinks as ``1/n``: with one shot per class the head stays
+    near zero-shot, with many it follows the data. ``encoder=None`` gives ``W₀ = 0`` (plain L2
+    logistic regression on normalised rows).
 
     Parameters
     ----------
     encoder, class_names, templates, scale
         As :class:`ZeroShotHead`.
-    prior_strength : float >= 0, default=1.0
-        Pull toward the zero-shot weights at one row per class.
+    prior_strength : float >= 0, default=0.1
+        Precision of the prior around the zero-shot weights. (0.1 was picked on Banking77
+        MiniLM embeddings, seed 0: 1/4/16 shots 70.1/78.0/86.8% against 62.8/67.3/76.8% at 1.0.)
     C : float > 0, default=10.0
         Inverse strength of a plain L2 penalty (keeps the problem well posed).
     max_iter : int, default=200
@@ -195,7 +220,7 @@ class BlendHead(_ZeroShotBase):
         class_names: Any = None,
         templates: Sequence[str] = TEXT_TEMPLATES,
         scale: float = 20.0,
-        prior_strength: float = 1.0,
+        prior_strength: float = 0.1,
         C: float = 10.0,
         max_iter: int = 200,
     ) -> None:
@@ -230,7 +255,7 @@ class BlendHead(_ZeroShotBase):
         )
         Xn = _normalize(np.asarray(X, dtype=np.float64))
         Y = np.eye(K)[codes]
-        pull = float(self.prior_strength) / (n / K)
+        pull = float(self.prior_strength) / n  # MAP: Σ CE + (λ/2)||W - W0||², divided by n
         l2 = 1.0 / (float(self.C) * n)
 
         def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -247,7 +272,7 @@ class BlendHead(_ZeroShotBase):
 
         theta0 = np.r_[W0.ravel(), np.zeros(K)]
         res = minimize(f, theta0, jac=True, method="L-BFGS-B",
-                       options={"maxiter": int(self.max_iter)})
+                       options={"maxiter": int(self.max_iter), "ftol": 1e-12, "gtol": 1e-8})
         self.classes_ = classes
         self.coef_ = res.x[: K * d].reshape(K, d)
         self.intercept_ = res.x[K * d:]

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from ..datasets import load_table
 from ..exceptions import InputError
 from ..heads import get_head
 from ._common import (
@@ -21,6 +20,7 @@ from ._common import (
     LabelColOpt,
     LayerOpt,
     MaxLenOpt,
+    OnErrorOpt,
     PoolingOpt,
     SplitColOpt,
     TextColOpt,
@@ -28,6 +28,8 @@ from ._common import (
     encoder_options,
     handle_errors,
     indices_for,
+    load_data,
+    media_report,
     print_json,
     print_table,
 )
@@ -69,10 +71,14 @@ def fit(
     max_length: MaxLenOpt = None,
     batch_size: BatchOpt = 64,
     dtype: DtypeOpt = "float32",
+    on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
 ) -> None:
     """Fit a head on the train split of DATA and save it (safetensors + JSON, no pickle)."""
-    table = load_table(data, text_col=text_col, label_col=label_col, split_col=split_col)
+    table = load_data(
+        data, encoder, text_col=text_col, label_col=label_col, split_col=split_col,
+        on_error=on_error, quiet=as_json,
+    )  # fmt: skip
     assert table.labels is not None
     h = get_head(head, **parse_params(param))
     opts = encoder_options(layer, pooling, max_length)
@@ -97,7 +103,10 @@ def fit(
         val_idx = table.split_indices("validation")
         if val_idx.size:
             result["validation_accuracy"] = float(h.score(emb.X[val_idx], table.labels[val_idx]))
+    report = media_report(table)
     if as_json:
-        print_json(result)
+        print_json({**result, **report})
     else:
+        if report:
+            result.update(skipped=report["skipped"], ignored=report["ignored"])
         print_table(f"fitted {head} → {out}", list(result), [list(result.values())])

@@ -133,6 +133,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--only", default="mobilenetv2,efficientnet-lite0,whisper-base")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on busy cores)")
+    ap.add_argument("--state", default="media", help="rows go to bench/results/<state>.json")
+    ap.add_argument("--render-only", action="store_true", help="rewrite media.md from the saved rows")
     args = ap.parse_args()
     import torch
 
@@ -145,10 +147,11 @@ def main() -> None:
     jobs = [(e, d) for e in ("mobilenetv2", "efficientnet-lite0") for d in ("CIFAR-10", "MNIST")]
     jobs += [("whisper-base", "FSDD")]
     jobs = [(e, d) for e, d in jobs if e in wanted]
-    state_file = RESULTS / "media.json"  # rows of every invocation, so runs with different sizes combine
-    state = json.loads(state_file.read_text()) if state_file.exists() and not args.quick else {}
-    saved: dict[str, list] = state.get("rows", {})
-    commands: dict[str, str] = state.get("commands", {})
+    state_file = RESULTS / f"{args.state}.json"
+    saved: dict[str, list] = {}
+    commands: dict[str, str] = {}
+    if args.render_only:
+        jobs = []
     data_cache: dict[str, tuple] = {}
     for enc_name, ds in jobs:
         if ds not in data_cache:
@@ -167,6 +170,13 @@ def main() -> None:
                                      f"{100 * res['fewshot_mean']:.2f} ± {100 * res['fewshot_std']:.2f}",
                                      speed, ANCHORS[ds]]  # fmt: skip
         commands[f"{enc_name}/{ds}"] = command()
+    if not args.quick:  # rows of every invocation (bench/results/media*.json), newest file last
+        if not args.render_only:
+            state_file.write_text(json.dumps({"rows": saved, "commands": commands}, indent=1, sort_keys=True))
+        for f in sorted(RESULTS.glob("media*.json"), key=lambda f: f.stat().st_mtime):
+            state = json.loads(f.read_text())
+            saved = {**saved, **state.get("rows", {})}
+            commands = {**commands, **state.get("commands", {})}
     order = [f"{e}/{d}" for e in ("mobilenetv2", "efficientnet-lite0") for d in ("CIFAR-10", "MNIST")]
     order.append("whisper-base/FSDD")
     rows = [saved[k] for k in order if k in saved]
@@ -199,7 +209,6 @@ def main() -> None:
     if args.quick:
         print(text)
         return
-    state_file.write_text(json.dumps({"rows": saved, "commands": commands}, indent=1, sort_keys=True))
     print("wrote", write_fragment("media", text))
 
 

@@ -24,7 +24,7 @@ from headwise.exceptions import (
     UnknownEncoderError,
 )
 
-BUILTINS = {"hash", "hf", "minilm"}
+BUILTINS = {"hash", "hf", "minilm", "mobilenetv2", "efficientnet-lite0", "whisper-base"}
 
 
 @pytest.fixture(autouse=True)
@@ -152,7 +152,8 @@ def test_unknown_encoder_message():
         get_encoder("xyz")
     assert str(info.value) == (
         "Unknown encoder 'xyz'. Use 'hf:<local model directory>' for local Hugging Face models; "
-        "`headwise encoders` lists installed ones: hash, hf, minilm."
+        "`headwise encoders list` shows installed ones: efficientnet-lite0, hash, hf, minilm, "
+        "mobilenetv2, whisper-base."
     )
     assert isinstance(info.value, KeyError) and isinstance(info.value, HeadwiseError)
 

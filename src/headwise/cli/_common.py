@@ -27,9 +27,20 @@ console = Console()
 err_console = Console(stderr=True)
 
 # ---------------------------------------------------------------- shared options
-DataArg = Annotated[Path, typer.Argument(help="CSV, TSV, JSONL (optionally .gz) or Parquet file.")]
+DataArg = Annotated[
+    Path,
+    typer.Argument(
+        help="CSV, TSV, JSONL (optionally .gz) or Parquet file; for image/audio encoders a folder "
+        "of class subfolders, a .zip of one, or .npz/.npy arrays."
+    ),
+]
 EncoderOpt = Annotated[
-    str, typer.Option("--encoder", "-e", help="Encoder id: minilm, hash, or hf:<local model dir>.")
+    str,
+    typer.Option(
+        "--encoder", "-e",
+        help="Encoder id: minilm, hash, hf:<local model dir>, mobilenetv2, efficientnet-lite0, "
+        "whisper-base; `headwise encoders list` shows all.",
+    ),
 ]
 TextColOpt = Annotated[str | None, typer.Option("--text-col", help="Text column (default: text).")]
 LabelColOpt = Annotated[
@@ -39,7 +50,17 @@ SplitColOpt = Annotated[str | None, typer.Option("--split-col", help="Split colu
 LayerOpt = Annotated[
     int | None, typer.Option("--layer", help="Hidden layer to read (default: last; 0 = embeddings).")
 ]
-PoolingOpt = Annotated[str | None, typer.Option("--pooling", help="mean, cls or tokens.")]
+PoolingOpt = Annotated[
+    str | None,
+    typer.Option("--pooling", help="Text: mean, cls or tokens; image: mean, max or tokens; audio: meanstd, mean or tokens."),
+]
+OnErrorOpt = Annotated[
+    str,
+    typer.Option(
+        "--on-error",
+        help="Image/audio files that cannot be decoded: fail (default) or skip (counted and listed).",
+    ),
+]
 MaxLenOpt = Annotated[int | None, typer.Option("--max-length", help="Truncate inputs to N tokens.")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Inputs per forward pass.")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="Cache storage: float32 or float16.")]
@@ -97,6 +118,70 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
     return str(v)
+
+
+def load_data(
+    data: Path,
+    encoder: str,
+    *,
+    text_col: str | None = None,
+    label_col: str | None = None,
+    split_col: str | None = None,
+    require_labels: bool = True,
+    on_error: str = "fail",
+    quiet: bool = False,
+) -> Any:
+    """A table of texts, or of images/clips when ``encoder`` takes media (its ``info`` says so).
+
+    Files left out under ``--on-error skip`` are counted and listed on stderr (unless ``quiet``;
+    JSON output carries them instead), never dropped silently.
+    """
+    from ..datasets import load_table
+    from ..encoders import encoder_modality
+
+    modality = encoder_modality(encoder)
+    if modality == "text":
+        if on_error != "fail":
+            check_on_error_value(on_error)
+        return load_table(
+            data, text_col=text_col, label_col=label_col, split_col=split_col,
+            require_labels=require_labels,
+        )  # fmt: skip
+    from ..media import load_media
+
+    table = load_media(data, modality, on_error=on_error)
+    if require_labels and table.labels is None:
+        raise InputError(
+            f"{data} has no labels: put the files in one folder per class (<class>/<file>), "
+            "or give an .npz with labels."
+        )
+    if not quiet:
+        for what, rows in (("skipped (unreadable)", table.skipped), ("ignored (not media)", table.ignored)):
+            if rows:
+                err_console.print(f"[yellow]{len(rows)} file(s) {what}:[/]", highlight=False)
+                for r in rows[:20]:
+                    err_console.print(f"  {r.source}: {r.reason}", highlight=False, soft_wrap=True)
+                if len(rows) > 20:
+                    err_console.print(f"  ... and {len(rows) - 20} more", highlight=False)
+    return table
+
+
+def check_on_error_value(on_error: str) -> None:
+    from ..media._common import check_on_error
+
+    check_on_error(on_error)
+
+
+def media_report(table: Any) -> dict[str, Any]:
+    """``skipped``/``ignored`` counts and file lists for JSON output; empty for text tables."""
+    if not hasattr(table, "skipped"):
+        return {}
+    return {
+        "skipped": len(table.skipped),
+        "skipped_files": [{"file": s.source, "reason": s.reason} for s in table.skipped],
+        "ignored": len(table.ignored),
+        "ignored_files": [s.source for s in table.ignored],
+    }
 
 
 def encoder_options(layer: int | None, pooling: str | None, max_length: int | None) -> dict[str, Any]:

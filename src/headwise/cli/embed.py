@@ -1,8 +1,10 @@
-"""`headwise embed`: embed a table's texts into the cache (resumable; a second run is a hit)."""
+"""`headwise embed`: embed a table's texts, or a folder/zip/npz of images or clips, into the cache.
+
+Resumable; a second run is a cache hit.
+"""
 
 from __future__ import annotations
 
-from ..datasets import load_table
 from ._common import (
     BatchOpt,
     DataArg,
@@ -11,10 +13,13 @@ from ._common import (
     JsonOpt,
     LayerOpt,
     MaxLenOpt,
+    OnErrorOpt,
     PoolingOpt,
     TextColOpt,
     encoder_options,
     handle_errors,
+    load_data,
+    media_report,
     print_json,
     print_table,
 )
@@ -30,15 +35,18 @@ def embed(
     max_length: MaxLenOpt = None,
     batch_size: BatchOpt = 64,
     dtype: DtypeOpt = "float32",
+    on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
 ) -> None:
-    """Embed every row of DATA with ENCODER and keep the vectors in the cache."""
+    """Embed every row (image, clip) of DATA with ENCODER and keep the vectors in the cache."""
     import time
 
     from ..encoders import get_encoder
     from ..store import EmbeddingStore
 
-    table = load_table(data, text_col=text_col, require_labels=False)
+    table = load_data(
+        data, encoder, text_col=text_col, require_labels=False, on_error=on_error, quiet=as_json
+    )
     t0 = time.perf_counter()
     enc = get_encoder(encoder, **encoder_options(layer, pooling, max_length))
     store = EmbeddingStore()
@@ -57,7 +65,10 @@ def embed(
         "seconds": seconds,
         "rows_per_second": len(es) / seconds if seconds > 0 else None,
     }
+    report = media_report(table)
     if as_json:
-        print_json(result)
+        print_json({**result, **report})
     else:
+        if report:
+            result.update(skipped=report["skipped"], ignored=report["ignored"])
         print_table(f"embedded {table.path.name}", list(result), [list(result.values())])

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from ..datasets import load_table
 from ..exceptions import EncoderMismatchError, InputError
 from ._common import (
     BatchOpt,
@@ -20,6 +19,7 @@ from ._common import (
     LabelColOpt,
     LayerOpt,
     MaxLenOpt,
+    OnErrorOpt,
     PoolingOpt,
     SplitColOpt,
     TextColOpt,
@@ -27,6 +27,7 @@ from ._common import (
     encoder_options,
     handle_errors,
     indices_for,
+    load_data,
     print_json,
     print_table,
 )
@@ -75,6 +76,16 @@ def _load(model: Path, encoder: str | None, texts: list[str], batch_size: int) -
     return head, emb.X
 
 
+def _encoder_name(model: Path, encoder: str | None) -> str:
+    """The encoder a head file records (or the override): it decides how DATA is read."""
+    if encoder:
+        return encoder
+    from ..heads import load_head
+
+    spec = getattr(load_head(model), "encoder_spec_", None) or {}
+    return str(spec.get("spec") or "")
+
+
 def _default_split(table: Any, split: str | None) -> str | None:
     if split is not None or table.splits is None:
         return split
@@ -91,6 +102,7 @@ def evaluate(
     label_col: LabelColOpt = None,
     split_col: SplitColOpt = None,
     batch_size: BatchOpt = 64,
+    on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
     protocol: ProtocolOpt = None,
     heads: HeadsOpt = None,
@@ -124,7 +136,10 @@ def evaluate(
             "Nothing to evaluate: pass --model HEAD_FILE (a head saved by `headwise fit`) or "
             "--protocol linear|fewshot|incremental|transductive|zeroshot."
         )
-    table = load_table(data, text_col=text_col, label_col=label_col, split_col=split_col)
+    table = load_data(
+        data, _encoder_name(model, encoder), text_col=text_col, label_col=label_col,
+        split_col=split_col, on_error=on_error, quiet=as_json,
+    )  # fmt: skip
     assert table.labels is not None
     head, X = _load(model, encoder, table.texts, batch_size)
     idx = indices_for(table, _default_split(table, split))
@@ -187,10 +202,14 @@ def predict(
     text_col: TextColOpt = None,
     split_col: SplitColOpt = None,
     batch_size: BatchOpt = 64,
+    on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
 ) -> None:
     """Predict labels (with probabilities) for every row of DATA; labels are optional."""
-    table = load_table(data, text_col=text_col, split_col=split_col, require_labels=False)
+    table = load_data(
+        data, _encoder_name(model, encoder), text_col=text_col, split_col=split_col,
+        require_labels=False, on_error=on_error, quiet=as_json,
+    )  # fmt: skip
     if top_k < 1:
         raise InputError(f"--top-k must be at least 1. Got {top_k} instead.")
     if out is not None and out.suffix.lower() not in (".jsonl", ".csv"):
@@ -211,7 +230,7 @@ def predict(
         top = order[row]
         rec: dict[str, Any] = {
             "row": int(i),
-            "text": table.texts[i],
+            "text": getattr(table.texts[i], "source", table.texts[i]),  # media: the file
             "label": head.classes_[top[0]].item(),
             "probability": float(proba[row, top[0]]),
         }

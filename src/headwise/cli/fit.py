@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from ..datasets import load_table
 from ..exceptions import InputError
 from ._common import (
     BatchOpt,
@@ -20,6 +19,7 @@ from ._common import (
     LabelColOpt,
     LayerOpt,
     MaxLenOpt,
+    OnErrorOpt,
     PoolingOpt,
     SplitColOpt,
     TextColOpt,
@@ -27,6 +27,8 @@ from ._common import (
     encoder_options,
     handle_errors,
     indices_for,
+    load_data,
+    media_report,
     print_json,
     print_table,
 )
@@ -82,6 +84,7 @@ def fit(
         Path | None,
         typer.Option("--run-dir", help="With --calibrate: write RUN/trust.json on the test split."),
     ] = None,
+    on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
 ) -> None:
     """Fit a head on the train split of DATA and save it (safetensors + JSON, no pickle)."""
@@ -91,7 +94,10 @@ def fit(
         raise InputError("--run-dir writes calibration and conformal results; add --calibrate.")
     if calibrate:
         trust.check_calib_frac(calib_frac)
-    table = load_table(data, text_col=text_col, label_col=label_col, split_col=split_col)
+    table = load_data(
+        data, encoder, text_col=text_col, label_col=label_col, split_col=split_col,
+        on_error=on_error, quiet=as_json,
+    )  # fmt: skip
     assert table.labels is not None
     if run_dir is not None:
         trust.require_test_split(table, "--run-dir")
@@ -136,7 +142,10 @@ def fit(
         val_idx = table.split_indices("validation")
         if val_idx.size:
             result["validation_accuracy"] = float(h.score(emb.X[val_idx], table.labels[val_idx]))
+    report = media_report(table)
     if as_json:
-        print_json(result)
+        print_json({**result, **report})
     else:
+        if report:
+            result.update(skipped=report["skipped"], ignored=report["ignored"])
         print_table(f"fitted {head} → {out}", list(result), [list(result.values())])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import cache
+from . import cache, encoders
 from ._common import JsonOpt, handle_errors, print_json, print_table
 from .embed import embed
 from .evaluate import evaluate, predict
@@ -30,6 +30,7 @@ app.command("sweep")(sweep)
 app.add_typer(cache.app, name="cache")
 app.command("ood")(ood)
 app.command("report")(report)
+app.add_typer(encoders.app, name="encoders")
 
 
 @app.command("heads")
@@ -43,19 +44,6 @@ def heads(as_json: JsonOpt = False) -> None:
         print_json(names)
         return
     print_table("heads", ["head", "class"], [[n, get_head_class(n).__name__] for n in names])
-
-
-@app.command("encoders")
-@handle_errors
-def encoders(as_json: JsonOpt = False) -> None:
-    """List registered encoder schemes (built-ins and plugins)."""
-    from ..encoders import list_encoders
-
-    names = list_encoders()
-    if as_json:
-        print_json(names)
-        return
-    print_table("encoders", ["encoder"], [[n] for n in names])
 
 
 @app.command("version")

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from ..compare import BASELINE_NAME, STANDARD_HEADS, compare_heads
-from ..datasets import load_table
 from ..exceptions import InputError
 from ._common import (
     BatchOpt,
@@ -26,6 +25,7 @@ from ._common import (
     err_console,
     handle_errors,
     indices_for,
+    load_data,
     print_json,
     print_table,
 )
@@ -65,7 +65,9 @@ def quickstart(
     then refit on all train rows and scored once on test.
     """
     t_start = time.perf_counter()
-    table = load_table(data, text_col=text_col, label_col=label_col, split_col=split_col)
+    table = load_data(
+        data, encoder, text_col=text_col, label_col=label_col, split_col=split_col, quiet=as_json
+    )
     assert table.labels is not None
     if table.splits is None:
         raise InputError(

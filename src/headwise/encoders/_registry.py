@@ -21,7 +21,7 @@ from typing import Any
 from ..exceptions import HeadwiseError, InputError, MissingDependencyError, UnknownEncoderError
 from ._protocol import Encoder
 
-__all__ = ["get_encoder", "list_encoders", "register_encoder", "ENTRY_POINT_GROUP"]
+__all__ = ["get_encoder", "list_encoders", "describe_encoders", "encoder_modality", "register_encoder", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "headwise.encoders"
 
@@ -31,6 +31,9 @@ _BUILTINS: dict[str, str] = {
     "hash": "headwise.encoders._hash:make_hash_encoder",
     "minilm": "headwise.encoders._hf:make_minilm_encoder",
     "hf": "headwise.encoders._hf:make_hf_encoder",
+    "mobilenetv2": "headwise.encoders._vision:make_mobilenetv2_encoder",
+    "efficientnet-lite0": "headwise.encoders._vision:make_efficientnet_lite0_encoder",
+    "whisper-base": "headwise.encoders._whisper:make_whisper_base_encoder",
 }
 _NAME = re.compile(r"[a-z][a-z0-9_.\-]*")
 _runtime: dict[str, EncoderFactory] = {}
@@ -83,6 +86,64 @@ def list_encoders() -> list[str]:
     return sorted(set(_entry_points()) | set(_runtime))
 
 
+INFO_FIELDS = ("modality", "dim", "layers", "licence", "extra", "description")
+
+
+def describe_encoders() -> list[dict[str, Any]]:
+    """One dict per encoder scheme: name, the factory's ``info`` fields, and whether it can run.
+
+    A factory may carry ``factory.info = {"modality": "text|image|audio", "dim": ..., "layers":
+    ..., "licence": ..., "extra": ..., "description": ...}``, optionally with ``"available"``, a
+    callable saying whether its weights and libraries are installed (checked without importing
+    them). Loading a factory must stay cheap: entry-point modules import no torch at top level.
+    A plugin that cannot be imported is listed as unavailable, with the reason.
+
+    >>> next(d for d in describe_encoders() if d["name"] == "hash")["modality"]
+    'text'
+    """
+    out = []
+    for name in list_encoders():
+        row: dict[str, Any] = {"name": name, **dict.fromkeys(INFO_FIELDS)}
+        try:
+            factory = _runtime.get(name) or _load_factory(name, _entry_points()[name])
+        except HeadwiseError as exc:
+            out.append({**row, "available": False, "problem": str(exc)})
+            continue
+        info = getattr(factory, "info", None)
+        info = info if isinstance(info, dict) else {}
+        row.update({k: info.get(k) for k in INFO_FIELDS})
+        if "install" in info:
+            row["install"] = info["install"]
+        check = info.get("available", True)
+        try:
+            row["available"] = bool(check() if callable(check) else check)
+        except Exception as exc:  # a plugin's check must not break the listing
+            row.update(available=False, problem=f"{type(exc).__name__}: {exc}")
+        out.append(row)
+    return out
+
+
+def encoder_modality(spec: str) -> str:
+    """``"text"``, ``"image"`` or ``"audio"``: what the encoder named by ``spec`` takes as input.
+
+    Read from the factory's ``info`` without building the encoder; ``"text"`` when it says
+    nothing (or the name is unknown, which :func:`get_encoder` then reports).
+
+    >>> encoder_modality("hash"), encoder_modality("mobilenetv2")
+    ('text', 'image')
+    """
+    name = str(spec).strip().partition(":")[0].lower()
+    factory: Any = _runtime.get(name)
+    if factory is None:
+        ep = _entry_points().get(name)
+        if ep is None:
+            return "text"
+        factory = _load_factory(name, ep)
+    info = getattr(factory, "info", None)
+    modality = info.get("modality") if isinstance(info, dict) else None
+    return modality if modality in ("image", "audio") else "text"
+
+
 def _load_factory(name: str, ep: EntryPoint) -> EncoderFactory:
     try:
         factory = ep.load()
@@ -112,7 +173,7 @@ def _unknown(spec: str, name: str) -> UnknownEncoderError:
     what = f"'{spec}'" if name == spec.lower() else f"'{spec}' (no encoder named '{name}')"
     return UnknownEncoderError(
         f"Unknown encoder {what}.{hint} Use 'hf:<local model directory>' for local Hugging Face "
-        f"models; `headwise encoders` lists installed ones: {', '.join(list_encoders())}."
+        f"models; `headwise encoders list` shows installed ones: {', '.join(list_encoders())}."
     )
 
 

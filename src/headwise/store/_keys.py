@@ -2,8 +2,9 @@
 
 An entry key is the sha256 of the canonical JSON of the store format version, the encoder's
 ``key()``, the storage dtype and a content digest of the inputs. Every input is hashed on its own
-(UTF-8 bytes), and the content digest hashes those digests in order, so input order matters and
-repeated texts stay separate rows. Anything that cannot be hashed raises; nothing falls back to a
+(UTF-8 bytes of a text; a media item's own ``cache_digest()``, the sha256 of its bytes or samples),
+and the content digest hashes those digests in order, so input order matters and repeated inputs
+stay separate rows. Anything that cannot be hashed raises; nothing falls back to a
 weaker key (embetter's text-only keys are the cautionary tale).
 """
 
@@ -64,13 +65,9 @@ def content_digest(inputs: Sequence[str]) -> tuple[list[str], str]:
         ) from None
     if not texts:
         raise InputError("inputs is empty; there is nothing to embed. Pass at least one text.")
-    if not all(isinstance(t, str) for t in texts):
-        i, bad = next((i, t) for i, t in enumerate(texts) if not isinstance(t, str))
-        raise InputError(
-            f"Input {i} is {type(bad).__name__}, expected str; every input must be text "
-            "so it can be hashed into the cache key."
-        )
     sha = hashlib.sha256
+    if not all(isinstance(t, str) for t in texts):
+        return texts, sha(b"".join(_item_digest(i, t) for i, t in enumerate(texts))).hexdigest()
     try:
         digests = b"".join([sha(t.encode("utf-8")).digest() for t in texts])
     except UnicodeEncodeError:
@@ -80,6 +77,26 @@ def content_digest(inputs: Sequence[str]) -> tuple[list[str], str]:
             "Clean or drop it before embedding."
         ) from None
     return texts, sha(digests).hexdigest()
+
+
+def _item_digest(i: int, item: Any) -> bytes:
+    """A text's sha256, or a media item's ``cache_digest()`` (32 bytes of its content)."""
+    if isinstance(item, str):
+        if not _encodable(item):
+            raise InputError(
+                f"Input {i} is not valid Unicode (it holds a lone surrogate) and cannot be hashed. "
+                "Clean or drop it before embedding."
+            )
+        return hashlib.sha256(item.encode("utf-8")).digest()
+    digest = getattr(item, "cache_digest", None)
+    value = digest() if callable(digest) else None
+    if not isinstance(value, bytes) or len(value) != 32:
+        raise InputError(
+            f"Input {i} is {type(item).__name__}, expected str or a media item with "
+            "cache_digest() -> 32 bytes (headwise.media.ImageItem, AudioItem); every input must "
+            "be hashable into the cache key."
+        )
+    return value
 
 
 def _encodable(text: str) -> bool:

@@ -126,8 +126,8 @@ def fig_f() -> str:
     rows = [[n, *(f"{100 * m:.2f} ± {100 * c:.2f}" for m, c in zip(cv.mean, cv.ci95, strict=True))]
             for n, cv in res.heads.items()]
     return md_table(["head", "1-shot %", "4-shot %", "16-shot %"], rows) + (
-        "\n\n5 seeds. `zeroshot` ignores the rows (class names only); `blend` starts from its "
-        "weights and is pulled toward them with strength 1/(rows per class).")
+        "\n\n5 seeds. `zeroshot` ignores the rows (class names only); `blend` has a Gaussian prior "
+        "(λ=0.1) around its weights, so the data outweigh it as rows grow.")
 
 
 FIGURES = {

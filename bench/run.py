@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("heads", "logistic_banking77", "outofcore", "encoding", "cachehit", "media")
+ORDER = ("heads", "logistic_banking77", "outofcore", "encoding", "cachehit")
 FRAGMENT = {"logistic_banking77": "logistic"}
 NOT_QUICK = {"logistic_banking77"}  # needs the full Banking77 embeddings
-# Results of the protocol, trust and media benchmarks, appended after the performance tables when
-# present (their scripts have their own commands, stated in each fragment).
+# Results of the protocol, trust, media and LLM benchmarks, appended after the performance tables when
+# present. Their scripts run separately (hours on this machine); each fragment states its command.
 EXTRA_FRAGMENTS = ("protocols", "trust", "media", "llm_tokens")
 
 

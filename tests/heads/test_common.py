@@ -11,7 +11,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from headwise.exceptions import EncoderMismatchError, InputError
-from headwise.heads import list_heads, load_head, save_head
+from headwise.heads import is_token_head, list_heads, load_head, save_head
 
 from ._helpers import make_head
 
@@ -42,7 +42,10 @@ def expected_failed_checks(estimator: Any) -> dict[str, str]:
 
 
 def _all_instances() -> list[Any]:
-    return [make_head(name) for name in list_heads()] + [
+    # sklearn's checks feed 2-D (n, d) arrays; the token heads (attentive, moment) refuse them by
+    # design (their X is per-token features) and are checked in test_token_heads.py instead.
+    names = [name for name in list_heads() if not is_token_head(name)]
+    return [make_head(name) for name in names] + [
         make_head(name, **params) for name, params in VARIANTS
     ]
 

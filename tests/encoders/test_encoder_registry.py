@@ -24,7 +24,7 @@ from headwise.exceptions import (
     UnknownEncoderError,
 )
 
-BUILTINS = {"hash", "hf", "minilm"}
+BUILTINS = {"hash", "hf", "minilm", "smollm2"}
 
 
 @pytest.fixture(autouse=True)
@@ -152,7 +152,7 @@ def test_unknown_encoder_message():
         get_encoder("xyz")
     assert str(info.value) == (
         "Unknown encoder 'xyz'. Use 'hf:<local model directory>' for local Hugging Face models; "
-        "`headwise encoders` lists installed ones: hash, hf, minilm."
+        "`headwise encoders` lists installed ones: hash, hf, minilm, smollm2."
     )
     assert isinstance(info.value, KeyError) and isinstance(info.value, HeadwiseError)
 

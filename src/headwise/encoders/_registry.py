@@ -31,6 +31,7 @@ _BUILTINS: dict[str, str] = {
     "hash": "headwise.encoders._hash:make_hash_encoder",
     "minilm": "headwise.encoders._hf:make_minilm_encoder",
     "hf": "headwise.encoders._hf:make_hf_encoder",
+    "smollm2": "headwise.encoders._smollm2:make_smollm2_encoder",
 }
 _NAME = re.compile(r"[a-z][a-z0-9_.\-]*")
 _runtime: dict[str, EncoderFactory] = {}

@@ -24,6 +24,7 @@ app.command("fit")(fit)
 app.command("eval")(evaluate)
 app.command("predict")(predict)
 app.add_typer(cache.app, name="cache")
+app.command("probe")(__import__("headwise.cli.probe", fromlist=["probe"]).probe)
 
 
 @app.command("heads")

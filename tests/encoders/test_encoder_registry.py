@@ -24,7 +24,7 @@ from headwise.exceptions import (
     UnknownEncoderError,
 )
 
-BUILTINS = {"hash", "hf", "minilm", "mobilenetv2", "efficientnet-lite0", "whisper-base"}
+BUILTINS = {"hash", "hf", "minilm", "mobilenetv2", "efficientnet-lite0", "whisper-base", "smollm2"}
 
 
 @pytest.fixture(autouse=True)
@@ -153,7 +153,7 @@ def test_unknown_encoder_message():
     assert str(info.value) == (
         "Unknown encoder 'xyz'. Use 'hf:<local model directory>' for local Hugging Face models; "
         "`headwise encoders list` shows installed ones: efficientnet-lite0, hash, hf, minilm, "
-        "mobilenetv2, whisper-base."
+        "mobilenetv2, smollm2, whisper-base."
     )
     assert isinstance(info.value, KeyError) and isinstance(info.value, HeadwiseError)
 

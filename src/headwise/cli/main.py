@@ -9,6 +9,7 @@ from ._common import JsonOpt, handle_errors, print_json, print_table
 from .embed import embed
 from .evaluate import evaluate, predict
 from .fit import fit
+from .probe import probe
 from .protocols import sweep
 from .quickstart import quickstart
 from .report import report
@@ -31,6 +32,7 @@ app.add_typer(cache.app, name="cache")
 app.command("ood")(ood)
 app.command("report")(report)
 app.add_typer(encoders.app, name="encoders")
+app.command("probe")(probe)
 
 
 @app.command("heads")

@@ -34,6 +34,7 @@ _BUILTINS: dict[str, str] = {
     "mobilenetv2": "headwise.encoders._vision:make_mobilenetv2_encoder",
     "efficientnet-lite0": "headwise.encoders._vision:make_efficientnet_lite0_encoder",
     "whisper-base": "headwise.encoders._whisper:make_whisper_base_encoder",
+    "smollm2": "headwise.encoders._smollm2:make_smollm2_encoder",
 }
 _NAME = re.compile(r"[a-z][a-z0-9_.\-]*")
 _runtime: dict[str, EncoderFactory] = {}

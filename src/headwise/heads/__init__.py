@@ -1,5 +1,6 @@
 """Heads: sklearn-compatible, logits-first classifiers on frozen embeddings."""
 
+from ._attentive import AttentiveProbeHead
 from ._auto import AutoHead
 from ._base import BaseHead
 from ._centroid import NCMHead
@@ -7,17 +8,20 @@ from ._io import load_head, save_head
 from ._knn import KNNHead
 from ._lda import LDAHead
 from ._logistic import LogisticHead
+from ._moment import MomentProbeHead
 from ._nb import GaussianNBHead
-from ._registry import get_head, get_head_class, list_heads, register_head
+from ._registry import get_head, get_head_class, is_token_head, list_heads, register_head
 from ._ridge import RidgeHead
 from ._rpridge import RandomProjectionRidgeHead
 from ._stats import SufficientStats
 from ._stats_head import StatsHead
 from ._streaming import fit_streaming, iter_labelled_chunks, stream_stats
+from ._tokens import from_padded
 from ._transductive import TransductiveHead
 from ._zeroshot import BlendHead, ZeroShotHead
 
 __all__ = [
+    "AttentiveProbeHead",
     "AutoHead",
     "BaseHead",
     "BlendHead",
@@ -25,6 +29,7 @@ __all__ = [
     "KNNHead",
     "LDAHead",
     "LogisticHead",
+    "MomentProbeHead",
     "NCMHead",
     "RandomProjectionRidgeHead",
     "RidgeHead",
@@ -33,6 +38,8 @@ __all__ = [
     "TransductiveHead",
     "ZeroShotHead",
     "fit_streaming",
+    "from_padded",
+    "is_token_head",
     "get_head",
     "get_head_class",
     "iter_labelled_chunks",

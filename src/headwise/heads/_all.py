@@ -1,11 +1,13 @@
 """Import every built-in head module so each registers itself."""
 
 from . import (  # noqa: F401
+    _attentive,
     _auto,
     _centroid,
     _knn,
     _lda,
     _logistic,
+    _moment,
     _nb,
     _ridge,
     _rpridge,

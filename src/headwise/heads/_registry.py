@@ -8,7 +8,9 @@ from typing import Any, TypeVar
 
 from ..exceptions import UnknownHeadError
 
-__all__ = ["register_head", "get_head", "get_head_class", "list_heads", "name_of_head"]
+__all__ = [
+    "register_head", "get_head", "get_head_class", "is_token_head", "list_heads", "name_of_head",
+]  # fmt: skip
 
 _HEADS: dict[str, type] = {}
 T = TypeVar("T", bound=type)
@@ -47,6 +49,15 @@ def get_head_class(name: str) -> type:
         raise UnknownHeadError(
             f"Unknown head '{name}'. Available heads: {', '.join(sorted(_HEADS))}."
         ) from None
+
+
+def is_token_head(name: str) -> bool:
+    """Whether the head ``name`` takes per-token features (``pooling="tokens"``), not (n, d) rows.
+
+    >>> is_token_head("attentive"), is_token_head("lda")
+    (True, False)
+    """
+    return getattr(get_head_class(name), "_input_kind", "rows") == "tokens"
 
 
 def get_head(name: str, **params: Any) -> Any:

@@ -1,0 +1,258 @@
+"""Layer and attention-head sweeps: one validation-selected linear head per site."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import InputError
+
+__all__ = ["SweepResult", "head_sweep", "layer_sweep", "parse_layers"]
+
+SWEEP_HEADS = ("ridge", "lda", "logistic", "ncm")
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Accuracy of one head per site; rows are layers, columns poolings or attention heads.
+
+    ``kind == "layers"``: ``rows`` are hidden-state indices (0 = embeddings) and ``columns``
+    the poolings. ``kind == "heads"``: ``rows`` are block indices (0-based) and ``columns``
+    attention-head indices, all at ``pooling``. ``val_accuracy`` comes from a stratified
+    ``validation_fraction`` of the training rows (the head fitted on the rest); ``test_accuracy``
+    from the head refitted on all training rows (NaN without test rows). ``best`` is the site with
+    the highest validation accuracy (ties: the earlier one), so picking it never sees the test set.
+    """
+
+    kind: str  # "layers" or "heads"
+    encoder: str  # encoder name
+    head: str  # registry name of the head fitted per site
+    pooling: str | None  # the pooling of a head sweep; None for a layer sweep
+    rows: tuple[int, ...]  # layer (or block) indices
+    columns: tuple[Any, ...]  # poolings (layer sweep) or attention-head indices (head sweep)
+    val_accuracy: np.ndarray  # (len(rows), len(columns))
+    test_accuracy: np.ndarray  # (len(rows), len(columns)); NaN without test rows
+    best: tuple[int, Any]  # (row, column) with the best validation accuracy
+    best_val_accuracy: float
+    best_test_accuracy: float
+    n_train: int
+    n_val: int  # training rows held out for validation
+    n_test: int
+
+    def top(self, k: int = 10) -> list[tuple[int, Any, float, float]]:
+        """The ``k`` best sites by validation accuracy: ``(row, column, val, test)``."""
+        flat = [
+            (float(self.val_accuracy[i, j]), -i, -j, r, c)
+            for i, r in enumerate(self.rows)
+            for j, c in enumerate(self.columns)
+        ]
+        flat.sort(key=lambda x: (x[0], x[1], x[2]), reverse=True)
+        out = []
+        for v, mi, mj, r, c in flat[:k]:
+            out.append((r, c, v, float(self.test_accuracy[-mi, -mj])))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "encoder": self.encoder,
+            "head": self.head,
+            "pooling": self.pooling,
+            "rows": list(self.rows),
+            "columns": list(self.columns),
+            "val_accuracy": self.val_accuracy.tolist(),
+            "test_accuracy": self.test_accuracy.tolist(),
+            "best": list(self.best),
+            "best_val_accuracy": self.best_val_accuracy,
+            "best_test_accuracy": self.best_test_accuracy,
+            "n_train": self.n_train,
+            "n_val": self.n_val,
+            "n_test": self.n_test,
+        }
+
+
+def parse_layers(spec: str | Sequence[int] | None, top: int) -> list[int]:
+    """``"all"``/None → ``0..top``; ``"0,4,8-10"`` or a list → those indices (checked, sorted).
+
+    >>> parse_layers("all", 3), parse_layers("1,3-4,-1", 5)
+    ([0, 1, 2, 3], [1, 3, 4, 5])
+    """
+    if spec is None or (isinstance(spec, str) and spec.strip().lower() == "all"):
+        return list(range(top + 1))
+    values: list[int] = []
+    if isinstance(spec, str):
+        try:
+            for part in spec.split(","):
+                part = part.strip()
+                if "-" in part[1:]:
+                    cut = part.index("-", 1)
+                    lo, hi = int(part[:cut]), int(part[cut + 1 :])
+                    values += list(range(lo, hi + 1))
+                else:
+                    values.append(int(part))
+        except ValueError:
+            raise InputError(
+                f"Layers must be 'all' or a list such as '0,4,8-12'; got {spec!r}."
+            ) from None
+    else:
+        values = [int(v) for v in spec]
+    bad = [v for v in values if not -top - 1 <= v <= top]
+    if bad or not values:
+        raise InputError(f"Layers must lie in [0, {top}] (negative counts from the end); got {spec!r}.")
+    return sorted({v % (top + 1) for v in values})
+
+
+def _split(y: np.ndarray, train: np.ndarray, validation_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from ..heads._holdout import stratified_holdout
+
+    split = stratified_holdout(y[train], validation_fraction, seed)
+    if split is None:
+        raise InputError("The sweep needs at least two training rows in some class to hold out.")
+    return train[split[0]], train[split[1]]
+
+
+def _score(head: str, params: dict[str, Any], X: np.ndarray, y: np.ndarray, fit_rows: np.ndarray,
+           val_rows: np.ndarray, train: np.ndarray, test: np.ndarray) -> tuple[float, float]:
+    from ..heads import get_head
+
+    val = float(get_head(head, **params).fit(X[fit_rows], y[fit_rows]).score(X[val_rows], y[val_rows]))
+    if test.size == 0:
+        return val, float("nan")
+    return val, float(get_head(head, **params).fit(X[train], y[train]).score(X[test], y[test]))
+
+
+def _head_params(head: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    if head not in SWEEP_HEADS:
+        raise InputError(f"Sweeps fit one of {', '.join(SWEEP_HEADS)} per site; got head={head!r}.")
+    if params is not None:
+        return dict(params)
+    if head == "ridge":
+        return {"alpha_selection": "val"}  # validation-chosen α, like the site itself
+    return {}
+
+
+def _prepare(y: Any, train: Any, test: Any, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    y = np.asarray(y)
+    if y.shape != (n,):
+        raise InputError(f"y must hold one label per text ({n}); got shape {y.shape}.")
+    train = np.arange(n) if train is None else np.asarray(train, dtype=np.int64)
+    test = np.array([], dtype=np.int64) if test is None else np.asarray(test, dtype=np.int64)
+    if train.size < 4:
+        raise InputError(f"A sweep needs at least 4 training rows; got {train.size}.")
+    return y, train, test
+
+
+def _result(kind: str, encoder: Any, head: str, pooling: str | None, rows: list[int], columns: list[Any],
+            val: np.ndarray, test_acc: np.ndarray, n_train: int, n_val: int, n_test: int) -> SweepResult:
+    i, j = np.unravel_index(int(np.argmax(val)), val.shape)  # first maximum: earliest site
+    return SweepResult(
+        kind=kind, encoder=str(encoder.name), head=head, pooling=pooling, rows=tuple(rows),
+        columns=tuple(columns), val_accuracy=val, test_accuracy=test_acc,
+        best=(rows[i], columns[j]), best_val_accuracy=float(val[i, j]),
+        best_test_accuracy=float(test_acc[i, j]), n_train=n_train, n_val=n_val, n_test=n_test,
+    )  # fmt: skip
+
+
+def layer_sweep(
+    encoder: Any,
+    texts: Sequence[str],
+    y: Any,
+    *,
+    train: Any = None,
+    test: Any = None,
+    layers: str | Sequence[int] | None = "all",
+    poolings: Sequence[str] = ("last", "mean"),
+    head: str = "ridge",
+    head_params: dict[str, Any] | None = None,
+    validation_fraction: float = 0.2,
+    random_state: int = 0,
+    store: Any = None,
+    batch_size: int = 16,
+    progress: bool | None = None,
+) -> SweepResult:
+    """Fit ``head`` on every hidden state × pooling of ``encoder`` and report accuracies.
+
+    Parameters
+    ----------
+    encoder : CausalLMEncoder
+        E.g. ``get_encoder("smollm2")``.
+    texts, y : every row's text and label; ``train``/``test`` index into them (default: all
+        rows train, no test).
+    layers : "all", "0,4,8-12" or a list of hidden-state indices.
+    head : {"ridge", "lda", "logistic", "ncm"}, default "ridge" (validation-chosen α).
+    store : EmbeddingStore, None (the default cache) or False (no cache).
+
+    Examples
+    --------
+    >>> from headwise.encoders import get_encoder
+    >>> r = layer_sweep(get_encoder("smollm2"), texts, y, train=tr, test=te)  # doctest: +SKIP
+    >>> r.best, r.best_test_accuracy  # doctest: +SKIP
+    ((18, 'mean'), 0.83)
+    """
+    from ._features import site_features
+
+    texts = list(texts)
+    y, train, test = _prepare(y, train, test, len(texts))
+    params = _head_params(head, head_params)
+    rows = parse_layers(layers, encoder.n_layers)
+    fit_rows, val_rows = _split(y, train, validation_fraction, random_state)
+    feats = site_features(
+        encoder, texts, [(r, None, p) for r in rows for p in poolings],
+        store=store, batch_size=batch_size, progress=progress,
+    )  # fmt: skip
+    val = np.empty((len(rows), len(poolings)))
+    tst = np.empty_like(val)
+    for i, r in enumerate(rows):
+        for j, p in enumerate(poolings):
+            X = feats[(r, None, p)]
+            val[i, j], tst[i, j] = _score(head, params, X, y, fit_rows, val_rows, train, test)
+    return _result("layers", encoder, head, None, rows, list(poolings), val, tst,
+                   train.size, val_rows.size, test.size)  # fmt: skip
+
+
+def head_sweep(
+    encoder: Any,
+    texts: Sequence[str],
+    y: Any,
+    *,
+    train: Any = None,
+    test: Any = None,
+    layers: str | Sequence[int] | None = "all",
+    pooling: str = "mean",
+    head: str = "ridge",
+    head_params: dict[str, Any] | None = None,
+    validation_fraction: float = 0.2,
+    random_state: int = 0,
+    store: Any = None,
+    batch_size: int = 16,
+    progress: bool | None = None,
+) -> SweepResult:
+    """Fit ``head`` on every (block, attention head) output of ``encoder``; see :func:`layer_sweep`.
+
+    ``layers`` are block indices ``0..n_layers-1``; each site is that head's ``head_dim``-wide
+    output before ``o_proj``, pooled with ``pooling``. Features of all sites come from one
+    forward pass per batch and are cached per (block, head, pooling).
+    """
+    from ._features import site_features
+
+    texts = list(texts)
+    y, train, test = _prepare(y, train, test, len(texts))
+    params = _head_params(head, head_params)
+    rows = parse_layers(layers, encoder.n_layers - 1)
+    cols = list(range(encoder.n_heads))
+    fit_rows, val_rows = _split(y, train, validation_fraction, random_state)
+    feats = site_features(
+        encoder, texts, [(r, h, pooling) for r in rows for h in cols],
+        store=store, batch_size=batch_size, progress=progress,
+    )  # fmt: skip
+    val = np.empty((len(rows), len(cols)))
+    tst = np.empty_like(val)
+    for i, r in enumerate(rows):
+        for j, h in enumerate(cols):
+            X = feats[(r, h, pooling)]
+            val[i, j], tst[i, j] = _score(head, params, X, y, fit_rows, val_rows, train, test)
+    return _result("heads", encoder, head, pooling, rows, cols, val, tst,
+                   train.size, val_rows.size, test.size)  # fmt: skip

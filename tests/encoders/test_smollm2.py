@@ -27,7 +27,7 @@ def test_registered_with_info():
 
     assert "smollm2" in list_encoders()
     info = make_smollm2_encoder.info
-    assert info["modality"] == "text" and info["dim"] == 576 and info["layers"] == 31
+    assert info["modality"] == "text" and info["dim"] == 576 and info["layers"] == "0-30 (+ heads)"
     assert info["extra"] == "llm" and info["licence"] == "Apache-2.0" and info["description"]
 
 

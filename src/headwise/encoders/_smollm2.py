@@ -100,7 +100,7 @@ def make_smollm2_encoder(
 make_smollm2_encoder.info = {  # type: ignore[attr-defined]
     "modality": "text",
     "dim": _DIM,
-    "layers": _N_LAYERS + 1,
+    "layers": f"0-{_N_LAYERS} (+ heads)",
     "licence": "Apache-2.0",
     "extra": "llm",
     "description": (

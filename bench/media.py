@@ -187,9 +187,9 @@ def main() -> None:
         "computed them): " + "; ".join(f"`{c}`" for c in used) + ".\n",
         machine() + "\n",
         "Subsamples are stratified (seed 0), sizes per row (train/test); FSDD's test set is the "
-        "official 300 clips. The machine was heavily shared during these runs (load average "
-        "above 10 on 2 cores), so the subsamples are small and the throughput figures are far below "
-        "an idle machine's (ASSETS.md: 35-54 img/s MobileNetV2, 19-27 EfficientNet-Lite0, 18-30 "
+        "official 300 clips. The image subsamples keep a 2-core run in minutes; the machine was "
+        "shared with other jobs during these runs (the test suite of another checkout ran beside "
+        "them), so throughput is below an idle machine's (ASSETS.md: 35-54 img/s MobileNetV2, 19-27 EfficientNet-Lite0, 18-30 "
         "clips/s Whisper on 2 idle cores). Encoders: ImageNet MobileNetV2 and EfficientNet-Lite0 "
         "(1280-d, global mean pool of the last stage, 224x224 after resize 256 / centre crop), "
         "Whisper base encoder (statistics pooling: mean and std over time, 1024-d). Linear heads "

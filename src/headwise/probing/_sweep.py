@@ -124,6 +124,20 @@ def _score(head: str, params: dict[str, Any], X: np.ndarray, y: np.ndarray, fit_
     return val, float(get_head(head, **params).fit(X[train], y[train]).score(X[test], y[test]))
 
 
+def _score_grid(
+    features: Any, rows: Sequence[int], cols: Sequence[Any], head: str, params: dict[str, Any],
+    y: np.ndarray, fit_rows: np.ndarray, val_rows: np.ndarray, train: np.ndarray, test: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validation and test accuracy of ``head`` on ``features(row, col)`` for every grid site."""
+    val = np.empty((len(rows), len(cols)))
+    tst = np.empty_like(val)
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            X = features(r, c)
+            val[i, j], tst[i, j] = _score(head, params, X, y, fit_rows, val_rows, train, test)
+    return val, tst
+
+
 def _head_params(head: str, params: dict[str, Any] | None) -> dict[str, Any]:
     if head not in SWEEP_HEADS:
         raise InputError(f"Sweeps fit one of {', '.join(SWEEP_HEADS)} per site; got head={head!r}.")
@@ -203,12 +217,10 @@ def layer_sweep(
         encoder, texts, [(r, None, p) for r in rows for p in poolings],
         store=store, batch_size=batch_size, progress=progress,
     )  # fmt: skip
-    val = np.empty((len(rows), len(poolings)))
-    tst = np.empty_like(val)
-    for i, r in enumerate(rows):
-        for j, p in enumerate(poolings):
-            X = feats[(r, None, p)]
-            val[i, j], tst[i, j] = _score(head, params, X, y, fit_rows, val_rows, train, test)
+    val, tst = _score_grid(
+        lambda r, p: feats[(r, None, p)], rows, poolings, head, params, y, fit_rows, val_rows,
+        train, test,
+    )  # fmt: skip
     return _result("layers", encoder, head, None, rows, list(poolings), val, tst,
                    train.size, val_rows.size, test.size)  # fmt: skip
 
@@ -248,11 +260,9 @@ def head_sweep(
         encoder, texts, [(r, h, pooling) for r in rows for h in cols],
         store=store, batch_size=batch_size, progress=progress,
     )  # fmt: skip
-    val = np.empty((len(rows), len(cols)))
-    tst = np.empty_like(val)
-    for i, r in enumerate(rows):
-        for j, h in enumerate(cols):
-            X = feats[(r, h, pooling)]
-            val[i, j], tst[i, j] = _score(head, params, X, y, fit_rows, val_rows, train, test)
+    val, tst = _score_grid(
+        lambda r, h: feats[(r, h, pooling)], rows, cols, head, params, y, fit_rows, val_rows,
+        train, test,
+    )  # fmt: skip
     return _result("heads", encoder, head, pooling, rows, cols, val, tst,
                    train.size, val_rows.size, test.size)  # fmt: skip

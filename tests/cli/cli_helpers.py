@@ -37,3 +37,12 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> sub
         env=full_env,
         timeout=600,
     )
+
+
+def one_error_line(proc: subprocess.CompletedProcess) -> str:
+    """The CLI's error message, after checking it failed with exit 1, one line and no traceback."""
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert lines[-1].startswith("(set HEADWISE_DEBUG=1")
+    return " ".join(lines[:-1])

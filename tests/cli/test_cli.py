@@ -6,15 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli, toy_rows
-
-
-def _one_error_line(proc) -> str:
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-    assert lines[-1].startswith("(set HEADWISE_DEBUG=1")
-    return " ".join(lines[:-1])
+from cli_helpers import one_error_line, run_cli, toy_rows
 
 
 def test_quickstart_embed_fit_eval_predict(toy_jsonl: Path, tmp_path: Path) -> None:
@@ -63,12 +55,12 @@ def test_human_tables_and_listings(toy_jsonl: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    msg = _one_error_line(run_cli("fit", str(tmp_path / "nope.csv"), "--encoder", "hash"))
+    msg = one_error_line(run_cli("fit", str(tmp_path / "nope.csv"), "--encoder", "hash"))
     assert "does not exist" in msg
 
 
 def test_missing_column(toy_jsonl: Path) -> None:
-    msg = _one_error_line(run_cli("fit", str(toy_jsonl), "--encoder", "hash", "--text-col", "body"))
+    msg = one_error_line(run_cli("fit", str(toy_jsonl), "--encoder", "hash", "--text-col", "body"))
     assert "Column 'body' not found" in msg and "--text-col" in msg
 
 
@@ -77,14 +69,14 @@ def test_empty_text(tmp_path: Path) -> None:
     rows[5]["text"] = "   "
     p = tmp_path / "d.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert "Row 5" in _one_error_line(run_cli("fit", str(p), "--encoder", "hash"))
+    assert "Row 5" in one_error_line(run_cli("fit", str(p), "--encoder", "hash"))
 
 
 def test_single_class(tmp_path: Path) -> None:
     rows = [r for r in toy_rows() if r["label"] == "sport"]
     p = tmp_path / "d.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    msg = _one_error_line(run_cli("fit", str(p), "--encoder", "hash", "--head", "lda",
+    msg = one_error_line(run_cli("fit", str(p), "--encoder", "hash", "--head", "lda",
                                   "--out", str(tmp_path / "h.safetensors")))
     assert "only one class" in msg
     assert not (tmp_path / "h.safetensors").exists()
@@ -98,21 +90,21 @@ def test_unseen_labels_at_eval(toy_jsonl: Path, tmp_path: Path) -> None:
         r["label"] = "politics"
     p = tmp_path / "other.jsonl"
     p.write_text("".join(json.dumps(dict(r, split="test")) + "\n" for r in rows))
-    msg = _one_error_line(run_cli("eval", str(p), "--model", str(model)))
+    msg = one_error_line(run_cli("eval", str(p), "--model", str(model)))
     assert "never seen" in msg and "politics" in msg
 
 
 def test_head_from_another_encoder(toy_jsonl: Path, tmp_path: Path) -> None:
     model = tmp_path / "m.safetensors"
     assert run_cli("fit", str(toy_jsonl), "--head", "ncm", "--encoder", "hash", "--out", str(model)).returncode == 0
-    msg = _one_error_line(run_cli("eval", str(toy_jsonl), "--model", str(model), "--encoder", "hash:64"))
+    msg = one_error_line(run_cli("eval", str(toy_jsonl), "--model", str(model), "--encoder", "hash:64"))
     assert "was fitted on embeddings from" in msg
 
 
 def test_not_a_head_file(toy_jsonl: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00" * 10)
-    msg = _one_error_line(run_cli("eval", str(toy_jsonl), "--model", str(bad)))
+    msg = one_error_line(run_cli("eval", str(toy_jsonl), "--model", str(bad)))
     assert "not a readable head file" in msg
 
 
@@ -122,7 +114,7 @@ def test_truncated_cache_shard(toy_jsonl: Path, tmp_path: Path) -> None:
     entry = json.loads(p.stdout)[0]
     shard = next(Path(p2) for p2 in _shards(entry["id"]))
     shard.write_bytes(shard.read_bytes()[:-17])
-    msg = _one_error_line(run_cli("fit", str(toy_jsonl), "--encoder", "hash", "--head", "ncm",
+    msg = one_error_line(run_cli("fit", str(toy_jsonl), "--encoder", "hash", "--head", "ncm",
                                   "--out", str(tmp_path / "h.safetensors")))
     assert "truncated" in msg and "verify --repair" in msg
     assert run_cli("cache", "verify").returncode == 1

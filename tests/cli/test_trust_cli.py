@@ -6,18 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from cli_helpers import run_cli, toy_rows
+from cli_helpers import one_error_line, run_cli, toy_rows
 
 from headwise.heads import load_head
 from headwise.trust import load_calibrated_head
-
-
-def _one_error_line(proc) -> str:
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-    assert lines[-1].startswith("(set HEADWISE_DEBUG=1")
-    return " ".join(lines[:-1])
 
 
 @pytest.fixture(scope="module")
@@ -94,14 +86,14 @@ def test_report_renders(fitted, tmp_path):
 )
 def test_predict_bad_options(fitted, extra, needle):
     data, model, _, env, _ = fitted
-    assert needle in _one_error_line(run_cli("predict", str(data), "--model", str(model), *extra, env=env))
+    assert needle in one_error_line(run_cli("predict", str(data), "--model", str(model), *extra, env=env))
 
 
 def test_uncalibrated_model_with_alpha(fitted, tmp_path):
     data, _, _, env, _ = fitted
     plain = tmp_path / "plain.safetensors"
     assert run_cli("fit", str(data), "--head", "ncm", "--encoder", "hash", "--out", str(plain), env=env).returncode == 0
-    msg = _one_error_line(run_cli("predict", str(data), "--model", str(plain), "--alpha", "0.1", env=env))
+    msg = one_error_line(run_cli("predict", str(data), "--model", str(plain), "--alpha", "0.1", env=env))
     assert "holds no calibration" in msg and "--calibrate" in msg
 
 
@@ -114,13 +106,13 @@ def test_uncalibrated_model_with_alpha(fitted, tmp_path):
 )
 def test_fit_bad_options(fitted, extra, needle):
     data, _, _, env, _ = fitted
-    assert needle in _one_error_line(run_cli("fit", str(data), "--encoder", "hash", *extra, env=env))
+    assert needle in one_error_line(run_cli("fit", str(data), "--encoder", "hash", *extra, env=env))
 
 
 def test_report_errors(tmp_path):
-    assert "does not exist" in _one_error_line(run_cli("report", str(tmp_path / "nope")))
+    assert "does not exist" in one_error_line(run_cli("report", str(tmp_path / "nope")))
     (tmp_path / "empty").mkdir()
-    assert "none of the files" in _one_error_line(run_cli("report", str(tmp_path / "empty")))
+    assert "none of the files" in one_error_line(run_cli("report", str(tmp_path / "empty")))
 
 
 def test_ood_command(tmp_path):
@@ -140,5 +132,5 @@ def test_ood_command(tmp_path):
     assert res["out_classes"] == ["sport2"] and {m["method"] for m in res["methods"]} == {"msp", "energy", "mahalanobis"}
     assert all(0 <= m["auroc"] <= 1 for m in res["methods"])
     assert json.loads((run / "ood.json").read_text())["n_out"] == 15
-    msg = _one_error_line(run_cli("ood", str(data), "--encoder", "hash", "--holdout-classes", "3"))
+    msg = one_error_line(run_cli("ood", str(data), "--encoder", "hash", "--holdout-classes", "3"))
     assert "--holdout-classes must be between 1 and 2" in msg

@@ -15,6 +15,7 @@ __all__ = [
     "EncoderMismatchError",
     "MissingDependencyError",
     "HeadFormatError",
+    "OutputError",
 ]
 
 
@@ -54,3 +55,8 @@ class HeadFormatError(HeadwiseError, ValueError):
 
 class MissingDependencyError(HeadwiseError, ImportError):
     """An optional backend that is not installed; the message says which extra to install."""
+
+
+class OutputError(HeadwiseError, OSError):
+    """A file headwise was asked to write could not be written (read-only, permission, disk full,
+    missing or wrong kind of folder); the message names the path and what to do."""

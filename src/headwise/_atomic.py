@@ -1,0 +1,146 @@
+"""The one atomic file writer: temp file in the target folder, fsync, rename, fsync the folder.
+
+Every file headwise writes (cache shards, head files, run results, predictions, reports, exported
+encoders) goes through :func:`atomic_write` or :func:`atomic_writer`, so a reader sees either the
+old file or the new one and a crash leaves at most a ``.<name>.*.tmp`` file that
+``headwise cache verify --repair`` (inside the cache) or the next write cleans up. Permissions
+follow the umask (typically 0644), not ``mkstemp``'s 0600.
+
+Write failures become :class:`~headwise.exceptions.OutputError`: one line naming the path, what
+went wrong (read-only, permission denied, disk full, not a folder, is a folder) and what to do.
+
+>>> import tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> atomic_write(d / "a.txt", b"hi").read_bytes()
+b'hi'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from .exceptions import OutputError
+
+__all__ = ["TMP_SUFFIX", "atomic_write", "atomic_writer", "describe_os_error", "is_temp_name"]
+
+TMP_SUFFIX = ".tmp"
+
+_WHAT = {
+    errno.EROFS: ("is on a read-only file system", "choose a writable location"),
+    errno.EACCES: ("is not writable (permission denied)", "fix its permissions or choose another path"),
+    errno.EPERM: ("is not writable (operation not permitted)", "fix its permissions or choose another path"),
+    errno.ENOSPC: ("could not be written: the disk is full", "free some space and run the command again"),
+    errno.EDQUOT: ("could not be written: disk quota exceeded", "free some space and run the command again"),
+    errno.ENOTDIR: ("is inside something that is not a folder", "choose a path whose parent is a folder"),
+    errno.EISDIR: ("is a folder, not a file", "give a file name, not a folder"),
+    errno.ENOENT: ("is in a folder that does not exist", "create the folder first or choose another path"),
+    errno.ENAMETOOLONG: ("has a name that is too long", "choose a shorter path"),
+}
+
+
+def describe_os_error(path: str | os.PathLike[str], exc: OSError, *, what: str = "File") -> str:
+    """One line saying which path failed, what went wrong and what to do.
+
+    >>> import errno
+    >>> describe_os_error("/x/y", OSError(errno.ENOSPC, "No space left"))
+    'File /x/y could not be written: the disk is full; free some space and run the command again.'
+    """
+    found = _WHAT.get(exc.errno or -1)
+    if found is None:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        return f"{what} {path} could not be written ({reason}); check the path and try again."
+    problem, todo = found
+    return f"{what} {path} {problem}; {todo}."
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is a temp file left by :func:`atomic_writer` (``.<name>.<pid>.<hex>.tmp``)."""
+    return name.startswith(".") and name.endswith(TMP_SUFFIX)
+
+
+def _fsync_dir(path: Path) -> None:
+    if os.name != "posix":  # pragma: no cover
+        return
+    with contextlib.suppress(OSError):  # some file systems refuse fsync on a folder
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _check_target(path: Path, what: str) -> None:
+    if path.is_dir():
+        raise OutputError(describe_os_error(path, OSError(errno.EISDIR, "Is a directory"), what=what))
+    parent = path.parent
+    if not parent.exists():
+        raise OutputError(describe_os_error(path, OSError(errno.ENOENT, "No such folder"), what=what))
+    if not parent.is_dir():
+        raise OutputError(describe_os_error(path, OSError(errno.ENOTDIR, "Not a directory"), what=what))
+
+
+@contextlib.contextmanager
+def atomic_writer(
+    path: str | os.PathLike[str], *, mode: str = "wb", what: str = "File", durable: bool = True
+) -> Iterator[IO[Any]]:
+    """Open a temp file beside ``path``; on a clean exit fsync it and rename it over ``path``.
+
+    On any exception the temp file is removed and ``path`` is untouched; an ``OSError`` becomes an
+    :class:`OutputError` with one line (``what`` names the kind of file in it). ``durable=False``
+    skips the fsyncs (for scratch files whose loss a crash may cost).
+    """
+    target = Path(path)
+    _check_target(target, what)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}{TMP_SUFFIX}")
+    try:
+        try:
+            fh = open(tmp, "x" + mode.replace("w", ""), **({} if "b" in mode else {"encoding": "utf-8"}))
+        except OSError as exc:
+            raise OutputError(describe_os_error(target, exc, what=what)) from exc
+        with fh:
+            yield fh
+            fh.flush()
+            if durable:
+                os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OutputError):
+            raise
+        raise OutputError(describe_os_error(target, exc, what=what)) from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    if durable:
+        _fsync_dir(target.parent)
+
+
+def atomic_write(
+    path: str | os.PathLike[str],
+    data: bytes | str | Callable[[IO[Any]], object],
+    *,
+    what: str = "File",
+    durable: bool = True,
+) -> Path:
+    """Write ``data`` (bytes, text, or a function that writes to a binary handle) atomically.
+
+    Returns the path. See :func:`atomic_writer` for the guarantees and the errors.
+    """
+    mode = "w" if isinstance(data, str) else "wb"
+    with atomic_writer(path, mode=mode, what=what, durable=durable) as fh:
+        if callable(data):
+            data(fh)
+        else:
+            fh.write(data)
+    return Path(path)

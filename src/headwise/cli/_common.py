@@ -65,6 +65,13 @@ MaxLenOpt = Annotated[int | None, typer.Option("--max-length", help="Truncate in
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Inputs per forward pass.")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="Cache storage: float32 or float16.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+RayOpt = Annotated[
+    bool, typer.Option("--ray", help="Run on Ray: a local Ray, or the cluster at --ray-address.")
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option("--ray-address", help="Join the Ray cluster at HOST:PORT (implies --ray)."),
+]
 
 
 def handle_errors(fn: F) -> F:

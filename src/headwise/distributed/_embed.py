@@ -132,6 +132,8 @@ class _Delivered:
         return self._encoder.key()
 
     def __getattr__(self, name: str) -> Any:  # revision, modality, ... as the real encoder
+        if name.startswith("_"):
+            raise AttributeError(name)
         return getattr(self._encoder, name)
 
     def encode(self, inputs: Any, *, batch_size: int = 32, progress: Any = None) -> np.ndarray:
@@ -190,10 +192,10 @@ def embed_source(
         compute=actor_pool(concurrency),
         num_cpus=0 if gpus > 0 else 1,
         num_gpus=gpus,
-        max_restarts=-1,  # a dead actor is replaced ...
-        max_task_retries=-1,  # ... and its batches are resubmitted
+        # Ray Data's actor pools default to max_restarts=-1 and max_task_retries=-1: a dead
+        # actor is replaced and its batches are resubmitted (tests/distributed checks it).
     )
-    stream = _VectorStream(encoded.iter_batches(batch_size=None, batch_format="numpy"))
+    stream = _VectorStream(iter(encoded.iter_batches(batch_size=None, batch_format="numpy")))
     with worker_errors():
         es = store.get_or_compute(
             _Delivered(enc, stream), source.inputs, batch_size=batch_size, dtype=dtype,
@@ -289,7 +291,10 @@ def _embed_local(path: Path, encoder: Any, text_col: str | None, label_col: str 
                            require_labels=label_col is not None)  # fmt: skip
     store = EmbeddingStore(store) if store is None or isinstance(store, str | Path) else store
     hit = store.lookup(enc, table.texts, dtype=dtype)
-    es = hit or store.get_or_compute(enc, table.texts, batch_size=batch_size, dtype=dtype,
-                                     progress=False)  # fmt: skip
+    if hit is None:
+        es = store.get_or_compute(enc, table.texts, batch_size=batch_size, dtype=dtype,
+                                  progress=False)  # fmt: skip
+    else:
+        es = hit
     return EmbedResult(es, table.labels, enc.name, len(es), hit is not None,
                        time.perf_counter() - t0, "local")  # fmt: skip

@@ -159,7 +159,9 @@ def read_table(
     lcol = _pick(names, label_col, LABEL_COLUMNS, "label", where, with_labels)
     assert tcol is not None
     keep = [tcol] if lcol is None else [tcol, lcol]
-    ds = ds.select_columns(keep)
+    # Read the files once: the driver's key pass and the encoder pool both use these blocks,
+    # and the encoder actors can take every CPU without starving a read task (a deadlock).
+    ds = ds.select_columns(keep).materialize()
     texts = check_texts(_gather(ds, tcol), column=tcol)
     labels = None if lcol is None else _labels(_gather(ds, lcol), lcol, where)
     ds = ds.select_columns([tcol]).rename_columns({tcol: "item"}) if tcol != "item" else ds
@@ -210,7 +212,7 @@ def read_image_folder(path: str | Path) -> RaySource:
     labels = None
     if any(lab is not None for _, lab in meta):
         labels = np.asarray([lab for _, lab in meta], dtype=object)
-    ds = ray.data.read_binary_files([str(f) for f in files], include_paths=True)
+    ds = ray.data.read_binary_files([str(f) for f in files], include_paths=True).materialize()
     digests: list[str] = []
     for b in ds.map_batches(_digest_batch, batch_format="numpy").iter_batches(
         batch_size=None, batch_format="numpy"

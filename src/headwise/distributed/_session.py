@@ -13,7 +13,14 @@ from typing import Any
 
 from ..exceptions import HeadwiseError, InputError, MissingDependencyError
 
-__all__ = ["require_ray", "ray_session", "raise_worker_error", "actor_pool"]
+__all__ = [
+    "actor_pool",
+    "cluster_gpus",
+    "raise_worker_error",
+    "ray_session",
+    "require_ray",
+    "worker_errors",
+]
 
 
 def require_ray() -> Any:

@@ -1,0 +1,29 @@
+"""Ray fixtures: one local Ray (2 CPUs) per test module, shut down at the end of it.
+
+Ray takes tens of seconds to start on a busy machine, so the tests share a session and are few.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="the Ray tests need the 'ray' extra")
+
+
+@pytest.fixture(scope="module")
+def ray_local(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A local Ray with 2 CPUs; the test module's classes are pickled by value for the workers."""
+    from ray import cloudpickle
+
+    from headwise.distributed import ray_session
+
+    if ray.is_initialized():
+        ray.shutdown()
+    cloudpickle.register_pickle_by_value(sys.modules[request.module.__name__])
+    with ray_session(num_cpus=2) as r:
+        yield r
+    cloudpickle.unregister_pickle_by_value(sys.modules[request.module.__name__])

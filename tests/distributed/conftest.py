@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 
-ray = pytest.importorskip("ray", reason="the Ray tests need the 'ray' extra")
-
 
 @pytest.fixture(scope="module")
 def ray_local(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A local Ray with 2 CPUs; the test module's classes are pickled by value for the workers."""
+    ray = pytest.importorskip("ray", reason="the Ray tests need the 'ray' extra")
     from ray import cloudpickle
 
     from headwise.distributed import ray_session

@@ -40,6 +40,12 @@ class ShardWorker:
     def n_rows(self) -> int:
         return int(self.y.shape[0])
 
+    def node_id(self) -> str:
+        """The Ray node this part lives on (to check how the rows are spread)."""
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+
     def _local(self, positions: np.ndarray | None) -> np.ndarray | slice:
         if positions is None:
             return slice(None)

@@ -141,3 +141,35 @@ def test_killed_encoder_actor_is_retried_and_the_store_stays_clean(tmp_path: Pat
     checks = EmbeddingStore(tmp_path / "store").verify()
     assert checks and all(r.ok for r in checks)
     assert not [p for p in (tmp_path / "store").rglob("*") if ".tmp" in p.name]
+
+
+class BytesEncoder:
+    """A stand-in image encoder: the vector is the first bytes of the image's content digest."""
+
+    name, dim, pooling = "bytes-test", 4, "mean"
+
+    def key(self) -> Any:
+        return {"name": self.name, "version": 1}
+
+    def encode(self, inputs: Any, *, batch_size: int = 32, progress: Any = None) -> np.ndarray:
+        return np.asarray([list(i.cache_digest()[:4]) for i in inputs], dtype=np.float32)
+
+
+@pytest.mark.slow
+def test_image_folder_on_ray_hits_the_rows_of_load_images(tmp_path: Path) -> None:
+    Image = pytest.importorskip("PIL.Image")
+    from headwise.distributed import embed_table
+    from headwise.media import load_images
+
+    rng = np.random.default_rng(0)
+    for cls in ("cat", "dog"):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        for i in range(6):
+            arr = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)
+            Image.fromarray(arr).save(tmp_path / "imgs" / cls / f"{i}.png")
+    res = embed_table(tmp_path / "imgs", BytesEncoder(), store=tmp_path / "s", concurrency=1)
+    assert res.rows == 12 and res.labels.tolist() == ["cat"] * 6 + ["dog"] * 6
+    table = load_images(tmp_path / "imgs")
+    hit = EmbeddingStore(tmp_path / "s").lookup(BytesEncoder(), table.texts)
+    assert hit is not None
+    np.testing.assert_array_equal(hit.to_numpy(), BytesEncoder().encode(table.texts))

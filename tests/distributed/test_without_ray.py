@@ -53,3 +53,12 @@ def test_ranpac_from_merged_projected_statistics_equals_fit(blobs: tuple) -> Non
         RandomProjectionRidgeHead(n_components=32).fit_from_projected_stats(
             SufficientStats.from_data(X, y), X.shape[1]
         )
+
+
+def test_an_address_where_no_cluster_answers_fails_fast_in_one_line() -> None:
+    pytest.importorskip("ray")
+    from headwise.distributed import ray_session
+
+    with pytest.raises(InputError, match="No Ray cluster answers at 127.0.0.1:1"):
+        with ray_session("127.0.0.1:1"):
+            pass

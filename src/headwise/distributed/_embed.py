@@ -258,8 +258,17 @@ def embed_table(
     if backend == "local":
         return _embed_local(path, encoder, text_col, label_col, encoder_options, store,
                             batch_size, dtype)  # fmt: skip
+    local_dir = "://" not in str(data) and path.is_dir()
+    if local_dir and isinstance(encoder, str):
+        from ..encoders import encoder_modality
+
+        if encoder_modality(encoder) != "image":
+            raise InputError(
+                f"{path} is a folder; {encoder!r} embeds text, so give a table (Parquet, CSV, "
+                "JSON lines), or an image encoder for a folder of images."
+            )
     with ray_session(address), worker_errors():
-        if "://" not in str(data) and path.is_dir():
+        if local_dir:
             source = read_image_folder(path)
         elif "://" not in str(data) and path.suffix.lower() in (".zip", ".npz", ".npy"):
             from ..media import load_media

@@ -87,6 +87,7 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
     if address is None:
         kwargs["num_cpus"] = num_cpus
     else:
+        _probe(str(address))
         kwargs["address"] = address
     try:
         ray.init(**kwargs)
@@ -101,6 +102,24 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
         yield ray
     finally:
         ray.shutdown()
+
+
+def _probe(address: str, timeout: float = 10.0) -> None:
+    """Fail fast, in one line, when a ``host:port`` address does not answer (Ray would retry
+    for minutes); ``auto`` and ``ray://`` addresses are left to Ray."""
+    import socket
+
+    hostport = address.removeprefix("ray://") if address.startswith("ray://") else address
+    host, sep, port = hostport.rpartition(":")
+    if address == "auto" or not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise InputError(
+            f"No Ray cluster answers at {address} ({exc.strerror or exc}). Start one with "
+            "`ray start --head` on that machine and pass the address it prints."
+        ) from None
 
 
 def raise_worker_error(exc: BaseException) -> None:

@@ -76,9 +76,14 @@ def bench_embedding(spec: str, texts: list[str], repeats: int) -> dict[str, Any]
             res = embed_inputs(texts, spec, store=d, batch_size=64, rows_per_task=512)
             assert res.rows == len(texts) and not res.cache_hit
 
+    def fixed() -> None:  # the same pipeline on 64 rows: start-up and per-run overhead
+        with tempfile.TemporaryDirectory() as d:
+            embed_inputs(texts[:64], spec, store=d, batch_size=64, rows_per_task=512)
+
     t1, _, _ = timed(single, repeats)
     tr, _, _ = timed(on_ray, repeats)
-    return {"single": t1, "ray": tr}
+    tf, _, _ = timed(fixed, repeats)
+    return {"single": t1, "ray": tr, "fixed": tf}
 
 
 def bench_write_rate(texts: list[str], dim: int) -> float:
@@ -117,14 +122,16 @@ def bench_stats(rows: int, dim: int, repeats: int) -> dict[str, Any]:
             stats.update(*_block(b, per, dim))
         return stats
 
-    def on_ray() -> SufficientStats:
+    def on_ray(rows_per_block: int = per) -> SufficientStats:
         ds = ray.data.range(N_BLOCKS, override_num_blocks=N_BLOCKS).map_batches(
-            _gen_batch, batch_size=1, fn_kwargs={"rows": per, "dim": dim}, batch_format="numpy"
-        )
+            _gen_batch, batch_size=1, fn_kwargs={"rows": rows_per_block, "dim": dim},
+            batch_format="numpy",
+        )  # fmt: skip
         return ray_stats(ds)
 
     t1, _, s1 = timed(single, repeats)
     tr, _, sr = timed(on_ray, repeats)
+    tf, _, _ = timed(lambda: on_ray(8), repeats)  # 16 blocks of 8 rows: the fixed overhead
     rel = max(
         float(np.max(np.abs(getattr(sr, p) - getattr(s1, p))) / np.max(np.abs(getattr(s1, p))))
         for p in ("sums", "sq_sums", "gram_full")
@@ -134,23 +141,28 @@ def bench_stats(rows: int, dim: int, repeats: int) -> dict[str, Any]:
     for _ in range(20):
         a + b
     merge_s = (time.perf_counter() - t0) / 20
-    return {"single": t1, "ray": tr, "rel_diff": rel, "merge_s": merge_s,
+    return {"single": t1, "ray": tr, "fixed": tf, "rel_diff": rel, "merge_s": merge_s,
             "partial_bytes": len(pickle.dumps(a)), "rows": per * N_BLOCKS}  # fmt: skip
 
 
-def projection(rate_per_worker: float, workers_per_machine: int, rows: int, merge_s: float,
-               partial_bytes: int, blocks_per_worker: int, cap: float | None) -> list[list[Any]]:  # fmt: skip
-    """Throughput for N machines: N·w workers at the measured rate, plus one merge per block
-    (sequential on the driver, partial statistics sent at an assumed 1 GB/s), capped by the
-    driver's store write rate where the driver writes every row."""
+def projection(rate_per_worker: float, workers_per_machine: int, rows: int, fixed_s: float,
+               merge_s: float, partial_bytes: int, cap: float | None) -> list[list[Any]]:  # fmt: skip
+    """Throughput for N machines: the measured fixed overhead, N·w workers at the measured
+    per-worker rate, one merge per worker (sequential on the driver, partial statistics sent at
+    an assumed 1 GB/s), capped by the driver's store write rate where the driver writes."""
     rates = []
     for n in (1, 2, 4, 8, 16, 64):
         w = n * workers_per_machine
-        compute = rows / (w * rate_per_worker)
-        merges = w * blocks_per_worker * (merge_s + partial_bytes / 1e9)
-        rate = rows / (compute + merges)
+        seconds = fixed_s + rows / (w * rate_per_worker) + w * (merge_s + partial_bytes / 1e9)
+        rate = rows / seconds
         rates.append((n, w, rate if cap is None else min(rate, cap)))
     return [[n, w, r, r / rates[0][2]] for n, w, r in rates]
+
+
+def _per_worker(rows: int, seconds: float, fixed: float, workers: int) -> float:
+    """Rows/s of one worker once the fixed overhead is taken out (never above the raw rate x 10)."""
+    busy = max(seconds - fixed, seconds / 10)
+    return rows / busy / workers
 
 
 def main() -> None:
@@ -191,13 +203,13 @@ def main() -> None:
         write_cap = bench_write_rate(hash_texts, args.dim)
     table = md_table(["workload", "rows", "rows/s, one process", "rows/s, Ray local",
                       "overhead (Ray time / one-process time)"], rows_out)  # fmt: skip
-    per_worker_stats = n / st["ray"] / workers
-    proj_stats = projection(per_worker_stats, workers, 100_000_000, st["merge_s"],
-                            st["partial_bytes"], 1, None)  # fmt: skip
+    per_worker_stats = _per_worker(n, st["ray"], st["fixed"], workers)
+    proj_stats = projection(per_worker_stats, workers, 100_000_000, st["fixed"], st["merge_s"],
+                            st["partial_bytes"], None)  # fmt: skip
     enc_name = "minilm" if "minilm" in emb else "hash"
     t_enc, n_enc = emb[enc_name]
-    per_worker_enc = n_enc / t_enc["ray"] / workers
-    proj_enc = projection(per_worker_enc, workers, 10_000_000, 0.0, 0, 1, write_cap)
+    per_worker_enc = _per_worker(n_enc, t_enc["ray"], t_enc["fixed"], workers)
+    proj_enc = projection(per_worker_enc, workers, 10_000_000, t_enc["fixed"], 0.0, 0, write_cap)
     cols = ["machines", "workers", "projected rows/s", "× one machine"]
     text = f"""## Ray backend: one process vs a local Ray, and a projection to N machines
 
@@ -217,10 +229,12 @@ matrix included) takes {st['merge_s'] * 1e3:.2f} ms and a partial result is
 ready vectors (d={args.dim}): that caps distributed embedding, since the driver writes every row.
 
 **Projection, not a measurement** (this machine has {cpus} cores and no second machine). From
-the measured per-worker rates ({per_worker_stats:,.0f} rows/s for statistics,
-{per_worker_enc:,.0f} rows/s for {enc_name} embedding), {workers} workers per machine, one merge
-per worker result applied sequentially on the driver, partial statistics shipped at an assumed
-1 GB/s, and, for embedding, the driver's write rate as a ceiling:
+the measured fixed overhead of a Ray run (the same pipeline on a few rows: {st['fixed']:.1f} s for
+statistics, {t_enc['fixed']:.1f} s for {enc_name} embedding) and per-worker rates once it is
+taken out ({per_worker_stats:,.0f} rows/s for statistics, {per_worker_enc:,.0f} rows/s for
+{enc_name} embedding), {workers} workers per machine, one merge per worker result applied
+sequentially on the driver, partial statistics shipped at an assumed 1 GB/s, and, for
+embedding, the driver's write rate as a ceiling:
 
 Statistics pass over 100M × {args.dim} rows:
 

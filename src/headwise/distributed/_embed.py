@@ -11,7 +11,6 @@ only ever receives whole, checked shards, so nothing half-written lands in it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InputError
+from ._delivery import VectorStream, WorkerVectors
 from ._read import RaySource, from_inputs, read_image_folder, read_table, row_key
 from ._session import actor_pool, cluster_gpus, ray_session, worker_errors
 
@@ -80,66 +80,6 @@ class EncoderActor:
         return {"key": np.asarray([row_key(t) for t in items]), "vector": vectors}
 
 
-class _VectorStream:
-    """Vectors from the workers, handed out by row key in the order the store asks for them.
-
-    Rows arrive in row order; the store asks for its shards in row order too, so the look-ahead
-    buffer stays empty and memory stays at one batch. Rows the store does not ask for (already
-    stored) are passed over; a request out of order is served from the buffer.
-    """
-
-    def __init__(self, batches: Iterator[dict[str, np.ndarray]]) -> None:
-        self._batches = batches
-        self._pending: dict[str, list[np.ndarray]] = {}
-        self.rows_received = 0
-        self.rows_delivered = 0
-
-    def _pull(self) -> bool:
-        batch = next(self._batches, None)
-        if batch is None:
-            return False
-        for k, v in zip(batch["key"].tolist(), batch["vector"], strict=True):
-            self._pending.setdefault(k, []).append(v)
-        self.rows_received += len(batch["key"])
-        return True
-
-    def take(self, keys: list[str]) -> np.ndarray:
-        out = []
-        for k in keys:
-            while k not in self._pending:
-                if not self._pull():
-                    raise InputError(
-                        "The Ray workers returned fewer rows than were read; was the data "
-                        "changed while it was being embedded? Run the command again."
-                    )
-            queue = self._pending[k]
-            out.append(queue.pop(0))
-            if not queue:
-                del self._pending[k]
-        self.rows_delivered += len(keys)
-        return np.stack(out) if out else np.zeros((0, 0), np.float32)
-
-
-class _Delivered:
-    """The encoder as the store sees it: the real encoder's identity, vectors from the stream."""
-
-    def __init__(self, encoder: Any, stream: _VectorStream) -> None:
-        self._encoder, self._stream = encoder, stream
-        self.name, self.dim = encoder.name, encoder.dim
-        self.pooling = getattr(encoder, "pooling", "mean")
-
-    def key(self) -> Any:
-        return self._encoder.key()
-
-    def __getattr__(self, name: str) -> Any:  # revision, modality, ... as the real encoder
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._encoder, name)
-
-    def encode(self, inputs: Any, *, batch_size: int = 32, progress: Any = None) -> np.ndarray:
-        return self._stream.take([row_key(t) for t in inputs])
-
-
 def _payload(encoder: Any, options: dict[str, Any] | None) -> tuple[tuple[Any, ...], Any]:
     from ..encoders import get_encoder
 
@@ -195,10 +135,10 @@ def embed_source(
         # Ray Data's actor pools default to max_restarts=-1 and max_task_retries=-1: a dead
         # actor is replaced and its batches are resubmitted (tests/distributed checks it).
     )
-    stream = _VectorStream(iter(encoded.iter_batches(batch_size=None, batch_format="numpy")))
+    stream = VectorStream(iter(encoded.iter_batches(batch_size=None, batch_format="numpy")))
     with worker_errors():
         es = store.get_or_compute(
-            _Delivered(enc, stream), source.inputs, batch_size=batch_size, dtype=dtype,
+            WorkerVectors(enc, stream), source.inputs, batch_size=batch_size, dtype=dtype,
             progress=False,
         )  # fmt: skip
     return EmbedResult(es, source.labels, enc.name, len(es), False,

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from headwise.encoders import get_encoder
+from headwise.exceptions import InputError
 from headwise.heads import (
     GaussianNBHead,
     LDAHead,
@@ -82,6 +83,8 @@ def test_merged_statistics_equal_single_process_and_give_the_same_heads() -> Non
     rp = RandomProjectionRidgeHead(n_components=64)  # statistics of projected rows, on Ray
     on_ray = fit_head_ray(RandomProjectionRidgeHead(n_components=64), ds)
     assert _rel(on_ray.decision_function(Xt), rp.fit(X, y).decision_function(Xt)) <= TOL
+    with pytest.raises(InputError, match="Column 'vectors' not found"):  # one line, not a trace
+        ray_stats(ds, features="vectors")
 
 
 @pytest.mark.slow

@@ -25,6 +25,10 @@ def _block_arrays(block: Any, features: str, labels: str) -> tuple[np.ndarray, n
     from ray.data.block import BlockAccessor
 
     acc = BlockAccessor.for_block(block)
+    names = list(acc.column_names())
+    for col in (features, labels):
+        if col not in names:
+            raise InputError(f"Column '{col}' not found in the Ray Dataset; it has: {', '.join(names)}.")
     cols = acc.to_numpy([features, labels])
     X, y = np.asarray(cols[features]), np.asarray(cols[labels])
     if X.dtype == object:  # ragged rows come back as an object array of vectors
@@ -126,15 +130,11 @@ def ray_stats(
     """
     from ._session import worker_errors
 
-    names = list(ds.schema().names)
-    for col in (features, labels):
-        if col not in names:
-            raise InputError(
-                f"Column '{col}' not found in the Ray Dataset; it has: {', '.join(names)}."
-            )
+    # Missing columns are reported from the first block (asking for the schema up front would
+    # run part of a lazy pipeline once more).
     agg = StatsAggregate(features, labels, gram=gram, squares=squares, projection=projection)
     with worker_errors():
-        result = ds.select_columns([features, labels]).aggregate(agg)
+        result = ds.aggregate(agg)
     stats = result["sufficient_stats"] if isinstance(result, dict) else result
     if stats is None:
         raise InputError("The Ray Dataset has no rows to accumulate statistics from.")

@@ -24,5 +24,11 @@ def ray_local(request: pytest.FixtureRequest) -> Iterator[Any]:
         ray.shutdown()
     cloudpickle.register_pickle_by_value(sys.modules[request.module.__name__])
     with ray_session(num_cpus=2) as r:
+        # Ray Data's aggregate accumulates up to 1 GiB of input blocks at a time before it
+        # merges; the tests' data is tiny, so make every block its own partial result and the
+        # per-block accumulation and the merges are really exercised.
+        ctx = r.data.DataContext.get_current()
+        saved, ctx.shuffle_input_batch_bytes = ctx.shuffle_input_batch_bytes, 1
         yield r
+        ctx.shuffle_input_batch_bytes = saved
     cloudpickle.unregister_pickle_by_value(sys.modules[request.module.__name__])

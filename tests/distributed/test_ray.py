@@ -65,13 +65,27 @@ def test_embed_table_on_ray_writes_the_rows_a_local_run_reads(tmp_path: Path) ->
     assert all(r.ok for r in EmbeddingStore(store).verify())
 
 
-def test_merged_statistics_equal_single_process_and_give_the_same_heads() -> None:
+def _partials(ds: Any, where: Path) -> int:
+    """How many blocks Ray Data's aggregate accumulated separately (each leaves a file)."""
+    from headwise.distributed import StatsAggregate
+
+    class Counting(type(StatsAggregate())):  # type: ignore[misc]
+        def aggregate_block(self, block: Any) -> Any:
+            (where / os.urandom(8).hex()).touch()
+            return super().aggregate_block(block)
+
+    ds.aggregate(Counting())
+    return len(list(where.iterdir()))
+
+
+def test_merged_statistics_equal_single_process_and_give_the_same_heads(tmp_path: Path) -> None:
     from headwise.distributed import embedding_dataset, fit_head_ray, ray_stats
 
     X, y = _data()
     ds = embedding_dataset(X, y, rows_per_block=97)  # float64 rows, 7 blocks, 2 workers
     ray_s = ray_stats(ds)
     one = SufficientStats.from_data(X, y)
+    assert _partials(ds, tmp_path) >= 2  # blocks really were accumulated apart, then merged
     np.testing.assert_array_equal(ray_s.classes, one.classes)
     np.testing.assert_array_equal(ray_s.counts, one.counts)
     for part in ("sums", "sq_sums", "gram_full"):

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def two_nodes() -> Iterator[Any]:
-    ray = pytest.importorskip("ray", reason="the Ray tests need the 'ray' extra")
+    pytest.importorskip("ray", reason="the Ray tests need the 'ray' extra")
+    import ray
+    import ray.data
     from ray import cloudpickle
     from ray.cluster_utils import Cluster
 
@@ -31,6 +33,7 @@ def two_nodes() -> Iterator[Any]:
     cluster.wait_for_nodes()
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().shuffle_input_batch_bytes = 1  # a partial per block
     try:
         yield cluster
     finally:

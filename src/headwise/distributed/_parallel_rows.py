@@ -164,9 +164,18 @@ class RayRowSource:
         cuts = [round(n * i / k) for i in range(1, k)]
         parts = ds.split_at_indices(cuts) if cuts else [ds.materialize()]
         offsets = [0, *cuts]
-        actor = ray.remote(num_cpus=0)(ShardWorker).options(scheduling_strategy="SPREAD")
-        self.workers = [actor.remote(p, off, features, labels)
-                        for p, off in zip(parts, offsets, strict=True)]  # fmt: skip
+        # One part per live node in turn, so the rows and the gradient work are spread over the
+        # machines (a soft affinity lets Ray put every part on the driver's node when the other
+        # nodes' worker pools are still cold).
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
+        actor = ray.remote(num_cpus=0)(ShardWorker)
+        self.workers = [
+            actor.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
+                nodes[i % len(nodes)], soft=False)).remote(p, off, features, labels)
+            for i, (p, off) in enumerate(zip(parts, offsets, strict=True))
+        ]  # fmt: skip
         with worker_errors():
             sizes = ray.get([w.n_rows.remote() for w in self.workers])
         if sum(sizes) != n:  # pragma: no cover - split_at_indices keeps every row once

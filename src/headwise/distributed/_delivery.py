@@ -22,14 +22,18 @@ __all__ = ["VectorStream", "WorkerVectors"]
 class VectorStream:
     """Vectors from the workers, handed out by row key in the order the store asks for them.
 
-    Rows arrive in row order; the store asks for its shards in row order too, so the look-ahead
-    buffer stays empty and memory stays at one batch. Rows the store does not ask for (already
-    stored) are passed over; a request out of order is served from the buffer.
+    Rows arrive in row order, and the store asks for the rows it lacks in row order too (whole
+    shards in order for set-level entries; the first copy of each missing row, ascending, for
+    the row-level index). So one forward pass serves every request: rows passed over are
+    already stored and are dropped, and memory stays at one batch. A request that the rest of
+    the stream cannot serve fails with a message rather than storing a wrong vector.
     """
 
     def __init__(self, batches: Iterator[dict[str, np.ndarray]]) -> None:
         self._batches = batches
-        self._pending: dict[str, list[np.ndarray]] = {}
+        self._keys: list[str] = []
+        self._vectors: Any = None
+        self._at = 0
         self.rows_received = 0
         self.rows_delivered = 0
 
@@ -37,24 +41,26 @@ class VectorStream:
         batch = next(self._batches, None)
         if batch is None:
             return False
-        for k, v in zip(batch["key"].tolist(), batch["vector"], strict=True):
-            self._pending.setdefault(k, []).append(v)
-        self.rows_received += len(batch["key"])
+        self._keys, self._vectors, self._at = batch["key"].tolist(), batch["vector"], 0
+        self.rows_received += len(self._keys)
         return True
 
     def take(self, keys: list[str]) -> np.ndarray:
         out = []
         for k in keys:
-            while k not in self._pending:
-                if not self._pull():
-                    raise InputError(
-                        "The Ray workers returned fewer rows than were read; was the data "
-                        "changed while it was being embedded? Run the command again."
-                    )
-            queue = self._pending[k]
-            out.append(queue.pop(0))
-            if not queue:
-                del self._pending[k]
+            while True:
+                if self._at >= len(self._keys):
+                    if not self._pull():
+                        raise InputError(
+                            "The Ray workers' rows do not line up with the rows the store asked "
+                            "for; was the data changed while it was being embedded? Run again."
+                        )
+                    continue
+                hit = self._keys[self._at] == k
+                self._at += 1
+                if hit:
+                    out.append(self._vectors[self._at - 1])
+                    break
         self.rows_delivered += len(keys)
         return np.stack(out) if out else np.zeros((0, 0), np.float32)
 

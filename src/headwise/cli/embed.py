@@ -52,7 +52,7 @@ def embed(
     store = EmbeddingStore()
     hit = store.lookup(enc, table.texts, dtype=dtype)
     es = hit if hit is not None else store.get_or_compute(
-        enc, table.texts, batch_size=batch_size, dtype=dtype
+        enc, table.texts, batch_size=batch_size, dtype=dtype, name=table.path.name
     )
     seconds = time.perf_counter() - t0
     result = {

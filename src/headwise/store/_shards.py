@@ -21,6 +21,7 @@ import numpy as np
 from .._atomic import atomic_write
 from ..exceptions import CacheError
 from ._index import ShardRecord
+from ._paths import SHARD_NAME, check_name
 
 __all__ = ["REPAIR_HINT", "load_shard", "shard_error", "write_shard", "file_sha256", "npy_bytes"]
 
@@ -83,7 +84,7 @@ def shard_problem(path: Path, rec: ShardRecord, *, full: bool) -> str | None:
 
 def load_shard(folder: Path, key_id: str, rec: ShardRecord, dim: int, dtype: np.dtype) -> np.ndarray:
     """Memory-map a shard after checking it (checksum and NaN once per process)."""
-    path = folder / rec.name
+    path = folder / check_name(rec.name, SHARD_NAME, "index")
     problem = shard_problem(path, rec, full=False)
     if problem is not None:
         raise shard_error(key_id, rec.name, problem)

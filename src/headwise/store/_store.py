@@ -38,7 +38,7 @@ from ._keys import (
     row_digests,
 )
 from ._maintain import Maintenance
-from ._paths import flock, make_dir
+from ._paths import flock, is_real_dir, make_dir
 from ._set import EmbeddingSet
 from ._shards import write_shard
 from ._v1 import V1Store
@@ -134,6 +134,11 @@ class EmbeddingStore(Maintenance):
     def _set(self, req: dict[str, Any], enc: int, found: Any) -> EmbeddingSet:
         records = self._index.shards(enc, ids=np.unique(found.shard).tolist())
         folder = self._key_dir(req["meta"]["key_id"])
+        if not is_real_dir(folder):
+            raise CacheError(
+                f"Cache folder {folder} is a symlink or missing; the cache never follows links. "
+                "Run `headwise cache verify --repair`; the next run recomputes those rows."
+            )
         return EmbeddingSet(folder, req["meta"], req["key"], records, found.shard, found.pos,
                             found.length)
 

@@ -15,6 +15,7 @@ __all__ = [
     "EncoderMismatchError",
     "MissingDependencyError",
     "HeadFormatError",
+    "HeadFileError",
     "OutputError",
 ]
 
@@ -51,6 +52,11 @@ class EncoderMismatchError(HeadwiseError, ValueError):
 
 class HeadFormatError(HeadwiseError, ValueError):
     """A saved head file that is not a headwise head or has an unsupported format version."""
+
+
+class HeadFileError(HeadFormatError):
+    """A head file whose contents fail the schema check on load (edited or damaged metadata,
+    missing or misshapen arrays, non-finite values); the message names what is wrong."""
 
 
 class MissingDependencyError(HeadwiseError, ImportError):

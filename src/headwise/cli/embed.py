@@ -10,6 +10,7 @@ from ._common import (
     DataArg,
     DtypeOpt,
     EncoderOpt,
+    EncodingOpt,
     JsonOpt,
     LayerOpt,
     MaxLenOpt,
@@ -37,6 +38,7 @@ def embed(
     dtype: DtypeOpt = "float32",
     on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
+    encoding: EncodingOpt = "utf-8",
 ) -> None:
     """Embed every row (image, clip) of DATA with ENCODER and keep the vectors in the cache."""
     import time
@@ -45,7 +47,8 @@ def embed(
     from ..store import EmbeddingStore
 
     table = load_data(
-        data, encoder, text_col=text_col, require_labels=False, on_error=on_error, quiet=as_json
+        data, encoder, text_col=text_col, require_labels=False, on_error=on_error, quiet=as_json,
+        encoding=encoding,
     )
     t0 = time.perf_counter()
     enc = get_encoder(encoder, **encoder_options(layer, pooling, max_length))

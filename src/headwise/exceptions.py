@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "HeadwiseError",
     "InputError",
+    "InputTypeError",
     "UnknownEncoderError",
     "UnknownHeadError",
     "CacheError",
@@ -26,6 +27,10 @@ class HeadwiseError(Exception):
 
 class InputError(HeadwiseError, ValueError):
     """Bad data: missing column, empty text, NaN embeddings, wrong dimension, one class..."""
+
+
+class InputTypeError(InputError, TypeError):
+    """Bad data of the wrong type (e.g. objects where numbers are expected); also a TypeError."""
 
 
 class UnknownEncoderError(HeadwiseError, KeyError):

@@ -244,6 +244,7 @@ def embed_texts(
     from ..encoders import get_encoder
     from ..store import EmbeddingStore
 
+    check_batch_size(batch_size)
     encoder = get_encoder(spec, **options)
     if getattr(encoder, "pooling", "mean") == "tokens":
         raise InputError(
@@ -265,6 +266,12 @@ def embed_texts(
         cached=hit is not None,
         seconds=time.perf_counter() - t0,
     )
+
+
+def check_batch_size(batch_size: int) -> None:
+    """Refuse --batch-size < 1 up front (a cache hit would otherwise never look at it)."""
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1 (batch_size). Got {batch_size} instead.")
 
 
 def indices_for(table: Any, split: str | None) -> np.ndarray:

@@ -17,6 +17,7 @@ from ._common import (
     OnErrorOpt,
     PoolingOpt,
     TextColOpt,
+    check_batch_size,
     encoder_options,
     handle_errors,
     load_data,
@@ -50,6 +51,7 @@ def embed(
         data, encoder, text_col=text_col, require_labels=False, on_error=on_error, quiet=as_json,
         encoding=encoding,
     )
+    check_batch_size(batch_size)
     t0 = time.perf_counter()
     enc = get_encoder(encoder, **encoder_options(layer, pooling, max_length))
     store = EmbeddingStore()

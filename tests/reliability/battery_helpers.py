@@ -43,12 +43,19 @@ def run_in_process(args: list[str], env: dict[str, str]) -> Outcome:
     return Outcome(result.exit_code, result.stdout, result.stderr, exc)
 
 
-def run_subprocess(args: list[str], env: dict[str, str], user: str | None = None) -> Outcome:
+NO_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
+          "--inh-caps=-dac_override,-dac_read_search", "--"]
+
+
+def run_subprocess(args: list[str], env: dict[str, str], *, obey_permissions: bool = False) -> Outcome:
+    """Run the CLI in a subprocess; ``obey_permissions`` drops root's power to ignore mode bits
+    (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), so a read-only folder is read-only even for root."""
     src = str(Path(__file__).resolve().parents[2] / "src")
     full = {**os.environ, **env, "PYTHONPATH": src}
+    prefix = NO_DAC if obey_permissions else []
     proc = subprocess.run(
-        [sys.executable, "-m", "headwise.cli.main", *args],
-        capture_output=True, text=True, env=full, timeout=300, user=user, cwd="/",
+        [*prefix, sys.executable, "-m", "headwise.cli.main", *args],
+        capture_output=True, text=True, env=full, timeout=300, cwd="/",
     )
     return Outcome(proc.returncode, proc.stdout, proc.stderr, None)
 

@@ -30,6 +30,7 @@ err_console = Console(stderr=True)
 DataArg = Annotated[
     Path,
     typer.Argument(
+        readable=False,  # the reader says what is wrong (permission, folder) in one line, exit 1
         help="CSV, TSV, JSONL (optionally .gz) or Parquet file; for image/audio encoders a folder "
         "of class subfolders, a .zip of one, or .npz/.npy arrays."
     ),

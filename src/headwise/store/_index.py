@@ -76,16 +76,33 @@ class Index:
     def __init__(self, base: Path) -> None:
         self.path = base / INDEX_NAME
 
+    def _open(self, write: bool) -> sqlite3.Connection:
+        """A connection; on a read-only cache, readers fall back to an immutable snapshot."""
+        try:
+            con = sqlite3.connect(self.path, timeout=120.0, isolation_level=None)
+            try:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute("PRAGMA synchronous=NORMAL")
+                con.executescript(_SCHEMA)
+            except sqlite3.Error:
+                con.close()
+                raise
+            return con
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if write or not ("readonly" in text or "unable to open" in text) or not self.path.is_file():
+                raise
+        # Read-only folder or file system: nobody can be writing, so the file is final.
+        return sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True,
+                               isolation_level=None)
+
     @contextlib.contextmanager
     def connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
         try:
-            con = sqlite3.connect(self.path, timeout=120.0, isolation_level=None)
+            con = self._open(write)
         except sqlite3.Error as exc:
             raise self._error(exc) from None
         try:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")
-            con.executescript(_SCHEMA)
             if write:
                 con.execute("BEGIN IMMEDIATE")
             yield con

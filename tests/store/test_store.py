@@ -328,6 +328,5 @@ def test_sigkill_mid_write_leaves_a_resumable_store(tmp_path, make_encoder, die_
     enc.encode = lambda inputs, **kw: np.full((len(inputs), 8), float(len(inputs)), np.float32)
     emb = store.get_or_compute(enc, [f"t{i}" for i in range(50)], shard_size=10)
     np.testing.assert_array_equal(emb.to_numpy(), np.full((50, 8), 10.0, np.float32))
-    [fixed] = store.verify(repair=True)
-    assert fixed.strays and not list(info.path.glob(".*.tmp"))
+    assert not list(info.path.glob(".*.tmp"))  # the resume cleaned up under the key's lock
     assert store.verify()[0].ok

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import is_temp_name
 from .._progress import progress_bar
 from ..config import cache_dir
 from ..exceptions import CacheError, InputError
@@ -38,7 +39,7 @@ from ._keys import (
     row_digests,
 )
 from ._maintain import Maintenance
-from ._paths import flock, is_real_dir, make_dir
+from ._paths import SHARD_NAME, flock, is_real_dir, make_dir, safe_unlink
 from ._set import EmbeddingSet
 from ._shards import write_shard
 from ._v1 import V1Store
@@ -225,6 +226,7 @@ class EmbeddingStore(Maintenance):
             enc = self._index.add_encoder(meta)
             folder = make_dir(self._key_dir(meta["key_id"]), self.root)
             with flock(folder / ".lock"):
+                self._clean_strays(enc, folder)
                 found = self._index.lookup(enc, req["hashes"])
                 if found.missing.size:
                     self._migrate_v1(req, enc, folder, found)
@@ -267,6 +269,20 @@ class EmbeddingStore(Maintenance):
                 out = encoder.encode([texts[i] for i in at], batch_size=batch_size, progress=False)
                 self._commit(enc, folder, meta, chunk, out, at)
                 bar.advance(sum(copies[h] for h in chunk))
+
+    def _clean_strays(self, enc: int, folder: Path) -> list[str]:
+        """Remove what a killed writer of this key left (temp files, unindexed shards).
+
+        Safe only under the key's lock: every other writer of this key is then waiting, and
+        maintenance (which holds the store lock exclusively) cannot run.
+        """
+        names = {r.name for r in self._index.shards(enc)}
+        gone = []
+        for p in folder.iterdir():
+            stray = is_temp_name(p.name) or (SHARD_NAME.fullmatch(p.name) and p.name not in names)
+            if stray and safe_unlink(p):
+                gone.append(p.name)
+        return gone
 
     def _commit(
         self, enc: int, folder: Path, meta: dict[str, Any], hashes: list[bytes], out: Any,

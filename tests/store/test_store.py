@@ -124,13 +124,20 @@ def test_resume_after_interruption_loses_at_most_one_shard(tmp_path, make_encode
     assert store.verify()[0].ok
 
 
-def test_shards_hold_at_most_256_rows(store, make_encoder):
+@pytest.mark.parametrize(("fast", "calls"), [(False, 3), (True, 2)])
+def test_shards_hold_256_rows_unless_encoding_is_fast(store, make_encoder, monkeypatch, fast, calls):
+    import headwise.store._store as store_module
+
+    # an encode call "takes under half a second" always (fast) or never: no real timing
+    monkeypatch.setattr(store_module, "_FAST_SECONDS", float("inf") if fast else 0.0)
     many = [f"row {i}" for i in range(600)]
     enc = make_encoder()
-    store.get_or_compute(enc, many, shard_size=4096)
-    assert enc.calls == 3 and enc.rows == 600
-    [info] = store.entries()
-    assert info.n_shards == 3
+    emb = store.get_or_compute(enc, many)
+    assert enc.calls == calls and enc.rows == 600  # slow: 256+256+88; fast: 256, then 512
+    np.testing.assert_array_equal(emb.to_numpy(), enc.expected(many))
+    enc = make_encoder()
+    store.get_or_compute(enc, [f"other {i}" for i in range(600)], shard_size=4096)
+    assert enc.calls == 3  # an explicit shard_size is capped at 256 and never grows
 
 
 def test_concurrent_runs_do_not_interleave(store, make_encoder, texts):

@@ -16,6 +16,7 @@ at most the shard it was computing (``shard_size`` rows, 256 by default).
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,7 +47,9 @@ from ._v1 import V1Store
 
 __all__ = ["EmbeddingStore"]
 
-MAX_SHARD_ROWS = 256  # the most work a killed run can lose
+MAX_SHARD_ROWS = 256  # rows per shard while encoding is slow: the most work a kill can lose
+FAST_SHARD_ROWS = 16384  # a fast encoder's shards grow up to this, each under a second of work
+_FAST_SECONDS = 0.5  # a shard whose encode took less than this doubles the next one
 
 
 class EmbeddingStore(Maintenance):
@@ -188,7 +191,7 @@ class EmbeddingStore(Maintenance):
         *,
         batch_size: int = 32,
         dtype: str = "float32",
-        shard_size: int = MAX_SHARD_ROWS,
+        shard_size: int | None = None,
         progress: bool | None = None,
         name: str | None = None,
     ) -> EmbeddingSet:
@@ -197,7 +200,9 @@ class EmbeddingStore(Maintenance):
         Rows are looked up by content hash within the encoder's key; missing rows are encoded
         once each (duplicates included) in shards of at most ``shard_size`` rows (capped at 256),
         each written atomically and committed to the index with its rows, so an interrupted run
-        resumes where it stopped. A v1 entry for exactly these inputs is migrated, not recomputed.
+        resumes where it stopped and loses at most one shard: 256 rows, or, where a 256-row
+        shard took under half a second to encode and ``shard_size`` is left unset, shards
+        that double (up to 16,384 rows) while each still takes under half a second. A v1 entry for exactly these inputs is migrated, not recomputed.
         ``name`` labels the dataset in ``headwise cache list``.
 
         Raises
@@ -210,7 +215,9 @@ class EmbeddingStore(Maintenance):
             The cache cannot be written (read-only, permission, disk full).
         """
         batch_size = check_positive_int(batch_size, "batch_size")
-        shard_size = min(check_positive_int(shard_size, "shard_size"), MAX_SHARD_ROWS)
+        grow = shard_size is None
+        shard_size = min(check_positive_int(MAX_SHARD_ROWS if grow else shard_size, "shard_size"),
+                         MAX_SHARD_ROWS)
         req = self._prepare(encoder, inputs, dtype)
         meta = req["meta"]
         enc = self._known(meta)
@@ -233,7 +240,7 @@ class EmbeddingStore(Maintenance):
                     found = self._index.lookup(enc, req["hashes"])
                 if found.missing.size:
                     self._compute(encoder, req, enc, folder, found.missing, batch_size,
-                                  shard_size, progress)
+                                  shard_size, progress, grow)
                     found = self._index.lookup(enc, req["hashes"])
         if found.missing.size:  # pragma: no cover - the index lost rows we just committed
             raise CacheError(f"Cache index {self._index.path} lost rows while writing; run again.")
@@ -252,6 +259,7 @@ class EmbeddingStore(Maintenance):
         batch_size: int,
         shard_size: int,
         progress: bool | None,
+        grow: bool,
     ) -> None:
         hashes, texts, meta = req["hashes"], req["texts"], req["meta"]
         first: dict[bytes, int] = {}
@@ -261,14 +269,20 @@ class EmbeddingStore(Maintenance):
             copies[hashes[i]] += 1
         todo = np.fromiter(first.values(), dtype=np.int64, count=len(first))
         n = len(texts)
+        size, a = shard_size, 0
         with progress_bar(n, f"Embedding with {meta['name']}", enabled=progress) as bar:
             bar.advance(n - missing.size)
-            for a in range(0, todo.size, shard_size):
-                at = todo[a : a + shard_size]
+            while a < todo.size:
+                at = todo[a : a + size]
+                a += at.size
                 chunk = [hashes[i] for i in at]
+                t0 = time.perf_counter()
                 out = encoder.encode([texts[i] for i in at], batch_size=batch_size, progress=False)
+                fast = time.perf_counter() - t0 < _FAST_SECONDS
                 self._commit(enc, folder, meta, chunk, out, at)
                 bar.advance(sum(copies[h] for h in chunk))
+                if grow and fast and at.size == size:
+                    size = min(2 * size, FAST_SHARD_ROWS)  # a kill still loses under a second
 
     def _clean_strays(self, enc: int, folder: Path) -> list[str]:
         """Remove what a killed writer of this key left (temp files, unindexed shards).

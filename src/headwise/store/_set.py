@@ -84,9 +84,9 @@ class EmbeddingSet:
         self.pooling: str = meta["pooling"]
         self.n = int(shard_ids.shape[0])
         self._records = shard_records
-        slot = {r.id: i for i, r in enumerate(shard_records)}
-        self._slot = np.array([slot[int(s)] for s in shard_ids], dtype=np.int64) if self.n else (
-            np.zeros(0, dtype=np.int64))
+        ids = np.array([r.id for r in shard_records], dtype=np.int64)
+        order = np.argsort(ids)
+        self._slot = order[np.searchsorted(ids[order], shard_ids)] if self.n else ids[:0]
         self._pos = pos.astype(np.int64)
         self._len = length.astype(np.int64)
         self._open: OrderedDict[int, np.ndarray] = OrderedDict()

@@ -15,6 +15,7 @@ from ._common import (
     MaxLenOpt,
     OnErrorOpt,
     PoolingOpt,
+    PrecisionOpt,
     TextColOpt,
     encoder_options,
     handle_errors,
@@ -33,6 +34,7 @@ def embed(
     layer: LayerOpt = None,
     pooling: PoolingOpt = None,
     max_length: MaxLenOpt = None,
+    precision: PrecisionOpt = None,
     batch_size: BatchOpt = 64,
     dtype: DtypeOpt = "float32",
     on_error: OnErrorOpt = "fail",
@@ -48,7 +50,7 @@ def embed(
         data, encoder, text_col=text_col, require_labels=False, on_error=on_error, quiet=as_json
     )
     t0 = time.perf_counter()
-    enc = get_encoder(encoder, **encoder_options(layer, pooling, max_length))
+    enc = get_encoder(encoder, **encoder_options(layer, pooling, max_length, precision))
     store = EmbeddingStore()
     hit = store.lookup(enc, table.texts, dtype=dtype)
     es = hit if hit is not None else store.get_or_compute(

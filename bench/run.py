@@ -14,7 +14,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("heads", "closedform", "logistic_banking77", "outofcore", "encoding", "precision", "cachehit")
+ORDER = (
+    "heads", "closedform", "logistic_banking77", "outofcore", "encoding", "precision", "endtoend",
+    "cachehit",
+)
 FRAGMENT = {"logistic_banking77": "logistic"}
 NOT_QUICK = {"logistic_banking77"}  # needs the full Banking77 embeddings
 # Results of the protocol, trust, media and LLM benchmarks, appended after the performance tables when

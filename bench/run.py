@@ -1,6 +1,6 @@
 """Run every benchmark and assemble BENCHMARKS.md from the fragments in bench/results/.
 
-Usage: python bench/run.py [--quick] [--only heads,outofcore,encoding,cachehit,media]
+Usage: python bench/run.py [--quick] [--only heads,closedform,outofcore,encoding,precision,cachehit]
 
 --quick is a smoke run (CI): tiny workloads, fragments written as bench/results/*-quick.md and
 BENCHMARKS.md left alone.
@@ -14,7 +14,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("heads", "logistic_banking77", "outofcore", "encoding", "cachehit")
+ORDER = (
+    "heads", "closedform", "logistic_banking77", "outofcore", "encoding", "precision", "endtoend",
+    "cachehit",
+)
 FRAGMENT = {"logistic_banking77": "logistic"}
 NOT_QUICK = {"logistic_banking77"}  # needs the full Banking77 embeddings
 # Results of the protocol, trust, media, LLM, store (v1 vs v2) and crash-safety benchmarks, appended after the performance tables when

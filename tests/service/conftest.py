@@ -60,11 +60,24 @@ def make_models(folder: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-def models_dir(tmp_path: Path) -> Path:
+def toy(tmp_path: Path) -> dict[str, Any]:
     folder = tmp_path / "models"
     folder.mkdir()
-    make_models(folder)
-    return folder
+    return {**make_models(folder), "folder": folder}
+
+
+@pytest.fixture
+def models_dir(toy: dict[str, Any]) -> Path:
+    return toy["folder"]
+
+
+def refit_logits(base_X: np.ndarray, base_y: np.ndarray, rows: list[tuple[np.ndarray, Any]],
+                 probe: np.ndarray) -> tuple[list[Any], np.ndarray]:
+    """Classes and logits of a batch refit of the `intents` LDA on the base rows plus ``rows``."""
+    X = np.vstack([base_X, *[x[None, :] for x, _ in rows]]) if rows else base_X
+    y = np.concatenate([base_y, np.array([lab for _, lab in rows], dtype=object)]).astype(str)
+    head = LDAHead(shrinkage=0.2).fit(X, y)
+    return head.classes_.tolist(), head.logits(probe)
 
 
 @pytest.fixture

@@ -106,6 +106,13 @@ def test_predict_texts_and_embeddings_agree(client: TestClient) -> None:
     assert all(len(p["prediction_set"]) <= 3 for p in wide["predictions"])
 
 
+def test_curl_default_content_type_is_read_as_json(client: TestClient) -> None:
+    body = b'{"texts": ["my card was declined"], "alpha": 0.1}'
+    for headers in ({"Content-Type": "application/x-www-form-urlencoded"}, {}):
+        r = client.post("/v1/models/intents/predict", content=body, headers=headers)
+        assert r.status_code == 200 and r.json()["predictions"][0]["label"] == "card"
+
+
 def test_predict_without_calibration(client: TestClient) -> None:
     body = client.post("/v1/models/plain/predict", json={"texts": PROBE}).json()
     assert all(p["prediction_set"] is None and p["ood"] is None for p in body["predictions"])
@@ -237,7 +244,9 @@ def test_examples_learn_exactly_with_new_classes(client: TestClient, toy: dict[s
     assert [e["id"] for e in listed["examples"]] == body["ids"][:4] and listed["next_after"] == body["ids"][3]
     rest = client.get("/v1/models/intents/examples", params={"after": listed["next_after"]}).json()
     assert len(rest["examples"]) == 2 and rest["next_after"] is None
-    assert rest["examples"][0]["text"] == texts[4]
+    assert rest["examples"][0]["text"] == texts[4] and rest["examples"][0]["embedding"] is None
+    full = client.get("/v1/models/intents/examples", params={"embeddings": True}).json()["examples"]
+    np.testing.assert_array_equal(np.array([e["embedding"] for e in full]), X.astype(np.float64))
 
 
 def test_examples_with_embeddings_and_explicit_roles(client: TestClient) -> None:

@@ -84,6 +84,14 @@ class RequestGuard:
                     raise _BodyTooLarge(self.max_body)
             return message
 
+        if scope["path"].startswith("/v1/") and scope["method"] == "POST":
+            # Every /v1 body is JSON: accept curl's default form content type (`curl -d '{...}'`).
+            ctype = headers.get(b"content-type", b"")
+            if not ctype or ctype.startswith(b"application/x-www-form-urlencoded"):
+                scope["headers"] = [
+                    *[(k, v) for k, v in scope["headers"] if k != b"content-type"],
+                    (b"content-type", b"application/json"),
+                ]
         try:
             declared = int(headers.get(b"content-length", b"0") or 0)
         except ValueError:

@@ -203,6 +203,7 @@ def list_examples(
     service: Service,
     after: Annotated[int, Query(ge=0, description="Only ids above this.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    embeddings: Annotated[bool, Query(description="Also return each row's embedding.")] = False,
 ) -> dict[str, Any]:
     """The logged rows the model holds now (deleted ones are not listed)."""
     model = service.model(name)
@@ -213,7 +214,10 @@ def list_examples(
         "model": name,
         "version": model.state.version,
         "examples": [
-            {"id": r.id, "label": r.label, "role": r.role, "version": r.version, "text": r.text}
+            {
+                "id": r.id, "label": r.label, "role": r.role, "version": r.version, "text": r.text,
+                "embedding": None if not embeddings or r.x is None else r.x.tolist(),
+            }
             for r in rows
         ],
         "next_after": rows[-1].id if more else None,

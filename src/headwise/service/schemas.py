@@ -128,6 +128,7 @@ class ExampleInfo(BaseModel):
     role: str
     version: int
     text: str | None
+    embedding: list[float] | None = None
 
 
 class ExamplesList(BaseModel):

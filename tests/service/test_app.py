@@ -214,7 +214,8 @@ def test_read_only_and_missing_token(models_dir: Path) -> None:
 def test_no_cors_unless_asked(client: TestClient, models_dir: Path) -> None:
     origin = {"Origin": "https://example.org"}
     assert "access-control-allow-origin" not in client.get("/v1/models", headers=origin).headers
-    s = ServeSettings(models_dir, token=TOKEN, cors_origins=("https://example.org",))
+    s = ServeSettings(models_dir, token=TOKEN, cors_origins=("https://example.org",),
+                      state_dir=models_dir / "other-state")  # one writer per state folder
     with TestClient(create_app(s)) as c:
         r = c.get("/v1/models", headers=origin)
         assert r.headers["access-control-allow-origin"] == "https://example.org"

@@ -107,3 +107,15 @@ def test_bad_models_folder(tmp_path: Path) -> None:
         ServiceState.open(ServeSettings(tmp_path / "none", read_only=True))
     with pytest.raises(InputError, match="no \\*.safetensors"):
         ServiceState.open(ServeSettings(tmp_path, read_only=True))
+
+
+def test_one_writing_service_per_state_folder(models_dir: Path) -> None:
+    s = ServeSettings(models_dir, token=TOKEN)
+    first = ServiceState.open(s)
+    try:
+        with pytest.raises(HeadwiseError, match="Another `headwise serve` is writing"):
+            ServiceState.open(s)
+        ServiceState.open(ServeSettings(models_dir, read_only=True)).close()  # readers may
+    finally:
+        first.close()
+    ServiceState.open(s).close()  # free again

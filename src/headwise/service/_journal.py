@@ -86,6 +86,7 @@ class Journal:
                 self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._hold_lock()
                 self._db = sqlite3.connect(
                     self.path, check_same_thread=False, isolation_level=None
                 )
@@ -115,6 +116,20 @@ class Journal:
                 f"Journal {self.path} has schema {found and found[0]}; this headwise reads "
                 f"{_SCHEMA_VERSION}. Upgrade headwise or move the state folder away."
             )
+
+    def _hold_lock(self) -> None:
+        """One writing service per state folder: a second one would fork the model's history."""
+        import fcntl
+
+        self._lock_fh = open(self.path.parent / "writer.lock", "a+b")  # noqa: SIM115
+        try:
+            fcntl.flock(self._lock_fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock_fh.close()
+            raise HeadwiseError(
+                f"Another `headwise serve` is writing to {self.path.parent}; stop it, give this "
+                "one another --state-dir, or start it with --read-only."
+            ) from None
 
     # ---------------------------------------------------------------- reads
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -314,3 +329,6 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            lock = getattr(self, "_lock_fh", None)
+            if lock is not None:
+                lock.close()  # releases the writer lock

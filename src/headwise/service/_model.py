@@ -321,9 +321,11 @@ class ServedModel:
             detail={"rows": len(new), "train": int(is_train.sum())},
             new_rows=new, n_train=state.n_train, n_calibration=state.n_calibration,
         )  # fmt: skip
+        active = dict(self.active)  # copy on write: readers iterate the old dict safely
         for i, r in zip(ids, new, strict=True):
-            self.active[i] = LoggedRow(i, r.label, r.role, r.x, r.text, version)
+            active[i] = LoggedRow(i, r.label, r.role, r.x, r.text, version)
             self.seen[json.dumps(r.label)] += 1
+        self.active = active
         self._swap(journal, state)
         return version, ids, roles
 

@@ -93,8 +93,12 @@ class ServiceState:
         else:
             self.journal = Journal(db)
         if self.journal is not None:
-            for model in self.models.values():
-                model.restore(self.journal)
+            try:
+                for model in self.models.values():
+                    model.restore(self.journal)
+            except BaseException:
+                self.journal.close()
+                raise
         return self
 
     def _attach_encoder(self, name: str, model: ServedModel) -> None:

@@ -77,3 +77,12 @@ def test_queue_limit_and_encoder_errors() -> None:
             await b.stop()
 
     _run(main())
+
+
+def test_doctests() -> None:
+    import doctest
+
+    from headwise.service import _metrics, settings
+
+    for module in (_metrics, settings):
+        assert doctest.testmod(module).failed == 0

@@ -82,9 +82,11 @@ def serve(
 ) -> None:
     """Serve every head in MODELS over HTTP: predictions with conformal sets, online learning.
 
-    Binds 127.0.0.1:8000 by default; use --host 0.0.0.0 --port 9000 to serve other machines on
-    another port. Writes need a bearer token (--token-file or $HEADWISE_SERVE_TOKEN) unless
-    --read-only. OpenAPI docs: http://HOST:PORT/docs.
+    Binds 127.0.0.1:8000; another host and port: --host 0.0.0.0 --port 9000.
+
+    Writes need a bearer token (--token-file or $HEADWISE_SERVE_TOKEN) unless --read-only.
+
+    Every accepted write is on disk (MODELS/.headwise-serve) before the reply. Docs: /docs.
     """
     from ..service import ServeSettings, read_token
     from ..service._state import ServiceState

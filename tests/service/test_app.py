@@ -320,6 +320,8 @@ def test_versions_and_rollback(client: TestClient) -> None:
     np.testing.assert_allclose(_logits(client, PROBE), after_add, atol=1e-9)
     client.post("/v1/models/intents/rollback", json={"version": 0}, headers=AUTH)
     np.testing.assert_allclose(_logits(client, PROBE), base, atol=1e-9)
+    newest = client.get("/v1/models/intents/versions", params={"limit": 2}).json()["versions"]
+    assert [v["version"] for v in newest] == [3, 4]
     _error(client.post("/v1/models/intents/rollback", json={"version": 99}, headers=AUTH), 404)
     _error(client.post("/v1/models/intents/rollback", json={"version": -1}, headers=AUTH), 422)
     _error(client.get("/v1/models/nope/versions"), 404)

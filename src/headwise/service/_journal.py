@@ -202,17 +202,19 @@ class Journal:
         )
         return {str(label): int(n) for label, n in rows}
 
-    def versions(self, name: str) -> list[dict[str, Any]]:
+    def versions(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` versions, oldest first."""
+        rows = self._all(
+            "SELECT version, created, action, detail, n_train, n_calibration FROM versions "
+            "WHERE model = ? ORDER BY version DESC LIMIT ?",
+            (name, limit),
+        )
         return [
             {
                 "version": int(v), "created": float(c), "action": a, "detail": json.loads(d),
                 "n_train": int(nt), "n_calibration": int(nc),
             }
-            for v, c, a, d, nt, nc in self._all(
-                "SELECT version, created, action, detail, n_train, n_calibration FROM versions "
-                "WHERE model = ? ORDER BY version",
-                (name,),
-            )
+            for v, c, a, d, nt, nc in reversed(rows)
         ]  # fmt: skip
 
     def snapshots(self, name: str) -> list[tuple[int, str]]:

@@ -247,9 +247,14 @@ async def delete_example(
     "/v1/models/{name}/versions", response_model=VersionsResponse, tags=["versions"],
     responses=_ERRORS,
 )  # fmt: skip
-def versions(name: str, service: Service) -> dict[str, Any]:
+def versions(
+    name: str,
+    service: Service,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="How many of the newest.")] = 100,
+) -> dict[str, Any]:
+    """The newest versions (oldest first): what each write did, rows in use after it."""
     model = service.model(name)
-    listed = service.journal.versions(name) if service.journal is not None else []
+    listed = service.journal.versions(name, limit) if service.journal is not None else []
     if not listed:
         listed = [{"version": 0, "created": 0.0, "action": "base", "detail": {}, "n_train": 0,
                    "n_calibration": model.state.n_calibration}]  # fmt: skip
@@ -268,6 +273,6 @@ async def rollback(
     version = await asyncio.to_thread(service.locked_write, model.rollback, body.version)
     service.metrics.write(name, "rollback")
     _note(request, model=name, version=version)
-    return versions(name, service)
+    return versions(name, service, limit=100)
 
 

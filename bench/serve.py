@@ -16,7 +16,8 @@ Protocol (fixed, seeded; loopback only, bounded in count and time):
   cycling through the test split, first as precomputed embeddings, then as text. Errors are non-200
   replies or transport failures. The client shares the machine's cores with the server.
 - kill -9: ``--trials`` times, four writers stream 1-4 stream rows per request (embeddings, labels,
-  role "auto") and the server is killed with SIGKILL after a random 0.3-1.5 s; it is restarted, and
+  role "auto") and the server is killed with SIGKILL once a random 5-30 requests were acknowledged
+  (plus 0-20 ms, so the kill lands anywhere in a write); it is restarted, and
   every acknowledged id must be listed; the served logits on 200 test rows are compared with a
   batch refit (``LDAHead().fit``) on the base rows plus every logged training row. Then 30 logged
   rows are deleted, the logits are compared with a refit without them, the server is killed -9 and
@@ -58,6 +59,7 @@ from headwise.trust import (
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MODEL = "banking77"
+MAX_WAIT_MS = 5.0
 
 
 # ---------------------------------------------------------------- data and model
@@ -142,7 +144,7 @@ class Server:
         env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         cmd = [sys.executable, "-m", "headwise.cli.main", "serve", str(self.models), "--port", str(port),
                "--token-file", str(self.workdir / "token"), "--state-dir", str(self.state),
-               "--max-batch", "64", "--max-wait-ms", "5", "--log-level", "warning"]  # fmt: skip
+               "--max-batch", "64", "--max-wait-ms", f"{MAX_WAIT_MS:g}", "--log-level", "warning"]  # fmt: skip
         log = open(self.workdir / "server.log", "ab")  # noqa: SIM115
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -215,14 +217,16 @@ def batch_mean(url: str) -> float:
 
 
 # ---------------------------------------------------------------- durability
-async def write_stream(url: str, rows: list[tuple[list[float], str]], kill_after: float, kill: Any,
+async def write_stream(url: str, rows: list[tuple[list[float], str]], kill_at: int, kill: Any,
                        rng: np.random.Generator) -> tuple[set[int], int]:  # fmt: skip
+    """Four writers stream examples; SIGKILL once ``kill_at`` requests were acknowledged (plus a
+    random 0-20 ms, so the kill lands at any point of a write), or after 120 s."""
     acked: set[int] = set()
-    sent = 0
+    n_acked = sent = 0
     pos = iter(range(10**9))
 
     async def writer(c: httpx.AsyncClient) -> None:
-        nonlocal sent
+        nonlocal sent, n_acked
         while True:
             k = int(rng.integers(1, 5))
             start = next(pos) * 4
@@ -233,14 +237,17 @@ async def write_stream(url: str, rows: list[tuple[list[float], str]], kill_after
                 r = await c.post(f"/v1/models/{MODEL}/examples", json=body, headers=AUTH)
             except httpx.HTTPError:
                 return
-            if r.status_code == 201:
-                acked.update(r.json()["ids"])
-            else:
+            if r.status_code != 201:
                 raise RuntimeError(f"write refused: {r.status_code} {r.text}")
+            acked.update(r.json()["ids"])
+            n_acked += 1
 
-    async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as c:
         tasks = [asyncio.create_task(writer(c)) for _ in range(4)]
-        await asyncio.sleep(kill_after)
+        deadline = time.monotonic() + 120
+        while n_acked < kill_at and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(float(rng.uniform(0, 0.02)))
         kill()
         await asyncio.gather(*tasks)
     return acked, sent
@@ -283,8 +290,8 @@ def durability(server: Server, d: dict[str, Any], m: dict[str, Any], trials: int
     out: list[dict[str, Any]] = []
     all_acked: set[int] = set()
     for t in range(trials):
-        delay = float(rng.uniform(0.3, 1.5))
-        acked, sent = asyncio.run(write_stream(server.url, rows, delay, server.kill9, rng))
+        kill_at = int(rng.integers(5, 31))
+        acked, sent = asyncio.run(write_stream(server.url, rows, kill_at, server.kill9, rng))
         restart = server.start()
         present = listed(server.url)
         all_acked |= acked
@@ -321,7 +328,12 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--quick", action="store_true", help="hash encoder, 300 requests, 2 trials")
     ap.add_argument("--skip-load", action="store_true", help="durability trials only")
+    ap.add_argument("--only-text", action="store_true", help="text load only (no result file)")
+    ap.add_argument("--max-wait-ms", type=float, default=5.0)
     args = ap.parse_args()
+    os.environ.setdefault("HEADWISE_PROGRESS", "0")
+    global MAX_WAIT_MS
+    MAX_WAIT_MS = args.max_wait_ms
     spec = "hash" if args.quick else "minilm"
     n = 300 if args.quick else args.requests
     trials = 2 if args.quick else args.trials
@@ -342,13 +354,17 @@ def main() -> None:
             test = m["test"]
             emb_bodies = [{"embeddings": [d["X"][i].astype(np.float64).tolist()]} for i in test]
             text_bodies = [{"texts": [d["texts"][i]]} for i in test]
-            for kind, bodies in (("embedding", emb_bodies), ("text", text_bodies)):
+            kinds = (("embedding", emb_bodies), ("text", text_bodies))
+            for kind, bodies in kinds[1:] if args.only_text else kinds:
                 res = asyncio.run(load_run(server.url, bodies, n, args.concurrency))
                 res["baseline"] = base[kind]
                 results[kind] = res
                 print(kind, res, flush=True)
             results["batch_mean"] = batch_mean(server.url)
             server.stop()
+            if args.only_text:
+                print("mean batch", results["batch_mean"])
+                return
         server = Server(models, work / "kill-state", work)
         dur = durability(server, d, m, trials)
     total = time.perf_counter() - t_start
@@ -361,7 +377,7 @@ def write(args: Any, spec: str, n: int, header: str, results: dict[str, Any], du
              f"Command: `{command()}` ({total / 60:.1f} min). {header}\n",
              f"Encoder `{spec}`, Banking77 LDA head (74 classes at start, 3 held out for the write "
              "stream), server and client on the same machine over loopback, micro-batching "
-             "`--max-batch 64 --max-wait-ms 5`.\n"]  # fmt: skip
+             f"`--max-batch 64 --max-wait-ms {MAX_WAIT_MS:g}`.\n"]  # fmt: skip
     if results:
         rows = []
         for kind in ("embedding", "text"):

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from service_helpers import AUTH, TOKEN, refit_logits
 
-from conftest import AUTH, TOKEN, refit_logits
 from headwise.encoders import get_encoder
 from headwise.exceptions import InputError
 from headwise.service import ServeSettings, create_app

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import numpy as np
+from service_helpers import AUTH, TOKEN, refit_logits
 
-from conftest import AUTH, TOKEN, refit_logits
 from headwise.encoders import get_encoder
 
 SRC = Path(__file__).resolve().parents[2] / "src"

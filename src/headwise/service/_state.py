@@ -164,6 +164,12 @@ class ServiceState:
         return self.encoders[key]
 
     def encoder_by_spec(self, spec: str | None) -> SharedEncoder:
+        if not self.encoders:
+            raise Conflict(
+                "No encoder is loaded: none of the served heads records the encoder it was "
+                "fitted with.",
+                "Fit heads with `headwise fit` (it records the encoder), or embed elsewhere.",
+            )
         if spec is None:
             if len(self.encoders) == 1:
                 return next(iter(self.encoders.values()))

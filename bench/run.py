@@ -22,7 +22,15 @@ FRAGMENT = {"logistic_banking77": "logistic"}
 NOT_QUICK = {"logistic_banking77"}  # needs the full Banking77 embeddings
 # Results of the protocol, trust, media, LLM, store (v1 vs v2) and crash-safety benchmarks, appended after the performance tables when
 # present. Their scripts run separately (hours on this machine); each fragment states its command.
-EXTRA_FRAGMENTS = ("protocols", "trust", "media", "llm_tokens", "store", "crash")
+EXTRA_FRAGMENTS = (
+    "protocols",
+    "trust",
+    "media",
+    "llm_tokens",
+    "store",
+    "crash",
+    "serve",
+)
 
 
 def assemble() -> Path:

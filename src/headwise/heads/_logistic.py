@@ -123,6 +123,8 @@ class LogisticHead(BaseHead):
     [0, 1]
     """
 
+    _out_of_fold = True  # fit leaves oof_rows_ / oof_log_proba_ for AutoHead
+
     def __init__(
         self,
         Cs: Sequence[float] = (0.001, 0.003, 0.01, 0.03, 0.1),

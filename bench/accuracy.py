@@ -31,10 +31,13 @@ from typing import Any
 import numpy as np
 from _common import RESULTS, SHARED_DATA, command, machine, md_table
 
+from headwise._atomic import atomic_write
+
 SETS = ("sst2", "trec", "emotion", "banking77", "20newsgroups")
 HEADS = ("ncm", "lda", "ridge", "logistic", "knn", "nb", "rpridge", "transductive", "auto")
 SKLEARN = ("sklearn-lr-100", "sklearn-lr-1000")
 JSON = RESULTS / "accuracy.json"
+QUICK = ("sklearn-lr-100", "ncm", "lda", "ridge", "logistic", "knn", "auto")
 
 
 def make_method(name: str) -> Callable[[], Any]:
@@ -194,14 +197,12 @@ def main() -> None:
     from headwise.protocols import mteb_samples_per_label, mteb_undersample
 
     methods = args.methods.split(",")
+    if args.quick and args.methods == ap.get_default("methods"):
+        methods = [m for m in methods if m in QUICK]
     sets = ["synthetic"] if args.quick else args.sets.split(",")
     path = RESULTS / "accuracy-quick.json" if args.quick else JSON
-    results = json.loads(path.read_text()) if path.exists() and not args.quick else {}
-    results.setdefault("data", {})
-    results.setdefault("commands", [])
-    if command() not in results["commands"]:
-        results["commands"].append(command())
-    results["machine"] = machine()
+    mine: dict[str, Any] = {}
+    info = {"command": command(), "machine": machine()}
     for name in sets:
         X, y, Xt, yt = synthetic() if args.quick else load_set(name)
         n_exp = 2 if args.quick else 10
@@ -211,17 +212,30 @@ def main() -> None:
             for m in methods:
                 t0 = time.perf_counter()
                 r = run_one(make_method(m), X, y, Xt, yt, samples)
-                results["data"].setdefault(name, {}).setdefault(setting, {})[m] = r
+                mine.setdefault(name, {}).setdefault(setting, {})[m] = r
                 print(f"{name:13s} {setting:5s} {m:16s} {100 * r['mean']:6.2f} ± "
                       f"{100 * r['ci95']:.2f}  fit {r['fit_s_median']:.2f}s "
                       f"({time.perf_counter() - t0:.0f}s) {r['chosen'][0]}", flush=True)
-                if not args.quick:
-                    path.write_text(json.dumps(results, indent=1))
+                results = merge(path, mine, info, fresh=args.quick)
     out = RESULTS / ("accuracy-quick.md" if args.quick else "accuracy.md")
-    if args.quick:
-        path.write_text(json.dumps(results, indent=1))
-    out.write_text(render(results, args.quick))
+    atomic_write(out, render(results, args.quick).encode())
     print("wrote", out)
+
+
+def merge(path: Path, mine: dict[str, Any], info: dict[str, str], fresh: bool) -> dict[str, Any]:
+    """Re-read the results file and put this run's entries in it (runs may overlap)."""
+    results = json.loads(path.read_text()) if path.exists() and not fresh else {}
+    results.setdefault("data", {})
+    results.setdefault("commands", [])
+    if info["command"] not in results["commands"]:
+        results["commands"].append(info["command"])
+    results["machine"] = info["machine"]
+    for name, settings in mine.items():
+        for setting, methods in settings.items():
+            results["data"].setdefault(name, {}).setdefault(setting, {}).update(methods)
+    if not fresh:  # the quick smoke run keeps its numbers in the -quick.md only
+        atomic_write(path, json.dumps(results, indent=1).encode())
+    return results
 
 
 if __name__ == "__main__":

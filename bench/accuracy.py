@@ -183,7 +183,49 @@ def render(results: dict[str, Any], quick: bool) -> str:
                     notes.append(f"{s}/{m}: " + ", ".join(sorted(set(r["chosen"])))[:100])
         if notes:
             lines.append(f"\nTuned values ({setting}): " + "; ".join(notes) + ".")
+    lines += render_timing(results)
     return "\n".join(lines) + "\n"
+
+
+TIMED = ("sklearn-lr-100", "sklearn-lr-1000", "ncm", "lda", "ridge", "knn", "logistic", "auto")
+
+
+def timing(name: str, repeats: int) -> dict[str, Any]:
+    """Median fit seconds of each method, interleaved (same load), 8-shot and full data."""
+    from headwise.protocols import mteb_undersample
+
+    X, y, _, _ = load_set(name)
+    out: dict[str, Any] = {}
+    for setting, idx in (("mteb", mteb_undersample(y, 8, 1)[0]), ("full", np.arange(y.size))):
+        secs: dict[str, list[float]] = {m: [] for m in TIMED}
+        for _ in range(repeats):
+            for m in TIMED:
+                est = make_method(m)()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    t0 = time.perf_counter()
+                    est.fit(X[idx], y[idx])
+                    secs[m].append(time.perf_counter() - t0)
+        out[setting] = {"rows": int(idx.size), **{m: statistics.median(v) for m, v in secs.items()}}
+        print(name, setting, {m: round(v, 2) for m, v in out[setting].items()}, flush=True)
+    return out
+
+
+def render_timing(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, t in results.get("timing", {}).items():
+        lines.append(f"\n### Fit time on {name} (`{t['command']}`, median of {t['repeats']}, "
+                     "methods interleaved so they share the load)\n")
+        rows = []
+        for setting in ("mteb", "full"):
+            d = t[setting]
+            heads = max(d[m] for m in ("ncm", "lda", "ridge", "knn", "logistic"))
+            rows.append([f"{setting} ({d['rows']} rows)", *(f"{d[m]:.2f}" for m in TIMED),
+                         f"{d['auto'] / d['sklearn-lr-100']:.2f}", f"{d['auto'] / heads:.2f}"])
+        lines.append(md_table(["setting", *(f"{m} s" for m in TIMED), "auto / lr(100)",
+                               "auto / slowest head"], rows))
+        lines.append(f"\n{t['machine']}")
+    return lines
 
 
 def main() -> None:
@@ -192,6 +234,8 @@ def main() -> None:
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--methods", default=",".join((*SKLEARN, *HEADS)))
     ap.add_argument("--settings", default="mteb,full")
+    ap.add_argument("--timing", default="", help="time the fits on this set instead (banking77)")
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from headwise.protocols import mteb_samples_per_label, mteb_undersample
@@ -203,6 +247,12 @@ def main() -> None:
     path = RESULTS / "accuracy-quick.json" if args.quick else JSON
     mine: dict[str, Any] = {}
     info = {"command": command(), "machine": machine()}
+    if args.timing:
+        t = {**timing(args.timing, args.repeats), "command": info["command"],
+             "repeats": args.repeats, "machine": info["machine"]}
+        results = merge(path, {}, info, fresh=False, timing={args.timing: t})
+        atomic_write(RESULTS / "accuracy.md", render(results, False).encode())
+        return
     for name in sets:
         X, y, Xt, yt = synthetic() if args.quick else load_set(name)
         n_exp = 2 if args.quick else 10
@@ -222,12 +272,14 @@ def main() -> None:
     print("wrote", out)
 
 
-def merge(path: Path, mine: dict[str, Any], info: dict[str, str], fresh: bool) -> dict[str, Any]:
+def merge(path: Path, mine: dict[str, Any], info: dict[str, str], fresh: bool,
+          timing: dict[str, Any] | None = None) -> dict[str, Any]:
     """Re-read the results file and put this run's entries in it (runs may overlap)."""
     results = json.loads(path.read_text()) if path.exists() and not fresh else {}
+    results.setdefault("timing", {}).update(timing or {})
     results.setdefault("data", {})
     results.setdefault("commands", [])
-    if info["command"] not in results["commands"]:
+    if info["command"] not in results["commands"] and not timing:
         results["commands"].append(info["command"])
     results["machine"] = info["machine"]
     for name, settings in mine.items():

@@ -29,7 +29,7 @@ from ._base import BaseHead
 from ._cpath import stratified_folds
 from ._ensemble import fit_temperature, mean_log_loss
 from ._lda import oas_shrinkage
-from ._loo import loo_knn_logits, loo_lda_logits, loo_ncm_logits, loo_ridge_logits
+from ._loo import loo_knn_logits, loo_lda_logits, loo_ncm_logits, loo_ridge_path
 from ._registry import get_head
 
 __all__ = ["Evaluated", "evaluate_candidate", "SHRINKAGE_GRID", "KNN_GRID"]
@@ -84,11 +84,11 @@ def _ridge(X: np.ndarray, codes: np.ndarray, K: int, rows: np.ndarray, params: M
     alphas = sorted(float(a) for a in np.atleast_1d(params.get("alphas", _ALPHAS)))
     base = {k: v for k, v in params.items() if k != "alphas"}
     scored: dict[float, Evaluated] = {}
+    at = loo_ridge_path(X, codes, K, rows)
 
     def run(values: list[float]) -> None:
-        logits = loo_ridge_logits(X, codes, K, values, rows)
-        for a, z in zip(values, logits, strict=True):
-            scored[a] = _pick("ridge", "alpha", [a], [z], codes[rows], base)
+        for a in values:
+            scored[a] = _pick("ridge", "alpha", [a], [at(a)], codes[rows], base)
 
     run(alphas)
     step = float(np.exp(np.median(np.diff(np.log(alphas))))) if len(alphas) > 1 else 10.0

@@ -60,7 +60,7 @@ def test_chooses_lda_where_it_is_right_and_refits_members_on_all_rows():
 
 def test_stack_logits_are_the_weighted_mixture_of_calibrated_members():
     X, y = _anisotropic()
-    head = AutoHead(candidates=("ncm", "lda", "ridge")).fit(X, y)
+    head = AutoHead(candidates=("ncm", "lda", "ridge"), evidence=0.0).fit(X, y)
     assert head.weights_.sum() == pytest.approx(1.0)
     parts = [
         log_softmax(T * h.logits(X), axis=1)
@@ -111,10 +111,25 @@ def test_temperature_minimises_the_log_loss():
     assert loss(T) <= min(loss(T * 0.9), loss(T * 1.1)) + 1e-9
 
 
-def test_one_row_per_class_uses_the_first_candidate():
+def test_thin_evidence_keeps_the_default_head():
+    X, y, _, _ = _gaussian(3, k=2, d=30)  # 6 rows: nothing is reliably better than LDA
+    head = AutoHead(candidates=("ncm", "lda", "knn")).fit(X, y)
+    assert head.members_ == ["lda"] and head.evidence_ <= 2.0
+    np.testing.assert_allclose(head.predict_proba(X).argmax(1),
+                               get_head("lda", **head.params_["lda"]).fit(X, y).predict(X))
+
+
+def test_strong_evidence_leaves_the_default_head():
+    X, y = _anisotropic()  # LDA is far better than nearest class mean on 300 rows
+    head = AutoHead(candidates=("ncm", "lda"), default="ncm").fit(X, y)
+    assert head.evidence_ > 2.0 and "lda" in head.members_
+    assert head.stack_log_loss_ < head.log_losses_["ncm"]
+
+
+def test_one_row_per_class_uses_the_default():
     X, y = toy_blobs(n_per_class=1)
     head = AutoHead(candidates=("ncm", "lda")).fit(X, y)
-    assert head.members_ == ["ncm"]
+    assert head.members_ == ["lda"]
     assert all(np.isnan(s) for s in head.scores_.values())
     np.testing.assert_array_equal(head.predict(X), y)
 
@@ -152,6 +167,7 @@ def test_save_load_round_trip(tmp_path, labels):
         ({"candidates": ("lda", "lda")}, InputError, "lists a head twice"),
         ({"combine": "vote"}, InputError, "'combine' parameter of AutoHead must be one of"),
         ({"max_eval_rows": 3}, InputError, "'max_eval_rows' parameter of AutoHead"),
+        ({"evidence": -1.0}, InputError, "'evidence' parameter of AutoHead"),
         ({"candidate_params": {"knn": {}}, "candidates": ("lda",)}, InputError,
          "candidate_params names ['knn']"),
     ],

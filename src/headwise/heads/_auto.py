@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -43,12 +43,20 @@ class AutoHead(BaseHead):
        predictive distributions): each single head is a vertex, so the stack is never below the
        best head on this evidence; weights collapse onto one head when the evidence is strong
        and spread when it is thin. ``combine="select"`` keeps the head with the lowest
-       log-loss alone. Heads with a weight are refitted on every row at their chosen setting.
+       log-loss alone.
+    4. **Evidence gate.** The combination replaces the ``default`` head only if its per-row
+       out-of-sample log-loss beats the default's by more than ``evidence`` standard errors of
+       the paired differences. With a few dozen rows no choice among heads is reliable (on
+       16 rows, 1-NN can look best by luck); the default is then kept, a head chosen on
+       principle: shrunk LDA is the plug-in Bayes classifier for Gaussian classes with a
+       shared covariance, its OAS/LOO shrinkage adapts from nearest-mean (few rows) to full
+       discriminant (many), and it needs no iterative fit. Heads with a weight are refitted
+       on every row at their chosen setting.
 
     Logits are ``log Σ_h w_h softmax(T_h z_h(x))``. A zero-shot prior (the ``blend`` head) needs
     class names and an encoder, which ``fit(X, y)`` does not see: to let it compete, list it in
     ``candidates`` with its ``candidate_params``; it is then weighed by the same k-fold evidence.
-    If no row can be held out (every class has one row), the first candidate is used alone.
+    If no row can be held out (every class has one row), the default head is used alone.
 
     Parameters
     ----------
@@ -62,6 +70,12 @@ class AutoHead(BaseHead):
     candidate_params : dict of str to dict, default=None
         Constructor parameters per candidate name; a parameter given here is fixed rather than
         searched, e.g. ``{"lda": {"shrinkage": 0.2}, "logistic": {"Cs": (0.01, 0.1)}}``.
+    default : str, default="lda"
+        The head kept unless the evidence favours the combination (the first candidate if
+        ``default`` is not among them).
+    evidence : float >= 0, default=2.0
+        Standard errors of out-of-sample log-loss gain needed to leave ``default``; ``0``
+        takes the combination whenever it is better on average.
 
     Attributes
     ----------
@@ -75,7 +89,9 @@ class AutoHead(BaseHead):
     scores_, log_losses_ : dict of str to float
         Out-of-sample accuracy and log-loss (after temperature) of every candidate.
     stack_log_loss_ : float
-        Out-of-sample log-loss of the weighted mixture on the same rows (in-sample weights).
+        Out-of-sample log-loss of the final weights on the same rows (in-sample weights).
+    evidence_ : float
+        Gain of the combination over ``default`` in standard errors (NaN without evidence).
     n_eval_rows_ : int
     best_name_ : str
         The member with the largest weight; ``best_estimator_`` is its head.
@@ -97,9 +113,13 @@ class AutoHead(BaseHead):
         max_eval_rows: int = 3000,
         random_state: Any = 0,
         candidate_params: Mapping[str, Mapping[str, Any]] | None = None,
+        default: str = "lda",
+        evidence: float = 2.0,
     ) -> None:
         self.candidates = candidates
         self.combine = combine
+        self.default = default
+        self.evidence = evidence
         self.max_eval_rows = max_eval_rows
         self.random_state = random_state
         self.candidate_params = candidate_params
@@ -125,6 +145,11 @@ class AutoHead(BaseHead):
             raise InputError(
                 f"The 'combine' parameter of {owner} must be one of {_COMBINE}. "
                 f"Got {self.combine!r} instead."
+            )
+        e = self.evidence
+        if isinstance(e, bool) or not isinstance(e, Real) or not 0 <= e < np.inf:
+            raise InputError(
+                f"The 'evidence' parameter of {owner} must be a float in [0, inf). Got {e!r} instead."
             )
         m = self.max_eval_rows
         if isinstance(m, bool) or not isinstance(m, Integral) or m < 10:
@@ -180,15 +205,24 @@ class AutoHead(BaseHead):
         self.params_ = {e.name: _jsonable(e.params) for e in evidence}
         self.scores_ = {e.name: e.accuracy for e in evidence}
         self.log_losses_ = {e.name: e.log_loss for e in evidence}
+        lps = [e.log_proba for e in evidence]
         if self.combine == "stack":
-            w = stacking_weights([e.log_proba for e in evidence], y_eval)
+            w = stacking_weights(lps, y_eval)
             w = np.where(w >= _MIN_WEIGHT, w, 0.0)
         else:
             w = np.zeros(len(evidence))
             w[int(np.argmin([e.log_loss for e in evidence]))] = 1.0
         w /= w.sum()
-        self.stack_log_loss_ = mean_log_loss(mix_log_proba([e.log_proba for e in evidence], w),
-                                             y_eval)
+        # leave the default head only on evidence: the paired per-row log-loss gain of the
+        # combination over it must exceed `evidence` standard errors
+        ref = names.index(self.default) if self.default in names else 0
+        rr = np.arange(rows.size)
+        gain = lps[ref][rr, y_eval] - mix_log_proba(lps, w)[rr, y_eval]
+        se = float(np.std(gain, ddof=1) / np.sqrt(gain.size)) if gain.size > 1 else np.inf
+        self.evidence_ = float(-gain.mean() / se) if se > 0 else 0.0
+        if not self.evidence_ > self.evidence:
+            w = np.eye(len(evidence))[ref]
+        self.stack_log_loss_ = mean_log_loss(mix_log_proba(lps, w), y_eval)
         chosen = [(e, float(wi)) for e, wi in zip(evidence, w, strict=True) if wi > 0]
         self._set_members([e for e, _ in chosen], [wi for _, wi in chosen], X, codes)
         return self
@@ -200,8 +234,9 @@ class AutoHead(BaseHead):
         self.scores_ = {n: nan for n in names}
         self.log_losses_ = {n: nan for n in names}
         self.stack_log_loss_ = nan
-        first = Evaluated(names[0], self._params(names[0]), 1.0, np.zeros((0, 0)), nan, nan,
-                          fitted.get(names[0]))
+        self.evidence_ = nan
+        ref = self.default if self.default in names else names[0]
+        first = Evaluated(ref, self._params(ref), 1.0, np.zeros((0, 0)), nan, nan, fitted.get(ref))
         self._set_members([first], [1.0], X, codes)
         return self
 

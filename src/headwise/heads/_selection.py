@@ -34,10 +34,11 @@ from ._registry import get_head
 
 __all__ = ["Evaluated", "evaluate_candidate", "SHRINKAGE_GRID", "KNN_GRID"]
 
-SHRINKAGE_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 0.95)
+SHRINKAGE_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 0.95, 1.0)
 KNN_GRID = (1, 3, 5, 10, 20, 40)
 _ALPHAS = tuple(10.0 ** (k / 2) for k in range(-6, 7))
 _MAX_EXTEND = 20
+_TIE = 1e-4  # log-losses this close are ties, won by the stronger penalty (as logistic's C)
 _N_FOLDS = 5
 
 
@@ -90,18 +91,22 @@ def _ridge(X: np.ndarray, codes: np.ndarray, K: int, rows: np.ndarray, params: M
         for a in values:
             scored[a] = _pick("ridge", "alpha", [a], [at(a)], codes[rows], base)
 
+    def best_alpha() -> float:  # the strongest penalty within _TIE of the lowest log-loss
+        low = min(e.log_loss for e in scored.values())
+        return max(a for a, e in scored.items() if e.log_loss <= low + _TIE)
+
     run(alphas)
     step = float(np.exp(np.median(np.diff(np.log(alphas))))) if len(alphas) > 1 else 10.0
     for _ in range(_MAX_EXTEND if len(alphas) > 1 else 0):
         grid = sorted(scored)
-        best = min(grid, key=lambda a: (scored[a].log_loss, -a))
+        best = best_alpha()
         if best == grid[0] and grid[0] / step > 1e-12:
             run([grid[0] / step])
         elif best == grid[-1] and grid[-1] * step < 1e12:
             run([grid[-1] * step])
         else:
             break
-    best = min(scored, key=lambda a: (scored[a].log_loss, -a))
+    best = best_alpha()
     out = scored[best]
     out.params = {**base, "alphas": (best,)}
     out.grid = {f"alpha={a:.4g}": scored[a].log_loss for a in sorted(scored)}

@@ -25,9 +25,11 @@ import numpy as np
 from scipy import linalg
 
 from ._knn import _EXACT_MATCH, _LOG_FLOOR, _normalize_rows
+from ._lda import oas_shrinkage
+from ._softmax import _one_blas_thread
 
 __all__ = [
-    "loo_ncm_logits", "loo_lda_logits", "loo_ridge_path", "loo_ridge_logits", "loo_knn_logits",
+    "loo_ncm_logits", "loo_lda_path", "loo_lda_logits", "loo_ridge_path", "loo_ridge_logits", "loo_knn_logits",
 ]
 
 
@@ -85,17 +87,13 @@ def loo_ncm_logits(
     return _mask_singletons(out, own, counts)
 
 
-def loo_lda_logits(
-    X: np.ndarray,
-    codes: np.ndarray,
-    n_classes: int,
-    shrinkages: Sequence[float],
-    rows: np.ndarray | None = None,
-) -> list[np.ndarray]:
-    """Leave-one-out logits of :class:`LDAHead` at each fixed shrinkage in (0, 1].
+def loo_lda_path(
+    X: np.ndarray, codes: np.ndarray, n_classes: int, rows: np.ndarray | None = None
+) -> tuple[float, Callable[[float], np.ndarray]]:
+    """One eigendecomposition of the pooled scatter; returns the OAS shrinkage of all rows and a
+    function giving the leave-one-out logits of :class:`LDAHead` at any shrinkage in (0, 1].
 
-    Empirical priors, ``Σ = S/n`` shrunk as ``(1 - a) Σ + a (tr Σ/d) I``, exactly as the head;
-    one (len(rows), K) array per shrinkage.
+    Empirical priors, ``Σ = S/n`` shrunk as ``(1 - a) Σ + a (tr Σ/d) I``, exactly as the head.
     """
     X, rows, counts, sums, own = _setup(X, codes, n_classes, rows)
     n, d = X.shape
@@ -103,7 +101,9 @@ def loo_lda_logits(
     centre = X.mean(axis=0)  # logits are invariant to a common shift, up to a per-row constant
     R = X - means[codes]
     S = R.T @ R
-    lam, U = linalg.eigh(S, check_finite=False)
+    oas = oas_shrinkage(S / n, n)
+    with _one_blas_thread():
+        lam, U = linalg.eigh(S, check_finite=False)
     lam = np.maximum(lam, 0.0)
     trace = float(lam.sum())
     Xt = (X[rows] - centre) @ U  # queries in the eigenbasis
@@ -116,11 +116,11 @@ def loo_lda_logits(
     r_sq = np.einsum("ij,ij->i", Rt, Rt)
     tau = (trace - beta * r_sq) / d  # tr S' / d, per row
     j = np.arange(rows.size)
-    log_counts = np.log(np.maximum(counts, 1e-300))
-    log_prior = np.broadcast_to(log_counts, (rows.size, n_classes)).copy()
+    log_prior = np.broadcast_to(np.log(np.maximum(counts, 1e-300)), (rows.size, n_classes)).copy()
     log_prior[j, own] = np.log(np.maximum(n_own - 1.0, 1e-300))
-    out = []
-    for a in shrinkages:
+    Mt_sq = (Mt * Mt).T
+
+    def at(a: float) -> np.ndarray:
         a = float(a)
         Pm = 1.0 / ((1.0 - a) * lam[None, :] + a * tau[:, None])  # D_i⁻¹, (rows, d)
         u = np.sqrt((1.0 - a) * beta)[:, None] * Rt
@@ -129,7 +129,7 @@ def loo_lda_logits(
         XP = Xt * Pm
         A = XP @ Mt.T
         B = G @ Mt.T
-        Cq = Pm @ (Mt * Mt).T
+        Cq = Pm @ Mt_sq
         # the own class mean moves to μ_c - r/(n_c - 1)
         A[j, own] -= e * np.einsum("ij,ij->i", XP, Rt)
         B[j, own] -= e * np.einsum("ij,ij->i", G, Rt)
@@ -139,8 +139,21 @@ def loo_lda_logits(
         )
         xg = np.einsum("ij,ij->i", Xt, G)
         quad = A + (s * xg)[:, None] * B - 0.5 * (Cq + s[:, None] * B * B)
-        out.append(_mask_singletons((n - 1.0) * quad + log_prior, own, counts))
-    return out
+        return _mask_singletons((n - 1.0) * quad + log_prior, own, counts)
+
+    return oas, at
+
+
+def loo_lda_logits(
+    X: np.ndarray,
+    codes: np.ndarray,
+    n_classes: int,
+    shrinkages: Sequence[float],
+    rows: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """Leave-one-out logits of :class:`LDAHead` at each fixed shrinkage in (0, 1]."""
+    _, at = loo_lda_path(X, codes, n_classes, rows)
+    return [at(a) for a in shrinkages]
 
 
 def loo_ridge_path(
@@ -154,7 +167,8 @@ def loo_ridge_path(
     Y[np.arange(n), codes] = 1.0
     Xc = X - X.mean(axis=0)
     Yc = Y - Y.mean(axis=0)
-    lam, U = linalg.eigh(Xc.T @ Xc, check_finite=False)
+    with _one_blas_thread():
+        lam, U = linalg.eigh(Xc.T @ Xc, check_finite=False)
     lam = np.maximum(lam, 0.0)
     P = U.T @ (Xc.T @ Yc)
     Xq = Xc[rows] @ U

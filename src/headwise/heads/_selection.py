@@ -28,8 +28,7 @@ from scipy.special import log_softmax
 from ._base import BaseHead
 from ._cpath import stratified_folds
 from ._ensemble import fit_temperature, mean_log_loss
-from ._lda import oas_shrinkage
-from ._loo import loo_knn_logits, loo_lda_logits, loo_ncm_logits, loo_ridge_path
+from ._loo import loo_knn_logits, loo_lda_path, loo_ncm_logits, loo_ridge_path
 from ._registry import get_head
 
 __all__ = ["Evaluated", "evaluate_candidate", "SHRINKAGE_GRID", "KNN_GRID"]
@@ -187,19 +186,9 @@ def _ncm(X: np.ndarray, codes: np.ndarray, K: int, rows: np.ndarray, params: Map
 def _lda(X: np.ndarray, codes: np.ndarray, K: int, rows: np.ndarray, params: Mapping[str, Any],
          ) -> Evaluated:
     s = params.get("shrinkage", "auto")
-    if isinstance(s, str):
-        counts = np.bincount(codes, minlength=K)
-        Xf = np.asarray(X, dtype=np.float64)
-        means = np.zeros((K, X.shape[1]))
-        np.add.at(means, codes, Xf)
-        means /= np.maximum(counts, 1)[:, None]
-        R = Xf - means[codes]
-        oas = oas_shrinkage(R.T @ R / X.shape[0], X.shape[0])
-        grid = sorted({*SHRINKAGE_GRID, *([oas] if oas > 0 else [])})
-    else:
-        grid = [float(s)]
-    logits = loo_lda_logits(X, codes, K, grid, rows)
-    return _pick("lda", "shrinkage", grid, logits, codes[rows], {})
+    oas, at = loo_lda_path(X, codes, K, rows)
+    grid = sorted({*SHRINKAGE_GRID, *([oas] if oas > 0 else [])}) if isinstance(s, str) else [s]
+    return _pick("lda", "shrinkage", grid, [at(a) for a in grid], codes[rows], {})
 
 
 def _knn(X: np.ndarray, codes: np.ndarray, K: int, rows: np.ndarray, params: Mapping[str, Any],

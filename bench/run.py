@@ -30,7 +30,9 @@ EXTRA_FRAGMENTS = (
     "store",
     "crash",
     "serve",
+    "accuracy",
 )
+QUICK_ALSO = ("accuracy",)  # extra-fragment scripts whose --quick smoke run joins `run.py --quick`
 
 
 def assemble() -> Path:
@@ -67,7 +69,8 @@ def main() -> None:
     ap.add_argument("--assemble-only", action="store_true")
     args = ap.parse_args()
     if not args.assemble_only:
-        for name in args.only.split(","):
+        names = args.only.split(",") + (list(QUICK_ALSO) if args.quick else [])
+        for name in names:
             if args.quick and name in NOT_QUICK:
                 continue
             script = HERE / f"{name}.py"

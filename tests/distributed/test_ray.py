@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from headwise._atomic import is_temp_name
 from headwise.encoders import get_encoder
 from headwise.exceptions import InputError
 from headwise.heads import (
@@ -157,7 +158,7 @@ def test_killed_encoder_actor_is_retried_and_the_store_stays_clean(tmp_path: Pat
     np.testing.assert_array_equal(res.embeddings.to_numpy(), get_encoder("hash").encode(texts))
     checks = EmbeddingStore(tmp_path / "store").verify()
     assert checks and all(r.ok for r in checks)
-    assert not [p for p in (tmp_path / "store").rglob("*") if ".tmp" in p.name]
+    assert not [p for p in (tmp_path / "store").rglob("*") if is_temp_name(p.name)]
 
 
 class BytesEncoder:

@@ -11,14 +11,17 @@ from ._common import (
     DataArg,
     DtypeOpt,
     EncoderOpt,
+    EncodingOpt,
     JsonOpt,
     LayerOpt,
     MaxLenOpt,
     OnErrorOpt,
     PoolingOpt,
+    PrecisionOpt,
     RayAddressOpt,
     RayOpt,
     TextColOpt,
+    check_batch_size,
     encoder_options,
     handle_errors,
     load_data,
@@ -36,10 +39,12 @@ def embed(
     layer: LayerOpt = None,
     pooling: PoolingOpt = None,
     max_length: MaxLenOpt = None,
+    precision: PrecisionOpt = None,
     batch_size: BatchOpt = 64,
     dtype: DtypeOpt = "float32",
     on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
+    encoding: EncodingOpt = "utf-8",
     ray: RayOpt = False,
     ray_address: RayAddressOpt = None,
 ) -> None:
@@ -51,8 +56,10 @@ def embed(
 
         if on_error != "fail":
             raise InputError("--on-error skip is not available with --ray; unreadable files fail the run.")
+        if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+            raise InputError("--encoding is not available with --ray; Ray Data reads UTF-8 (convert the file first).")
         res = embed_table(data, encoder, backend="ray", address=ray_address, text_col=text_col,
-                          encoder_options=encoder_options(layer, pooling, max_length),
+                          encoder_options=encoder_options(layer, pooling, max_length, precision),
                           batch_size=batch_size, dtype=dtype)  # fmt: skip
         out = {"entry": res.embeddings.key, "encoder": res.encoder_name, "rows": res.rows,
                "dim": res.embeddings.dim, "dtype": dtype, "cache_hit": res.cache_hit,
@@ -63,14 +70,16 @@ def embed(
     from ..store import EmbeddingStore
 
     table = load_data(
-        data, encoder, text_col=text_col, require_labels=False, on_error=on_error, quiet=as_json
+        data, encoder, text_col=text_col, require_labels=False, on_error=on_error, quiet=as_json,
+        encoding=encoding,
     )
+    check_batch_size(batch_size)
     t0 = time.perf_counter()
-    enc = get_encoder(encoder, **encoder_options(layer, pooling, max_length))
+    enc = get_encoder(encoder, **encoder_options(layer, pooling, max_length, precision))
     store = EmbeddingStore()
     hit = store.lookup(enc, table.texts, dtype=dtype)
     es = hit if hit is not None else store.get_or_compute(
-        enc, table.texts, batch_size=batch_size, dtype=dtype
+        enc, table.texts, batch_size=batch_size, dtype=dtype, name=table.path.name
     )
     seconds = time.perf_counter() - t0
     result = {

@@ -102,10 +102,11 @@ def embed_source(
     concurrency: int | tuple[int, int] | None = None,
     num_gpus: float | None = None,
     rows_per_task: int = 1024,
+    name: str | None = None,
 ) -> EmbedResult:
     """Embed the rows of ``source`` on the running Ray and store the vectors (driver writes).
 
-    ``concurrency`` encoder actors run (default: up to one per cluster CPU, autoscaled from 1);
+    ``name`` labels the dataset in ``headwise cache list``. ``concurrency`` encoder actors run (default: up to one per cluster CPU, autoscaled from 1);
     each asks for ``num_gpus`` GPUs (default: 1 where the cluster has GPUs, else 0). Each Ray
     task encodes ``rows_per_task`` rows in forward passes of ``batch_size``.
     """
@@ -139,7 +140,7 @@ def embed_source(
     with worker_errors():
         es = store.get_or_compute(
             WorkerVectors(enc, stream), source.inputs, batch_size=batch_size, dtype=dtype,
-            progress=False,
+            progress=False, name=name,
         )  # fmt: skip
     return EmbedResult(es, source.labels, enc.name, len(es), False,
                        time.perf_counter() - t0, "ray")  # fmt: skip
@@ -221,6 +222,7 @@ def embed_table(
         return embed_source(
             source, encoder, encoder_options=encoder_options, store=store,
             batch_size=batch_size, dtype=dtype, concurrency=concurrency, num_gpus=num_gpus,
+            name=path.name,
         )  # fmt: skip
 
 
@@ -242,7 +244,7 @@ def _embed_local(path: Path, encoder: Any, text_col: str | None, label_col: str 
     hit = store.lookup(enc, table.texts, dtype=dtype)
     if hit is None:
         es = store.get_or_compute(enc, table.texts, batch_size=batch_size, dtype=dtype,
-                                  progress=False)  # fmt: skip
+                                  progress=False, name=path.name)  # fmt: skip
     else:
         es = hit
     return EmbedResult(es, table.labels, enc.name, len(es), hit is not None,

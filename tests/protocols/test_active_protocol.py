@@ -91,3 +91,20 @@ def test_errors_are_clear():
         active_eval("ncm", Xtr, ytr, Xte, yte, start=0)
     with pytest.raises(InputError, match="pool has 80 rows"):
         active_eval("ncm", Xtr, ytr, Xte, yte, rounds=50, budget=10)
+
+
+def test_a_callable_strategy_runs_like_a_named_one():
+    from headwise.active import margin
+
+    Xtr, ytr, Xte, yte = blobs(scale=1.0, n_train=30)
+    calls = []
+
+    def mine(budget, *, X, proba, labeled, labeled_codes, seed):
+        calls.append(budget)
+        return margin(proba, budget, labeled=labeled, seed=seed)
+
+    r = active_eval("ncm", Xtr, ytr, Xte, yte, strategies={"named": "margin", "mine": mine},
+                    rounds=3, budget=2, seeds=2)
+    assert calls == [2] * 6
+    assert r.strategies["mine"].mean == r.strategies["named"].mean
+    assert "mine" in r.to_json()["record"]["settings"]["strategies"]

@@ -78,8 +78,28 @@ class _Learner:
         self.refits["fit"] += 1
 
 
+def _query(strategy: Any, budget: int, **kw: Any) -> np.ndarray:
+    if callable(strategy):
+        return np.asarray(strategy(budget, **kw), dtype=np.int64)
+    return select_batch(strategy, budget, **kw)
+
+
+def _strategy_map(strategies: Any) -> dict[str, Any]:
+    """``{name: strategy name or callable}`` from names or a mapping, checked."""
+    items = dict(strategies) if isinstance(strategies, Mapping) else {s: s for s in strategies}
+    if not items:
+        raise InputError("No strategies given; pass at least one, e.g. 'random,entropy'.")
+    for s in items.values():
+        if not callable(s) and (not isinstance(s, str) or s.removeprefix("pcb:") not in STRATEGIES):
+            raise InputError(
+                f"Unknown strategy '{s}'. Available: {', '.join(STRATEGIES)} "
+                "(prefix any with 'pcb:' for class balance), or pass a callable."
+            )
+    return {str(k): v for k, v in items.items()}
+
+
 def _one_run(
-    strategy: str, seed: int, head: Any, teacher: Any, Xtr: np.ndarray, ytr: np.ndarray,
+    strategy: Any, tag: int, seed: int, head: Any, teacher: Any, Xtr: np.ndarray, ytr: np.ndarray,
     Xte: np.ndarray, yte: np.ndarray, classes: np.ndarray, teacher_P: np.ndarray | None,
     start: int, rounds: int, budget: int,
 ) -> tuple[list[int], list[float], dict[str, int]]:  # fmt: skip
@@ -98,9 +118,9 @@ def _one_run(
         if r == rounds:
             break
         P = _proba_in(model, Xtr, classes)
-        rng = np.random.default_rng([seed, r, STRATEGIES.index(strategy.removeprefix("pcb:"))])
-        new = select_batch(strategy, budget, X=Xtr, proba=P, labeled=lab,
-                           labeled_codes=codes[lab], seed=rng)  # fmt: skip
+        rng = np.random.default_rng([seed, r, tag])
+        new = _query(strategy, budget, X=Xtr, proba=P, labeled=lab, labeled_codes=codes[lab],
+                     seed=rng)  # fmt: skip
         lab = np.concatenate([lab, new])
         learner.update(lab, new)
     return sizes, accs, learner.refits
@@ -113,7 +133,7 @@ def active_eval(
     X_test: Any,
     y_test: Any,
     *,
-    strategies: Sequence[str] = DEFAULT_STRATEGIES,
+    strategies: Sequence[str] | Mapping[str, Any] = DEFAULT_STRATEGIES,
     start: int = 1,
     rounds: int = 5,
     budget: int | None = None,
@@ -130,7 +150,9 @@ def active_eval(
         ``teacher``'s probabilities and the unlabelled rest of the pool.
     X_train, y_train : the pool (labels are revealed only for the rows queried)
     X_test, y_test : scored after every round
-    strategies : names from :data:`headwise.active.STRATEGIES` (``"pcb:"`` prefix allowed)
+    strategies : names from :data:`headwise.active.STRATEGIES` (``"pcb:"`` prefix allowed), or
+        ``{label: name or callable}``; a callable is called as ``fn(budget, X=, proba=, labeled=,
+        labeled_codes=, seed=)`` like :func:`headwise.active.select_batch` and returns indices.
     start : int >= 0
         Labelled rows per class before round 1; 0 starts from the teacher alone.
     rounds, budget : rounds of ``budget`` queries (default budget: the number of classes)
@@ -149,15 +171,7 @@ def active_eval(
     Xtr, ytr = check_split(X_train, y_train, "train")
     Xte, yte = check_split(X_test, y_test, "test", Xtr.shape[1])
     seeds_t = check_seeds(seeds)
-    strategies = list(strategies)
-    for s in strategies:
-        if s.removeprefix("pcb:") not in STRATEGIES:
-            raise InputError(
-                f"Unknown strategy '{s}'. Available: {', '.join(STRATEGIES)} "
-                "(prefix any with 'pcb:' for class balance)."
-            )
-    if not strategies:
-        raise InputError("No strategies given; pass at least one, e.g. 'random,entropy'.")
+    named = _strategy_map(strategies)
     for what, v, lo in (("start", start, 0), ("rounds", rounds, 1)):
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
             raise InputError(f"{what} must be an int >= {lo}. Got {v!r} instead.")
@@ -177,24 +191,25 @@ def active_eval(
         raise InputError("start=0 (a zero-shot start) needs a teacher, e.g. a zero-shot head.")
     teacher_P = _proba_in(teacher, Xtr, classes) if teacher is not None else None
     curves: dict[str, ActiveCurve] = {}
-    for strategy in strategies:
+    for tag, (label, strategy) in enumerate(named.items()):
         per_seed, aulcs, refits = [], [], {"partial_fit": 0, "fit": 0}
         sizes: list[int] = []
         for seed in seeds_t:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                sizes, accs, rf = _one_run(strategy, seed, est, teacher, Xtr, ytr, Xte, yte,
+                sizes, accs, rf = _one_run(strategy, tag, seed, est, teacher, Xtr, ytr, Xte, yte,
                                            classes, teacher_P, start, rounds, B)  # fmt: skip
             per_seed.append(accs)
             aulcs.append(area_under_curve(sizes, accs))
             refits = {k: refits[k] + rf[k] for k in refits}
         by_point = np.asarray(per_seed).T
-        curves[strategy] = ActiveCurve(tuple(sizes), tuple(Summary.of(a) for a in by_point),
+        curves[label] = ActiveCurve(tuple(sizes), tuple(Summary.of(a) for a in by_point),
                                        Summary.of(aulcs), refits)  # fmt: skip
     record = RunRecord(
         protocol="active", encoder=encoder_key, data_hash=data_hash(Xtr, ytr, Xte, yte),
         seeds=seeds_t, heads={name: head_params(est)},
-        settings={"strategies": strategies, "start": int(start), "rounds": int(rounds),
+        settings={"strategies": {k: v if isinstance(v, str) else repr(v) for k, v in named.items()},
+                  "start": int(start), "rounds": int(rounds),
                   "budget": B, "teacher": None if teacher is None else type(teacher).__name__},
     )  # fmt: skip
     return ActiveResult(curves, name, int(start), B, int(rounds), record)

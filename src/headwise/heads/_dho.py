@@ -294,10 +294,13 @@ class DHOHead(BaseHead):
             where[held] = np.arange(held.size)
             for f in range(int(fold.max()) + 1):
                 tr, va = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
-                for j, lam in enumerate(decays):
+                path = None  # strongest penalty first, each fit warm-started from the last
+                for j in range(decays.size - 1, -1, -1):
                     W, b, _ = fit_soft_linear(
-                        Z[tr], onehot[tr], temperature=1.0, weight_decay=float(lam), **opts
-                    )
+                        Z[tr], onehot[tr], temperature=1.0, weight_decay=float(decays[j]),
+                        start=path, **opts,
+                    )  # fmt: skip
+                    path = (W, b)
                     oof[j][where[va]] = Z[va] @ W + b
             pick, alpha, beta, acc = best_mixture(
                 oof, Z[held] @ W_kd + b_kd, codes[held], alphas, betas, seen

@@ -142,3 +142,31 @@ def test_bad_teacher_inputs_are_one_clear_line():
         DHOHead(temperature=0).fit(X, y)
     with pytest.raises(InputError, match="X_unlabeled"):
         DHOHead().fit(X, y, X_unlabeled=X[:, :3])
+
+
+def test_warm_start_reaches_the_same_optimum():
+    X, y, P = _problem(3, n_per_class=40)
+    lab = np.arange(0, y.size, 4)
+    unl = np.setdiff1d(np.arange(y.size), lab)
+    kw = dict(X_unlabeled=X[unl], teacher_proba=np.r_[P[lab], P[unl]])
+    cold = DHOHead(tol=1e-9).fit(X[lab], y[lab], **kw)
+    warm = DHOHead(tol=1e-9, warm_start=True).fit(X[lab[::2]], y[lab[::2]], X_unlabeled=X)
+    warm.fit(X[lab], y[lab], **kw)  # starts from a different problem's weights
+    np.testing.assert_allclose(warm.predict_proba(X), cold.predict_proba(X), atol=1e-5)
+    again = warm.n_iter_.copy()
+    warm.fit(X[lab], y[lab], **kw)  # same problem: starts at the optimum
+    assert np.all(warm.n_iter_ <= np.maximum(again, 2))
+
+
+def test_ce_head_defers_to_the_kd_head_on_unlabelled_classes():
+    from headwise.heads._soft_linear import ce_log_proba
+
+    rng = np.random.default_rng(0)
+    zc, kd = rng.normal(size=(5, 4)), log_softmax(rng.normal(size=(5, 4)), axis=1)
+    seen = np.array([True, True, False, True])
+    p = np.exp(ce_log_proba(zc, kd, seen))
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    np.testing.assert_allclose(p[:, 2], np.exp(kd[:, 2]))  # the unseen class: KD's own mass
+    inner = softmax(zc[:, seen], axis=1) * np.exp(kd[:, seen]).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(p[:, seen], inner)
+    np.testing.assert_allclose(np.exp(ce_log_proba(zc, kd, np.ones(4, bool))), softmax(zc, axis=1))

@@ -18,9 +18,9 @@ from ._soft_linear import (
     fit_soft_linear,
     mixture_log_proba,
     resolve_device,
-    tempered_targets,
     torch_module,
 )
+from ._teacher import teacher_targets
 
 __all__ = ["DHOHead"]
 
@@ -173,45 +173,6 @@ class DHOHead(BaseHead):
         alphas = np.unique(np.clip(np.r_[np.arange(n_steps + 1) * float(self.alpha_step), 1.0], 0, 1))
         return decays, alphas, betas
 
-    def _teacher_targets(
-        self, teacher: Any, teacher_proba: Any, X_all: np.ndarray, classes: np.ndarray
-    ) -> np.ndarray | None:
-        """Teacher probabilities on all rows, columns in ``classes`` order (or None)."""
-        if teacher is not None and teacher_proba is not None:
-            raise InputError("Pass either teacher= (a fitted head) or teacher_proba=, not both.")
-        if teacher is not None:
-            if not hasattr(teacher, "predict_proba") or not hasattr(teacher, "classes_"):
-                raise InputError(
-                    "teacher must be a fitted classifier with predict_proba() and classes_; "
-                    f"got {type(teacher).__name__}."
-                )
-            t_classes = np.asarray(teacher.classes_)
-            pos = {c: i for i, c in enumerate(t_classes.tolist())}
-            missing = [c for c in classes.tolist() if c not in pos]
-            if missing:
-                raise InputError(
-                    f"The teacher does not know the label(s) {missing[:3]!r} (it knows "
-                    f"{t_classes[:5].tolist()}...). Fit the teacher on the same classes."
-                )
-            P = np.asarray(teacher.predict_proba(X_all), dtype=np.float64)
-            P = P[:, [pos[c] for c in classes.tolist()]]
-        elif teacher_proba is not None:
-            P = np.asarray(teacher_proba, dtype=np.float64)
-            if P.shape != (X_all.shape[0], classes.size):
-                raise InputError(
-                    f"teacher_proba must have shape (n_labelled + n_unlabeled, n_classes) = "
-                    f"{(X_all.shape[0], classes.size)} with columns in sorted class order; "
-                    f"got {P.shape}."
-                )
-        else:
-            return None
-        if not np.all(np.isfinite(P)) or np.any(P < 0):
-            raise InputError("teacher probabilities must be finite and non-negative.")
-        sums = P.sum(axis=1, keepdims=True)
-        if np.any(sums <= 0):
-            raise InputError("teacher probabilities sum to 0 on some row; check the teacher.")
-        return tempered_targets(P / sums, float(self.temperature))
-
     # ---------------------------------------------------------------- fit
     def fit(
         self,
@@ -260,7 +221,7 @@ class DHOHead(BaseHead):
         if X_unlabeled is not None:
             X_u = self._validate_predict_like(X_unlabeled, X.shape[1])
         X_all = np.concatenate([np.asarray(X, np.float64), X_u])
-        Q = self._teacher_targets(teacher, teacher_proba, X_all, all_classes)
+        Q = teacher_targets(teacher, teacher_proba, X_all, all_classes, float(self.temperature))
         mean = X_all.mean(axis=0)
         scale = 1.0 / max(float(np.sqrt(np.mean(np.sum((X_all - mean) ** 2, axis=1)))), 1e-12)
         starts = {h: self._previous(h, all_classes, mean, scale) for h in ("kd", "ce")}

@@ -108,3 +108,15 @@ def test_a_callable_strategy_runs_like_a_named_one():
     assert calls == [2] * 6
     assert r.strategies["mine"].mean == r.strategies["named"].mean
     assert "mine" in r.to_json()["record"]["settings"]["strategies"]
+
+
+def test_dho_runs_warm_started_from_one_fit_give_the_cold_result(monkeypatch):
+    import headwise.protocols.active as mod
+
+    Xtr, ytr, Xte, yte = blobs(scale=1.0, n_train=30, seed=5)
+    teacher = LogisticHead(C=0.01).fit(Xtr[::15], ytr[::15])
+    kw = dict(strategies=["entropy"], start=1, rounds=2, budget=4, seeds=2, teacher=teacher)
+    warm = active_eval(DHOHead(tol=1e-9), Xtr, ytr, Xte, yte, **kw)
+    monkeypatch.setattr(mod, "_dho_template", lambda *a: None)
+    cold = active_eval(DHOHead(tol=1e-9), Xtr, ytr, Xte, yte, **kw)
+    assert warm.strategies["entropy"].mean == cold.strategies["entropy"].mean

@@ -205,6 +205,7 @@ def main() -> None:
     ap.add_argument("--strategy-seeds", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--quick", action="store_true", help="TREC only, 2 seeds, 1 and 2 labels")
+    ap.add_argument("--section", default=None, help="results section key (default: the part)")
     args = ap.parse_args()
     sets = ["trec"] if args.quick else args.sets.split(",")
     titles = {"dho": "DHO vs zero-shot vs the labels alone",
@@ -221,7 +222,7 @@ def main() -> None:
                 return
             body = f"{head} ({time.perf_counter() - t0:.0f} s)\n\n{where}\n\n{table}"
             text = OUT.read_text() if OUT.exists() else HEADER  # re-read: parts may run in parallel
-            OUT.write_text(replace_section(text, part, body))
+            OUT.write_text(replace_section(text, args.section or part, body))
 
         if part == "dho":
             shots = [1, 2] if args.quick else [1, 2, 4, 8]

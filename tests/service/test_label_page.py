@@ -20,7 +20,6 @@ import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
-pytest.importorskip("headwise.service.app", reason="the HTTP service (issue 18) is not in this tree")
 
 from headwise.encoders import get_encoder  # noqa: E402
 from headwise.heads import NCMHead  # noqa: E402
@@ -170,3 +169,22 @@ def test_label_ten_rows_in_chromium(server):
     assert not np.allclose(p_before, p_after)  # the model learnt the ten labels
     acc_after = np.mean([p["label"] == truth[t] for p, t in zip(after, probe["texts"], strict=True)])
     assert acc_after >= np.mean([p["label"] == truth[t] for p, t in zip(before, probe["texts"], strict=True)])
+
+
+def test_headwise_serve_mounts_the_page(monkeypatch, settings):
+    import uvicorn
+
+    from headwise.cli import serve as cli_serve
+    from headwise.service._state import ServiceState
+
+    captured: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: captured.setdefault("app", app))
+    state = ServiceState.open(settings)
+    try:
+        cli_serve._serve(settings, state, "127.0.0.1", 0, "warning")
+    finally:
+        state.close()
+    from fastapi.testclient import TestClient
+
+    page = TestClient(captured["app"]).get("/label")  # the page needs no running service
+    assert page.status_code == 200 and "headwise labelling" in page.text

@@ -32,6 +32,7 @@ EXTRA_FRAGMENTS = (
     "serve",
     "accuracy",
     "ray",
+    "active",
 )
 QUICK_ALSO = ("accuracy",)  # extra-fragment scripts whose --quick smoke run joins `run.py --quick`
 

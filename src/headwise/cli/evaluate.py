@@ -33,13 +33,17 @@ from ._common import (
     print_table,
 )
 from .protocols import (
+    BudgetOpt,
     DropOpt,
     HeadsOpt,
     OutOpt,
     PresetOpt,
     ProtocolOpt,
+    RoundsOpt,
     SeedsOpt,
     ShotsOpt,
+    StartOpt,
+    StrategiesOpt,
     TasksOpt,
     TransOpt,
     run_protocol,
@@ -119,6 +123,10 @@ def evaluate(
     preset: PresetOpt = None,
     drop_overlap: DropOpt = False,
     transductive: TransOpt = False,
+    strategies: StrategiesOpt = "random,entropy,coreset,pcoreset",
+    rounds: RoundsOpt = 5,
+    budget: BudgetOpt = None,
+    start: StartOpt = 1,
     out: OutOpt = None,
     layer: LayerOpt = None,
     pooling: PoolingOpt = None,
@@ -137,12 +145,13 @@ def evaluate(
             encoder=encoder or "minilm", text_col=text_col, label_col=label_col,
             split_col=split_col, options=encoder_options(layer, pooling, max_length, precision),
             batch_size=batch_size, as_json=as_json,
+            active={"strategies": strategies, "rounds": rounds, "budget": budget, "start": start},
         )
         return
     if model is None:
         raise InputError(
             "Nothing to evaluate: pass --model HEAD_FILE (a head saved by `headwise fit`) or "
-            "--protocol linear|fewshot|incremental|transductive|zeroshot."
+            "--protocol linear|fewshot|incremental|transductive|zeroshot|active."
         )
     table = load_data(
         data, _encoder_name(model, encoder), text_col=text_col, label_col=label_col,

@@ -28,7 +28,7 @@ from ._common import (
     print_table,
 )
 
-PROTOCOLS = ("linear", "fewshot", "incremental", "transductive", "zeroshot")
+PROTOCOLS = ("linear", "fewshot", "incremental", "transductive", "zeroshot", "active")
 
 ProtocolOpt = Annotated[
     str | None,
@@ -47,6 +47,16 @@ DropOpt = Annotated[
     bool, typer.Option("--drop-overlap", help="Linear: drop test rows that also occur in train.")
 ]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Run directory for <protocol>.json.")]
+StrategiesOpt = Annotated[
+    str, typer.Option("--strategies", help="Active: comma list, e.g. random,entropy,coreset,pcoreset.")
+]
+RoundsOpt = Annotated[int, typer.Option("--rounds", help="Active: rounds of queries.")]
+BudgetOpt = Annotated[
+    int | None, typer.Option("--budget", help="Active: rows queried per round (default: classes).")
+]
+StartOpt = Annotated[
+    int, typer.Option("--start", help="Active: labels per class at the start (0: zero-shot start).")
+]
 TransOpt = Annotated[
     bool, typer.Option("--transductive", help="Few-shot: also score each head's transductive refinement.")
 ]
@@ -98,7 +108,7 @@ def run_protocol(
     data: Path, protocol: str, *, heads: str | None, shots: str, seeds: int, tasks: int,
     preset: str | None, drop_overlap: bool, transductive: bool, out: Path | None, encoder: str,
     text_col: str | None, label_col: str | None, split_col: str | None, options: dict[str, Any],
-    batch_size: int, as_json: bool,
+    batch_size: int, as_json: bool, active: dict[str, Any] | None = None,
 ) -> None:
     """Embed DATA through the cache, run ``protocol`` and print / write its result."""
     from .. import protocols as P
@@ -158,6 +168,12 @@ def run_protocol(
         title = f"{protocol} on {table.path.name}: test accuracy, {seeds} seeds"
         name = "transductive" if protocol == "transductive" else "fewshot"
         _emit(out, name, payload, title, ["head", *(f"{k}-shot" for k in k_list)], rows, as_json)
+    elif protocol == "active":
+        from ._active import active_rows, run_active
+
+        payload = {**meta, **run_active(X, y, tr, te, key=key, encoder=encoder, options=options,
+                                        head=heads, seeds=seeds, **(active or {}))}
+        _emit(out, "active", payload, *active_rows(payload), as_json)
     elif protocol == "incremental":
         res_i = P.class_incremental_eval(head_list, X[tr], y[tr], X[te], y[te], n_tasks=tasks,
                                          seeds=range(seeds), encoder_key=key)

@@ -4,6 +4,7 @@ from ._attentive import AttentiveProbeHead
 from ._auto import AutoHead
 from ._base import BaseHead
 from ._centroid import NCMHead
+from ._dho import DHOHead
 from ._io import load_head, save_head
 from ._knn import KNNHead
 from ._lda import LDAHead
@@ -25,6 +26,7 @@ __all__ = [
     "AutoHead",
     "BaseHead",
     "BlendHead",
+    "DHOHead",
     "GaussianNBHead",
     "KNNHead",
     "LDAHead",

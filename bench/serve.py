@@ -178,6 +178,7 @@ class Server:
 async def load_run(url: str, bodies: list[dict[str, Any]], n: int, conc: int) -> dict[str, Any]:
     lat: list[float] = []
     errors = 0
+    kinds: dict[str, int] = {}
     counter = iter(range(n))
     limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as c:
@@ -189,10 +190,13 @@ async def load_run(url: str, bodies: list[dict[str, Any]], n: int, conc: int) ->
                 try:
                     r = await c.post(f"/v1/models/{MODEL}/predict", json=bodies[i % len(bodies)])
                     ok = r.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    kind = f"HTTP {r.status_code}: {r.text[:120]}"
+                except httpx.HTTPError as exc:
+                    ok, kind = False, f"{type(exc).__name__}: {exc}"[:160]
                 lat.append(time.perf_counter() - t0)
-                errors += not ok
+                if not ok:
+                    errors += 1
+                    kinds[kind] = kinds.get(kind, 0) + 1
 
         warm = iter(range(min(64, n)))
         for _ in warm:
@@ -201,7 +205,7 @@ async def load_run(url: str, bodies: list[dict[str, Any]], n: int, conc: int) ->
         await asyncio.gather(*(worker() for _ in range(conc)))
         wall = time.perf_counter() - t0
     lat_ms = np.array(lat) * 1000
-    return {"n": n, "errors": errors, "wall": wall, "rps": (n - errors) / wall,
+    return {"n": n, "errors": errors, "error_kinds": kinds, "wall": wall, "rps": (n - errors) / wall,
             "p50": float(np.percentile(lat_ms, 50)), "p99": float(np.percentile(lat_ms, 99))}  # fmt: skip
 
 
@@ -397,6 +401,8 @@ def write(args: Any, spec: str, n: int, header: str, results: dict[str, Any], du
         lines += ["### Load: one row per request\n",
                   md_table(["request", "requests", "concurrency", "errors", "requests/s",
                             "p50 ms", "p99 ms", "in-process rows/s before / after", "ratio"], rows),
+                  *[f"\nErrors ({kind}): " + "; ".join(f"{k} ×{v}" for k, v in results[kind]["error_kinds"].items())
+                    for kind in ("embedding", "text") if results[kind]["errors"]],
                   f"\nMean texts per encoder forward pass under load: {results['batch_mean']:.1f} "
                   "(from `/metrics`). In-process = the library on the same rows, measured just "
                   "before and just after the server run (ratio = requests/s ÷ their mean): `encode` "

@@ -140,5 +140,7 @@ def _serve(settings: object, state: object, host: str, port: int, log_level: str
     err_console.print(f"serving {names} on http://{host}:{port} (docs: /docs)", highlight=False)
     uvicorn.run(
         app, host=host, port=port, log_level=log_level, access_log=False,
-        timeout_keep_alive=5, timeout_graceful_shutdown=10,
+        # Keep idle connections longer than clients do (httpx and most pools: 5 s): with equal
+        # timeouts the server may close a connection just as a client reuses it (a failed request).
+        timeout_keep_alive=30, timeout_graceful_shutdown=10,
     )  # fmt: skip

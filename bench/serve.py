@@ -333,6 +333,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="hash encoder, 300 requests, 2 trials")
     ap.add_argument("--skip-load", action="store_true", help="durability trials only")
     ap.add_argument("--only-text", action="store_true", help="text load only (no result file)")
+    ap.add_argument("--skip-kill", action="store_true",
+                    help="load only: replace the load section of an existing serve.md")  # fmt: skip
     ap.add_argument("--max-wait-ms", type=float, default=5.0)
     args = ap.parse_args()
     os.environ.setdefault("HEADWISE_PROGRESS", "0")
@@ -378,10 +380,44 @@ def main() -> None:
             if args.only_text:
                 print("mean batch", results["batch_mean"])
                 return
+        if args.skip_kill:
+            replace_load_section(args, spec, n, header, results, time.perf_counter() - t_start)
+            return
         server = Server(models, work / "kill-state", work)
         dur = durability(server, d, m, trials)
     total = time.perf_counter() - t_start
     write(args, spec, n, header, results, dur, total)
+
+
+def replace_load_section(args: Any, spec: str, n: int, header: str, results: dict[str, Any],
+                         total: float) -> None:  # fmt: skip
+    """A rerun of the load part only: its section replaces the old one, with its own command."""
+    path = RESULTS / "serve.md"
+    old = path.read_text()
+    start, end = old.index("### Load"), old.index("### kill -9")
+    fresh = load_lines(args, results)
+    fresh.insert(1, f"Load part rerun on its own: `{command()}` ({total / 60:.1f} min). {header}\n")
+    path.write_text(old[:start] + "\n".join(fresh) + "\n" + old[end:])
+    print("replaced the load section of", path)
+
+
+def load_lines(args: Any, results: dict[str, Any]) -> list[str]:
+    rows = []
+    for kind in ("embedding", "text"):
+        r = results[kind]
+        rows.append([kind, r["n"], args.concurrency, r["errors"], r["rps"], r["p50"], r["p99"],
+                     f"{r['baseline_before']:,.1f} / {r['baseline_after']:,.1f}",
+                     r["rps"] / r["baseline"]])  # fmt: skip
+    return ["### Load: one row per request\n",
+            md_table(["request", "requests", "concurrency", "errors", "requests/s",
+                      "p50 ms", "p99 ms", "in-process rows/s before / after", "ratio"], rows),
+            *[f"\nErrors ({kind}): " + "; ".join(f"{k} ×{v}" for k, v in results[kind]["error_kinds"].items())
+              for kind in ("embedding", "text") if results[kind]["errors"]],
+            f"\nMean texts per encoder forward pass under load: {results['batch_mean']:.1f} "
+            "(from `/metrics`). In-process = the library on the same rows, measured just "
+            "before and just after the server run (ratio = requests/s ÷ their mean): `encode` "
+            "in batches of 64 + logits, conformal sets and OOD scores (text); the same on "
+            "the stored embeddings (embedding). Target: text requests ≥ 0.7× in-process.\n"]  # fmt: skip
 
 
 def write(args: Any, spec: str, n: int, header: str, results: dict[str, Any], dur: dict[str, Any],
@@ -392,22 +428,7 @@ def write(args: Any, spec: str, n: int, header: str, results: dict[str, Any], du
              "stream), server and client on the same machine over loopback, micro-batching "
              f"`--max-batch 64 --max-wait-ms {MAX_WAIT_MS:g}`.\n"]  # fmt: skip
     if results:
-        rows = []
-        for kind in ("embedding", "text"):
-            r = results[kind]
-            rows.append([kind, r["n"], args.concurrency, r["errors"], r["rps"], r["p50"], r["p99"],
-                         f"{r['baseline_before']:,.1f} / {r['baseline_after']:,.1f}",
-                         r["rps"] / r["baseline"]])  # fmt: skip
-        lines += ["### Load: one row per request\n",
-                  md_table(["request", "requests", "concurrency", "errors", "requests/s",
-                            "p50 ms", "p99 ms", "in-process rows/s before / after", "ratio"], rows),
-                  *[f"\nErrors ({kind}): " + "; ".join(f"{k} ×{v}" for k, v in results[kind]["error_kinds"].items())
-                    for kind in ("embedding", "text") if results[kind]["errors"]],
-                  f"\nMean texts per encoder forward pass under load: {results['batch_mean']:.1f} "
-                  "(from `/metrics`). In-process = the library on the same rows, measured just "
-                  "before and just after the server run (ratio = requests/s ÷ their mean): `encode` "
-                  "in batches of 64 + logits, conformal sets and OOD scores (text); the same on "
-                  "the stored embeddings (embedding). Target: text requests ≥ 0.7× in-process.\n"]  # fmt: skip
+        lines += load_lines(args, results)
     trials = dur["trials"]
     ok = sum(t["all_present"] for t in trials)
     lines += ["### kill -9 during writes\n",

@@ -60,6 +60,7 @@ TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MODEL = "banking77"
 MAX_WAIT_MS = 5.0
+ENCODER_MODE = "--encoder-thread"
 
 
 # ---------------------------------------------------------------- data and model
@@ -144,7 +145,7 @@ class Server:
         env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         cmd = [sys.executable, "-m", "headwise.cli.main", "serve", str(self.models), "--port", str(port),
                "--token-file", str(self.workdir / "token"), "--state-dir", str(self.state),
-               "--max-batch", "64", "--max-wait-ms", f"{MAX_WAIT_MS:g}", "--log-level", "warning"]  # fmt: skip
+               "--max-batch", "64", "--max-wait-ms", f"{MAX_WAIT_MS:g}", "--log-level", "warning", ENCODER_MODE]  # fmt: skip
         log = open(self.workdir / "server.log", "ab")  # noqa: SIM115
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -336,10 +337,13 @@ def main() -> None:
     ap.add_argument("--skip-kill", action="store_true",
                     help="load only: replace the load section of an existing serve.md")  # fmt: skip
     ap.add_argument("--max-wait-ms", type=float, default=5.0)
+    ap.add_argument("--encoder-process", action=argparse.BooleanOptionalAction, default=False,
+                    help="serve with --encoder-process or --encoder-thread (default, as the CLI)")  # fmt: skip
     args = ap.parse_args()
     os.environ.setdefault("HEADWISE_PROGRESS", "0")
-    global MAX_WAIT_MS
+    global MAX_WAIT_MS, ENCODER_MODE
     MAX_WAIT_MS = args.max_wait_ms
+    ENCODER_MODE = "--encoder-process" if args.encoder_process else "--encoder-thread"
     spec = "hash" if args.quick else "minilm"
     n = 300 if args.quick else args.requests
     trials = 2 if args.quick else args.trials
@@ -426,7 +430,7 @@ def write(args: Any, spec: str, n: int, header: str, results: dict[str, Any], du
              f"Command: `{command()}` ({total / 60:.1f} min). {header}\n",
              f"Encoder `{spec}`, Banking77 LDA head (74 classes at start, 3 held out for the write "
              "stream), server and client on the same machine over loopback, micro-batching "
-             f"`--max-batch 64 --max-wait-ms {MAX_WAIT_MS:g}`.\n"]  # fmt: skip
+             f"`--max-batch 64 --max-wait-ms {MAX_WAIT_MS:g}`, `{ENCODER_MODE}`.\n"]  # fmt: skip
     if results:
         lines += load_lines(args, results)
     trials = dur["trials"]

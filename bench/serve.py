@@ -294,15 +294,18 @@ def durability(server: Server, d: dict[str, Any], m: dict[str, Any], trials: int
     server.start()
     out: list[dict[str, Any]] = []
     all_acked: set[int] = set()
+    seen: set[int] = set()  # ids listed after earlier restarts
     for t in range(trials):
         kill_at = int(rng.integers(5, 31))
         acked, sent = asyncio.run(write_stream(server.url, rows, kill_at, server.kill9, rng))
         restart = server.start()
         present = listed(server.url)
         all_acked |= acked
+        seen_before = set(seen)
+        seen |= set(present)
         out.append({
             "trial": t + 1, "acked": len(acked), "sent": sent, "all_present": all_acked <= set(present),
-            "extra": len(set(present) - all_acked), "logged": len(present), "restart_s": restart,
+            "extra": len(set(present) - all_acked - seen_before), "logged": len(present), "restart_s": restart,
             "diff": logit_diff(server.url, d, m, present),
         })  # fmt: skip
         print(f"trial {t + 1}: {out[-1]}", flush=True)

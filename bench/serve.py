@@ -439,7 +439,7 @@ def write(args: Any, spec: str, n: int, header: str, results: dict[str, Any], du
     trials = dur["trials"]
     ok = sum(t["all_present"] for t in trials)
     lines += ["### kill -9 during writes\n",
-              md_table(["trial", "acknowledged", "requests sent", "all acknowledged present",
+              md_table(["trial", "rows acknowledged", "write requests sent", "all acknowledged present",
                         "committed, not acknowledged", "rows in log", "restart s",
                         "max abs logit diff vs batch refit"],
                        [[t["trial"], t["acked"], t["sent"], "yes" if t["all_present"] else "NO",

@@ -218,10 +218,10 @@ class SufficientStats:
         )
         self.counts[target] += np.bincount(codes, minlength=uniq.size)
         self.sums[target] += onehot @ X64
-        if self.sq_sums is not None:
-            self.sq_sums[target] += onehot @ np.square(X64)
         if self.gram is not None:
             _gram_update(self.gram, X64)
+        if self.sq_sums is not None:
+            self.sq_sums[target] += onehot @ np.square(X64)
         return self
 
     def subtract(self, X: np.ndarray, y: np.ndarray) -> SufficientStats:

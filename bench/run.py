@@ -31,6 +31,7 @@ EXTRA_FRAGMENTS = (
     "crash",
     "serve",
     "accuracy",
+    "ray",
 )
 QUICK_ALSO = ("accuracy",)  # extra-fragment scripts whose --quick smoke run joins `run.py --quick`
 

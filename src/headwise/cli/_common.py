@@ -79,6 +79,13 @@ DropUnlabeledOpt = Annotated[
     typer.Option("--drop-unlabeled", help="Leave out rows without a label (counted) instead of refusing the file."),
 ]
 EncodingOpt = Annotated[str, typer.Option("--encoding", help="Text encoding of CSV/TSV/JSONL data (default utf-8).")]
+RayOpt = Annotated[
+    bool, typer.Option("--ray", help="Run on Ray: a local Ray, or the cluster at --ray-address.")
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option("--ray-address", help="Join the Ray cluster at HOST:PORT (implies --ray)."),
+]
 
 
 def handle_errors(fn: F) -> F:

@@ -15,6 +15,7 @@ from ._common import (
     DataArg,
     DropUnlabeledOpt,
     DtypeOpt,
+    Embedded,
     EncoderOpt,
     EncodingOpt,
     JsonOpt,
@@ -24,6 +25,8 @@ from ._common import (
     OnErrorOpt,
     PoolingOpt,
     PrecisionOpt,
+    RayAddressOpt,
+    RayOpt,
     SplitColOpt,
     TextColOpt,
     embed_texts,
@@ -92,6 +95,8 @@ def fit(
     as_json: JsonOpt = False,
     drop_unlabeled: DropUnlabeledOpt = False,
     encoding: EncodingOpt = "utf-8",
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Fit a head on the train split of DATA and save it (safetensors + JSON, no pickle)."""
     from . import trust
@@ -112,15 +117,25 @@ def fit(
 
     h = get_head(head, **parse_params(param))
     opts = encoder_options(layer, pooling, max_length, precision)
-    emb = embed_texts(table.texts, encoder, opts, batch_size=batch_size, dtype=dtype)
     idx = indices_for(table, train_split) if table.splits is not None else np.arange(len(table))
     cal_idx = None
     if calibrate:
         fit_pos, cal_pos = trust.split_for_calibration(table.labels[idx], calib_frac)
         idx, cal_idx = idx[fit_pos], idx[cal_pos]
-    t0 = time.perf_counter()
-    h.fit(emb.X[idx], table.labels[idx])
-    fit_s = time.perf_counter() - t0
+    if ray or ray_address is not None:  # embed and fit on Ray (headwise.distributed)
+        from ..distributed import fit_inputs_ray
+
+        res, h, fit_s = fit_inputs_ray(h, table.texts, table.labels, encoder, indices=idx,
+                                       encoder_options=opts, batch_size=batch_size, dtype=dtype,
+                                       address=ray_address)  # fmt: skip
+        emb = Embedded(res.embeddings.to_numpy(), res.embeddings.encoder_key,
+                       {"spec": encoder, "options": opts}, res.embeddings.key, res.cache_hit,
+                       res.seconds)  # fmt: skip
+    else:
+        emb = embed_texts(table.texts, encoder, opts, batch_size=batch_size, dtype=dtype)
+        t0 = time.perf_counter()
+        h.fit(emb.X[idx], table.labels[idx])
+        fit_s = time.perf_counter() - t0
     h.encoder_spec_ = emb.encoder_spec
     extra: dict[str, Any] = {}
     if cal_idx is not None:

@@ -8,9 +8,21 @@ from ._io import load_head, save_head
 from ._knn import KNNHead
 from ._lda import LDAHead
 from ._logistic import LogisticHead
+from ._mlbase import MultiLabelHead
+from ._mlknn import MultiLabelKNNHead
+from ._mllogistic import MultiLabelLogisticHead
+from ._mlridge import MultiLabelRidgeHead
+from ._mltargets import multilabel_targets
 from ._moment import MomentProbeHead
 from ._nb import GaussianNBHead
-from ._registry import get_head, get_head_class, is_token_head, list_heads, register_head
+from ._registry import (
+    get_head,
+    get_head_class,
+    is_multilabel_head,
+    is_token_head,
+    list_heads,
+    register_head,
+)
 from ._ridge import RidgeHead
 from ._rpridge import RandomProjectionRidgeHead
 from ._stats import SufficientStats
@@ -30,6 +42,10 @@ __all__ = [
     "LDAHead",
     "LogisticHead",
     "MomentProbeHead",
+    "MultiLabelHead",
+    "MultiLabelKNNHead",
+    "MultiLabelLogisticHead",
+    "MultiLabelRidgeHead",
     "NCMHead",
     "RandomProjectionRidgeHead",
     "RidgeHead",
@@ -39,12 +55,14 @@ __all__ = [
     "ZeroShotHead",
     "fit_streaming",
     "from_padded",
+    "is_multilabel_head",
     "is_token_head",
     "get_head",
     "get_head_class",
     "iter_labelled_chunks",
     "list_heads",
     "load_head",
+    "multilabel_targets",
     "register_head",
     "save_head",
     "stream_stats",

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._validation import check_n_features
 from ..exceptions import InputError
+from ._mltargets import refuse_label_lists
 from ._stats import SufficientStats
 
 __all__ = ["BaseHead"]
@@ -51,6 +52,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
     # ---------------------------------------------------------------- validation
     def _validate_fit(self, X: Any, y: Any, *, reset: bool = True) -> tuple[np.ndarray, np.ndarray]:
         _friendly_precheck(self, X, reset=reset)
+        refuse_label_lists(y, type(self).__name__)
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
         check_classification_targets(y)
         return X, y

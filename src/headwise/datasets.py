@@ -16,7 +16,7 @@ from .exceptions import InputError
 __all__ = ["Table", "load_table", "SPLIT_ALIASES"]
 
 TEXT_COLUMNS = ("text", "sentence", "content", "body", "input")
-LABEL_COLUMNS = ("label_text", "label", "labels", "class", "category", "target")
+LABEL_COLUMNS = ("label_text", "label", "label_texts", "labels", "class", "category", "target")
 SPLIT_COLUMNS = ("split", "set", "fold")
 SPLIT_ALIASES = {
     "train": ("train", "training"),
@@ -31,7 +31,7 @@ class Table:
 
     path: Path  # where the rows came from
     texts: list[str]  # one input per row
-    labels: np.ndarray | None  # one label per row (str or int), or None
+    labels: np.ndarray | None  # one label per row (str or int), a tuple per row (multi-label), or None
     splits: np.ndarray | None  # split name per row (str), or None
     text_col: str  # column the texts came from
     label_col: str | None  # column the labels came from
@@ -40,6 +40,23 @@ class Table:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    @property
+    def is_multilabel(self) -> bool:
+        """True when the label column holds a list of labels per row (``labels`` is then an
+        object array of tuples)."""
+        return self.labels is not None and self.labels.dtype == object
+
+    def require_single_label(self) -> Table:
+        """``self``, or one clear error when the label column holds label lists."""
+        if self.is_multilabel:
+            raise InputError(
+                f"Column '{self.label_col}' of {self.path.name} holds a list of labels per row "
+                "(multi-label data); this command takes one label per row. `headwise fit`, `eval "
+                "--model` and `predict` handle multi-label data, or pass --label-col with a "
+                "single-label column."
+            )
+        return self
 
     def split_indices(self, split: str) -> np.ndarray:
         """Row indices of ``split`` (aliases such as dev/validation accepted)."""
@@ -131,6 +148,26 @@ def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], r
     return None
 
 
+def _label_lists(raw: list[Any], column: str, path: Path) -> np.ndarray:
+    """A list-valued label column as an object array of sorted tuples (multi-label), never as
+    strings; a column mixing lists with single labels is refused."""
+    scalar = [i for i, v in enumerate(raw) if not isinstance(v, (list, tuple))]
+    if scalar:
+        raise InputError(
+            f"Column '{column}' of {path.name} mixes label lists with single labels (first single "
+            f"label: row {scalar[0]}); give every row a list (multi-label) or none (single-label)."
+        )
+    items = {type(x) for v in raw for x in v}
+    if not items <= {int, str} or len(items) > 1:
+        raise InputError(
+            f"Column '{column}' of {path.name} holds label lists whose entries are not all "
+            "integers or all strings; use one label type throughout."
+        )
+    out = np.empty(len(raw), dtype=object)
+    out[:] = [tuple(sorted(set(v))) for v in raw]
+    return out
+
+
 def load_table(
     path: str | Path,
     *,
@@ -167,7 +204,9 @@ def load_table(
                 f"(first: row {missing[0]}); drop or fill them."
             )
         kinds = {type(v) for v in raw}
-        if kinds <= {int, bool}:
+        if kinds & {list, tuple}:
+            labels = _label_lists(raw, lcol, path)
+        elif kinds <= {int, bool}:
             labels = np.asarray(raw, dtype=np.int64)
         else:
             labels = np.asarray([str(v) for v in raw])

@@ -130,10 +130,12 @@ def load_data(
     require_labels: bool = True,
     on_error: str = "fail",
     quiet: bool = False,
+    multilabel: bool = False,
 ) -> Any:
     """A table of texts, or of images/clips when ``encoder`` takes media (its ``info`` says so).
 
-    Files left out under ``--on-error skip`` are counted and listed on stderr (unless ``quiet``;
+    A table with a list of labels per row is refused unless ``multilabel`` (the command handles
+    multi-label data). Files left out under ``--on-error skip`` are counted and listed on stderr (unless ``quiet``;
     JSON output carries them instead), never dropped silently.
     """
     from ..datasets import load_table
@@ -143,10 +145,13 @@ def load_data(
     if modality == "text":
         if on_error != "fail":
             check_on_error_value(on_error)
-        return load_table(
+        table = load_table(
             data, text_col=text_col, label_col=label_col, split_col=split_col,
             require_labels=require_labels,
         )  # fmt: skip
+        if not multilabel:
+            table.require_single_label()
+        return table
     from ..media import load_media
 
     table = load_media(data, modality, on_error=on_error)

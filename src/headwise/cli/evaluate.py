@@ -138,11 +138,18 @@ def evaluate(
         )
     table = load_data(
         data, _encoder_name(model, encoder), text_col=text_col, label_col=label_col,
-        split_col=split_col, on_error=on_error, quiet=as_json,
+        split_col=split_col, on_error=on_error, quiet=as_json, multilabel=True,
     )  # fmt: skip
     assert table.labels is not None
     head, X = _load(model, encoder, table.texts, batch_size)
     idx = indices_for(table, _default_split(table, split))
+    if _multilabel(table, head):
+        from ..multilabel import evaluate_multilabel
+
+        ml = evaluate_multilabel(head, X[idx], table.labels[idx])
+        info = {"model": str(model), "split": _default_split(table, split) or "all", "n": int(idx.size)}
+        _render_multilabel_eval({**info, **ml}, model, table, as_json)
+        return
     y = table.labels[idx]
     unseen = np.setdiff1d(np.unique(y), head.classes_)
     if unseen.size:
@@ -162,6 +169,31 @@ def evaluate(
         print_json(result)
     else:
         print_table(f"{model.name} on {table.path.name}", list(result), [list(result.values())])
+
+
+def _multilabel(table: Any, head: Any) -> bool:
+    """Whether DATA and the head agree on multi-label targets; a mismatch is refused."""
+    from ..heads import is_multilabel_head
+    from ..heads._registry import name_of_head
+
+    ml_head = is_multilabel_head(name_of_head(type(head)))
+    ml_data = bool(getattr(table, "is_multilabel", False))
+    if ml_data and not ml_head:
+        raise InputError(
+            "The label column holds a list of labels per row (multi-label data), but this head "
+            "predicts one label per row; fit a multi-label head (--head mlridge|mllogistic|mlknn)."
+        )
+    return ml_head
+
+
+def _render_multilabel_eval(result: dict[str, Any], model: Path, table: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(result)
+        return
+    top = {k: v for k, v in result.items() if k != "per_label"}
+    print_table(f"{model.name} on {table.path.name}", list(top), [list(top.values())])
+    rows = [[p["label"], p["f1"], p["support"]] for p in result["per_label"]]
+    print_table("per-label F1", ["label", "f1", "support"], rows)
 
 
 def _short(v: Any) -> str:
@@ -193,7 +225,10 @@ def predict(
         float | None,
         typer.Option("--alpha", help="Conformal prediction sets at miscoverage alpha (needs fit --calibrate)."),
     ] = None,
-    method: Annotated[str, typer.Option("--method", help="Conformal score: lac, aps or raps.")] = "lac",
+    method: Annotated[
+        str | None,
+        typer.Option("--method", help="Conformal score: lac (default), aps or raps; multi-label: crc (default) or lac."),
+    ] = None,
     mondrian: Annotated[bool, typer.Option("--mondrian", help="Class-conditional coverage.")] = False,
     ood: Annotated[
         str | None, typer.Option("--ood", help="Flag rows as none of the known classes: msp, energy, mahalanobis.")
@@ -208,7 +243,7 @@ def predict(
     """Predict labels (with probabilities) for every row of DATA; labels are optional."""
     table = load_data(
         data, _encoder_name(model, encoder), text_col=text_col, split_col=split_col,
-        require_labels=False, on_error=on_error, quiet=as_json,
+        require_labels=False, on_error=on_error, quiet=as_json, multilabel=True,
     )  # fmt: skip
     if top_k < 1:
         raise InputError(f"--top-k must be at least 1. Got {top_k} instead.")
@@ -216,9 +251,13 @@ def predict(
         raise InputError(f"--out must end in .jsonl or .csv. Got {out.name} instead.")
     from . import trust
 
-    trust.check_predict_options(alpha, method, ood)
     head, X = _load(model, encoder, table.texts, batch_size)
     idx = indices_for(table, split)
+    if _multilabel(table, head):
+        _predict_multilabel(model, head, X[idx], idx, table, alpha, method, out, as_json)
+        return
+    method = method or "lac"
+    trust.check_predict_options(alpha, method, ood)
     proba = head.predict_proba(X[idx])
     extras = trust.predict_extras(model, head, X[idx], alpha, method, mondrian, ood)
     if extras:
@@ -270,5 +309,41 @@ def predict(
                 for r in shown
             ],
         )
+    else:
+        typer.echo(f"wrote {len(records)} predictions to {out}")
+
+
+def _predict_multilabel(
+    model: Path, head: Any, X: np.ndarray, idx: np.ndarray, table: Any, alpha: float | None,
+    method: str | None, out: Path | None, as_json: bool,
+) -> None:  # fmt: skip
+    """`predict` with a multi-label head: label lists, and conformal label sets with --alpha
+    (``--method crc`` controls the false-negative rate, ``lac`` covers each label)."""
+    from ..multilabel import load_multilabel_calibration, predict_multilabel
+    from ..trust import check_alpha
+
+    conformal = None
+    if alpha is not None:
+        check_alpha(alpha, "--alpha")
+        conformal = load_multilabel_calibration(head, model, method or "crc")
+    recs = predict_multilabel(head, X, conformal=conformal, alpha=alpha)
+    records = [
+        {"row": int(i), "text": getattr(table.texts[i], "source", table.texts[i]), **r}
+        for i, r in zip(idx, recs, strict=True)
+    ]
+    if out is not None:
+        if out.suffix.lower() != ".jsonl":
+            raise InputError("Multi-label predictions are written as .jsonl (one label list per row).")
+        _atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    if as_json:
+        print_json(records)
+    elif out is None:
+        sets = "label_set" in records[0] if records else False
+        print_table(
+            f"predictions ({len(records)} rows{', first 20' if len(records) > 20 else ''})",
+            ["row", "labels", *(["label_set"] if sets else []), "text"],
+            [[r["row"], _short(r["labels"]), *([_short(r["label_set"])] if sets else []), r["text"][:60]]
+             for r in records[:20]],
+        )  # fmt: skip
     else:
         typer.echo(f"wrote {len(records)} predictions to {out}")

@@ -110,6 +110,7 @@ def run_protocol(
     if seeds < 1:
         raise InputError(f"--seeds must be at least 1. Got {seeds} instead.")
     table = load_table(data, text_col=text_col, label_col=label_col, split_col=split_col)
+    table.require_single_label()
     tr, va, te = _splits(table)
     y = table.labels
     assert y is not None
@@ -215,6 +216,7 @@ def sweep(
         except ImportError:
             raise InputError("--plot needs matplotlib: pip install headwise[plot]") from None
     table = load_table(data, text_col=text_col, label_col=label_col, split_col=split_col)
+    table.require_single_label()
     tr, va, te = _splits(table)
     enc = get_encoder(encoder, **encoder_options(None, pooling, max_length))
     wanted = resolve_layers(enc, layers)

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..exceptions import InputError
 from ._base import BaseHead, _friendly_precheck
-from ._mltargets import align_targets, multilabel_targets
+from ._mltargets import align_targets, is_label_lists, multilabel_targets
 
 __all__ = ["MultiLabelHead", "f1_thresholds", "random_holdout", "top_k_indicator"]
 
@@ -124,7 +124,7 @@ class MultiLabelHead(BaseHead):
         Y, classes = multilabel_targets(y)
         if Y.shape[0] != n_rows:
             raise InputError(f"X has {n_rows} rows but y has {Y.shape[0]}.")
-        if np.ndim(y) == 2 and Y.shape[1] == self.classes_.size:
+        if not is_label_lists(y) and np.ndim(y) == 2 and Y.shape[1] == self.classes_.size:
             return Y  # an indicator matrix is already in column order
         return align_targets(Y, classes, self.classes_)
 

@@ -83,7 +83,8 @@ def _from_indicator(y: Any) -> tuple[np.ndarray, np.ndarray]:
 def multilabel_targets(y: Any) -> tuple[np.ndarray, np.ndarray]:
     """``(Y, classes)``: the float target matrix (NaN = unknown) and its sorted labels.
 
-    Accepts label lists (``[["joy"], ["anger", "fear"], []]``), an indicator matrix ``(n, L)`` with
+    Accepts label lists (``[["joy"], ["anger", "fear"], []]``; a Python list of lists is always
+    read as label lists), an indicator matrix ``(n, L)`` as a 2-D numpy or sparse array with
     ``-1`` or ``NaN`` marking unknown entries (labels are the column numbers), or one label per
     row (a multi-class target, read as one positive label per row).
 

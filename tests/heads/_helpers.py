@@ -16,6 +16,7 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "logistic": {"C": 1.0, "max_iter": 100},
     "rpridge": {"n_components": 64, "alphas": (0.1, 1.0, 10.0)},
     "mlridge": {"alphas": (0.1, 1.0, 10.0)},
+    "logitadjust": {"base": "lda"},
     "mllogistic": {"max_iter": 100},
     "mlknn": {"n_neighbors": 5},
 }

@@ -8,6 +8,7 @@ from ._io import load_head, save_head
 from ._knn import KNNHead
 from ._lda import LDAHead
 from ._logistic import LogisticHead
+from ._logit_adjust import LogitAdjustedHead
 from ._mlbase import MultiLabelHead
 from ._mlknn import MultiLabelKNNHead
 from ._mllogistic import MultiLabelLogisticHead
@@ -41,6 +42,7 @@ __all__ = [
     "KNNHead",
     "LDAHead",
     "LogisticHead",
+    "LogitAdjustedHead",
     "MomentProbeHead",
     "MultiLabelHead",
     "MultiLabelKNNHead",

@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     _knn,
     _lda,
     _logistic,
+    _logit_adjust,
     _mlknn,
     _mllogistic,
     _mlridge,

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from headwise.heads import GaussianNBHead, LDAHead, LogitAdjustedHead, get_head, load_head, save_head
+from headwise.heads import (
+    GaussianNBHead,
+    LDAHead,
+    LogitAdjustedHead,
+    get_head,
+    load_head,
+    save_head,
+)
 from headwise.heads._logit_adjust import balanced_accuracy, balanced_holdout
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from ..exceptions import InputError
 from ._base import BaseHead
 from ._holdout import stratified_holdout
+from ._losses import balanced_softmax_offsets, check_loss
 from ._registry import register_head
 from ._softmax import ChunkedSoftmaxProblem, Preprocessor, SoftmaxProblem, lda_start
 from ._stats import SufficientStats
@@ -71,6 +72,10 @@ class LogisticHead(BaseHead):
         on Banking77 (its large weights along weak directions have to be undone).
     class_weight : dict, "balanced" or None, default=None
         Row weights per class, as in sklearn (``"balanced"``: ``n / (n_classes * count)``).
+    loss : {"ce", "balanced_softmax"}, default="ce"
+        ``"balanced_softmax"`` trains on ``logits + log π`` (π: training class frequencies) and
+        predicts with ``logits``, for long-tailed data; ``C`` is then chosen on the adjusted
+        validation logits. See :mod:`headwise.heads._losses`.
     random_state : int, RandomState or None, default=0
         Seeds the validation split.
 
@@ -108,6 +113,7 @@ class LogisticHead(BaseHead):
         warm_start_from: str | None = None,
         class_weight: dict[Any, float] | str | None = None,
         random_state: Any = 0,
+        loss: str = "ce",
     ) -> None:
         self.Cs = Cs
         self.C = C
@@ -118,6 +124,7 @@ class LogisticHead(BaseHead):
         self.warm_start_from = warm_start_from
         self.class_weight = class_weight
         self.random_state = random_state
+        self.loss = loss
 
     def _check_params(self) -> np.ndarray:
         owner = type(self).__name__
@@ -160,6 +167,7 @@ class LogisticHead(BaseHead):
                 f"The 'class_weight' parameter of {owner} must be None, 'balanced' or a dict "
                 f"mapping labels to weights. Got {cw!r} instead."
             )
+        check_loss(self.loss, owner, ("ce", "balanced_softmax"))
         return np.unique(Cs)  # sorted: the path runs from the strongest penalty to the weakest
 
     def _class_weights(self, codes: np.ndarray) -> np.ndarray:
@@ -248,7 +256,7 @@ class LogisticHead(BaseHead):
             thetas = []
             for j, C in enumerate(Cs):
                 theta, self.path_n_iter_[j] = part.solve(theta, C, self.max_iter, self.tol)
-                self.val_scores_[j], self.val_log_losses_[j] = val.scores(theta)
+                self.val_scores_[j], self.val_log_losses_[j] = val.scores(self._predictive(theta, part))
                 thetas.append(theta)
             best = min(
                 range(Cs.size), key=lambda j: (-self.val_scores_[j], self.val_log_losses_[j])
@@ -259,7 +267,7 @@ class LogisticHead(BaseHead):
             self.C_ = float(self.C) if self.C is not None else float(Cs[(Cs.size - 1) // 2])
             theta = self._start(pre, prob, self.C_)
         theta, self.n_iter_ = prob.solve(theta, self.C_, self.max_iter, self.tol)
-        W, b = pre.to_original(*prob.split(theta))
+        W, b = pre.to_original(*prob.split(self._predictive(theta, prob)))
         self.coef_ = np.ascontiguousarray(W.T)
         self.intercept_ = b
         return self
@@ -318,6 +326,14 @@ class LogisticHead(BaseHead):
         if split is None:
             return self._fit_path(Cs, pre, prob, None, None)
         return self._fit_path(Cs, pre, prob, problem(split[0], weights), problem(split[1], None))
+
+    def _predictive(self, theta: np.ndarray, prob: SoftmaxProblem) -> np.ndarray:
+        """The trained parameters as used for prediction (balanced softmax: ``− log π``)."""
+        if self.loss != "balanced_softmax":
+            return theta
+        out = theta.copy()
+        out[-prob.K :] -= balanced_softmax_offsets(np.bincount(prob.codes, minlength=prob.K))
+        return out
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_

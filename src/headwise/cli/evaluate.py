@@ -34,6 +34,7 @@ from ._common import (
 from .protocols import (
     DropOpt,
     HeadsOpt,
+    ImbalanceOpt,
     OutOpt,
     PresetOpt,
     ProtocolOpt,
@@ -112,6 +113,7 @@ def evaluate(
     preset: PresetOpt = None,
     drop_overlap: DropOpt = False,
     transductive: TransOpt = False,
+    imbalance: ImbalanceOpt = None,
     out: OutOpt = None,
     layer: LayerOpt = None,
     pooling: PoolingOpt = None,
@@ -120,21 +122,22 @@ def evaluate(
     """Score a saved head (--model), or run an evaluation protocol (--protocol) on DATA."""
     from sklearn.metrics import accuracy_score, f1_score
 
-    if protocol is not None or preset is not None:
+    if protocol is not None or preset is not None or imbalance is not None:
         if model is not None:
             raise InputError("Pass either --model (score a saved head) or --protocol, not both.")
         run_protocol(
-            data, protocol or "fewshot", heads=heads, shots=shots, seeds=seeds, tasks=tasks,
+            data, protocol or ("longtail" if imbalance is not None else "fewshot"), heads=heads,
+            shots=shots, seeds=seeds, tasks=tasks,
             preset=preset, drop_overlap=drop_overlap, transductive=transductive, out=out,
             encoder=encoder or "minilm", text_col=text_col, label_col=label_col,
             split_col=split_col, options=encoder_options(layer, pooling, max_length),
-            batch_size=batch_size, as_json=as_json,
+            batch_size=batch_size, as_json=as_json, imbalance=imbalance,
         )
         return
     if model is None:
         raise InputError(
             "Nothing to evaluate: pass --model HEAD_FILE (a head saved by `headwise fit`) or "
-            "--protocol linear|fewshot|incremental|transductive|zeroshot."
+            "--protocol linear|fewshot|incremental|transductive|zeroshot|longtail."
         )
     table = load_data(
         data, _encoder_name(model, encoder), text_col=text_col, label_col=label_col,

@@ -29,6 +29,7 @@ from .few_shot import (
 )
 from .layer_sweep import embed_layers, layer_sweep_eval, plot_sweep, resolve_layers
 from .linear import DEFAULT_GRIDS, find_leakage, linear_eval
+from .long_tail import LongTailResult, long_tail_eval, long_tail_indices
 from .transductive import transductive_eval
 from .zero_shot import zero_shot_eval
 
@@ -41,6 +42,7 @@ __all__ = [
     "LeakageError",
     "LinearHeadResult",
     "LinearResult",
+    "LongTailResult",
     "MTEBResult",
     "RunRecord",
     "Summary",
@@ -53,6 +55,8 @@ __all__ = [
     "forgetting",
     "layer_sweep_eval",
     "linear_eval",
+    "long_tail_eval",
+    "long_tail_indices",
     "mteb_eval",
     "mteb_samples_per_label",
     "mteb_undersample",

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED_DATA, command, machine, md_table, write_fragment  # noqa: E402
+from _common import RESULTS, SHARED_DATA, command, machine, md_table, write_fragment  # noqa: E402
 
 from headwise.cli._common import embed_texts  # noqa: E402
 from headwise.datasets import load_table  # noqa: E402
@@ -95,17 +95,26 @@ def run(name: str, quick: bool) -> list[list[object]]:
 
 
 def main() -> None:
+    import json
+
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", default="goemotions,reuters21578")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    t0 = time.perf_counter()
-    rows = [r for name in args.data.split(",") for r in run(name, args.quick)]
+    name = "multilabel-quick" if args.quick else "multilabel"
+    store = RESULTS / f"{name}.json"  # rows per data set, so data sets can run separately
+    saved = json.loads(store.read_text()) if store.exists() else {}
+    for data in args.data.split(","):
+        t0 = time.perf_counter()
+        saved[data] = {"rows": run(data, args.quick), "command": command(),
+                       "seconds": time.perf_counter() - t0, "machine": machine()}  # fmt: skip
+        store.write_text(json.dumps(saved, indent=1))
     cols = ["data", "head", "micro-F1", "macro-F1", "mAP", "subset acc", "Hamming",
             "FNR α=.1", "set size α=.1", "FNR α=.2", "set size α=.2", "LAC label cov. α=.1", "fit s"]  # fmt: skip
+    runs = "\n".join(f"- {d}: `{v['command']}` ({v['seconds']:.0f} s). {v['machine']}" for d, v in saved.items())
     text = (
         "## Multi-label heads (GoEmotions, Reuters-21578)\n\n"
-        f"Command: `{command()}` ({time.perf_counter() - t0:.0f} s)\n\n{machine()}\n\n"
+        f"Commands:\n{runs}\n\n"
         "MiniLM (all-MiniLM-L6-v2) embeddings. Every head is fitted on the same 80% of the train "
         "rows (seed 0); the other 20% calibrate the conformal sets. Our heads tune per-label "
         "thresholds for F1 on their own 10% holdout of the fit rows; sklearn's one-vs-rest "
@@ -114,9 +123,8 @@ def main() -> None:
         "cov.: mean over labels of the fraction of true test labels kept at α = 0.1 (target "
         "≥ 0.9). Published (not re-run): GoEmotions BERT-base macro-F1 0.46; Reuters ApteMod 90 "
         "categories SVM micro/macro-F1 0.860/0.525 (those drop the rows without a topic).\n\n"
-        + md_table(cols, rows) + "\n"
+        + md_table(cols, [r for v in saved.values() for r in v["rows"]]) + "\n"
     )
-    name = "multilabel-quick" if args.quick else "multilabel"
     print(write_fragment(name, text))
 
 

@@ -10,6 +10,7 @@ from ._lda import LDAHead
 from ._logistic import LogisticHead
 from ._logit_adjust import LogitAdjustedHead
 from ._mlbase import MultiLabelHead
+from ._mlp import MLPHead
 from ._mlknn import MultiLabelKNNHead
 from ._mllogistic import MultiLabelLogisticHead
 from ._mlridge import MultiLabelRidgeHead
@@ -43,6 +44,7 @@ __all__ = [
     "LDAHead",
     "LogisticHead",
     "LogitAdjustedHead",
+    "MLPHead",
     "MomentProbeHead",
     "MultiLabelHead",
     "MultiLabelKNNHead",

@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     _lda,
     _logistic,
     _logit_adjust,
+    _mlp,
     _mlknn,
     _mllogistic,
     _mlridge,

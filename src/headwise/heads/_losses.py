@@ -14,9 +14,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-__all__ = ["LOSSES", "balanced_softmax_offsets", "check_loss", "zloss_terms", "zloss_default_b"]
+__all__ = [
+    "LOSSES", "balanced_softmax_offsets", "check_loss", "torch_loss", "zloss_default_b", "zloss_terms",
+]
 
 LOSSES = ("ce", "balanced_softmax", "zloss")
 _EPS = 1e-12
@@ -79,3 +83,25 @@ def zloss_terms(
     onehot[rows, codes] = 1.0
     grad = g[:, None] * ((onehot - 1.0 / K) - zy[:, None] * z / K) / sigma
     return f, grad
+
+
+def torch_loss(name: str, logits: Any, targets: Any, offsets: Any = None, a: float = 1.0,
+               b: float | None = None) -> Any:  # fmt: skip
+    """Mean loss ``name`` of a torch ``logits`` batch (the MLP head's training loss).
+
+    ``offsets`` (``log π``, a tensor) are added to the logits for ``"balanced_softmax"``.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if name == "ce":
+        return F.cross_entropy(logits, targets)
+    if name == "balanced_softmax":
+        return F.cross_entropy(logits + offsets, targets)
+    K = logits.shape[1]
+    bb = zloss_default_b(K) if b is None else float(b)
+    mu = logits.mean(dim=1, keepdim=True)
+    sigma = torch.sqrt(((logits - mu) ** 2).mean(dim=1, keepdim=True)) + _EPS
+    z = (logits - mu) / sigma
+    zy = z.gather(1, targets[:, None])[:, 0]
+    return (F.softplus(a * (bb - zy)) / a).mean()

@@ -10,9 +10,9 @@ from ._lda import LDAHead
 from ._logistic import LogisticHead
 from ._logit_adjust import LogitAdjustedHead
 from ._mlbase import MultiLabelHead
-from ._mlp import MLPHead
 from ._mlknn import MultiLabelKNNHead
 from ._mllogistic import MultiLabelLogisticHead
+from ._mlp import MLPHead
 from ._mlridge import MultiLabelRidgeHead
 from ._mltargets import multilabel_targets
 from ._moment import MomentProbeHead

@@ -30,6 +30,7 @@ from ._rpridge import RandomProjectionRidgeHead
 from ._stats import SufficientStats
 from ._stats_head import StatsHead
 from ._streaming import fit_streaming, iter_labelled_chunks, stream_stats
+from ._svm import LinearSVMHead
 from ._tokens import from_padded
 from ._transductive import TransductiveHead
 from ._zeroshot import BlendHead, ZeroShotHead
@@ -42,6 +43,7 @@ __all__ = [
     "GaussianNBHead",
     "KNNHead",
     "LDAHead",
+    "LinearSVMHead",
     "LogisticHead",
     "LogitAdjustedHead",
     "MLPHead",

@@ -16,6 +16,7 @@ from . import (  # noqa: F401
     _nb,
     _ridge,
     _rpridge,
+    _svm,
     _transductive,
     _zeroshot,
 )

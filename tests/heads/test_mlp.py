@@ -38,10 +38,11 @@ def test_torch_zloss_matches_numpy() -> None:
 
 
 @pytest.mark.parametrize("loss", ["zloss", "balanced_softmax"])
-def test_loss_options_learn(loss: str) -> None:
+@pytest.mark.parametrize("layers", [0, 1])
+def test_loss_options_learn(loss: str, layers: int) -> None:
     X, y = toy_blobs()
     Xt, yt = toy_blobs(n_per_class=10, noise_seed=1)
-    head = MLPHead(param_grid={}, loss=loss, **FAST).fit(X, y)
+    head = MLPHead(param_grid={}, loss=loss, hidden_layers=layers, **FAST).fit(X, y)
     assert np.mean(head.predict(Xt) == yt) > 0.9
 
 

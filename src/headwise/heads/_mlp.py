@@ -125,7 +125,11 @@ class MLPHead(BaseHead):
 
     Parameters
     ----------
-    hidden_layers : {1, 2}, default=1
+    hidden_layers : {0, 1, 2}, default=1
+        ``0`` is a linear softmax probe trained the same way: with ``loss="zloss"`` it is the
+        Z-loss variant of the logistic head (the Z-loss is invariant to the logits' scale, so the
+        logistic head's L-BFGS fit with an L2 penalty has no minimiser for it: the penalty would
+        shrink the weights without end; early stopping regularises instead).
     width : int, default=512
     dropout : float in [0, 1), default=0.1
     lr : float, default=1e-3
@@ -192,8 +196,8 @@ class MLPHead(BaseHead):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, Integral) or v < 1:
                 raise InputError(f"The '{name}' parameter of {owner} must be an int >= 1. Got {v!r} instead.")
-        if self.hidden_layers not in (1, 2):
-            raise InputError(f"The 'hidden_layers' parameter of {owner} must be 1 or 2. Got {self.hidden_layers!r}.")
+        if self.hidden_layers not in (0, 1, 2):
+            raise InputError(f"The 'hidden_layers' parameter of {owner} must be 0, 1 or 2. Got {self.hidden_layers!r}.")
         for name, lo, hi in (("dropout", 0.0, 1.0), ("validation_fraction", 0.0, 1.0)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, Real) or not lo <= v < hi or (name[0] == "v" and v == 0):

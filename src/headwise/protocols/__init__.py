@@ -27,6 +27,7 @@ from .few_shot import (
     mteb_undersample,
     sample_per_class,
 )
+from .gzsl import GZSLResult, gzsl_eval
 from .layer_sweep import embed_layers, layer_sweep_eval, plot_sweep, resolve_layers
 from .linear import DEFAULT_GRIDS, find_leakage, linear_eval
 from .long_tail import LongTailResult, long_tail_eval, long_tail_indices
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_GRIDS",
     "FewShotCurve",
     "FewShotResult",
+    "GZSLResult",
     "IncrementalCurve",
     "IncrementalResult",
     "LeakageError",
@@ -53,6 +55,7 @@ __all__ = [
     "few_shot_eval",
     "find_leakage",
     "forgetting",
+    "gzsl_eval",
     "layer_sweep_eval",
     "linear_eval",
     "long_tail_eval",

@@ -19,7 +19,7 @@ FRAGMENT = {"logistic_banking77": "logistic"}
 NOT_QUICK = {"logistic_banking77"}  # needs the full Banking77 embeddings
 # Results of the protocol, trust, media and LLM benchmarks, appended after the performance tables when
 # present. Their scripts run separately (hours on this machine); each fragment states its command.
-EXTRA_FRAGMENTS = ("protocols", "trust", "media", "llm_tokens", "multilabel", "longtail")
+EXTRA_FRAGMENTS = ("protocols", "trust", "media", "llm_tokens", "multilabel", "longtail", "gzsl", "heads_extra_mlp")
 
 
 def assemble() -> Path:

@@ -4,6 +4,7 @@ from ._attentive import AttentiveProbeHead
 from ._auto import AutoHead
 from ._base import BaseHead
 from ._centroid import NCMHead
+from ._fourier import FourierHead
 from ._io import load_head, save_head
 from ._knn import KNNHead
 from ._lda import LDAHead
@@ -40,6 +41,7 @@ __all__ = [
     "AutoHead",
     "BaseHead",
     "BlendHead",
+    "FourierHead",
     "GaussianNBHead",
     "KNNHead",
     "LDAHead",

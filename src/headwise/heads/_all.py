@@ -4,6 +4,7 @@ from . import (  # noqa: F401
     _attentive,
     _auto,
     _centroid,
+    _fourier,
     _knn,
     _lda,
     _logistic,

@@ -31,6 +31,7 @@ from ._common import (
     print_json,
     print_table,
 )
+from .multilabel import is_multilabel_run, predict_multilabel_rows, render_eval
 from .protocols import (
     DropOpt,
     HeadsOpt,
@@ -146,12 +147,12 @@ def evaluate(
     assert table.labels is not None
     head, X = _load(model, encoder, table.texts, batch_size)
     idx = indices_for(table, _default_split(table, split))
-    if _multilabel(table, head):
+    if is_multilabel_run(table, head):
         from ..multilabel import evaluate_multilabel
 
         ml = evaluate_multilabel(head, X[idx], table.labels[idx])
         info = {"model": str(model), "split": _default_split(table, split) or "all", "n": int(idx.size)}
-        _render_multilabel_eval({**info, **ml}, model, table, as_json)
+        render_eval({**info, **ml}, model, table, as_json)
         return
     y = table.labels[idx]
     unseen = np.setdiff1d(np.unique(y), head.classes_)
@@ -172,31 +173,6 @@ def evaluate(
         print_json(result)
     else:
         print_table(f"{model.name} on {table.path.name}", list(result), [list(result.values())])
-
-
-def _multilabel(table: Any, head: Any) -> bool:
-    """Whether DATA and the head agree on multi-label targets; a mismatch is refused."""
-    from ..heads import is_multilabel_head
-    from ..heads._registry import name_of_head
-
-    ml_head = is_multilabel_head(name_of_head(type(head)))
-    ml_data = bool(getattr(table, "is_multilabel", False))
-    if ml_data and not ml_head:
-        raise InputError(
-            "The label column holds a list of labels per row (multi-label data), but this head "
-            "predicts one label per row; fit a multi-label head (--head mlridge|mllogistic|mlknn)."
-        )
-    return ml_head
-
-
-def _render_multilabel_eval(result: dict[str, Any], model: Path, table: Any, as_json: bool) -> None:
-    if as_json:
-        print_json(result)
-        return
-    top = {k: v for k, v in result.items() if k != "per_label"}
-    print_table(f"{model.name} on {table.path.name}", list(top), [list(top.values())])
-    rows = [[p["label"], p["f1"], p["support"]] for p in result["per_label"]]
-    print_table("per-label F1", ["label", "f1", "support"], rows)
 
 
 def _short(v: Any) -> str:
@@ -256,8 +232,8 @@ def predict(
 
     head, X = _load(model, encoder, table.texts, batch_size)
     idx = indices_for(table, split)
-    if _multilabel(table, head):
-        _predict_multilabel(model, head, X[idx], idx, table, alpha, method, out, as_json)
+    if is_multilabel_run(table, head):
+        predict_multilabel_rows(model, head, X[idx], idx, table, alpha, method, out, as_json)
         return
     method = method or "lac"
     trust.check_predict_options(alpha, method, ood)
@@ -312,41 +288,5 @@ def predict(
                 for r in shown
             ],
         )
-    else:
-        typer.echo(f"wrote {len(records)} predictions to {out}")
-
-
-def _predict_multilabel(
-    model: Path, head: Any, X: np.ndarray, idx: np.ndarray, table: Any, alpha: float | None,
-    method: str | None, out: Path | None, as_json: bool,
-) -> None:  # fmt: skip
-    """`predict` with a multi-label head: label lists, and conformal label sets with --alpha
-    (``--method crc`` controls the false-negative rate, ``lac`` covers each label)."""
-    from ..multilabel import load_multilabel_calibration, predict_multilabel
-    from ..trust import check_alpha
-
-    conformal = None
-    if alpha is not None:
-        check_alpha(alpha, "--alpha")
-        conformal = load_multilabel_calibration(head, model, method or "crc")
-    recs = predict_multilabel(head, X, conformal=conformal, alpha=alpha)
-    records = [
-        {"row": int(i), "text": getattr(table.texts[i], "source", table.texts[i]), **r}
-        for i, r in zip(idx, recs, strict=True)
-    ]
-    if out is not None:
-        if out.suffix.lower() != ".jsonl":
-            raise InputError("Multi-label predictions are written as .jsonl (one label list per row).")
-        _atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-    if as_json:
-        print_json(records)
-    elif out is None:
-        sets = "label_set" in records[0] if records else False
-        print_table(
-            f"predictions ({len(records)} rows{', first 20' if len(records) > 20 else ''})",
-            ["row", "labels", *(["label_set"] if sets else []), "text"],
-            [[r["row"], _short(r["labels"]), *([_short(r["label_set"])] if sets else []), r["text"][:60]]
-             for r in records[:20]],
-        )  # fmt: skip
     else:
         typer.echo(f"wrote {len(records)} predictions to {out}")

@@ -96,7 +96,7 @@ def test_save_load_every_winner(tmp_path, best):
     ("params", "error", "message"),
     [
         ({"candidates": ()}, InputError, "'candidates' parameter of AutoHead must be a non-empty"),
-        ({"candidates": ("ncm", "svm")}, UnknownHeadError, "Unknown head 'svm'"),
+        ({"candidates": ("ncm", "nosuchhead")}, UnknownHeadError, "Unknown head 'nosuchhead'"),
         ({"candidates": ("auto",)}, InputError, "cannot be its own candidate"),
         ({"candidates": ("lda", "lda")}, InputError, "lists a head twice"),
         ({"validation_fraction": 1.5}, InputError, "'validation_fraction' parameter of AutoHead"),

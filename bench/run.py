@@ -33,6 +33,10 @@ EXTRA_FRAGMENTS = (
     "accuracy",
     "ray",
     "active",
+    "multilabel",
+    "longtail",
+    "gzsl",
+    "heads_extra_mlp",
 )
 QUICK_ALSO = ("accuracy",)  # extra-fragment scripts whose --quick smoke run joins `run.py --quick`
 

@@ -28,7 +28,9 @@ from ._common import (
     print_table,
 )
 
-PROTOCOLS = ("linear", "fewshot", "incremental", "transductive", "zeroshot", "active")
+PROTOCOLS = (
+    "linear", "fewshot", "incremental", "transductive", "zeroshot", "active", "longtail",
+)
 
 ProtocolOpt = Annotated[
     str | None,
@@ -57,6 +59,10 @@ BudgetOpt = Annotated[
 StartOpt = Annotated[
     int, typer.Option("--start", help="Active: labels per class at the start (0: zero-shot start).")
 ]
+ImbalanceOpt = Annotated[
+    float | None,
+    typer.Option("--imbalance", help="Long-tail: train on a seeded exponential-profile split with this ratio (e.g. 10, 100)."),
+]
 TransOpt = Annotated[
     bool, typer.Option("--transductive", help="Few-shot: also score each head's transductive refinement.")
 ]
@@ -66,6 +72,7 @@ _DEFAULT_HEADS = {
     "fewshot": "ncm,lda,ridge,logistic",
     "incremental": "ncm,lda,ridge,rpridge",
     "transductive": "ncm",
+    "longtail": "lda,logistic,logitadjust",
 }
 
 
@@ -109,6 +116,7 @@ def run_protocol(
     preset: str | None, drop_overlap: bool, transductive: bool, out: Path | None, encoder: str,
     text_col: str | None, label_col: str | None, split_col: str | None, options: dict[str, Any],
     batch_size: int, as_json: bool, active: dict[str, Any] | None = None,
+    imbalance: float | None = None,
 ) -> None:
     """Embed DATA through the cache, run ``protocol`` and print / write its result."""
     from .. import protocols as P
@@ -119,7 +127,14 @@ def run_protocol(
         raise InputError(f"Unknown preset '{preset}'. Available: mteb.")
     if seeds < 1:
         raise InputError(f"--seeds must be at least 1. Got {seeds} instead.")
+    if imbalance is not None and protocol == "linear":
+        protocol = "longtail"  # `--protocol linear --imbalance R`: the linear protocol, long-tailed
+    if protocol == "longtail" and imbalance is None:
+        raise InputError("--protocol longtail needs --imbalance R (e.g. 10 or 100).")
+    if imbalance is not None and protocol != "longtail":
+        raise InputError(f"--imbalance applies to --protocol longtail (or linear), not {protocol}.")
     table = load_table(data, text_col=text_col, label_col=label_col, split_col=split_col)
+    table.require_single_label()
     tr, va, te = _splits(table)
     y = table.labels
     assert y is not None
@@ -184,6 +199,18 @@ def run_protocol(
         title = f"class-incremental on {table.path.name}: {tasks} tasks, no stored examples"
         _emit(out, "incremental", payload, title,
               ["head", "average", "final", "forgetting", "accuracy after each task"], rows, as_json)
+    elif protocol == "longtail":
+        assert imbalance is not None
+        res_l = P.long_tail_eval(head_list, X[tr], y[tr], X[te], y[te], imbalance=imbalance,
+                                 seeds=range(seeds), encoder_key=key)
+        payload = res_l.to_json(**meta)
+        g = res_l.n_classes_per_group
+        rows = [[n, r.overall.mean, r.many.mean, r.medium.mean, r.few.mean, r.fit_seconds]
+                for n, r in res_l.heads.items()]
+        title = (f"long-tailed {table.path.name}, imbalance {imbalance:g} ({g['many']} many / "
+                 f"{g['medium']} medium / {g['few']} few-shot classes), test accuracy, {seeds} seeds")
+        _emit(out, "longtail", payload, title, ["head", "overall", "many", "medium", "few", "fit s"],
+              rows, as_json)
     else:  # zeroshot
         from ..encoders import get_encoder
 
@@ -231,6 +258,7 @@ def sweep(
         except ImportError:
             raise InputError("--plot needs matplotlib: pip install headwise[plot]") from None
     table = load_table(data, text_col=text_col, label_col=label_col, split_col=split_col)
+    table.require_single_label()
     tr, va, te = _splits(table)
     enc = get_encoder(encoder, **encoder_options(None, pooling, max_length))
     wanted = resolve_layers(enc, layers)

@@ -13,6 +13,7 @@ from ..exceptions import InputError
 from ._base import BaseHead
 from ._cpath import CSearch, PathSplit, stratified_folds
 from ._holdout import stratified_holdout
+from ._losses import balanced_softmax_offsets, check_loss
 from ._registry import register_head
 from ._rows import ChunkSource, RowSource
 from ._softmax import ChunkedSoftmaxProblem, Preprocessor, SoftmaxProblem, lda_start
@@ -86,6 +87,10 @@ class LogisticHead(BaseHead):
         on Banking77 (its large weights along weak directions have to be undone).
     class_weight : dict, "balanced" or None, default=None
         Row weights per class, as in sklearn (``"balanced"``: ``n / (n_classes * count)``).
+    loss : {"ce", "balanced_softmax"}, default="ce"
+        ``"balanced_softmax"`` trains on ``logits + log π`` (π: training class frequencies) and
+        predicts with ``logits``, for long-tailed data; ``C`` is then chosen on the adjusted
+        validation logits. See :mod:`headwise.heads._losses`.
     random_state : int, RandomState or None, default=0
         Seeds the validation split.
     cv : "auto", "holdout" or int >= 2, default="auto"
@@ -137,6 +142,7 @@ class LogisticHead(BaseHead):
         class_weight: dict[Any, float] | str | None = None,
         random_state: Any = 0,
         cv: int | str = "auto",
+        loss: str = "ce",
     ) -> None:
         self.Cs = Cs
         self.C = C
@@ -148,6 +154,7 @@ class LogisticHead(BaseHead):
         self.class_weight = class_weight
         self.random_state = random_state
         self.cv = cv
+        self.loss = loss
 
     def _check_params(self) -> np.ndarray:
         owner = type(self).__name__
@@ -190,6 +197,7 @@ class LogisticHead(BaseHead):
                 f"The 'class_weight' parameter of {owner} must be None, 'balanced' or a dict "
                 f"mapping labels to weights. Got {cw!r} instead."
             )
+        check_loss(self.loss, owner, ("ce", "balanced_softmax"))
         cv = self.cv
         if not (
             cv in ("auto", "holdout")
@@ -253,7 +261,7 @@ class LogisticHead(BaseHead):
         for tr, va in folds:
             pre = Preprocessor.fit(X[tr], codes[tr], K, self.preprocess)
             part = self._problem(pre.transform(X[tr], dtype), codes[tr])
-            val = SoftmaxProblem(pre.transform(X[va], dtype), codes[va], K)
+            val = self._val_problem(pre.transform(X[va], dtype), codes[va], K, codes[tr])
             splits.append(PathSplit(part, val, va, self._start(pre, part, float(Cs[0]))))
         if len(folds) > 1:  # k-fold: the refit gets its own preprocessing from every row
             pre = Preprocessor.fit(X, codes, K, self.preprocess)
@@ -312,7 +320,7 @@ class LogisticHead(BaseHead):
             self.path_n_iter_ = np.zeros(self.Cs_.size, dtype=np.int64)
             theta = self._start(pre, prob, self.C_)
         theta, self.n_iter_ = prob.solve(theta, self.C_, self.max_iter, self.tol)
-        W, b = pre.to_original(*prob.split(theta))
+        W, b = pre.to_original(*prob.split(self._predictive(theta, prob)))
         self.coef_ = np.ascontiguousarray(W.T)
         self.intercept_ = b
         return self
@@ -373,8 +381,35 @@ class LogisticHead(BaseHead):
         split = PathSplit(part, problem(va, None), va, self._start(pre, part, float(Cs[0])))
         return self._fit_path(Cs, pre, prob, [split])
 
+    def _val_problem(
+        self, Z: np.ndarray, codes: np.ndarray, K: int, train_codes: np.ndarray
+    ) -> SoftmaxProblem:
+        """Validation rows, scored on the predictive logits (balanced softmax: ``− log π``)."""
+        if self.loss != "balanced_softmax":
+            return SoftmaxProblem(Z, codes, K)
+        return _ShiftedProblem(Z, codes, K, balanced_softmax_offsets(np.bincount(train_codes, minlength=K)))
+
+    def _predictive(self, theta: np.ndarray, prob: SoftmaxProblem) -> np.ndarray:
+        """The trained parameters as used for prediction (balanced softmax: ``− log π``)."""
+        if self.loss != "balanced_softmax":
+            return theta
+        out = theta.copy()
+        out[-prob.K :] -= balanced_softmax_offsets(np.bincount(prob.codes, minlength=prob.K))
+        return out
+
     def _logits(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
 
     def _fitted_attributes(self) -> list[str]:
         return [k for k in super()._fitted_attributes() if k not in _NOT_SAVED]
+
+
+class _ShiftedProblem(SoftmaxProblem):
+    """Rows scored on ``logits − offsets`` (validation of the balanced-softmax loss)."""
+
+    def __init__(self, Z: np.ndarray, codes: np.ndarray, K: int, offsets: np.ndarray) -> None:
+        super().__init__(Z, codes, K)
+        self.offsets = offsets
+
+    def logits(self, theta: np.ndarray) -> np.ndarray:
+        return super().logits(theta) - self.offsets.astype(self.Z.dtype)

@@ -29,8 +29,10 @@ from .few_shot import (
     mteb_undersample,
     sample_per_class,
 )
+from .gzsl import GZSLResult, gzsl_eval
 from .layer_sweep import embed_layers, layer_sweep_eval, plot_sweep, resolve_layers
 from .linear import DEFAULT_GRIDS, find_leakage, linear_eval
+from .long_tail import LongTailResult, long_tail_eval, long_tail_indices
 from .transductive import transductive_eval
 from .zero_shot import zero_shot_eval
 
@@ -41,11 +43,13 @@ __all__ = [
     "DEFAULT_STRATEGIES",
     "FewShotCurve",
     "FewShotResult",
+    "GZSLResult",
     "IncrementalCurve",
     "IncrementalResult",
     "LeakageError",
     "LinearHeadResult",
     "LinearResult",
+    "LongTailResult",
     "MTEBResult",
     "RunRecord",
     "Summary",
@@ -58,8 +62,11 @@ __all__ = [
     "few_shot_eval",
     "find_leakage",
     "forgetting",
+    "gzsl_eval",
     "layer_sweep_eval",
     "linear_eval",
+    "long_tail_eval",
+    "long_tail_indices",
     "mteb_eval",
     "mteb_samples_per_label",
     "mteb_undersample",

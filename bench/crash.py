@@ -3,10 +3,11 @@
 Usage: python bench/crash.py [--trials 16] [--rows 3000] [--seed 0] [--quick] [--out crash|-]
 
 Every trial starts an embed of the first ``--rows`` texts of 20 Newsgroups with the ``hash:384``
-encoder into a fresh cache, in a child process that logs how many rows its encoder has returned,
+encoder into a fresh cache, in a child process that logs how many rows it starts encoding,
 kills it with SIGKILL at a uniformly random moment of the (measured) run time, then resumes it
-to completion. Reported per trial: rows committed at the kill, rows encoded but lost (encoded
-by the killed run, not committed: the store's bound is one shard, 256 rows), rows the resume
+to completion. Reported per trial: rows committed at the kill, rows of work lost (the killed
+run started encoding them but did not commit them: the store's bound is one shard, 256 rows
+for an encoder this slow), rows the resume
 encoded, whether the resumed vectors are bitwise identical to an uninterrupted run, and whether
 `cache verify` is clean without `--repair`. A disk-full trial (where a tmpfs can be mounted)
 embeds through the CLI into a tmpfs too small for the vectors, checks the one-line error and a
@@ -50,9 +51,8 @@ def child(cache: str, rows_file: str, log_file: str) -> None:
             return enc.key()
 
         def encode(self, inputs: Any, **kw: Any) -> Any:
-            out = enc.encode(inputs, **kw)
-            log.write(f"{len(inputs)}\n")
-            return out
+            log.write(f"{len(inputs)}\n")  # work started: lost unless its shard is committed
+            return enc.encode(inputs, **kw)
 
     EmbeddingStore(cache).get_or_compute(Logged(), texts, progress=False)
 
@@ -186,9 +186,9 @@ def main() -> None:
         "## Crash safety: kill -9 during an embed, then resume\n",
         f"Command: `{command()}`. {machine()}\n",
         f"{args.rows} texts of 20 Newsgroups, encoder `{ENCODER}`; an uninterrupted run took "
-        f"{full_s:.1f} s (the kill moment is uniform over it). Rows lost = rows the killed run's "
-        "encoder returned that were not committed (the store commits every shard of at most 256 "
-        "rows with its index rows in one SQLite transaction).\n",
+        f"{full_s:.1f} s (the kill moment is uniform over it, process start-up included). Rows lost "
+        "= rows the killed run had started encoding but not committed (the store commits every "
+        "shard of at most 256 rows with its index rows in one SQLite transaction).\n",
         f"**{summary['trials']} trials ({summary['killed']} killed mid-run): "
         f"{summary['bitwise_identical']} bitwise identical after resume, "
         f"{summary['verify_clean']} with `cache verify` clean without `--repair`, at most "

@@ -4,7 +4,8 @@ Usage: python bench/crash.py [--trials 16] [--rows 3000] [--seed 0] [--quick] [-
 
 Every trial starts an embed of the first ``--rows`` texts of 20 Newsgroups with the ``hash:384``
 encoder into a fresh cache, in a child process that logs how many rows it starts encoding,
-kills it with SIGKILL at a uniformly random moment of the (measured) run time, then resumes it
+kills it with SIGKILL once it has started a uniformly random number of rows (plus up to a
+second), then resumes it
 to completion. Reported per trial: rows committed at the kill, rows of work lost (the killed
 run started encoding them but did not commit them: the store's bound is one shard, 256 rows
 for an encoder this slow), rows the resume
@@ -89,11 +90,18 @@ def _clean(cache: Path) -> bool:
 
 
 def trial(i: int, rng: random.Random, tmp: Path, rows_file: Path, texts: list[str],
-          ref: Any, full_s: float) -> list[Any]:
+          ref: Any) -> list[Any]:
     cache, log = tmp / f"trial-{i}", tmp / f"trial-{i}.log"
     proc = _spawn(cache, rows_file, log)
-    wait = rng.uniform(0.05, 0.95) * full_s
-    time.sleep(wait)
+    # A random moment of the run, by progress (the machine's load makes wall time unreliable):
+    # once the child has started encoding a random number of rows, wait a random fraction of
+    # a second more, then kill it.
+    target = rng.randrange(0, len(texts))
+    t0 = time.perf_counter()
+    while proc.poll() is None and _logged(log) <= target:
+        time.sleep(0.02)
+    time.sleep(rng.uniform(0.0, 1.0))
+    wait = time.perf_counter() - t0
     killed = proc.poll() is None
     if killed:
         proc.send_signal(signal.SIGKILL)
@@ -169,7 +177,7 @@ def main() -> None:
         full_s = time.perf_counter() - t0
         ref = _vectors(tmp / "reference", texts)
         rng = random.Random(args.seed)
-        rows = [trial(i, rng, tmp, rows_file, texts, ref, full_s) for i in range(args.trials)]
+        rows = [trial(i, rng, tmp, rows_file, texts, ref) for i in range(args.trials)]
         extra = disk_full(tmp, texts, ref)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -186,7 +194,9 @@ def main() -> None:
         "## Crash safety: kill -9 during an embed, then resume\n",
         f"Command: `{command()}`. {machine()}\n",
         f"{args.rows} texts of 20 Newsgroups, encoder `{ENCODER}`; an uninterrupted run took "
-        f"{full_s:.1f} s (the kill moment is uniform over it, process start-up included). Rows lost "
+        f"{full_s:.1f} s. Each trial kills the run once it has started encoding a uniformly random "
+        "number of rows, plus a uniformly random 0-1 s (progress, not wall time, picks the "
+        "moment: the shared machine's load varies). Rows lost "
         "= rows the killed run had started encoding but not committed (the store commits every "
         "shard of at most 256 rows with its index rows in one SQLite transaction).\n",
         f"**{summary['trials']} trials ({summary['killed']} killed mid-run): "

@@ -198,7 +198,9 @@ def main() -> None:
         "number of rows, plus a uniformly random 0-1 s (progress, not wall time, picks the "
         "moment: the shared machine's load varies). Rows lost "
         "= rows the killed run had started encoding but not committed (the store commits every "
-        "shard of at most 256 rows with its index rows in one SQLite transaction).\n",
+        "shard with its index rows in one SQLite transaction; a shard holds 256 rows, or more "
+        "when 256 rows took under half a second to encode, so a kill loses at most 256 rows or "
+        "about a second of work).\n",
         f"**{summary['trials']} trials ({summary['killed']} killed mid-run): "
         f"{summary['bitwise_identical']} bitwise identical after resume, "
         f"{summary['verify_clean']} with `cache verify` clean without `--repair`, at most "

@@ -63,6 +63,14 @@ OnErrorOpt = Annotated[
     ),
 ]
 MaxLenOpt = Annotated[int | None, typer.Option("--max-length", help="Truncate inputs to N tokens.")]
+PrecisionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--precision",
+        help="Text encoders: fp32 or int8 (per-channel int8 ONNX on the CPU). Default: what the "
+        "encoder picks (minilm: see `headwise encoders list` and the README).",
+    ),
+]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Inputs per forward pass.")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="Cache storage: float32 or float16.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
@@ -210,8 +218,12 @@ def media_report(table: Any) -> dict[str, Any]:
     }
 
 
-def encoder_options(layer: int | None, pooling: str | None, max_length: int | None) -> dict[str, Any]:
+def encoder_options(
+    layer: int | None, pooling: str | None, max_length: int | None, precision: str | None = None
+) -> dict[str, Any]:
     opts: dict[str, Any] = {}
+    if precision is not None:
+        opts["precision"] = precision
     if layer is not None:
         opts["layer"] = layer
     if pooling is not None:

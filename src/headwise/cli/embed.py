@@ -16,6 +16,7 @@ from ._common import (
     MaxLenOpt,
     OnErrorOpt,
     PoolingOpt,
+    PrecisionOpt,
     TextColOpt,
     check_batch_size,
     encoder_options,
@@ -35,6 +36,7 @@ def embed(
     layer: LayerOpt = None,
     pooling: PoolingOpt = None,
     max_length: MaxLenOpt = None,
+    precision: PrecisionOpt = None,
     batch_size: BatchOpt = 64,
     dtype: DtypeOpt = "float32",
     on_error: OnErrorOpt = "fail",
@@ -53,7 +55,7 @@ def embed(
     )
     check_batch_size(batch_size)
     t0 = time.perf_counter()
-    enc = get_encoder(encoder, **encoder_options(layer, pooling, max_length))
+    enc = get_encoder(encoder, **encoder_options(layer, pooling, max_length, precision))
     store = EmbeddingStore()
     hit = store.lookup(enc, table.texts, dtype=dtype)
     es = hit if hit is not None else store.get_or_compute(

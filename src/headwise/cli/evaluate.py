@@ -21,6 +21,7 @@ from ._common import (
     MaxLenOpt,
     OnErrorOpt,
     PoolingOpt,
+    PrecisionOpt,
     SplitColOpt,
     TextColOpt,
     embed_texts,
@@ -122,6 +123,7 @@ def evaluate(
     layer: LayerOpt = None,
     pooling: PoolingOpt = None,
     max_length: MaxLenOpt = None,
+    precision: PrecisionOpt = None,
 ) -> None:
     """Score a saved head (--model), or run an evaluation protocol (--protocol) on DATA."""
     from sklearn.metrics import accuracy_score, f1_score
@@ -133,7 +135,7 @@ def evaluate(
             data, protocol or "fewshot", heads=heads, shots=shots, seeds=seeds, tasks=tasks,
             preset=preset, drop_overlap=drop_overlap, transductive=transductive, out=out,
             encoder=encoder or "minilm", text_col=text_col, label_col=label_col,
-            split_col=split_col, options=encoder_options(layer, pooling, max_length),
+            split_col=split_col, options=encoder_options(layer, pooling, max_length, precision),
             batch_size=batch_size, as_json=as_json,
         )
         return

@@ -23,6 +23,7 @@ from ._common import (
     MaxLenOpt,
     OnErrorOpt,
     PoolingOpt,
+    PrecisionOpt,
     SplitColOpt,
     TextColOpt,
     embed_texts,
@@ -70,6 +71,7 @@ def fit(
     layer: LayerOpt = None,
     pooling: PoolingOpt = None,
     max_length: MaxLenOpt = None,
+    precision: PrecisionOpt = None,
     batch_size: BatchOpt = 64,
     dtype: DtypeOpt = "float32",
     calibrate: Annotated[
@@ -109,7 +111,7 @@ def fit(
     from ..heads import get_head
 
     h = get_head(head, **parse_params(param))
-    opts = encoder_options(layer, pooling, max_length)
+    opts = encoder_options(layer, pooling, max_length, precision)
     emb = embed_texts(table.texts, encoder, opts, batch_size=batch_size, dtype=dtype)
     idx = indices_for(table, train_split) if table.splits is not None else np.arange(len(table))
     cal_idx = None

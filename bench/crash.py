@@ -3,10 +3,12 @@
 Usage: python bench/crash.py [--trials 16] [--rows 3000] [--seed 0] [--quick] [--out crash|-]
 
 Every trial starts an embed of the first ``--rows`` texts of 20 Newsgroups with the ``hash:384``
-encoder into a fresh cache, in a child process that logs how many rows its encoder has returned,
-kills it with SIGKILL at a uniformly random moment of the (measured) run time, then resumes it
-to completion. Reported per trial: rows committed at the kill, rows encoded but lost (encoded
-by the killed run, not committed: the store's bound is one shard, 256 rows), rows the resume
+encoder into a fresh cache, in a child process that logs how many rows it starts encoding,
+kills it with SIGKILL once it has started a uniformly random number of rows (plus up to a
+second), then resumes it
+to completion. Reported per trial: rows committed at the kill, rows of work lost (the killed
+run started encoding them but did not commit them: the store's bound is one shard, 256 rows
+for an encoder this slow), rows the resume
 encoded, whether the resumed vectors are bitwise identical to an uninterrupted run, and whether
 `cache verify` is clean without `--repair`. A disk-full trial (where a tmpfs can be mounted)
 embeds through the CLI into a tmpfs too small for the vectors, checks the one-line error and a
@@ -50,9 +52,8 @@ def child(cache: str, rows_file: str, log_file: str) -> None:
             return enc.key()
 
         def encode(self, inputs: Any, **kw: Any) -> Any:
-            out = enc.encode(inputs, **kw)
-            log.write(f"{len(inputs)}\n")
-            return out
+            log.write(f"{len(inputs)}\n")  # work started: lost unless its shard is committed
+            return enc.encode(inputs, **kw)
 
     EmbeddingStore(cache).get_or_compute(Logged(), texts, progress=False)
 
@@ -82,6 +83,9 @@ def _rows_in(cache: Path) -> int:
     return sum(e.n for e in EmbeddingStore(cache).entries()) if cache.exists() else 0
 
 
+_LARGEST = [0]  # rows of the largest shard a killed run started: the work one kill can lose
+
+
 def _clean(cache: Path) -> bool:
     from headwise.store import EmbeddingStore
 
@@ -89,11 +93,18 @@ def _clean(cache: Path) -> bool:
 
 
 def trial(i: int, rng: random.Random, tmp: Path, rows_file: Path, texts: list[str],
-          ref: Any, full_s: float) -> list[Any]:
+          ref: Any) -> list[Any]:
     cache, log = tmp / f"trial-{i}", tmp / f"trial-{i}.log"
     proc = _spawn(cache, rows_file, log)
-    wait = rng.uniform(0.05, 0.95) * full_s
-    time.sleep(wait)
+    # A random moment of the run, by progress (the machine's load makes wall time unreliable):
+    # once the child has started encoding a random number of rows, wait a random fraction of
+    # a second more, then kill it.
+    target = rng.randrange(0, len(texts))
+    t0 = time.perf_counter()
+    while proc.poll() is None and _logged(log) <= target:
+        time.sleep(0.02)
+    time.sleep(rng.uniform(0.0, 1.0))
+    wait = time.perf_counter() - t0
     killed = proc.poll() is None
     if killed:
         proc.send_signal(signal.SIGKILL)
@@ -104,6 +115,8 @@ def trial(i: int, rng: random.Random, tmp: Path, rows_file: Path, texts: list[st
     code = resume.wait()
     got = _vectors(cache, texts)
     same = code == 0 and got is not None and got.tobytes() == ref.tobytes()
+    _LARGEST[0] = max([_LARGEST[0], *(int(x) for x in log.read_text().split())] if log.exists()
+                      else [_LARGEST[0]])
     return [i + 1, round(wait, 2), "yes" if killed else "finished first", committed,
             max(0, encoded - committed), _logged(log2), "yes" if same else "NO",
             "yes" if _clean(cache) else "NO"]
@@ -169,7 +182,7 @@ def main() -> None:
         full_s = time.perf_counter() - t0
         ref = _vectors(tmp / "reference", texts)
         rng = random.Random(args.seed)
-        rows = [trial(i, rng, tmp, rows_file, texts, ref, full_s) for i in range(args.trials)]
+        rows = [trial(i, rng, tmp, rows_file, texts, ref) for i in range(args.trials)]
         extra = disk_full(tmp, texts, ref)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -180,15 +193,20 @@ def main() -> None:
         "bitwise_identical": sum(r[6] == "yes" for r in rows),
         "verify_clean": sum(r[7] == "yes" for r in rows),
         "max_rows_lost": max((r[4] for r in rows), default=0),
+        "largest_shard_started": _LARGEST[0],
         "disk_full": extra[1],
     }
     text = "\n".join([
         "## Crash safety: kill -9 during an embed, then resume\n",
         f"Command: `{command()}`. {machine()}\n",
         f"{args.rows} texts of 20 Newsgroups, encoder `{ENCODER}`; an uninterrupted run took "
-        f"{full_s:.1f} s (the kill moment is uniform over it). Rows lost = rows the killed run's "
-        "encoder returned that were not committed (the store commits every shard of at most 256 "
-        "rows with its index rows in one SQLite transaction).\n",
+        f"{full_s:.1f} s. Each trial kills the run once it has started encoding a uniformly random "
+        "number of rows, plus a uniformly random 0-1 s (progress, not wall time, picks the "
+        "moment: the shared machine's load varies). Rows lost "
+        "= rows the killed run had started encoding but not committed (the store commits every "
+        "shard with its index rows in one SQLite transaction; a shard holds 256 rows, or more "
+        "when 256 rows took under half a second to encode, so a kill loses at most 256 rows or "
+        "about a second of work).\n",
         f"**{summary['trials']} trials ({summary['killed']} killed mid-run): "
         f"{summary['bitwise_identical']} bitwise identical after resume, "
         f"{summary['verify_clean']} with `cache verify` clean without `--repair`, at most "

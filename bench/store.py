@@ -152,8 +152,9 @@ def main() -> None:
                   "peak RSS MiB", "filling the cache s"], look_rows),
         f"\nv2/v1 lookup time: {ratio:.1f}x. v1 finds the whole set with one hash over all rows "
         "and one manifest read but serves only that exact list; v2 finds each row in the SQLite "
-        "index (temp-table join, 50,000 hashes per round trip, so memory stays bounded) and "
-        "checks each shard's sha256 once per process before use.\n",
+        "index (a request this large reads the key's index rows in hash order in chunks and "
+        "matches them with numpy; small requests join through a temp table) and checks each "
+        "shard's sha256 and values once per process before use.\n",
     ])
     if args.out != "-":
         write_fragment(args.out, text)

@@ -25,7 +25,9 @@ def test_killed_embeds_resume_bitwise_identical_and_clean() -> None:
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["trials"] == 3
     assert summary["bitwise_identical"] == 3 and summary["verify_clean"] == 3
-    assert summary["max_rows_lost"] <= 256
+    # a kill loses at most the shard in flight (256 rows, or a larger one of a fast encoder);
+    # losing more would mean committed shards were lost too
+    assert summary["max_rows_lost"] <= max(256, summary["largest_shard_started"])
     assert "skipped" in summary["disk_full"] or (
         "one line" in summary["disk_full"] and "is bitwise identical" in summary["disk_full"]
         and "NOT" not in summary["disk_full"]

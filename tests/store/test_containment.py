@@ -108,8 +108,7 @@ def test_symlinked_key_folder_is_refused_and_repaired(store, make_encoder, texts
     os.symlink(outside, emb.path)
     with pytest.raises(CacheError):
         store.get_or_compute(make_encoder(), texts + ["one more"])
-    store.verify(repair=True)
-    store.remove  # noqa: B018 - the key was dropped by repair; remove has nothing to do
+    store.verify(repair=True)  # drops the key and removes the link itself, never its target
     assert keep.read_text() == "mine" and not emb.path.is_symlink()
     assert not (outside / ".lock").exists()
     enc = make_encoder()

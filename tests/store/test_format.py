@@ -43,13 +43,14 @@ def test_index_schema_is_pinned(store, make_encoder):
     con = sqlite3.connect(store.root / "v2" / "index.sqlite")
     columns = {
         t: [r[1] for r in con.execute(f"PRAGMA table_info({t})")]
-        for t in ("encoders", "shards", "rows", "datasets")
+        for t in ("encoders", "shards", "rows", "datasets", "dataset_rows")
     }
     assert columns == {
         "encoders": ["id", "key_id", "key_json", "name", "dim", "dtype", "pooling", "created"],
         "shards": ["id", "enc", "name", "n_rows", "n_vectors", "nbytes", "sha256", "created"],
         "rows": ["enc", "hash", "shard", "pos", "len"],
-        "datasets": ["id", "enc", "digest", "name", "n", "hashes", "created", "used"],
+        "datasets": ["id", "enc", "digest", "name", "n", "created", "used"],
+        "dataset_rows": ["id", "hashes"],
     }
     rows = con.execute("SELECT hash, pos, len FROM rows").fetchall()
     assert sorted((len(h), p, n) for h, p, n in rows) == [(32, 0, 1), (32, 0, 2)]

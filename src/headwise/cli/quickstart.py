@@ -90,7 +90,13 @@ def quickstart(
         heads=head_names, X_val=X_val, y_val=y_val,
         validation_fraction=validation_fraction, random_state=seed, baseline=baseline, on_step=say,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from .._atomic import describe_os_error
+        from ..exceptions import OutputError
+
+        raise OutputError(describe_os_error(out.parent, exc, what="Folder")) from None
     lb.best_head.encoder_spec_ = emb.encoder_spec
     lb.best_head.save(out, encoder_key=emb.encoder_key)
     total = time.perf_counter() - t_start

@@ -38,8 +38,8 @@ CREATE TABLE IF NOT EXISTS rows(
 CREATE INDEX IF NOT EXISTS rows_by_shard ON rows(shard);
 CREATE TABLE IF NOT EXISTS datasets(
   id INTEGER PRIMARY KEY, enc INTEGER NOT NULL, digest TEXT NOT NULL, name TEXT NOT NULL,
-  n INTEGER NOT NULL, hashes BLOB NOT NULL, created TEXT NOT NULL, used TEXT NOT NULL,
-  UNIQUE(enc, digest));
+  n INTEGER NOT NULL, created TEXT NOT NULL, used TEXT NOT NULL, UNIQUE(enc, digest));
+CREATE TABLE IF NOT EXISTS dataset_rows(id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);
 """
 
 
@@ -83,6 +83,8 @@ class Index:
             try:
                 con.execute("PRAGMA journal_mode=WAL")
                 con.execute("PRAGMA synchronous=NORMAL")
+                con.execute("PRAGMA cache_size=-131072")  # up to 128 MiB of pages, used as needed
+                con.execute("PRAGMA temp_store=MEMORY")
                 con.executescript(_SCHEMA)
             except sqlite3.Error:
                 con.close()
@@ -217,9 +219,10 @@ class Index:
                  rec["created"]),
             )
             sid = int(cur.lastrowid or 0)
+            rows = sorted(zip(hashes, pos, length, strict=True))  # key order: fewer page splits
             con.executemany(
                 "INSERT OR IGNORE INTO rows(enc, hash, shard, pos, len) VALUES (?, ?, ?, ?, ?)",
-                ((enc, h, sid, int(p), int(ln)) for h, p, ln in zip(hashes, pos, length, strict=True)),
+                ((enc, h, sid, int(p), int(ln)) for h, p, ln in rows),
             )
         return sid
 
@@ -247,19 +250,36 @@ class Index:
 
     def drop_encoder(self, enc: int) -> None:
         with self.connect(write=True) as con:
+            con.execute(
+                "DELETE FROM dataset_rows WHERE id IN (SELECT id FROM datasets WHERE enc = ?)", (enc,)
+            )
             for table in ("rows", "shards", "datasets"):
                 con.execute(f"DELETE FROM {table} WHERE enc = ?", (enc,))  # noqa: S608
             con.execute("DELETE FROM encoders WHERE id = ?", (enc,))
 
     # ---------------------------------------------------------------- datasets
     def record_dataset(self, enc: int, digest: str, name: str, hashes: bytes, stamp: str) -> None:
+        """Record that a dataset (its row hashes, in order) used this key; on a repeat, the time.
+
+        The hashes live in their own table, so marking a known dataset as used rewrites one
+        small row, not a blob of 32 bytes per row.
+        """
         with self.connect(write=True) as con:
-            con.execute(
-                "INSERT INTO datasets(enc, digest, name, n, hashes, created, used) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(enc, digest) DO UPDATE SET used = "
-                "excluded.used, name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END",
-                (enc, digest, name, len(hashes) // 32, hashes, stamp, stamp),
+            row = con.execute(
+                "SELECT id FROM datasets WHERE enc = ? AND digest = ?", (enc, digest)
+            ).fetchone()
+            if row is not None:
+                con.execute(
+                    "UPDATE datasets SET used = ?, name = CASE WHEN ? != '' THEN ? ELSE name END "
+                    "WHERE id = ?",
+                    (stamp, name, name, row[0]),
+                )
+                return
+            cur = con.execute(
+                "INSERT INTO datasets(enc, digest, name, n, created, used) VALUES (?, ?, ?, ?, ?, ?)",
+                (enc, digest, name, len(hashes) // 32, stamp, stamp),
             )
+            con.execute("INSERT INTO dataset_rows(id, hashes) VALUES (?, ?)", (cur.lastrowid, hashes))
 
     def datasets(self, enc: int | None = None) -> list[dict[str, Any]]:
         sql = "SELECT id, enc, digest, name, n, created, used FROM datasets"
@@ -273,12 +293,16 @@ class Index:
     def drop_dataset(self, dataset_id: int) -> None:
         with self.connect(write=True) as con:
             con.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))
+            con.execute("DELETE FROM dataset_rows WHERE id = ?", (dataset_id,))
 
     def unreferenced(self, enc: int) -> tuple[int, list[int], list[int]]:
         """Rows of ``enc`` no dataset lists: (count, shards wholly unreferenced, shards partly)."""
         with self.connect() as con:
             con.execute("CREATE TEMP TABLE ref(h BLOB PRIMARY KEY) WITHOUT ROWID")
-            for (blob,) in con.execute("SELECT hashes FROM datasets WHERE enc = ?", (enc,)).fetchall():
+            for (blob,) in con.execute(
+                "SELECT r.hashes FROM dataset_rows r JOIN datasets d ON d.id = r.id WHERE d.enc = ?",
+                (enc,),
+            ).fetchall():
                 con.executemany(
                     "INSERT OR IGNORE INTO ref VALUES (?)",
                     ((blob[i : i + 32],) for i in range(0, len(blob), 32)),
@@ -309,7 +333,10 @@ class Index:
 
     def referenced(self, enc: int) -> set[bytes]:
         with self.connect() as con:
-            blobs = con.execute("SELECT hashes FROM datasets WHERE enc = ?", (enc,)).fetchall()
+            blobs = con.execute(
+                "SELECT r.hashes FROM dataset_rows r JOIN datasets d ON d.id = r.id WHERE d.enc = ?",
+                (enc,),
+            ).fetchall()
         return {b[i : i + 32] for (b,) in blobs for i in range(0, len(b), 32)}
 
 

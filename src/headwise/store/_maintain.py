@@ -245,7 +245,14 @@ class Maintenance:
             return []
         results = []
         with contextlib.nullcontext() if dry_run else self._exclusive():
+            used = {d["enc"] for d in self._index.datasets()}
             for e in self._index.encoders():
+                if e["rows"] == 0 and e["id"] not in used:  # a run that failed before any row
+                    if not dry_run:
+                        self._index.drop_encoder(e["id"])
+                        if KEY_ID.fullmatch(e["key_id"]):
+                            self._trash(self._base / e["key_id"])
+                    continue
                 count, whole, partly = self._index.unreferenced(e["id"])
                 recs = {r.id: r for r in self._index.shards(e["id"])}
                 freed = sum(recs[s].nbytes for s in whole if s in recs)

@@ -16,6 +16,7 @@ at most the shard it was computing (``shard_size`` rows, 256 by default).
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -158,8 +159,6 @@ class EmbeddingStore(Maintenance):
             raise
 
     def _writable(self) -> bool:
-        import os
-
         return os.access(self._base, os.W_OK)
 
     # ---------------------------------------------------------------- public
@@ -173,12 +172,13 @@ class EmbeddingStore(Maintenance):
         """
         req = self._prepare(encoder, inputs, dtype)
         enc = self._known(req["meta"])
-        found = self._index.lookup(enc, req["hashes"]) if enc is not None else None
-        if found is not None and found.missing.size == 0:
-            self._record(req, enc, None)  # type: ignore[arg-type]
-            s = self._set(req, enc, found)  # type: ignore[arg-type]
-            s.check()
-            return s
+        if enc is not None:
+            found = self._index.lookup(enc, req["hashes"])
+            if found.missing.size == 0:
+                self._record(req, enc, None)
+                s = self._set(req, enc, found)
+                s.check()
+                return s
         v1 = self._v1.find(req["meta"]["encoder_key"], req["meta"]["dtype"], req["digest"])
         if v1 is None:
             return None
@@ -201,9 +201,10 @@ class EmbeddingStore(Maintenance):
         once each (duplicates included) in shards of at most ``shard_size`` rows (capped at 256),
         each written atomically and committed to the index with its rows, so an interrupted run
         resumes where it stopped and loses at most one shard: 256 rows, or, where a 256-row
-        shard took under half a second to encode and ``shard_size`` is left unset, shards
-        that double (up to 16,384 rows) while each still takes under half a second. A v1 entry for exactly these inputs is migrated, not recomputed.
-        ``name`` labels the dataset in ``headwise cache list``.
+        shard took under half a second to encode and ``shard_size`` is left unset, shards that
+        double (up to 16,384 rows) while each still takes under half a second. A v1 entry for
+        exactly these inputs is migrated, not recomputed. ``name`` labels the dataset in
+        ``headwise cache list``.
 
         Raises
         ------

@@ -213,12 +213,13 @@ def test_kfold_out_of_fold_probabilities_are_honest_refits():
 
 def test_auto_preprocess_keeps_the_geometry_with_the_lower_held_out_log_loss():
     X, y = _overlapping(n=300)
-    head = LogisticHead().fit(X, y)
+    assert set(LogisticHead().fit(X, y).geometry_log_losses_) == {"whiten"}  # k-fold route
+    head = LogisticHead(cv="holdout").fit(X, y)
     losses = head.geometry_log_losses_
     assert set(losses) == {"whiten", "isotropic"}
     assert head.preprocess_ == min(losses, key=losses.__getitem__)
     for kind in ("whiten", "isotropic"):
-        one = LogisticHead(preprocess=kind).fit(X, y)
+        one = LogisticHead(preprocess=kind, cv="holdout").fit(X, y)
         assert one.geometry_log_losses_ == {kind: losses[kind]}
         if kind == head.preprocess_:
             np.testing.assert_allclose(one.coef_, head.coef_)

@@ -30,6 +30,7 @@ err_console = Console(stderr=True)
 DataArg = Annotated[
     Path,
     typer.Argument(
+        readable=False,  # the reader says what is wrong (permission, folder) in one line, exit 1
         help="CSV, TSV, JSONL (optionally .gz) or Parquet file; for image/audio encoders a folder "
         "of class subfolders, a .zip of one, or .npz/.npy arrays."
     ),
@@ -62,9 +63,22 @@ OnErrorOpt = Annotated[
     ),
 ]
 MaxLenOpt = Annotated[int | None, typer.Option("--max-length", help="Truncate inputs to N tokens.")]
+PrecisionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--precision",
+        help="Text encoders: fp32 or int8 (per-channel int8 ONNX on the CPU). Default: what the "
+        "encoder picks (minilm: see `headwise encoders list` and the README).",
+    ),
+]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Inputs per forward pass.")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="Cache storage: float32 or float16.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+DropUnlabeledOpt = Annotated[
+    bool,
+    typer.Option("--drop-unlabeled", help="Leave out rows without a label (counted) instead of refusing the file."),
+]
+EncodingOpt = Annotated[str, typer.Option("--encoding", help="Text encoding of CSV/TSV/JSONL data (default utf-8).")]
 
 
 def handle_errors(fn: F) -> F:
@@ -87,8 +101,22 @@ def handle_errors(fn: F) -> F:
 
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    """Print ``obj`` as strict JSON: NaN and infinities (not JSON) become ``null``."""
+    text = json.dumps(_strict(obj), indent=2, default=_json_default, allow_nan=False)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _strict(o: Any) -> Any:
+    if isinstance(o, float | np.floating):
+        return float(o) if np.isfinite(o) else None
+    if isinstance(o, np.ndarray):
+        return _strict(o.tolist())
+    if isinstance(o, dict):
+        return {k: _strict(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_strict(v) for v in o]
+    return o
 
 
 def _json_default(o: Any) -> Any:
@@ -130,6 +158,8 @@ def load_data(
     require_labels: bool = True,
     on_error: str = "fail",
     quiet: bool = False,
+    drop_unlabeled: bool = False,
+    encoding: str = "utf-8",
 ) -> Any:
     """A table of texts, or of images/clips when ``encoder`` takes media (its ``info`` says so).
 
@@ -143,10 +173,14 @@ def load_data(
     if modality == "text":
         if on_error != "fail":
             check_on_error_value(on_error)
-        return load_table(
+        table = load_table(
             data, text_col=text_col, label_col=label_col, split_col=split_col,
-            require_labels=require_labels,
+            require_labels=require_labels, drop_unlabeled=drop_unlabeled, encoding=encoding,
         )  # fmt: skip
+        if table.n_dropped and not quiet:
+            err_console.print(f"[yellow]{table.n_dropped} row(s) without a label left out.[/]",
+                              highlight=False)
+        return table
     from ..media import load_media
 
     table = load_media(data, modality, on_error=on_error)
@@ -184,8 +218,12 @@ def media_report(table: Any) -> dict[str, Any]:
     }
 
 
-def encoder_options(layer: int | None, pooling: str | None, max_length: int | None) -> dict[str, Any]:
+def encoder_options(
+    layer: int | None, pooling: str | None, max_length: int | None, precision: str | None = None
+) -> dict[str, Any]:
     opts: dict[str, Any] = {}
+    if precision is not None:
+        opts["precision"] = precision
     if layer is not None:
         opts["layer"] = layer
     if pooling is not None:
@@ -219,6 +257,7 @@ def embed_texts(
     from ..encoders import get_encoder
     from ..store import EmbeddingStore
 
+    check_batch_size(batch_size)
     encoder = get_encoder(spec, **options)
     if getattr(encoder, "pooling", "mean") == "tokens":
         raise InputError(
@@ -240,6 +279,12 @@ def embed_texts(
         cached=hit is not None,
         seconds=time.perf_counter() - t0,
     )
+
+
+def check_batch_size(batch_size: int) -> None:
+    """Refuse --batch-size < 1 up front (a cache hit would otherwise never look at it)."""
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1 (batch_size). Got {batch_size} instead.")
 
 
 def indices_for(table: Any, split: str | None) -> np.ndarray:

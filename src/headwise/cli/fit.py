@@ -13,14 +13,17 @@ from ..exceptions import InputError
 from ._common import (
     BatchOpt,
     DataArg,
+    DropUnlabeledOpt,
     DtypeOpt,
     EncoderOpt,
+    EncodingOpt,
     JsonOpt,
     LabelColOpt,
     LayerOpt,
     MaxLenOpt,
     OnErrorOpt,
     PoolingOpt,
+    PrecisionOpt,
     SplitColOpt,
     TextColOpt,
     embed_texts,
@@ -68,6 +71,7 @@ def fit(
     layer: LayerOpt = None,
     pooling: PoolingOpt = None,
     max_length: MaxLenOpt = None,
+    precision: PrecisionOpt = None,
     batch_size: BatchOpt = 64,
     dtype: DtypeOpt = "float32",
     calibrate: Annotated[
@@ -86,6 +90,8 @@ def fit(
     ] = None,
     on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
+    drop_unlabeled: DropUnlabeledOpt = False,
+    encoding: EncodingOpt = "utf-8",
 ) -> None:
     """Fit a head on the train split of DATA and save it (safetensors + JSON, no pickle)."""
     from . import trust
@@ -97,6 +103,7 @@ def fit(
     table = load_data(
         data, encoder, text_col=text_col, label_col=label_col, split_col=split_col,
         on_error=on_error, quiet=as_json,
+        drop_unlabeled=drop_unlabeled, encoding=encoding,
     )  # fmt: skip
     assert table.labels is not None
     if run_dir is not None:
@@ -104,7 +111,7 @@ def fit(
     from ..heads import get_head
 
     h = get_head(head, **parse_params(param))
-    opts = encoder_options(layer, pooling, max_length)
+    opts = encoder_options(layer, pooling, max_length, precision)
     emb = embed_texts(table.texts, encoder, opts, batch_size=batch_size, dtype=dtype)
     idx = indices_for(table, train_split) if table.splits is not None else np.arange(len(table))
     cal_idx = None

@@ -18,6 +18,7 @@ from ._common import (
     LayerOpt,
     MaxLenOpt,
     PoolingOpt,
+    PrecisionOpt,
     SplitColOpt,
     TextColOpt,
     embed_texts,
@@ -56,6 +57,7 @@ def quickstart(
     layer: LayerOpt = None,
     pooling: PoolingOpt = None,
     max_length: MaxLenOpt = None,
+    precision: PrecisionOpt = None,
     batch_size: BatchOpt = 64,
     as_json: JsonOpt = False,
 ) -> None:
@@ -77,7 +79,7 @@ def quickstart(
     head_names = tuple(h.strip() for h in heads.split(",") if h.strip())
     say = (lambda m: None) if as_json else (lambda m: err_console.print(f"[dim]» {m}[/]"))
     say(f"{len(table)} rows from {table.path.name}; embedding with {encoder} (cached after the first run)")
-    emb = embed_texts(table.texts, encoder, encoder_options(layer, pooling, max_length), batch_size=batch_size)
+    emb = embed_texts(table.texts, encoder, encoder_options(layer, pooling, max_length, precision), batch_size=batch_size)
     say(f"embeddings {emb.X.shape} in {emb.seconds:.1f}s ({'cache hit' if emb.cached else 'computed'})")
     tr, te = indices_for(table, "train"), indices_for(table, "test")
     va = table.split_indices("validation")

@@ -15,9 +15,11 @@ from ._common import (
     EncoderOpt,
     JsonOpt,
     LabelColOpt,
+    PrecisionOpt,
     SplitColOpt,
     TextColOpt,
     embed_texts,
+    encoder_options,
     handle_errors,
     indices_for,
     print_json,
@@ -99,6 +101,7 @@ def ood(
     label_col: LabelColOpt = None,
     split_col: SplitColOpt = None,
     batch_size: BatchOpt = 64,
+    precision: PrecisionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """OOD detection with held-out classes: AUROC and conformal-threshold rates per score."""
@@ -114,7 +117,9 @@ def ood(
     y = table.labels
     train, test = indices_for(table, "train"), indices_for(table, "test")
     out = _pick_out_classes(np.unique(y[train]), holdout_classes, out_classes, seed)
-    emb = embed_texts(table.texts, encoder, {}, batch_size=batch_size)
+    emb = embed_texts(
+        table.texts, encoder, encoder_options(None, None, None, precision), batch_size=batch_size
+    )
     known_train = train[~np.isin(y[train], out)]
     fit_pos, cal_pos = split_for_calibration(y[known_train], calib_frac)
     h = get_head(head).fit(emb.X[known_train[fit_pos]], y[known_train[fit_pos]])

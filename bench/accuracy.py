@@ -183,6 +183,7 @@ def render(results: dict[str, Any], quick: bool) -> str:
                     notes.append(f"{s}/{m}: " + ", ".join(sorted(set(r["chosen"])))[:100])
         if notes:
             lines.append(f"\nTuned values ({setting}): " + "; ".join(notes) + ".")
+    lines += [f"\nNote: {n}" for n in results.get("notes", [])]
     lines += render_timing(results)
     return "\n".join(lines) + "\n"
 

@@ -183,6 +183,7 @@ def render(results: dict[str, Any], quick: bool) -> str:
                     notes.append(f"{s}/{m}: " + ", ".join(sorted(set(r["chosen"])))[:100])
         if notes:
             lines.append(f"\nTuned values ({setting}): " + "; ".join(notes) + ".")
+    lines += [f"\nNote: {n}" for n in results.get("notes", [])]
     lines += render_timing(results)
     return "\n".join(lines) + "\n"
 
@@ -236,7 +237,11 @@ def main() -> None:
     ap.add_argument("--settings", default="mteb,full")
     ap.add_argument("--timing", default="", help="time the fits on this set instead (banking77)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--render", action="store_true", help="only re-render accuracy.md from the JSON")
     args = ap.parse_args()
+    if args.render:
+        atomic_write(RESULTS / "accuracy.md", render(json.loads(JSON.read_text()), False).encode())
+        return
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from headwise.protocols import mteb_samples_per_label, mteb_undersample
 

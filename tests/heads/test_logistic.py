@@ -205,9 +205,33 @@ def test_kfold_out_of_fold_probabilities_are_honest_refits():
         fold = stratified_folds(y, 3, rng)
         for f in range(3):
             tr, va = fold != f, fold == f
-            ref = LogisticHead(C=head.C_, tol=1e-9, max_iter=5000).fit(X[tr], y[tr])
+            ref = LogisticHead(C=head.C_, preprocess=head.preprocess_, tol=1e-9, max_iter=5000)
+            ref.fit(X[tr], y[tr])
             proba[va] += ref.predict_proba(X[va]) / 3
     np.testing.assert_allclose(np.exp(head.oof_log_proba_), proba, atol=1e-5)
+
+
+def test_auto_preprocess_keeps_the_geometry_with_the_lower_held_out_log_loss():
+    X, y = _overlapping(n=300)
+    assert set(LogisticHead().fit(X, y).geometry_log_losses_) == {"whiten"}  # k-fold route
+    head = LogisticHead(cv="holdout").fit(X, y)
+    losses = head.geometry_log_losses_
+    assert set(losses) == {"whiten", "isotropic"}
+    assert head.preprocess_ == min(losses, key=losses.__getitem__)
+    for kind in ("whiten", "isotropic"):
+        one = LogisticHead(preprocess=kind, cv="holdout").fit(X, y)
+        assert one.geometry_log_losses_ == {kind: losses[kind]}
+        if kind == head.preprocess_:
+            np.testing.assert_allclose(one.coef_, head.coef_)
+
+
+def test_isotropic_penalty_is_sklearn_penalty_scaled():
+    X, y = _overlapping(k=3)
+    head = LogisticHead(C=0.05, preprocess="isotropic", tol=1e-9, max_iter=5000).fit(X, y)
+    Xc = X - X.mean(0)
+    s2 = np.mean(np.var(Xc, axis=0))  # mean per-feature variance: the common scale²
+    oracle = LogisticRegression(C=0.05 / s2, max_iter=5000, tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(head.predict_proba(X), oracle.predict_proba(X), atol=1e-4)
 
 
 def test_stratified_folds_keep_singletons_in_training():

@@ -90,6 +90,11 @@ class Preprocessor:
         mean = counts @ means / counts.sum()
         if kind == "none":
             return cls(np.zeros(d), None, means, _shrunk(cov, n))
+        if kind == "isotropic":  # centre, one scale for every feature: sklearn's penalty
+            total = np.trace(cov) + float(counts @ np.sum((means - mean) ** 2, axis=1)) / n
+            scale = np.sqrt(max(total / d, 1e-300))
+            T = np.full(d, 1.0 / scale)
+            return cls(mean, T, (means - mean) / scale, _shrunk(cov / scale**2, n))
         if kind == "standardize":
             std = np.sqrt(np.maximum(np.diag(cov) + counts @ (means - mean) ** 2 / n, 0.0))
             std[std <= 1e-12 * max(float(std.max()), 1e-300)] = 1.0  # constant features

@@ -37,16 +37,21 @@ TARGET = 3.0
 
 
 def quick_data(tmp: Path, n: int = 600) -> Path:
-    """The first ``n`` train and ``n // 3`` test rows of Banking77 (quick mode)."""
-    out = tmp / "banking77-small.jsonl.gz"
-    counts = {"train": 0, "test": 0}
-    limits = {"train": n, "test": n // 3}
-    with gzip.open(SHARED_DATA / "banking77.jsonl.gz", "rt") as f, gzip.open(out, "wt") as g:
-        for line in f:
-            split = json.loads(line)["split"]
-            if counts.get(split, 1 << 30) < limits.get(split, 0):
-                counts[split] += 1
-                g.write(line)
+    """A seeded random ``n`` train and ``n // 3`` test rows of Banking77 (warm-up, quick mode)."""
+    import random
+
+    with gzip.open(SHARED_DATA / "banking77.jsonl.gz", "rt") as f:
+        lines = f.readlines()
+    random.Random(0).shuffle(lines)
+    limits, kept = {"train": n, "test": n // 3}, []
+    for line in lines:
+        split = json.loads(line)["split"]
+        if limits.get(split, 0) > 0:
+            limits[split] -= 1
+            kept.append(line)
+    out = tmp / f"banking77-{n}.jsonl.gz"
+    with gzip.open(out, "wt") as g:
+        g.writelines(kept)
     return out
 
 

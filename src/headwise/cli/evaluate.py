@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +13,8 @@ from ..exceptions import EncoderMismatchError, InputError
 from ._common import (
     BatchOpt,
     DataArg,
+    DropUnlabeledOpt,
+    EncodingOpt,
     JsonOpt,
     LabelColOpt,
     LayerOpt,
@@ -67,6 +67,10 @@ def _load(model: Path, encoder: str | None, texts: list[str], batch_size: int) -
     if not name:
         raise InputError(f"{model} does not record its encoder; pass --encoder.")
     options = spec.get("options", {}) if encoder is None or encoder == spec.get("spec") else {}
+    from ..encoders import get_encoder
+    from ..heads._io import check_encoder_key
+
+    check_encoder_key(model, head.encoder_key_, get_encoder(name, **options).key())  # before embedding
     emb = embed_texts(texts, name, options, batch_size=batch_size)
     if head.encoder_key_ is not None and head.encoder_key_ != emb.encoder_key:
         raise EncoderMismatchError(
@@ -105,6 +109,8 @@ def evaluate(
     batch_size: BatchOpt = 64,
     on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
+    drop_unlabeled: DropUnlabeledOpt = False,
+    encoding: EncodingOpt = "utf-8",
     protocol: ProtocolOpt = None,
     heads: HeadsOpt = None,
     shots: ShotsOpt = "1,2,4,8,16",
@@ -141,6 +147,7 @@ def evaluate(
     table = load_data(
         data, _encoder_name(model, encoder), text_col=text_col, label_col=label_col,
         split_col=split_col, on_error=on_error, quiet=as_json,
+        drop_unlabeled=drop_unlabeled, encoding=encoding,
     )  # fmt: skip
     assert table.labels is not None
     head, X = _load(model, encoder, table.texts, batch_size)
@@ -174,14 +181,9 @@ def _short(v: Any) -> str:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .._atomic import atomic_write
+
+    atomic_write(path, text, what="Predictions file")  # one-line OutputError on failure
 
 
 @handle_errors
@@ -206,11 +208,14 @@ def predict(
     batch_size: BatchOpt = 64,
     on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
+    drop_unlabeled: DropUnlabeledOpt = False,
+    encoding: EncodingOpt = "utf-8",
 ) -> None:
     """Predict labels (with probabilities) for every row of DATA; labels are optional."""
     table = load_data(
         data, _encoder_name(model, encoder), text_col=text_col, split_col=split_col,
         require_labels=False, on_error=on_error, quiet=as_json,
+        drop_unlabeled=drop_unlabeled, encoding=encoding,
     )  # fmt: skip
     if top_k < 1:
         raise InputError(f"--top-k must be at least 1. Got {top_k} instead.")

@@ -13,8 +13,10 @@ from ..exceptions import InputError
 from ._common import (
     BatchOpt,
     DataArg,
+    DropUnlabeledOpt,
     DtypeOpt,
     EncoderOpt,
+    EncodingOpt,
     JsonOpt,
     LabelColOpt,
     LayerOpt,
@@ -88,6 +90,8 @@ def fit(
     ] = None,
     on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
+    drop_unlabeled: DropUnlabeledOpt = False,
+    encoding: EncodingOpt = "utf-8",
 ) -> None:
     """Fit a head on the train split of DATA and save it (safetensors + JSON, no pickle)."""
     from . import trust
@@ -99,6 +103,7 @@ def fit(
     table = load_data(
         data, encoder, text_col=text_col, label_col=label_col, split_col=split_col,
         on_error=on_error, quiet=as_json,
+        drop_unlabeled=drop_unlabeled, encoding=encoding,
     )  # fmt: skip
     assert table.labels is not None
     if run_dir is not None:

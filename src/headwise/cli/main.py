@@ -13,6 +13,7 @@ from .probe import probe
 from .protocols import sweep
 from .quickstart import quickstart
 from .report import report
+from .serve import serve
 from .trust import ood
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.command("ood")(ood)
 app.command("report")(report)
 app.add_typer(encoders.app, name="encoders")
 app.command("probe")(probe)
+app.command("serve")(serve)
 
 
 @app.command("heads")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -88,18 +86,16 @@ def _jsonable(obj: Any) -> Any:
 
 def write_json_atomic(path: str | Path, obj: Any) -> Path:
     """Write ``obj`` as indented JSON to ``path`` via a temp file and a rename."""
+    from .._atomic import atomic_write, describe_os_error
+    from ..exceptions import OutputError
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(_jsonable(obj), fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(describe_os_error(path.parent, exc, what="Results folder")) from None
+    text = json.dumps(_jsonable(obj), indent=2) + "\n"
+    return atomic_write(path, text, what="Results file")
 
 
 @dataclass(frozen=True)

@@ -80,21 +80,14 @@ def trust_summary(
 
 
 def _atomic_write(path: Path, write: Any) -> None:
-    import os
-    import tempfile
+    from .._atomic import atomic_write, describe_os_error
+    from ..exceptions import OutputError
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; reports are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(describe_os_error(path.parent, exc, what="Run folder")) from None
+    atomic_write(path, write, what="Run file")
 
 
 def write_json(path: str | Path, obj: Any) -> Path:

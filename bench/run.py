@@ -31,6 +31,12 @@ EXTRA_FRAGMENTS = (
     "crash",
     "serve",
     "accuracy",
+    "ray",
+    "active",
+    "multilabel",
+    "longtail",
+    "gzsl",
+    "heads_extra_mlp",
 )
 QUICK_ALSO = ("accuracy",)  # extra-fragment scripts whose --quick smoke run joins `run.py --quick`
 

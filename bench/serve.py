@@ -60,6 +60,7 @@ TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MODEL = "banking77"
 MAX_WAIT_MS = 5.0
+ENCODER_MODE = "--encoder-thread"
 
 
 # ---------------------------------------------------------------- data and model
@@ -144,7 +145,7 @@ class Server:
         env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         cmd = [sys.executable, "-m", "headwise.cli.main", "serve", str(self.models), "--port", str(port),
                "--token-file", str(self.workdir / "token"), "--state-dir", str(self.state),
-               "--max-batch", "64", "--max-wait-ms", f"{MAX_WAIT_MS:g}", "--log-level", "warning"]  # fmt: skip
+               "--max-batch", "64", "--max-wait-ms", f"{MAX_WAIT_MS:g}", "--log-level", "warning", ENCODER_MODE]  # fmt: skip
         log = open(self.workdir / "server.log", "ab")  # noqa: SIM115
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -178,6 +179,7 @@ class Server:
 async def load_run(url: str, bodies: list[dict[str, Any]], n: int, conc: int) -> dict[str, Any]:
     lat: list[float] = []
     errors = 0
+    kinds: dict[str, int] = {}
     counter = iter(range(n))
     limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as c:
@@ -189,10 +191,13 @@ async def load_run(url: str, bodies: list[dict[str, Any]], n: int, conc: int) ->
                 try:
                     r = await c.post(f"/v1/models/{MODEL}/predict", json=bodies[i % len(bodies)])
                     ok = r.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    kind = f"HTTP {r.status_code}: {r.text[:120]}"
+                except httpx.HTTPError as exc:
+                    ok, kind = False, f"{type(exc).__name__}: {exc}"[:160]
                 lat.append(time.perf_counter() - t0)
-                errors += not ok
+                if not ok:
+                    errors += 1
+                    kinds[kind] = kinds.get(kind, 0) + 1
 
         warm = iter(range(min(64, n)))
         for _ in warm:
@@ -201,7 +206,7 @@ async def load_run(url: str, bodies: list[dict[str, Any]], n: int, conc: int) ->
         await asyncio.gather(*(worker() for _ in range(conc)))
         wall = time.perf_counter() - t0
     lat_ms = np.array(lat) * 1000
-    return {"n": n, "errors": errors, "wall": wall, "rps": (n - errors) / wall,
+    return {"n": n, "errors": errors, "error_kinds": kinds, "wall": wall, "rps": (n - errors) / wall,
             "p50": float(np.percentile(lat_ms, 50)), "p99": float(np.percentile(lat_ms, 99))}  # fmt: skip
 
 
@@ -289,15 +294,18 @@ def durability(server: Server, d: dict[str, Any], m: dict[str, Any], trials: int
     server.start()
     out: list[dict[str, Any]] = []
     all_acked: set[int] = set()
+    seen: set[int] = set()  # ids listed after earlier restarts
     for t in range(trials):
         kill_at = int(rng.integers(5, 31))
         acked, sent = asyncio.run(write_stream(server.url, rows, kill_at, server.kill9, rng))
         restart = server.start()
         present = listed(server.url)
         all_acked |= acked
+        seen_before = set(seen)
+        seen |= set(present)
         out.append({
             "trial": t + 1, "acked": len(acked), "sent": sent, "all_present": all_acked <= set(present),
-            "extra": len(set(present) - all_acked), "logged": len(present), "restart_s": restart,
+            "extra": len(set(present) - all_acked - seen_before), "logged": len(present), "restart_s": restart,
             "diff": logit_diff(server.url, d, m, present),
         })  # fmt: skip
         print(f"trial {t + 1}: {out[-1]}", flush=True)
@@ -329,11 +337,16 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="hash encoder, 300 requests, 2 trials")
     ap.add_argument("--skip-load", action="store_true", help="durability trials only")
     ap.add_argument("--only-text", action="store_true", help="text load only (no result file)")
+    ap.add_argument("--skip-kill", action="store_true",
+                    help="load only: replace the load section of an existing serve.md")  # fmt: skip
     ap.add_argument("--max-wait-ms", type=float, default=5.0)
+    ap.add_argument("--encoder-process", action=argparse.BooleanOptionalAction, default=False,
+                    help="serve with --encoder-process or --encoder-thread (default, as the CLI)")  # fmt: skip
     args = ap.parse_args()
     os.environ.setdefault("HEADWISE_PROGRESS", "0")
-    global MAX_WAIT_MS
+    global MAX_WAIT_MS, ENCODER_MODE
     MAX_WAIT_MS = args.max_wait_ms
+    ENCODER_MODE = "--encoder-process" if args.encoder_process else "--encoder-thread"
     spec = "hash" if args.quick else "minilm"
     n = 300 if args.quick else args.requests
     trials = 2 if args.quick else args.trials
@@ -374,10 +387,44 @@ def main() -> None:
             if args.only_text:
                 print("mean batch", results["batch_mean"])
                 return
+        if args.skip_kill:
+            replace_load_section(args, spec, n, header, results, time.perf_counter() - t_start)
+            return
         server = Server(models, work / "kill-state", work)
         dur = durability(server, d, m, trials)
     total = time.perf_counter() - t_start
     write(args, spec, n, header, results, dur, total)
+
+
+def replace_load_section(args: Any, spec: str, n: int, header: str, results: dict[str, Any],
+                         total: float) -> None:  # fmt: skip
+    """A rerun of the load part only: its section replaces the old one, with its own command."""
+    path = RESULTS / "serve.md"
+    old = path.read_text()
+    start, end = old.index("### Load"), old.index("### kill -9")
+    fresh = load_lines(args, results)
+    fresh.insert(1, f"Load part rerun on its own: `{command()}` ({total / 60:.1f} min). {header}\n")
+    path.write_text(old[:start] + "\n".join(fresh) + "\n" + old[end:])
+    print("replaced the load section of", path)
+
+
+def load_lines(args: Any, results: dict[str, Any]) -> list[str]:
+    rows = []
+    for kind in ("embedding", "text"):
+        r = results[kind]
+        rows.append([kind, r["n"], args.concurrency, r["errors"], r["rps"], r["p50"], r["p99"],
+                     f"{r['baseline_before']:,.1f} / {r['baseline_after']:,.1f}",
+                     r["rps"] / r["baseline"]])  # fmt: skip
+    return ["### Load: one row per request\n",
+            md_table(["request", "requests", "concurrency", "errors", "requests/s",
+                      "p50 ms", "p99 ms", "in-process rows/s before / after", "ratio"], rows),
+            *[f"\nErrors ({kind}): " + "; ".join(f"{k} ×{v}" for k, v in results[kind]["error_kinds"].items())
+              for kind in ("embedding", "text") if results[kind]["errors"]],
+            f"\nMean texts per encoder forward pass under load: {results['batch_mean']:.1f} "
+            "(from `/metrics`). In-process = the library on the same rows, measured just "
+            "before and just after the server run (ratio = requests/s ÷ their mean): `encode` "
+            "in batches of 64 + logits, conformal sets and OOD scores (text); the same on "
+            "the stored embeddings (embedding). Target: text requests ≥ 0.7× in-process.\n"]  # fmt: skip
 
 
 def write(args: Any, spec: str, n: int, header: str, results: dict[str, Any], dur: dict[str, Any],
@@ -386,26 +433,13 @@ def write(args: Any, spec: str, n: int, header: str, results: dict[str, Any], du
              f"Command: `{command()}` ({total / 60:.1f} min). {header}\n",
              f"Encoder `{spec}`, Banking77 LDA head (74 classes at start, 3 held out for the write "
              "stream), server and client on the same machine over loopback, micro-batching "
-             f"`--max-batch 64 --max-wait-ms {MAX_WAIT_MS:g}`.\n"]  # fmt: skip
+             f"`--max-batch 64 --max-wait-ms {MAX_WAIT_MS:g}`, `{ENCODER_MODE}`.\n"]  # fmt: skip
     if results:
-        rows = []
-        for kind in ("embedding", "text"):
-            r = results[kind]
-            rows.append([kind, r["n"], args.concurrency, r["errors"], r["rps"], r["p50"], r["p99"],
-                         f"{r['baseline_before']:,.1f} / {r['baseline_after']:,.1f}",
-                         r["rps"] / r["baseline"]])  # fmt: skip
-        lines += ["### Load: one row per request\n",
-                  md_table(["request", "requests", "concurrency", "errors", "requests/s",
-                            "p50 ms", "p99 ms", "in-process rows/s before / after", "ratio"], rows),
-                  f"\nMean texts per encoder forward pass under load: {results['batch_mean']:.1f} "
-                  "(from `/metrics`). In-process = the library on the same rows, measured just "
-                  "before and just after the server run (ratio = requests/s ÷ their mean): `encode` "
-                  "in batches of 64 + logits, conformal sets and OOD scores (text); the same on "
-                  "the stored embeddings (embedding). Target: text requests ≥ 0.7× in-process.\n"]  # fmt: skip
+        lines += load_lines(args, results)
     trials = dur["trials"]
     ok = sum(t["all_present"] for t in trials)
     lines += ["### kill -9 during writes\n",
-              md_table(["trial", "acknowledged", "requests sent", "all acknowledged present",
+              md_table(["trial", "rows acknowledged", "write requests sent", "all acknowledged present",
                         "committed, not acknowledged", "rows in log", "restart s",
                         "max abs logit diff vs batch refit"],
                        [[t["trial"], t["acked"], t["sent"], "yes" if t["all_present"] else "NO",

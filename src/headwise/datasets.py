@@ -16,7 +16,7 @@ from .exceptions import InputError
 __all__ = ["Table", "load_table", "SPLIT_ALIASES"]
 
 TEXT_COLUMNS = ("text", "sentence", "content", "body", "input")
-LABEL_COLUMNS = ("label_text", "label", "labels", "class", "category", "target")
+LABEL_COLUMNS = ("label_text", "label", "label_texts", "labels", "class", "category", "target")
 SPLIT_COLUMNS = ("split", "set", "fold")
 SPLIT_ALIASES = {
     "train": ("train", "training"),
@@ -31,7 +31,7 @@ class Table:
 
     path: Path  # where the rows came from
     texts: list[str]  # one input per row
-    labels: np.ndarray | None  # one label per row (str or int), or None
+    labels: np.ndarray | None  # one label per row (str or int), a tuple per row (multi-label), or None
     splits: np.ndarray | None  # split name per row (str), or None
     text_col: str  # column the texts came from
     label_col: str | None  # column the labels came from
@@ -41,6 +41,23 @@ class Table:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    @property
+    def is_multilabel(self) -> bool:
+        """True when the label column holds a list of labels per row (``labels`` is then an
+        object array of tuples)."""
+        return self.labels is not None and self.labels.dtype == object
+
+    def require_single_label(self) -> Table:
+        """``self``, or one clear error when the label column holds label lists."""
+        if self.is_multilabel:
+            raise InputError(
+                f"Column '{self.label_col}' of {self.path.name} holds a list of labels per row "
+                "(multi-label data); this command takes one label per row. `headwise fit`, `eval "
+                "--model` and `predict` handle multi-label data, or pass --label-col with a "
+                "single-label column."
+            )
+        return self
 
     def split_indices(self, split: str) -> np.ndarray:
         """Row indices of ``split`` (aliases such as dev/validation accepted)."""
@@ -174,6 +191,26 @@ def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], r
     return None
 
 
+def _label_lists(raw: list[Any], column: str, path: Path) -> np.ndarray:
+    """A list-valued label column as an object array of sorted tuples (multi-label), never as
+    strings; a column mixing lists with single labels is refused."""
+    scalar = [i for i, v in enumerate(raw) if not isinstance(v, (list, tuple))]
+    if scalar:
+        raise InputError(
+            f"Column '{column}' of {path.name} mixes label lists with single labels (first single "
+            f"label: row {scalar[0]}); give every row a list (multi-label) or none (single-label)."
+        )
+    items = {type(x) for v in raw for x in v}
+    if not items <= {int, str} or len(items) > 1:
+        raise InputError(
+            f"Column '{column}' of {path.name} holds label lists whose entries are not all "
+            "integers or all strings; use one label type throughout."
+        )
+    out = np.empty(len(raw), dtype=object)
+    out[:] = [tuple(sorted(set(v))) for v in raw]
+    return out
+
+
 def load_table(
     path: str | Path,
     *,
@@ -229,7 +266,7 @@ def load_table(
                 raise InputError(f"Every row of {path.name} lacks a label in column '{lcol}'.")
     pick = (lambda v: v) if keep is None else (lambda v: [v[i] for i in keep])
     texts = check_texts(pick(cols[tcol]), column=tcol)
-    labels = None if lcol is None else _labels(pick(cols[lcol]))
+    labels = None if lcol is None else _labels(pick(cols[lcol]), lcol, path)
     splits = None
     if scol is not None:
         splits = np.asarray(["" if v is None else str(v) for v in pick(cols[scol])])
@@ -246,9 +283,12 @@ def _unlabeled(v: Any) -> bool:
     return isinstance(v, str) and not v.strip()
 
 
-def _labels(raw: list[Any]) -> np.ndarray:
-    """Integers stay integers (integral floats too); anything else becomes a string label."""
+def _labels(raw: list[Any], column: str, path: Path) -> np.ndarray:
+    """Integers stay integers (integral floats too); label lists become tuples (multi-label);
+    anything else becomes a string label."""
     kinds = {type(v) for v in raw}
+    if kinds & {list, tuple}:
+        return _label_lists(raw, column, path)
     if kinds <= {int, bool}:
         return np.asarray(raw, dtype=np.int64)
     if kinds <= {int, bool, float} and all(float(v).is_integer() for v in raw):

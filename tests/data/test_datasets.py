@@ -88,3 +88,30 @@ def test_broken_json_line_is_named(tmp_path: Path) -> None:
     p.write_text('{"text": "a", "label": 1}\n{"text": oops}\n')
     with pytest.raises(InputError, match="line 2 is not valid JSON"):
         load_table(p)
+
+
+def test_label_lists_are_read_as_multilabel(tmp_path: Path) -> None:
+    p = tmp_path / "ml.jsonl"
+    rows = [{"text": "a", "labels": [3, 1]}, {"text": "b", "labels": []},
+            {"text": "c", "labels": [2]}]  # fmt: skip
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    t = load_table(p)
+    assert t.is_multilabel and t.labels.tolist() == [(1, 3), (), (2,)]  # never strings
+    with pytest.raises(InputError, match="list of labels per row"):
+        t.require_single_label()
+
+
+def test_label_lists_mixed_with_single_labels_refused(tmp_path: Path) -> None:
+    p = tmp_path / "mixed.jsonl"
+    p.write_text('{"text": "a", "labels": [1]}\n{"text": "b", "labels": 2}\n')
+    with pytest.raises(InputError, match="mixes label lists with single labels"):
+        load_table(p)
+
+
+def test_shared_goemotions_is_multilabel() -> None:
+    path = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "goemotions.jsonl.gz"
+    if not path.is_file():
+        pytest.skip("shared data not present")
+    t = load_table(path)
+    assert t.label_col == "label_texts" and t.is_multilabel
+    assert len({v for r in t.labels for v in r}) == 28  # not 160 label combinations

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from headwise.heads import get_head, get_head_class, is_token_head, list_heads
+from headwise.heads import get_head, get_head_class, is_multilabel_head, is_token_head, list_heads
 
 # Small, fast settings per registered head; keys a head does not take are dropped, so the
 # contract tests keep working while heads evolve.
@@ -15,6 +15,12 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "knn": {"n_neighbors": 5},
     "logistic": {"C": 1.0, "max_iter": 100},
     "rpridge": {"n_components": 64, "alphas": (0.1, 1.0, 10.0)},
+    "mlridge": {"alphas": (0.1, 1.0, 10.0)},
+    "logitadjust": {"base": "lda"},
+    "fourier": {"max_epochs": 150, "n_frequencies": 6},
+    "mlp": {"param_grid": {}, "width": 32, "lr": 0.01, "max_epochs": 40, "patience": 5, "device": "cpu"},
+    "mllogistic": {"max_iter": 100},
+    "mlknn": {"n_neighbors": 5},
 }
 
 # Heads that embed class names with an encoder (tested in tests/protocols/test_zero_shot.py with
@@ -26,9 +32,18 @@ def contract_heads() -> list[str]:
     """Registered heads that go through the registry-wide contract tests on (n, d) rows.
 
     Token-level heads (attentive, moment) take per-token features and have their own contract
-    tests in test_token_heads.py.
+    tests in test_token_heads.py; multi-label heads (mlridge, ...) predict label sets and have
+    theirs in test_multilabel_contract.py.
     """
-    return [n for n in list_heads() if n not in ENCODER_HEADS and not is_token_head(n)]
+    return [
+        n for n in list_heads()
+        if n not in ENCODER_HEADS and not is_token_head(n) and not is_multilabel_head(n)
+    ]  # fmt: skip
+
+
+def multilabel_heads() -> list[str]:
+    """Registered multi-label heads (contract tests in test_multilabel_contract.py)."""
+    return [n for n in list_heads() if is_multilabel_head(n)]
 
 
 def fast_params(name: str) -> dict[str, Any]:

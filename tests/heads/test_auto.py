@@ -162,7 +162,7 @@ def test_save_load_round_trip(tmp_path, labels):
     ("params", "error", "message"),
     [
         ({"candidates": ()}, InputError, "'candidates' parameter of AutoHead must be a non-empty"),
-        ({"candidates": ("ncm", "svm")}, UnknownHeadError, "Unknown head 'svm'"),
+        ({"candidates": ("ncm", "nosuchhead")}, UnknownHeadError, "Unknown head 'nosuchhead'"),
         ({"candidates": ("auto",)}, InputError, "cannot be its own candidate"),
         ({"candidates": ("lda", "lda")}, InputError, "lists a head twice"),
         ({"combine": "vote"}, InputError, "'combine' parameter of AutoHead must be one of"),

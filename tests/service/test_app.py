@@ -158,6 +158,18 @@ def test_embed(client: TestClient) -> None:
     _error(client.post("/v1/embed", json={"texts": []}), 422)
 
 
+def test_encoder_in_its_own_process(models_dir: Path) -> None:
+    s = ServeSettings(models_dir, token=TOKEN, encoder_process=True)
+    with TestClient(create_app(s)) as c:
+        body = c.post("/v1/embed", json={"texts": PROBE}).json()
+        np.testing.assert_allclose(body["embeddings"], get_encoder("hash").encode(PROBE), rtol=1e-6)
+        labels = [p["label"] for p in c.post("/v1/models/intents/predict", json={"texts": PROBE}).json()["predictions"]]
+        assert labels == ["card", "travel", "food"]
+        pool = c.app.state.service.encoders[next(iter(c.app.state.service.encoders))].pool
+        assert pool is not None
+    assert c.app.state.service is None  # stopped; the worker pool was shut down
+
+
 def test_encoder_queue_full_is_503(models_dir: Path) -> None:
     s = ServeSettings(models_dir, token=TOKEN, max_queue=2)
     with TestClient(create_app(s)) as c:

@@ -79,6 +79,13 @@ DropUnlabeledOpt = Annotated[
     typer.Option("--drop-unlabeled", help="Leave out rows without a label (counted) instead of refusing the file."),
 ]
 EncodingOpt = Annotated[str, typer.Option("--encoding", help="Text encoding of CSV/TSV/JSONL data (default utf-8).")]
+RayOpt = Annotated[
+    bool, typer.Option("--ray", help="Run on Ray: a local Ray, or the cluster at --ray-address.")
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option("--ray-address", help="Join the Ray cluster at HOST:PORT (implies --ray)."),
+]
 
 
 def handle_errors(fn: F) -> F:
@@ -160,10 +167,12 @@ def load_data(
     quiet: bool = False,
     drop_unlabeled: bool = False,
     encoding: str = "utf-8",
+    multilabel: bool = False,
 ) -> Any:
     """A table of texts, or of images/clips when ``encoder`` takes media (its ``info`` says so).
 
-    Files left out under ``--on-error skip`` are counted and listed on stderr (unless ``quiet``;
+    A table with a list of labels per row is refused unless ``multilabel`` (the command handles
+    multi-label data). Files left out under ``--on-error skip`` are counted and listed on stderr (unless ``quiet``;
     JSON output carries them instead), never dropped silently.
     """
     from ..datasets import load_table
@@ -180,6 +189,8 @@ def load_data(
         if table.n_dropped and not quiet:
             err_console.print(f"[yellow]{table.n_dropped} row(s) without a label left out.[/]",
                               highlight=False)
+        if not multilabel:
+            table.require_single_label()
         return table
     from ..media import load_media
 

@@ -5,6 +5,7 @@ Resumable; a second run is a cache hit.
 
 from __future__ import annotations
 
+from ..exceptions import InputError
 from ._common import (
     BatchOpt,
     DataArg,
@@ -17,6 +18,8 @@ from ._common import (
     OnErrorOpt,
     PoolingOpt,
     PrecisionOpt,
+    RayAddressOpt,
+    RayOpt,
     TextColOpt,
     check_batch_size,
     encoder_options,
@@ -42,9 +45,26 @@ def embed(
     on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
     encoding: EncodingOpt = "utf-8",
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Embed every row (image, clip) of DATA with ENCODER and keep the vectors in the cache."""
     import time
+
+    if ray or ray_address is not None:
+        from ..distributed import embed_table
+
+        if on_error != "fail":
+            raise InputError("--on-error skip is not available with --ray; unreadable files fail the run.")
+        if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+            raise InputError("--encoding is not available with --ray; Ray Data reads UTF-8 (convert the file first).")
+        res = embed_table(data, encoder, backend="ray", address=ray_address, text_col=text_col,
+                          encoder_options=encoder_options(layer, pooling, max_length, precision),
+                          batch_size=batch_size, dtype=dtype)  # fmt: skip
+        out = {"entry": res.embeddings.key, "encoder": res.encoder_name, "rows": res.rows,
+               "dim": res.embeddings.dim, "dtype": dtype, "cache_hit": res.cache_hit,
+               "seconds": res.seconds, "rows_per_second": res.rows_per_second, "backend": "ray"}  # fmt: skip
+        return print_json(out) if as_json else print_table(f"embedded {data.name}", list(out), [list(out.values())])
 
     from ..encoders import get_encoder
     from ..store import EmbeddingStore

@@ -32,14 +32,20 @@ from ._common import (
     print_json,
     print_table,
 )
+from .multilabel import is_multilabel_run, predict_multilabel_rows, render_eval
 from .protocols import (
+    BudgetOpt,
     DropOpt,
     HeadsOpt,
+    ImbalanceOpt,
     OutOpt,
     PresetOpt,
     ProtocolOpt,
+    RoundsOpt,
     SeedsOpt,
     ShotsOpt,
+    StartOpt,
+    StrategiesOpt,
     TasksOpt,
     TransOpt,
     run_protocol,
@@ -119,6 +125,11 @@ def evaluate(
     preset: PresetOpt = None,
     drop_overlap: DropOpt = False,
     transductive: TransOpt = False,
+    strategies: StrategiesOpt = "random,entropy,coreset,pcoreset",
+    rounds: RoundsOpt = 5,
+    budget: BudgetOpt = None,
+    start: StartOpt = 1,
+    imbalance: ImbalanceOpt = None,
     out: OutOpt = None,
     layer: LayerOpt = None,
     pooling: PoolingOpt = None,
@@ -128,30 +139,39 @@ def evaluate(
     """Score a saved head (--model), or run an evaluation protocol (--protocol) on DATA."""
     from sklearn.metrics import accuracy_score, f1_score
 
-    if protocol is not None or preset is not None:
+    if protocol is not None or preset is not None or imbalance is not None:
         if model is not None:
             raise InputError("Pass either --model (score a saved head) or --protocol, not both.")
         run_protocol(
-            data, protocol or "fewshot", heads=heads, shots=shots, seeds=seeds, tasks=tasks,
+            data, protocol or ("longtail" if imbalance is not None else "fewshot"), heads=heads,
+            shots=shots, seeds=seeds, tasks=tasks,
             preset=preset, drop_overlap=drop_overlap, transductive=transductive, out=out,
             encoder=encoder or "minilm", text_col=text_col, label_col=label_col,
             split_col=split_col, options=encoder_options(layer, pooling, max_length, precision),
-            batch_size=batch_size, as_json=as_json,
+            batch_size=batch_size, as_json=as_json, imbalance=imbalance,
+            active={"strategies": strategies, "rounds": rounds, "budget": budget, "start": start},
         )
         return
     if model is None:
         raise InputError(
             "Nothing to evaluate: pass --model HEAD_FILE (a head saved by `headwise fit`) or "
-            "--protocol linear|fewshot|incremental|transductive|zeroshot."
+            "--protocol linear|fewshot|incremental|transductive|zeroshot|active|longtail."
         )
     table = load_data(
         data, _encoder_name(model, encoder), text_col=text_col, label_col=label_col,
         split_col=split_col, on_error=on_error, quiet=as_json,
-        drop_unlabeled=drop_unlabeled, encoding=encoding,
+        drop_unlabeled=drop_unlabeled, encoding=encoding, multilabel=True,
     )  # fmt: skip
     assert table.labels is not None
     head, X = _load(model, encoder, table.texts, batch_size)
     idx = indices_for(table, _default_split(table, split))
+    if is_multilabel_run(table, head):
+        from ..multilabel import evaluate_multilabel
+
+        ml = evaluate_multilabel(head, X[idx], table.labels[idx])
+        info = {"model": str(model), "split": _default_split(table, split) or "all", "n": int(idx.size)}
+        render_eval({**info, **ml}, model, table, as_json)
+        return
     y = table.labels[idx]
     unseen = np.setdiff1d(np.unique(y), head.classes_)
     if unseen.size:
@@ -197,7 +217,10 @@ def predict(
         float | None,
         typer.Option("--alpha", help="Conformal prediction sets at miscoverage alpha (needs fit --calibrate)."),
     ] = None,
-    method: Annotated[str, typer.Option("--method", help="Conformal score: lac, aps or raps.")] = "lac",
+    method: Annotated[
+        str | None,
+        typer.Option("--method", help="Conformal score: lac (default), aps or raps; multi-label: crc (default) or lac."),
+    ] = None,
     mondrian: Annotated[bool, typer.Option("--mondrian", help="Class-conditional coverage.")] = False,
     ood: Annotated[
         str | None, typer.Option("--ood", help="Flag rows as none of the known classes: msp, energy, mahalanobis.")
@@ -215,7 +238,7 @@ def predict(
     table = load_data(
         data, _encoder_name(model, encoder), text_col=text_col, split_col=split_col,
         require_labels=False, on_error=on_error, quiet=as_json,
-        drop_unlabeled=drop_unlabeled, encoding=encoding,
+        drop_unlabeled=drop_unlabeled, encoding=encoding, multilabel=True,
     )  # fmt: skip
     if top_k < 1:
         raise InputError(f"--top-k must be at least 1. Got {top_k} instead.")
@@ -223,9 +246,13 @@ def predict(
         raise InputError(f"--out must end in .jsonl or .csv. Got {out.name} instead.")
     from . import trust
 
-    trust.check_predict_options(alpha, method, ood)
     head, X = _load(model, encoder, table.texts, batch_size)
     idx = indices_for(table, split)
+    if is_multilabel_run(table, head):
+        predict_multilabel_rows(model, head, X[idx], idx, table, alpha, method, out, as_json)
+        return
+    method = method or "lac"
+    trust.check_predict_options(alpha, method, ood)
     proba = head.predict_proba(X[idx])
     extras = trust.predict_extras(model, head, X[idx], alpha, method, mondrian, ood)
     if extras:

@@ -77,6 +77,7 @@ def probe(
     from ..probing import head_sweep, layer_sweep, plot_sweep
 
     table = load_table(data, text_col=text_col, label_col=label_col, split_col=split_col)
+    table.require_single_label()
     assert table.labels is not None
     options: dict[str, Any] = {} if max_length is None else {"max_length": max_length}
     enc = get_encoder(encoder, **options)

@@ -28,7 +28,9 @@ from ._common import (
     print_table,
 )
 
-PROTOCOLS = ("linear", "fewshot", "incremental", "transductive", "zeroshot")
+PROTOCOLS = (
+    "linear", "fewshot", "incremental", "transductive", "zeroshot", "active", "longtail",
+)
 
 ProtocolOpt = Annotated[
     str | None,
@@ -47,6 +49,20 @@ DropOpt = Annotated[
     bool, typer.Option("--drop-overlap", help="Linear: drop test rows that also occur in train.")
 ]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Run directory for <protocol>.json.")]
+StrategiesOpt = Annotated[
+    str, typer.Option("--strategies", help="Active: comma list, e.g. random,entropy,coreset,pcoreset.")
+]
+RoundsOpt = Annotated[int, typer.Option("--rounds", help="Active: rounds of queries.")]
+BudgetOpt = Annotated[
+    int | None, typer.Option("--budget", help="Active: rows queried per round (default: classes).")
+]
+StartOpt = Annotated[
+    int, typer.Option("--start", help="Active: labels per class at the start (0: zero-shot start).")
+]
+ImbalanceOpt = Annotated[
+    float | None,
+    typer.Option("--imbalance", help="Long-tail: train on a seeded exponential-profile split with this ratio (e.g. 10, 100)."),
+]
 TransOpt = Annotated[
     bool, typer.Option("--transductive", help="Few-shot: also score each head's transductive refinement.")
 ]
@@ -56,6 +72,7 @@ _DEFAULT_HEADS = {
     "fewshot": "ncm,lda,ridge,logistic",
     "incremental": "ncm,lda,ridge,rpridge",
     "transductive": "ncm",
+    "longtail": "lda,logistic,logitadjust",
 }
 
 
@@ -98,7 +115,8 @@ def run_protocol(
     data: Path, protocol: str, *, heads: str | None, shots: str, seeds: int, tasks: int,
     preset: str | None, drop_overlap: bool, transductive: bool, out: Path | None, encoder: str,
     text_col: str | None, label_col: str | None, split_col: str | None, options: dict[str, Any],
-    batch_size: int, as_json: bool,
+    batch_size: int, as_json: bool, active: dict[str, Any] | None = None,
+    imbalance: float | None = None,
 ) -> None:
     """Embed DATA through the cache, run ``protocol`` and print / write its result."""
     from .. import protocols as P
@@ -109,7 +127,14 @@ def run_protocol(
         raise InputError(f"Unknown preset '{preset}'. Available: mteb.")
     if seeds < 1:
         raise InputError(f"--seeds must be at least 1. Got {seeds} instead.")
+    if imbalance is not None and protocol == "linear":
+        protocol = "longtail"  # `--protocol linear --imbalance R`: the linear protocol, long-tailed
+    if protocol == "longtail" and imbalance is None:
+        raise InputError("--protocol longtail needs --imbalance R (e.g. 10 or 100).")
+    if imbalance is not None and protocol != "longtail":
+        raise InputError(f"--imbalance applies to --protocol longtail (or linear), not {protocol}.")
     table = load_table(data, text_col=text_col, label_col=label_col, split_col=split_col)
+    table.require_single_label()
     tr, va, te = _splits(table)
     y = table.labels
     assert y is not None
@@ -158,6 +183,12 @@ def run_protocol(
         title = f"{protocol} on {table.path.name}: test accuracy, {seeds} seeds"
         name = "transductive" if protocol == "transductive" else "fewshot"
         _emit(out, name, payload, title, ["head", *(f"{k}-shot" for k in k_list)], rows, as_json)
+    elif protocol == "active":
+        from ._active import active_rows, run_active
+
+        payload = {**meta, **run_active(X, y, tr, te, key=key, encoder=encoder, options=options,
+                                        head=heads, seeds=seeds, **(active or {}))}
+        _emit(out, "active", payload, *active_rows(payload), as_json)
     elif protocol == "incremental":
         res_i = P.class_incremental_eval(head_list, X[tr], y[tr], X[te], y[te], n_tasks=tasks,
                                          seeds=range(seeds), encoder_key=key)
@@ -168,6 +199,18 @@ def run_protocol(
         title = f"class-incremental on {table.path.name}: {tasks} tasks, no stored examples"
         _emit(out, "incremental", payload, title,
               ["head", "average", "final", "forgetting", "accuracy after each task"], rows, as_json)
+    elif protocol == "longtail":
+        assert imbalance is not None
+        res_l = P.long_tail_eval(head_list, X[tr], y[tr], X[te], y[te], imbalance=imbalance,
+                                 seeds=range(seeds), encoder_key=key)
+        payload = res_l.to_json(**meta)
+        g = res_l.n_classes_per_group
+        rows = [[n, r.overall.mean, r.many.mean, r.medium.mean, r.few.mean, r.fit_seconds]
+                for n, r in res_l.heads.items()]
+        title = (f"long-tailed {table.path.name}, imbalance {imbalance:g} ({g['many']} many / "
+                 f"{g['medium']} medium / {g['few']} few-shot classes), test accuracy, {seeds} seeds")
+        _emit(out, "longtail", payload, title, ["head", "overall", "many", "medium", "few", "fit s"],
+              rows, as_json)
     else:  # zeroshot
         from ..encoders import get_encoder
 
@@ -215,6 +258,7 @@ def sweep(
         except ImportError:
             raise InputError("--plot needs matplotlib: pip install headwise[plot]") from None
     table = load_table(data, text_col=text_col, label_col=label_col, split_col=split_col)
+    table.require_single_label()
     tr, va, te = _splits(table)
     enc = get_encoder(encoder, **encoder_options(None, pooling, max_length))
     wanted = resolve_layers(enc, layers)

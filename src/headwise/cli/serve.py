@@ -79,6 +79,12 @@ def serve(
         typer.Option("--cors-origin", help="Allow browser calls from this origin (repeatable)."),
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info or warning.")] = "info",
+    encoder_process: Annotated[
+        bool,
+        typer.Option("--encoder-process/--encoder-thread",
+                     help="Run each encoder in a process of its own (its forward passes then never "
+                     "wait for the HTTP side's GIL) or in a thread of the server."),
+    ] = False,  # fmt: skip
     blas_threads: Annotated[
         int,
         typer.Option("--blas-threads", help="numpy/scipy BLAS threads (the encoder keeps its own)."),
@@ -106,6 +112,7 @@ def serve(
         max_text_chars=max_text_chars, timeout_s=timeout, default_alpha=alpha,
         conformal_method=method, mondrian=mondrian, ood_method=ood, calib_fraction=calib_fraction,
         snapshot_every=snapshot_every, cors_origins=tuple(cors_origin or ()),
+        encoder_process=encoder_process,
     )  # fmt: skip
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -133,12 +140,17 @@ def serve(
 def _serve(settings: object, state: object, host: str, port: int, log_level: str) -> None:
     import uvicorn
 
-    from ..service import create_app
+    from ..service import create_app, label_router
 
-    app = create_app(settings, state=state)  # type: ignore[arg-type]
+    app = create_app(settings, state=state, routers=[label_router])  # type: ignore[arg-type]
     names = ", ".join(sorted(state.models))  # type: ignore[attr-defined]
-    err_console.print(f"serving {names} on http://{host}:{port} (docs: /docs)", highlight=False)
+    err_console.print(
+        f"serving {names} on http://{host}:{port} (docs: /docs, labelling page: /label)",
+        highlight=False,
+    )
     uvicorn.run(
         app, host=host, port=port, log_level=log_level, access_log=False,
-        timeout_keep_alive=5, timeout_graceful_shutdown=10,
+        # Keep idle connections longer than clients do (httpx and most pools: 5 s): with equal
+        # timeouts the server may close a connection just as a client reuses it (a failed request).
+        timeout_keep_alive=30, timeout_graceful_shutdown=10,
     )  # fmt: skip

@@ -112,6 +112,7 @@ def ood(
     check_alpha(alpha, "headwise ood")
     check_calib_frac(calib_frac)
     table = load_table(data, text_col=text_col, label_col=label_col, split_col=split_col)
+    table.require_single_label()
     assert table.labels is not None
     require_test_split(table, "headwise ood")
     y = table.labels

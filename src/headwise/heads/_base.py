@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._validation import check_fit_inputs, check_n_features, extreme_scale
 from ..exceptions import HeadwiseError, InputError, InputTypeError
+from ._mltargets import refuse_label_lists
 from ._stats import SufficientStats
 
 __all__ = ["BaseHead"]
@@ -77,6 +78,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         1e±9, see :func:`headwise._validation.extreme_scale`); X is divided by it here and in
         :meth:`_validate_predict`, so no head overflows or underflows on features ×1e±20.
         """
+        refuse_label_lists(y, type(self).__name__)
         check_fit_inputs(X, y, type(self).__name__)
         _friendly_precheck(self, X, reset=reset)
         with _as_input_error():

@@ -13,9 +13,10 @@ from ..exceptions import InputError
 from ._base import BaseHead
 from ._cpath import CSearch, PathSplit, stratified_folds
 from ._holdout import stratified_holdout
+from ._losses import balanced_softmax_offsets, check_loss
 from ._registry import register_head
+from ._rows import ChunkSource, RowSource
 from ._softmax import ChunkedSoftmaxProblem, Preprocessor, SoftmaxProblem, lda_start
-from ._stats import SufficientStats
 
 __all__ = ["LogisticHead"]
 
@@ -86,6 +87,10 @@ class LogisticHead(BaseHead):
         on Banking77 (its large weights along weak directions have to be undone).
     class_weight : dict, "balanced" or None, default=None
         Row weights per class, as in sklearn (``"balanced"``: ``n / (n_classes * count)``).
+    loss : {"ce", "balanced_softmax"}, default="ce"
+        ``"balanced_softmax"`` trains on ``logits + log π`` (π: training class frequencies) and
+        predicts with ``logits``, for long-tailed data; ``C`` is then chosen on the adjusted
+        validation logits. See :mod:`headwise.heads._losses`.
     random_state : int, RandomState or None, default=0
         Seeds the validation split.
     cv : "auto", "holdout" or int >= 2, default="auto"
@@ -137,6 +142,7 @@ class LogisticHead(BaseHead):
         class_weight: dict[Any, float] | str | None = None,
         random_state: Any = 0,
         cv: int | str = "auto",
+        loss: str = "ce",
     ) -> None:
         self.Cs = Cs
         self.C = C
@@ -148,6 +154,7 @@ class LogisticHead(BaseHead):
         self.class_weight = class_weight
         self.random_state = random_state
         self.cv = cv
+        self.loss = loss
 
     def _check_params(self) -> np.ndarray:
         owner = type(self).__name__
@@ -190,6 +197,7 @@ class LogisticHead(BaseHead):
                 f"The 'class_weight' parameter of {owner} must be None, 'balanced' or a dict "
                 f"mapping labels to weights. Got {cw!r} instead."
             )
+        check_loss(self.loss, owner, ("ce", "balanced_softmax"))
         cv = self.cv
         if not (
             cv in ("auto", "holdout")
@@ -253,7 +261,7 @@ class LogisticHead(BaseHead):
         for tr, va in folds:
             pre = Preprocessor.fit(X[tr], codes[tr], K, self.preprocess)
             part = self._problem(pre.transform(X[tr], dtype), codes[tr])
-            val = SoftmaxProblem(pre.transform(X[va], dtype), codes[va], K)
+            val = self._val_problem(pre.transform(X[va], dtype), codes[va], K, codes[tr])
             splits.append(PathSplit(part, val, va, self._start(pre, part, float(Cs[0]))))
         if len(folds) > 1:  # k-fold: the refit gets its own preprocessing from every row
             pre = Preprocessor.fit(X, codes, K, self.preprocess)
@@ -312,7 +320,7 @@ class LogisticHead(BaseHead):
             self.path_n_iter_ = np.zeros(self.Cs_.size, dtype=np.int64)
             theta = self._start(pre, prob, self.C_)
         theta, self.n_iter_ = prob.solve(theta, self.C_, self.max_iter, self.tol)
-        W, b = pre.to_original(*prob.split(theta))
+        W, b = pre.to_original(*prob.split(self._predictive(theta, prob)))
         self.coef_ = np.ascontiguousarray(W.T)
         self.intercept_ = b
         return self
@@ -329,6 +337,16 @@ class LogisticHead(BaseHead):
         Memory stays at one chunk whatever the number of rows; time is about (iterations + 2)
         passes over the data per ``C``.
         """
+        return self.fit_rows(ChunkSource(chunks), y)
+
+    def fit_rows(self, source: RowSource, y: Any) -> Self:
+        """Fit on rows held by ``source`` (chunks re-read here, or Ray workers), labels ``y``.
+
+        The same problem, holdout split, preprocessing and C search as :meth:`fit_streaming`;
+        ``source`` supplies the class statistics and evaluates the objective and gradient over
+        its rows (see :mod:`headwise.heads._rows`). Only ``y``, the parameters and the gradients
+        live here.
+        """
         Cs = self._check_params()
         y = np.asarray(y)
         if y.ndim != 1 or y.size == 0:
@@ -339,44 +357,59 @@ class LogisticHead(BaseHead):
         K = self.classes_.size
         weights = self._class_weights(codes) if self.class_weight is not None else None
         train_pos = folds[0][0] if folds else None
-        stats = SufficientStats.from_batches(chunks(train_pos), squares=False)
+        stats = source.stats(train_pos)
         if stats.classes.size != K or not np.array_equal(stats.classes, self.classes_):
             raise InputError(
-                "The chunks' labels do not match y: fit_streaming needs chunks(positions) to "
-                "yield the rows of y at those positions, with the same labels."
+                "The rows' labels do not match y: the source must yield the rows of y at the "
+                "positions asked for, with the same labels."
             )
-        d = stats.n_features
-        self.n_features_in_ = d
+        self.n_features_in_ = stats.n_features
         cov = stats.within_scatter() / stats.n_samples
         pre = Preprocessor.from_moments(stats.counts, stats.class_means, cov, self.preprocess)
         dtype = np.float32  # stored embeddings are float32/float16; sums stay float64
 
-        def problem(positions: np.ndarray | None, w: np.ndarray | None) -> ChunkedSoftmaxProblem:
+        def problem(positions: np.ndarray | None, w: np.ndarray | None) -> SoftmaxProblem:
             sel = codes if positions is None else codes[positions]
             s_sum = float(sel.size if w is None else w[sel].sum())
-
-            def coded() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
-                for Xc, yc in chunks(positions):
-                    cc = np.searchsorted(self.classes_, np.asarray(yc))
-                    if self.n_features_in_ != np.shape(Xc)[1]:
-                        raise InputError(
-                            f"A chunk has {np.shape(Xc)[1]} features, the first had {d}; "
-                            "the rows must come from one encoder."
-                        )
-                    yield Xc, cc, None if w is None else w[cc]
-
-            return ChunkedSoftmaxProblem(coded, pre, d, sel, K, s_sum, dtype)
+            return source.problem(positions, sel, self.classes_, pre, w, s_sum, dtype)
 
         prob = problem(None, weights)
         if not folds:
             return self._fit_path(Cs, pre, prob, [])
-        (tr, va), = folds
+        ((tr, va),) = folds
         part = problem(tr, weights)
         split = PathSplit(part, problem(va, None), va, self._start(pre, part, float(Cs[0])))
         return self._fit_path(Cs, pre, prob, [split])
+
+    def _val_problem(
+        self, Z: np.ndarray, codes: np.ndarray, K: int, train_codes: np.ndarray
+    ) -> SoftmaxProblem:
+        """Validation rows, scored on the predictive logits (balanced softmax: ``− log π``)."""
+        if self.loss != "balanced_softmax":
+            return SoftmaxProblem(Z, codes, K)
+        return _ShiftedProblem(Z, codes, K, balanced_softmax_offsets(np.bincount(train_codes, minlength=K)))
+
+    def _predictive(self, theta: np.ndarray, prob: SoftmaxProblem) -> np.ndarray:
+        """The trained parameters as used for prediction (balanced softmax: ``− log π``)."""
+        if self.loss != "balanced_softmax":
+            return theta
+        out = theta.copy()
+        out[-prob.K :] -= balanced_softmax_offsets(np.bincount(prob.codes, minlength=prob.K))
+        return out
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
 
     def _fitted_attributes(self) -> list[str]:
         return [k for k in super()._fitted_attributes() if k not in _NOT_SAVED]
+
+
+class _ShiftedProblem(SoftmaxProblem):
+    """Rows scored on ``logits − offsets`` (validation of the balanced-softmax loss)."""
+
+    def __init__(self, Z: np.ndarray, codes: np.ndarray, K: int, offsets: np.ndarray) -> None:
+        super().__init__(Z, codes, K)
+        self.offsets = offsets
+
+    def logits(self, theta: np.ndarray) -> np.ndarray:
+        return super().logits(theta) - self.offsets.astype(self.Z.dtype)

@@ -61,8 +61,9 @@ class GaussianNBHead(StatsHead):
     ----------
     var_smoothing : float, default=1e-9
         Fraction of the largest feature variance added to every variance for stability.
-    priors : array-like of shape (n_classes,) or None, default=None
-        Class priors in ``classes_`` order; ``None`` uses the class frequencies.
+    priors : "uniform", array-like of shape (n_classes,) or None, default=None
+        Class priors in ``classes_`` order; ``None`` uses the class frequencies; ``"uniform"``
+        weighs every class that has rows equally (class-balanced, for long-tailed data).
 
     Attributes
     ----------
@@ -106,6 +107,14 @@ class GaussianNBHead(StatsHead):
     def _class_prior(self, stats: SufficientStats) -> np.ndarray:
         if self.priors is None:
             return stats.counts / stats.n_samples
+        if isinstance(self.priors, str):
+            if self.priors != "uniform":
+                raise InputError(
+                    "The 'priors' parameter of GaussianNBHead must be None, 'uniform' or one prior "
+                    f"per class. Got {self.priors!r} instead."
+                )
+            present = (stats.counts > 0).astype(np.float64)
+            return present / present.sum()
         p = np.asarray(self.priors, dtype=np.float64).ravel()
         if p.shape != (stats.n_classes,):
             raise InputError(

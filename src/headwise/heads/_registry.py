@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 from ..exceptions import UnknownHeadError
 
 __all__ = [
-    "register_head", "get_head", "get_head_class", "is_token_head", "list_heads", "name_of_head",
+    "register_head", "get_head", "get_head_class", "is_multilabel_head", "is_token_head", "list_heads",
+    "name_of_head",
 ]  # fmt: skip
 
 _HEADS: dict[str, type] = {}
@@ -58,6 +59,15 @@ def is_token_head(name: str) -> bool:
     (True, False)
     """
     return getattr(get_head_class(name), "_input_kind", "rows") == "tokens"
+
+
+def is_multilabel_head(name: str) -> bool:
+    """Whether the head ``name`` predicts a set of labels per row (multi-label targets).
+
+    >>> is_multilabel_head("mlridge"), is_multilabel_head("ridge")
+    (True, False)
+    """
+    return getattr(get_head_class(name), "_target_kind", "single") == "multilabel"
 
 
 def get_head(name: str, **params: Any) -> Any:

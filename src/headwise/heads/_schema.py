@@ -19,7 +19,7 @@ from ..exceptions import HeadFileError
 
 __all__ = ["validate_state", "validate_loaded_head"]
 
-_KINDS = ("array", "list", "value", "stats", "head", "heads")  # "heads": an ensemble's members
+_KINDS = ("array", "list", "value", "stats", "mlstats", "head", "heads")  # "heads": an ensemble's members
 
 
 def _fail(path: Path, what: str) -> HeadFileError:

@@ -3,6 +3,7 @@
 Each records exactly what ran (encoder key, data hash, seeds, head parameters) in ``.record``.
 """
 
+from ._active_results import ActiveCurve, ActiveResult, area_under_curve
 from ._common import LeakageError
 from ._results import (
     FewShotCurve,
@@ -19,6 +20,7 @@ from ._results import (
     summarize,
     write_json_atomic,
 )
+from .active import DEFAULT_STRATEGIES, active_eval
 from .class_incremental import class_incremental_eval, forgetting, split_tasks
 from .few_shot import (
     few_shot_eval,
@@ -27,32 +29,44 @@ from .few_shot import (
     mteb_undersample,
     sample_per_class,
 )
+from .gzsl import GZSLResult, gzsl_eval
 from .layer_sweep import embed_layers, layer_sweep_eval, plot_sweep, resolve_layers
 from .linear import DEFAULT_GRIDS, find_leakage, linear_eval
+from .long_tail import LongTailResult, long_tail_eval, long_tail_indices
 from .transductive import transductive_eval
 from .zero_shot import zero_shot_eval
 
 __all__ = [
+    "ActiveCurve",
+    "ActiveResult",
     "DEFAULT_GRIDS",
+    "DEFAULT_STRATEGIES",
     "FewShotCurve",
     "FewShotResult",
+    "GZSLResult",
     "IncrementalCurve",
     "IncrementalResult",
     "LeakageError",
     "LinearHeadResult",
     "LinearResult",
+    "LongTailResult",
     "MTEBResult",
     "RunRecord",
     "Summary",
     "SweepResult",
     "ZeroShotResult",
+    "active_eval",
+    "area_under_curve",
     "class_incremental_eval",
     "embed_layers",
     "few_shot_eval",
     "find_leakage",
     "forgetting",
+    "gzsl_eval",
     "layer_sweep_eval",
     "linear_eval",
+    "long_tail_eval",
+    "long_tail_indices",
     "mteb_eval",
     "mteb_samples_per_label",
     "mteb_undersample",

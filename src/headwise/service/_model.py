@@ -22,19 +22,19 @@ import logging
 import math
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..heads import StatsHead, SufficientStats, load_head
-from ..trust import ConformalClassifier, OODDetector, check_alpha, read_calibration
+from ..trust import check_alpha, read_calibration
 from ._errors import Conflict, Invalid, NotFound
 from ._journal import Journal, LoggedRow, NewRow
 from ._snapshots import read_snapshot, write_snapshot
+from ._version import ModelState, build_state
 
-__all__ = ["ModelState", "ServedModel", "file_digest"]
+__all__ = ["ServedModel", "file_digest"]
 
 log = logging.getLogger("headwise.serve")
 ROLES = ("train", "calibration")
@@ -50,34 +50,6 @@ def file_digest(path: Path) -> str:
 
 def _py(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
-
-
-@dataclass
-class ModelState:
-    """A model at one version (never mutated after it is built, except its threshold cache)."""
-
-    version: int
-    head: Any
-    temperature: float
-    conformal: ConformalClassifier | None
-    ood: OODDetector | None
-    n_train: int  # logged training rows active at this version
-    n_calibration: int  # calibration rows in use (base file + log)
-    _cache: dict[float, tuple[np.ndarray, float]] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def thresholds(self, alpha: float) -> tuple[np.ndarray, float] | None:
-        """Conformal per-class thresholds and the OOD threshold at ``alpha`` (cached)."""
-        if self.conformal is None or self.ood is None:
-            return None
-        with self._lock:
-            found = self._cache.get(alpha)
-            if found is None:
-                found = (self.conformal.thresholds(alpha), self.ood.threshold(alpha))
-                if len(self._cache) > 64:
-                    self._cache.clear()
-                self._cache[alpha] = found
-            return found
 
 
 class ServedModel:
@@ -184,38 +156,10 @@ class ServedModel:
         return head
 
     def _build(self, version: int, head: Any, active: dict[int, LoggedRow]) -> ModelState:
-        """The state for ``head`` with the base calibration plus the active calibration rows."""
-        present = set()
-        counts = getattr(getattr(head, "stats_", None), "counts", None)
-        for c, k in zip(head.classes_, counts if counts is not None else [1] * len(head.classes_), strict=True):
-            if k > 0:
-                present.add(_py(c))
-        n_train = sum(1 for r in active.values() if r.role == "train")
-        cal_rows = [r for _, r in sorted(active.items()) if r.role == "calibration"]
-        cp = ood = None
-        base = self.base_cal
-        Xb = yb = ub = None
-        if base is not None:
-            keep = np.array([_py(c) in present for c in base.y_cal], dtype=bool)
-            Xb, yb, ub = base.X_cal[keep], base.y_cal[keep], base.u_cal[keep]
-        rows = [r for r in cal_rows if r.label in present and r.x is not None]
-        n_cal = (0 if yb is None else yb.size) + len(rows)
-        if n_cal:
-            cp = ConformalClassifier(
-                head, method=self.method, mondrian=self.mondrian, temperature=self.temperature
-            )
-            Xl = np.array([r.x for r in rows]).reshape(len(rows), self.n_features)
-            yl = np.array([r.label for r in rows]) if rows else np.array([], dtype=head.classes_.dtype)
-            # (the uniforms only matter for randomised APS/RAPS, which the service does not use)
-            if yb is not None and yb.size:
-                cp.calibrate(Xb, yb, u=ub)
-                if rows:
-                    cp.partial_update(Xl, yl)  # the trust API's way to add calibration rows
-            else:
-                cp.calibrate(Xl, yl)
-            ood = OODDetector(head, self.ood_method, temperature=self.temperature)
-            ood.calibrate(cp.X_cal_)
-        return ModelState(version, head, self.temperature, cp, ood, n_train, n_cal)
+        return build_state(
+            version, head, active, self.base_cal, method=self.method, mondrian=self.mondrian,
+            ood_method=self.ood_method, temperature=self.temperature,
+        )  # fmt: skip
 
     # ---------------------------------------------------------------- restart
     def restore(self, journal: Journal) -> None:

@@ -39,6 +39,7 @@ class SharedEncoder:
     key: dict[str, Any]
     models: list[str] = field(default_factory=list)
     batcher: MicroBatcher | None = None
+    pool: Any = None  # the worker process pool when the encoder runs in its own process
 
     @property
     def dim(self) -> int:
@@ -122,15 +123,36 @@ class ServiceState:
         shared.models.append(name)
         self.model_encoder[name] = _key_id(shared.key)
 
+    def _encode_fn(self, shared: SharedEncoder) -> Any:
+        """``encode(texts)`` in this process (a worker thread) or in a process of its own."""
+        if not self.settings.encoder_process:
+            enc = shared.encoder
+            return lambda texts: enc.encode(texts, batch_size=max(len(texts), 1))
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from . import _worker
+
+        pool = ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker.load,
+            initargs=(shared.spec, shared.options),
+        )  # fmt: skip
+        shared.pool = pool
+        found = pool.submit(_worker.key).result()  # loads it now, before the service is ready
+        if _key_id(found) != _key_id(shared.key):
+            raise EncoderMismatchError(
+                f"Encoder '{shared.spec}' gives another key in its worker process ({found}); "
+                "check that both see the same model files."
+            )
+        return lambda texts: pool.submit(_worker.encode, texts).result()
+
     def start(self) -> None:
         """Start one micro-batcher per encoder (inside the running event loop)."""
         s = self.settings
         for shared in self.encoders.values():
-            enc = shared.encoder
             shared.batcher = MicroBatcher(
-                lambda texts, enc=enc: enc.encode(texts, batch_size=max(len(texts), 1)),
-                max_batch=s.max_batch, max_wait_ms=s.max_wait_ms, max_queue=s.max_queue,
-                on_batch=self.metrics.batch,
+                self._encode_fn(shared), max_batch=s.max_batch, max_wait_ms=s.max_wait_ms,
+                max_queue=s.max_queue, on_batch=self.metrics.batch,
             )  # fmt: skip
             shared.batcher.start()
         self.ready = True
@@ -140,6 +162,9 @@ class ServiceState:
         for shared in self.encoders.values():
             if shared.batcher is not None:
                 await shared.batcher.stop()
+            if shared.pool is not None:
+                shared.pool.shutdown(wait=False, cancel_futures=True)
+                shared.pool = None
 
     def close(self) -> None:
         if self.journal is not None:

@@ -56,6 +56,7 @@ class ServeSettings:
     conformal_method: str = "lac"  # lac, aps or raps
     mondrian: bool = False  # class-conditional conformal thresholds
     ood_method: str = "energy"  # energy or msp
+    encoder_process: bool = False  # run each encoder in a process of its own (no GIL sharing)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models_dir", Path(self.models_dir))

@@ -12,6 +12,13 @@ from ._metrics import (
     negative_log_likelihood,
     reliability_bins,
 )
+from ._mlconformal import (
+    MULTILABEL_METHODS,
+    MultiLabelConformal,
+    crc_fnr_threshold,
+    label_lac_thresholds,
+)
+from ._mlmetrics import MultiLabelMetrics, false_negative_rate, multilabel_metrics
 from ._ood import OOD_METHODS, OODDetector, ood_auroc, ood_scores
 from ._saved import TrustCalibration, load_calibrated_head, read_calibration, save_calibrated_head
 from ._scores import METHODS, check_alpha, conformal_quantile, nonconformity_scores
@@ -20,6 +27,9 @@ from ._summary import ALPHA_GRID, trust_summary, write_json, write_trust_run
 __all__ = [
     "ALPHA_GRID",
     "METHODS",
+    "MULTILABEL_METHODS",
+    "MultiLabelConformal",
+    "MultiLabelMetrics",
     "OOD_METHODS",
     "CalibrationMetrics",
     "ConformalClassifier",
@@ -31,6 +41,10 @@ __all__ = [
     "check_alpha",
     "classwise_ece",
     "conformal_quantile",
+    "crc_fnr_threshold",
+    "false_negative_rate",
+    "label_lac_thresholds",
+    "multilabel_metrics",
     "expected_calibration_error",
     "head_digest",
     "load_calibrated_head",

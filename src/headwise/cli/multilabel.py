@@ -1,0 +1,82 @@
+"""Multi-label branches of `headwise eval` and `headwise predict` (label lists per row)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+
+from .._atomic import atomic_write
+from ..exceptions import InputError
+from ._common import print_json, print_table
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, list):
+        text = "{" + ", ".join(map(str, v[:5])) + (", …" if len(v) > 5 else "") + "}"
+        return f"{text} ({len(v)})"
+    return str(v)
+
+
+def is_multilabel_run(table: Any, head: Any) -> bool:
+    """Whether DATA and the head agree on multi-label targets; a mismatch is refused."""
+    from ..heads import is_multilabel_head
+    from ..heads._registry import name_of_head
+
+    ml_head = is_multilabel_head(name_of_head(type(head)))
+    ml_data = bool(getattr(table, "is_multilabel", False))
+    if ml_data and not ml_head:
+        raise InputError(
+            "The label column holds a list of labels per row (multi-label data), but this head "
+            "predicts one label per row; fit a multi-label head (--head mlridge|mllogistic|mlknn)."
+        )
+    return ml_head
+
+
+def render_eval(result: dict[str, Any], model: Path, table: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(result)
+        return
+    top = {k: v for k, v in result.items() if k != "per_label"}
+    print_table(f"{model.name} on {table.path.name}", list(top), [list(top.values())])
+    rows = [[p["label"], p["f1"], p["support"]] for p in result["per_label"]]
+    print_table("per-label F1", ["label", "f1", "support"], rows)
+
+
+def predict_multilabel_rows(
+    model: Path, head: Any, X: np.ndarray, idx: np.ndarray, table: Any, alpha: float | None,
+    method: str | None, out: Path | None, as_json: bool,
+) -> None:  # fmt: skip
+    """`predict` with a multi-label head: label lists, and conformal label sets with --alpha
+    (``--method crc`` controls the false-negative rate, ``lac`` covers each label)."""
+    from ..multilabel import load_multilabel_calibration, predict_multilabel
+    from ..trust import check_alpha
+
+    conformal = None
+    if alpha is not None:
+        check_alpha(alpha, "--alpha")
+        conformal = load_multilabel_calibration(head, model, method or "crc")
+    recs = predict_multilabel(head, X, conformal=conformal, alpha=alpha)
+    records = [
+        {"row": int(i), "text": getattr(table.texts[i], "source", table.texts[i]), **r}
+        for i, r in zip(idx, recs, strict=True)
+    ]
+    if out is not None:
+        if out.suffix.lower() != ".jsonl":
+            raise InputError("Multi-label predictions are written as .jsonl (one label list per row).")
+        atomic_write(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8"))
+    if as_json:
+        print_json(records)
+    elif out is None:
+        sets = "label_set" in records[0] if records else False
+        print_table(
+            f"predictions ({len(records)} rows{', first 20' if len(records) > 20 else ''})",
+            ["row", "labels", *(["label_set"] if sets else []), "text"],
+            [[r["row"], _short(r["labels"]), *([_short(r["label_set"])] if sets else []), r["text"][:60]]
+             for r in records[:20]],
+        )  # fmt: skip
+    else:
+        typer.echo(f"wrote {len(records)} predictions to {out}")

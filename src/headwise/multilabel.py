@@ -1,0 +1,159 @@
+"""Multi-label workflow: fit a multi-label head (with conformal calibration), score it, predict sets.
+
+The CLI's ``fit``/``eval``/``predict`` call these when a table's label column holds a list of
+labels per row. Calibration rows travel inside the head file (``save_head`` extras), so
+``predict --alpha`` can build label sets at any level later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .exceptions import InputError
+from .heads import get_head, is_multilabel_head, save_head
+from .heads._io import load_head_extras
+from .heads._mlbase import random_holdout
+from .trust import MULTILABEL_METHODS, MultiLabelConformal, false_negative_rate, multilabel_metrics
+
+__all__ = [
+    "DEFAULT_MULTILABEL_HEAD",
+    "MultiLabelFit",
+    "evaluate_multilabel",
+    "fit_multilabel",
+    "load_multilabel_calibration",
+    "predict_multilabel",
+    "save_multilabel_head",
+]
+
+DEFAULT_MULTILABEL_HEAD = "mllogistic"
+CALIB_SEED = 0
+_EXTRA_KEY = "multilabel_calibration"
+
+
+@dataclass
+class MultiLabelFit:
+    """A fitted multi-label head and, with calibration, its held-out logits and targets."""
+
+    head: Any
+    name: str  # registry name of the head
+    n_train: int
+    cal_logits: np.ndarray | None = None
+    cal_targets: np.ndarray | None = None
+
+
+def _lists(labels: Any) -> list[list[Any]]:
+    return [list(v) for v in labels]
+
+
+def resolve_head_name(name: str) -> str:
+    """``auto`` → the default multi-label head; a single-label head name is refused."""
+    if name == "auto":
+        return DEFAULT_MULTILABEL_HEAD
+    if not is_multilabel_head(name):
+        raise InputError(
+            f"The label column holds a list of labels per row (multi-label data), but head "
+            f"'{name}' predicts one label per row. Use --head mlridge, mllogistic or mlknn."
+        )
+    return name
+
+
+def fit_multilabel(
+    name: str,
+    params: dict[str, Any],
+    X: np.ndarray,
+    labels: Any,
+    *,
+    calib_frac: float | None = None,
+) -> MultiLabelFit:
+    """Fit head ``name`` on rows ``X`` with label lists ``labels``; hold out ``calib_frac`` of
+    the rows (seeded) for conformal calibration when given."""
+    name = resolve_head_name(name)
+    head = get_head(name, **params)
+    lists = _lists(labels)
+    if calib_frac is None:
+        head.fit(X, lists)
+        return MultiLabelFit(head, name, len(lists))
+    split = random_holdout(len(lists), calib_frac, CALIB_SEED)
+    if split is None:
+        raise InputError(f"Too few rows ({len(lists)}) to hold out calibration rows.")
+    fit_idx, cal_idx = split
+    head.fit(X[fit_idx], [lists[i] for i in fit_idx])
+    cal = MultiLabelConformal(head).calibrate(X[cal_idx], [_known(head, lists[i]) for i in cal_idx])
+    return MultiLabelFit(head, name, int(fit_idx.size), cal.cal_logits_, cal.cal_targets_)
+
+
+def _known(head: Any, labels: list[Any]) -> list[Any]:
+    """Labels of a calibration row that the head knows (a label seen only there is dropped)."""
+    return [v for v in labels if v in set(head.classes_.tolist())]
+
+
+def save_multilabel_head(fit: MultiLabelFit, path: Path, encoder_key: dict[str, Any]) -> Path:
+    if fit.cal_logits is None:
+        return save_head(fit.head, path, encoder_key=encoder_key)
+    return save_head(
+        fit.head, path, encoder_key=encoder_key,
+        extra_arrays={"ml_cal_logits": fit.cal_logits, "ml_cal_targets": fit.cal_targets},
+        extra_meta={_EXTRA_KEY: {"seed": CALIB_SEED, "n": int(fit.cal_logits.shape[0])}},
+    )  # fmt: skip
+
+
+def load_multilabel_calibration(head: Any, path: Path, method: str) -> MultiLabelConformal:
+    """The conformal calibration stored with a head by ``fit --calibrate``."""
+    if method not in MULTILABEL_METHODS:
+        raise InputError(
+            f"--method for multi-label data must be one of {', '.join(MULTILABEL_METHODS)} "
+            f"(crc: false-negative-rate control; lac: per-label coverage). Got {method!r}."
+        )
+    arrays, _ = load_head_extras(path)
+    if "ml_cal_logits" not in arrays:
+        raise InputError(
+            f"{path} holds no conformal calibration; refit with `headwise fit --calibrate` to use --alpha."
+        )
+    return MultiLabelConformal.from_calibration(
+        head, arrays["ml_cal_logits"], arrays["ml_cal_targets"], method
+    )
+
+
+def evaluate_multilabel(head: Any, X: np.ndarray, labels: Any) -> dict[str, Any]:
+    """Metrics of ``head`` on rows ``X`` with label lists ``labels``, plus per-label F1."""
+    Y = head._known_targets(_lists(labels), X.shape[0])
+    z = head.logits(X)
+    m = multilabel_metrics(Y, head.predict(X), scores=z)
+    out = {k: v for k, v in m.as_dict().items() if not k.startswith("per_label")}
+    out["per_label"] = [
+        {"label": c.item() if hasattr(c, "item") else c, "f1": f, "support": s}
+        for c, f, s in zip(head.classes_, m.per_label_f1, m.per_label_support, strict=True)
+    ]
+    return out
+
+
+def predict_multilabel(
+    head: Any, X: np.ndarray, *, conformal: MultiLabelConformal | None = None, alpha: float | None = None
+) -> list[dict[str, Any]]:
+    """Per row: predicted labels with probabilities, and the conformal label set when asked."""
+    proba = head.predict_proba(X)
+    P = head.predict(X)
+    sets = conformal.predict_set(X, alpha) if conformal is not None and alpha is not None else None
+    names = head.classes_.tolist()
+    out = []
+    for i in range(X.shape[0]):
+        on = np.flatnonzero(P[i])
+        rec: dict[str, Any] = {
+            "labels": [names[j] for j in on],
+            "probabilities": [float(proba[i, j]) for j in on],
+        }
+        if sets is not None:
+            rec["label_set"] = [names[j] for j in np.flatnonzero(sets[i])]
+        out.append(rec)
+    return out
+
+
+def set_fnr(conformal: MultiLabelConformal, X: np.ndarray, labels: Any, alpha: float) -> dict[str, float]:
+    """False-negative rate and mean set size of the conformal sets on labelled rows."""
+    Y = conformal.head._known_targets(_lists(labels), X.shape[0])
+    sets = conformal.predict_set(X, alpha)
+    return {"fnr": false_negative_rate(sets, Y), "mean_set_size": float(sets.sum(axis=1).mean())}

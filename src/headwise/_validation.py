@@ -190,8 +190,8 @@ def extreme_scale(X: np.ndarray) -> float:
     """
     if X.size == 0:
         return 1.0
-    with np.errstate(all="ignore"):
-        peak = float(np.max(np.abs(X)))
+    with np.errstate(all="ignore"):  # two reductions, no |X| copy (NaN propagates alike)
+        peak = max(float(np.max(X)), -float(np.min(X)))
     if not np.isfinite(peak) or peak == 0.0 or _SCALE_RANGE[0] <= peak <= _SCALE_RANGE[1]:
         return 1.0
     return float(2.0 ** np.round(np.log2(peak)))

@@ -1,4 +1,8 @@
-"""`headwise embed/fit/eval` on images and audio in subprocesses; corrupt files under skip and fail."""
+"""`headwise embed/fit/eval` on images and audio; corrupt files under skip and fail.
+
+The commands run in process through Typer's test runner (torch and the encoders load once per
+session instead of once per command); one test runs the installed entry point in a subprocess.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -27,6 +32,25 @@ pytestmark = pytest.mark.slow
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """Run ``headwise ARGS`` in this process; exit code, stdout and stderr as a subprocess gives.
+
+    An exception that escapes the command's own error handling becomes exit code 1 with its
+    traceback on stderr, so "one line, no traceback" checks keep their meaning.
+    """
+    from typer.testing import CliRunner
+
+    from headwise.cli.main import app
+
+    res = CliRunner().invoke(app, list(args), env=dict(os.environ))
+    stderr = res.stderr
+    code = res.exit_code
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(res.exception))
+        code = code or 1
+    return subprocess.CompletedProcess(args, code, res.stdout, stderr)
+
+
+def run_entry_point(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "headwise.cli.main", *args],
         capture_output=True, text=True, env=dict(os.environ), timeout=600,
@@ -107,5 +131,5 @@ def test_encoders_list_json_and_bare_command() -> None:
     assert by_name["whisper-base"]["modality"] == "audio" and by_name["hash"]["available"] is True
     for r in rows:
         assert {"modality", "dim", "layers", "licence", "extra", "available"} <= set(r)
-    bare = run_cli("encoders")
+    bare = run_entry_point("encoders")  # the real entry point, in a subprocess
     assert bare.returncode == 0 and "mobilenetv2" in bare.stdout

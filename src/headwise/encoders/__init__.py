@@ -27,14 +27,16 @@ from ._registry import (
 )
 
 if TYPE_CHECKING:
-    from ._hf import HFEncoder
+    from ._hf import MINILM_DEFAULT_PRECISION, PRECISIONS, HFEncoder
 
 __all__ = [
     "Encoder",
     "TokenEmbeddings",
     "HashEncoder",
     "HFEncoder",
+    "MINILM_DEFAULT_PRECISION",
     "POOLINGS",
+    "PRECISIONS",
     "ENTRY_POINT_GROUP",
     "describe_encoders",
     "encoder_modality",
@@ -46,8 +48,8 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # _hf imports nothing heavy itself, but keep it out of `import headwise.encoders` all the same.
-    if name == "HFEncoder":
-        from ._hf import HFEncoder
+    if name in ("HFEncoder", "MINILM_DEFAULT_PRECISION", "PRECISIONS"):
+        from . import _hf
 
-        return HFEncoder
+        return getattr(_hf, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -34,7 +34,13 @@ def _friendly_precheck(est: BaseHead, X: Any, *, reset: bool) -> None:
         return
     if not reset and hasattr(est, "n_features_in_"):
         check_n_features(arr.shape[1], est.n_features_in_, type(est).__name__)
-    if arr.dtype.kind == "f" and arr.size:
+    # one float64 sum is finite exactly when every entry is (barring overflow, which only sends
+    # us to the exact check): no n×d boolean array for the common, clean case
+    if arr.dtype.kind != "f" or not arr.size:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        clean = bool(np.isfinite(arr.sum(dtype=np.float64)))
+    if not clean:
         finite = np.isfinite(arr)
         if not finite.all():
             bad = np.flatnonzero(~finite.all(axis=1))

@@ -9,7 +9,15 @@ import numpy as np
 
 from .exceptions import InputError
 
-__all__ = ["check_embeddings", "check_labels", "check_texts", "check_n_features"]
+__all__ = [
+    "check_choice",
+    "check_embeddings",
+    "check_int_range",
+    "check_labels",
+    "check_n_features",
+    "check_open_fraction",
+    "check_texts",
+]
 
 
 def check_embeddings(X: Any, *, name: str = "X", min_rows: int = 1) -> np.ndarray:
@@ -98,3 +106,47 @@ def check_texts(texts: Sequence[Any], *, column: str = "text") -> list[str]:
     if not out:
         raise InputError(f"No rows to embed in column '{column}'.")
     return out
+
+
+def check_open_fraction(value: Any, name: str, what: str = "") -> float:
+    """``value`` must be a number in the open interval (0, 1); ``what`` says what it is a fraction of.
+
+    >>> check_open_fraction(0.2, "--calib-frac")
+    0.2
+    """
+    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+    if not ok or not 0.0 < float(value) < 1.0:
+        of = f" {what}" if what else ""
+        raise InputError(
+            f"{name} must be a fraction in the open interval (0, 1){of}. Got {value!r} instead."
+        )
+    return float(value)
+
+
+def check_int_range(value: Any, name: str, low: int, high: int | None = None, hint: str = "") -> int:
+    """``value`` must be a whole number in ``[low, high]`` (no upper bound when ``high`` is None).
+
+    The message reads "NAME must be a whole number between LOW and HIGH (HINT). Got V instead."
+
+    >>> check_int_range(3, "--seeds", 1)
+    3
+    """
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):
+        where = f"at least {low}" if high is None else f"between {low} and {high}"
+        tail = f" {hint}" if hint else ""
+        raise InputError(f"{name} must be a whole number {where}{tail}. Got {value!r} instead.")
+    return int(value)
+
+
+def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
+    """``value`` must be one of ``choices``.
+
+    >>> check_choice("lac", "--method", ("lac", "aps"))
+    'lac'
+    """
+    if value not in choices:
+        raise InputError(
+            f"{name} must be one of {', '.join(map(str, choices))}. Got {value!r} instead."
+        )
+    return value

@@ -133,4 +133,4 @@ def test_ood_command(tmp_path):
     assert all(0 <= m["auroc"] <= 1 for m in res["methods"])
     assert json.loads((run / "ood.json").read_text())["n_out"] == 15
     msg = one_error_line(run_cli("ood", str(data), "--encoder", "hash", "--holdout-classes", "3"))
-    assert "--holdout-classes must be between 1 and 2" in msg
+    assert "--holdout-classes must be a whole number between 1 and 2" in msg

@@ -5,7 +5,9 @@ Resumable; a second run is a cache hit.
 
 from __future__ import annotations
 
-from ._common import (
+from ..workflows import embed_table, encoder_options, load_inputs, media_report
+from ._options import (
+    DEFAULT_ENCODER,
     BatchOpt,
     DataArg,
     DtypeOpt,
@@ -16,19 +18,13 @@ from ._common import (
     OnErrorOpt,
     PoolingOpt,
     TextColOpt,
-    encoder_options,
-    handle_errors,
-    load_data,
-    media_report,
-    print_json,
-    print_table,
 )
+from ._render import media_notes, print_json, print_record
 
 
-@handle_errors
 def embed(
     data: DataArg,
-    encoder: EncoderOpt = "minilm",
+    encoder: EncoderOpt = DEFAULT_ENCODER,
     text_col: TextColOpt = None,
     layer: LayerOpt = None,
     pooling: PoolingOpt = None,
@@ -39,36 +35,21 @@ def embed(
     as_json: JsonOpt = False,
 ) -> None:
     """Embed every row (image, clip) of DATA with ENCODER and keep the vectors in the cache."""
-    import time
-
-    from ..encoders import get_encoder
-    from ..store import EmbeddingStore
-
-    table = load_data(
-        data, encoder, text_col=text_col, require_labels=False, on_error=on_error, quiet=as_json
-    )
-    t0 = time.perf_counter()
-    enc = get_encoder(encoder, **encoder_options(layer, pooling, max_length))
-    store = EmbeddingStore()
-    hit = store.lookup(enc, table.texts, dtype=dtype)
-    es = hit if hit is not None else store.get_or_compute(
-        enc, table.texts, batch_size=batch_size, dtype=dtype
-    )
-    seconds = time.perf_counter() - t0
-    result = {
-        "entry": es.key,
-        "encoder": enc.name,
-        "rows": len(es),
-        "dim": es.dim,
-        "dtype": dtype,
-        "cache_hit": hit is not None,
-        "seconds": seconds,
-        "rows_per_second": len(es) / seconds if seconds > 0 else None,
-    }
+    table = load_inputs(data, encoder, text_col=text_col, require_labels=False, on_error=on_error)
+    emb = embed_table(
+        table, encoder, encoder_options(layer, pooling, max_length), batch_size=batch_size,
+        dtype=dtype, allow_tokens=True,
+    )  # fmt: skip
+    result = emb.to_dict()
     report = media_report(table)
     if as_json:
         print_json({**result, **report})
-    else:
-        if report:
-            result.update(skipped=report["skipped"], ignored=report["ignored"])
-        print_table(f"embedded {table.path.name}", list(result), [list(result.values())])
+        return
+    media_notes(table)
+    shown = {"entry": result["entry"], "encoder": result["encoder"], "rows": result["rows"],
+             "dim": result["dim"], "dtype": result["dtype"],
+             "cache hit": result["cache_hit"], "seconds": result["seconds"],
+             "rows per second": result["rows_per_second"]}  # fmt: skip
+    if report:
+        shown.update(skipped=report["skipped"], ignored=report["ignored"])
+    print_record(f"embedded {table.path.name}", shown, kinds={"rows per second": "plain"})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from ._common import JsonOpt, err_console, handle_errors, print_json
+from ._options import JsonOpt
+from ._render import console, note, print_json
 
 app = typer.Typer(
     help="Encoders: `headwise encoders list` (or just `headwise encoders`) shows them all.",
@@ -22,8 +23,6 @@ def _list(as_json: bool) -> None:
         return
     from rich.table import Table
 
-    from ._common import console
-
     table = Table(title="encoders", title_justify="left")
     table.add_column("encoder", no_wrap=True, min_width=max(len(r["name"]) for r in rows))
     for c in ("modality", "dim", "layers", "licence", "extra", "available"):
@@ -36,15 +35,10 @@ def _list(as_json: bool) -> None:
     missing = [r for r in rows if not r["available"]]
     for r in missing:
         how = r.get("install") or (f"pip install 'headwise[{r['extra']}]'" if r["extra"] else "")
-        print_note(f"{r['name']}: {r.get('problem') or 'not installed'}; {how}".rstrip("; "))
-
-
-def print_note(text: str) -> None:
-    err_console.print(text, style="dim", highlight=False, soft_wrap=True)
+        note(f"{r['name']}: {r.get('problem') or 'not installed'}; {how}".rstrip("; "))
 
 
 @app.callback()
-@handle_errors
 def encoders(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List encoders (the bare command is the same as `headwise encoders list`)."""
     if ctx.invoked_subcommand is None:
@@ -52,7 +46,6 @@ def encoders(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 @app.command("list")
-@handle_errors
 def list_(as_json: JsonOpt = False) -> None:
     """List every encoder: modality, dimension, layers, licence, install extra, availability."""
     _list(as_json)

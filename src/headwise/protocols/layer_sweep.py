@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InputError, MissingDependencyError
-from ..heads._holdout import stratified_holdout
+from ..splits import stratified_holdout
 from ._common import accuracy, fresh, resolve_heads
 from ._results import RunRecord, SweepResult, data_hash, head_params
 from .linear import DEFAULT_GRIDS, _select

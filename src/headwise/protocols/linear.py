@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.model_selection import ParameterGrid
 
 from ..exceptions import InputError
-from ..heads._holdout import stratified_holdout
+from ..splits import stratified_holdout
 from ._common import (
     LeakageError,
     accuracy,

@@ -21,7 +21,7 @@ LAYERS = {
     "cli": 4, "service": 4,
     "workflows": 3,
     "protocols": 2, "trust": 2, "probing": 2, "heads": 2, "compare": 2, "report": 2,
-    "encoders": 1, "media": 1, "store": 1, "datasets": 1, "splits": 1,
+    "encoders": 1, "media": 1, "store": 1, "datasets": 1, "splits": 1, "tokens": 1,
     "exceptions": 0, "config": 0, "_validation": 0, "_progress": 0, "_atomic": 0,
 }  # fmt: skip
 
@@ -139,3 +139,66 @@ def test_library_imports_without_typer_or_rich() -> None:
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr
+
+
+def test_rooms_use_each_others_public_names_only() -> None:
+    """``headwise.heads._lda`` is heads' business; other rooms import ``headwise.heads``."""
+    bad = []
+    for f in _files():
+        me = _own_room(f)
+        for mod in _imports(f):
+            parts = mod.split(".")
+            if len(parts) > 2 and parts[0] == "headwise" and parts[1] != me and parts[2].startswith("_"):
+                if me == "cli" or parts[1] == "_atomic":
+                    continue
+                bad.append(f"{f.relative_to(SRC)} imports {mod}")
+    assert not bad, "private modules used across rooms:\n" + "\n".join(bad)
+
+
+def test_no_import_circle_between_modules() -> None:
+    """Module-level imports form no circle (lazy imports inside functions are left out)."""
+    graph: dict[str, set[str]] = {}
+    names = {".".join(f.relative_to(SRC.parent).with_suffix("").parts).removesuffix(".__init__"): f
+             for f in _files()}  # fmt: skip
+    for name, f in names.items():
+        tree = ast.parse(f.read_text())
+        deps: set[str] = set()
+        for node in tree.body:  # top level only
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                for mod in _imports_of(node, name, f):
+                    while mod and mod not in names:
+                        mod = mod.rpartition(".")[0]
+                    if mod and mod != name and not name.startswith(mod + "."):
+                        deps.add(mod)
+        graph[name] = deps
+    seen: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        seen[n] = 1
+        stack.append(n)
+        for d in graph.get(n, ()):
+            if seen.get(d) == 1:
+                return stack[stack.index(d):] + [d]
+            if d not in seen and (cyc := visit(d)):
+                return cyc
+        stack.pop()
+        seen[n] = 2
+        return None
+
+    for n in graph:
+        if n not in seen and (cyc := visit(n)):
+            pytest.fail("import circle: " + " -> ".join(cyc))
+
+
+def _imports_of(node: ast.AST, module: str, path: Path) -> list[str]:
+    pkg = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    assert isinstance(node, ast.ImportFrom)
+    if node.level:
+        base = ".".join(pkg[: len(pkg) - node.level + 1])
+        mod = f"{base}.{node.module}" if node.module else base
+    else:
+        mod = node.module or ""
+    return [mod] + [f"{mod}.{a.name}" for a in node.names]

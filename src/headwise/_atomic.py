@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from .exceptions import OutputError
 
-__all__ = ["TMP_SUFFIX", "atomic_write", "atomic_writer", "describe_os_error", "is_temp_name", "write_json"]
+__all__ = ["TMP_SUFFIX", "atomic_write", "atomic_writer", "describe_os_error", "is_temp_name", "make_folder", "write_json"]
 
 TMP_SUFFIX = ".tmp"
 
@@ -164,6 +164,16 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
+def make_folder(path: str | os.PathLike[str]) -> Path:
+    """Create the folder ``path`` (and its parents); a failure is a one-line :class:`OutputError`."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(describe_os_error(folder, exc, what="Folder")) from exc
+    return folder
+
+
 def write_json(
     path: str | os.PathLike[str], obj: Any, *, what: str = "Result file", make_parents: bool = False
 ) -> Path:
@@ -181,9 +191,6 @@ def write_json(
 
     target = Path(path)
     if make_parents:
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(describe_os_error(target.parent, exc, what="Folder")) from exc
+        make_folder(target.parent)
     text = json.dumps(obj, indent=2, default=_json_default, ensure_ascii=False) + "\n"
     return atomic_write(target, text, what=what)

@@ -16,7 +16,11 @@ __all__ = [
     "check_labels",
     "check_n_features",
     "check_open_fraction",
+    "check_param_choice",
+    "check_param_float",
+    "check_param_int",
     "check_texts",
+    "param_error",
 ]
 
 
@@ -149,4 +153,43 @@ def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
         raise InputError(
             f"{name} must be one of {', '.join(map(str, choices))}. Got {value!r} instead."
         )
+    return value
+
+
+def param_error(owner: str, name: str, expected: str, value: Any) -> InputError:
+    """The standard message for a bad constructor parameter (scikit-learn's wording).
+
+    >>> str(param_error("KNNHead", "n_neighbors", "an int in the range [1, inf)", 0))
+    "The 'n_neighbors' parameter of KNNHead must be an int in the range [1, inf). Got 0 instead."
+    """
+    return InputError(f"The '{name}' parameter of {owner} must be {expected}. Got {value!r} instead.")
+
+
+def check_param_int(value: Any, name: str, owner: str, low: int = 1) -> int:
+    """An int ``>= low`` (bools refused), else :func:`param_error`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise param_error(owner, name, f"an int in the range [{low}, inf)", value)
+    return int(value)
+
+
+def check_param_float(
+    value: Any, name: str, owner: str, low: float = 0.0, high: float = float("inf"),
+    *, low_open: bool = False, high_open: bool = True,
+) -> float:
+    """A real number in the given range, else :func:`param_error` naming the range."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if ok:
+        v = float(value)
+        ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+    if not ok:
+        rng = f"{'(' if low_open else '['}{low:g}, {'inf' if high == float('inf') else f'{high:g}'}"
+        rng += ")" if high_open else "]"
+        raise param_error(owner, name, f"a float in the range {rng}", value)
+    return float(value)
+
+
+def check_param_choice(value: Any, name: str, owner: str, choices: Sequence[Any]) -> Any:
+    """One of ``choices``, else :func:`param_error` listing them."""
+    if value not in choices:
+        raise param_error(owner, name, f"one of {tuple(choices)}", value)
     return value

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ._progress import track
 from ._validation import check_embeddings, check_labels
 from .exceptions import InputError
 from .splits import require_holdout
@@ -136,7 +137,7 @@ def compare_heads(
     ]
     if baseline:
         candidates.append((BASELINE_NAME, _baseline, True))
-    for name, make, is_baseline in candidates:
+    for name, make, is_baseline in track(candidates, "fitting heads on all train rows"):
         step(f"fitting on all train rows: {name}")
         head = make()
         t0 = time.perf_counter()

@@ -2,11 +2,14 @@
 
 Every place that carves rows out of a training set (validation for a head's setting, calibration
 rows for trust, the selection split of ``compare_heads``, the probes' validation part) uses
-:func:`stratified_holdout`, so they all follow one rule for small classes.
+:func:`stratified_holdout`, so they all follow one rule for small classes; every check that a
+scored row also occurs among the training rows uses :func:`row_keys` and :func:`overlap_mask`.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,7 +18,7 @@ from sklearn.utils import check_random_state
 from ._validation import check_open_fraction
 from .exceptions import InputError
 
-__all__ = ["require_holdout", "stratified_holdout"]
+__all__ = ["overlap_mask", "require_holdout", "row_keys", "stratified_holdout"]
 
 
 def stratified_holdout(
@@ -75,3 +78,30 @@ def require_holdout(
             f"The {purpose} needs labelled rows the head is not fitted on; add training rows."
         )
     return split
+
+
+def row_keys(X: np.ndarray | None = None, texts: Sequence[str] | None = None) -> np.ndarray:
+    """One digest per row: of the normalised text (case and white space folded), or of the
+    exact embedding bytes.
+
+    >>> a, b = row_keys(texts=["Hello  world", "hello world"])
+    >>> bool(a == b)
+    True
+    """
+    if texts is not None:
+        return np.asarray(
+            [hashlib.blake2b(" ".join(t.split()).lower().encode(), digest_size=12).hexdigest()
+             for t in texts]
+        )  # fmt: skip
+    if X is None:
+        raise InputError("row_keys needs embeddings or texts.")
+    A = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
+    return np.asarray([hashlib.blake2b(r.tobytes(), digest_size=12).hexdigest() for r in A])
+
+
+def overlap_mask(reference: Iterable[np.ndarray], keys: np.ndarray) -> np.ndarray:
+    """True for each entry of ``keys`` found in any of the ``reference`` key arrays."""
+    ref: set[str] = set()
+    for r in reference:
+        ref.update(np.asarray(r).tolist())
+    return np.fromiter((k in ref for k in keys.tolist()), dtype=bool, count=len(keys))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def test_evaluate_registry_rows_and_json(toy_table, tmp_path: Path) -> None:
     assert [r[0] for r in rows] == ["ncm", "lda"] and all(len(r) == len(res.columns) for r in rows)
     on_disk = json.loads((tmp_path / "r" / "linear.json").read_text())
     assert on_disk["heads"]["lda"]["test_accuracy"] == pytest.approx(rows[1][2])
-    with pytest.raises(Exception):  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
         res.title = "x"  # type: ignore[misc]
 
 

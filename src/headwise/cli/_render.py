@@ -26,7 +26,8 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 _PCT_WORDS = ("acc", "f1", "coverage", "alarm", "detected", "forgetting", "average", "final")
-_TEXT_COLUMNS = ("head", "label", "text", "entry", "encoder", "method", "dataset", "chosen", "file")
+_TEXT_COLUMNS = ("head", "label", "text", "entry", "encoder", "method", "dataset", "chosen", "file",
+                 "modality", "layers", "extra", "available", "licence", "class", "dtype", "complete")
 
 
 def kind_of(column: str) -> str:
@@ -34,7 +35,7 @@ def kind_of(column: str) -> str:
     c = column.lower()
     if c.startswith("±"):
         return "ci"
-    if c.endswith(" s") or c.endswith("seconds") or c == "s":
+    if c.endswith((" s", "seconds", " time")) or c == "s":
         return "sec"
     if c.endswith("mb"):
         return "mb"
@@ -68,7 +69,7 @@ def fmt(v: Any, kind: str = "plain") -> str:
             return seconds(v)
         if kind == "mb":
             return f"{v:.1f}"
-        return f"{v:.4g}"
+        return f"{v:.3g}"
     if isinstance(v, (list, tuple)):
         shown = ", ".join(map(str, v[:5])) + (", …" if len(v) > 5 else "")
         return "{" + shown + "}"
@@ -103,17 +104,18 @@ def print_table(
 
 def print_record(title: str, record: Mapping[str, Any], *, kinds: Mapping[str, str] | None = None) -> None:
     """One result as ``name  value`` lines under a title (fits any width)."""
-    t = RichTable(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2, 0, 0))
+    t = RichTable(show_header=False, box=None, padding=(0, 2, 0, 0))
     t.add_column(style="bold", no_wrap=True)
     t.add_column(overflow="fold")
     for k, v in record.items():
         t.add_row(k, fmt(v, (kinds or {}).get(k, kind_of(k))))
+    console.print(title, style="italic", markup=False, soft_wrap=False)
     console.print(t)
 
 
 def note(text: str) -> None:
     """A dim line on stderr (what was written, what was skipped)."""
-    err_console.print(text, style="dim", markup=False, soft_wrap=True)
+    err_console.print(text, style="dim", markup=False)
 
 
 def warn(text: str) -> None:

@@ -48,7 +48,7 @@ def embed(
     media_notes(table)
     shown = {"entry": result["entry"], "encoder": result["encoder"], "rows": result["rows"],
              "dim": result["dim"], "dtype": result["dtype"],
-             "cache hit": result["cache_hit"], "seconds": result["seconds"],
+             "cache hit": result["cache_hit"], "time": result["seconds"],
              "rows per second": result["rows_per_second"]}  # fmt: skip
     if report:
         shown.update(skipped=report["skipped"], ignored=report["ignored"])

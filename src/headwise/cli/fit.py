@@ -105,7 +105,7 @@ def fit(
     media_notes(table)
     shown: dict[str, Any] = {
         "head": name, "classes": res.n_classes, "train rows": res.n_train,
-        "fit time s": res.fit_seconds, "embed time s": res.embedded.seconds,
+        "fit time": res.fit_seconds, "embed time": res.embedded.seconds,
         "cache hit": res.embedded.cached,
     }  # fmt: skip
     if res.validation_accuracy is not None:

@@ -23,7 +23,6 @@ from .probe import probe
 from .quickstart import quickstart
 from .report import report
 from .score import score
-from .sweep import sweep
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -64,8 +63,8 @@ app.command("fit", context_settings=CONTEXT)(fit)
 app.command("score", context_settings=CONTEXT)(score)
 app.command("eval", context_settings=CONTEXT)(evaluate_cmd)
 app.command("predict", context_settings=CONTEXT)(predict)
-app.command("sweep", context_settings=CONTEXT)(sweep)
 app.command("probe", context_settings=CONTEXT)(probe)
+app.command("sweep", context_settings=CONTEXT, help="Same as `headwise probe` (kept as an alias).")(probe)
 app.command("ood", context_settings=CONTEXT)(ood)
 app.command("report", context_settings=CONTEXT)(report)
 app.add_typer(cache.app, name="cache", context_settings=CONTEXT)

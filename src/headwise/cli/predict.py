@@ -104,7 +104,7 @@ def predict(
         more = f", first {SHOWN_ROWS}" if len(res) > SHOWN_ROWS else ""
         print_table(
             f"predictions ({len(res)} rows{more})",
-            ["row", "label", "probability", *cols, "text"],
+            ["row", "label", "probability", *(c.replace("_", " ") for c in cols), "text"],
             [[r["row"], r["label"], fmt(r["probability"], "pct"), *[r[c] for c in cols], str(r["text"])[:60]]
              for r in res.records[:SHOWN_ROWS]],
             wide=wide,

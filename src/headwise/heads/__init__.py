@@ -1,12 +1,16 @@
-"""Heads: sklearn-compatible, logits-first classifiers on frozen embeddings."""
+"""Heads: sklearn-compatible, logits-first classifiers on frozen embeddings.
+
+Every built-in head module is imported below, which registers it (``@register_head``); a new
+head module is added to these imports.
+"""
 
 from ._attentive import AttentiveProbeHead
 from ._auto import AutoHead
 from ._base import BaseHead
 from ._centroid import NCMHead
-from ._io import load_head, save_head
+from ._io import describe_encoder_key, load_head, load_head_extras, save_head
 from ._knn import KNNHead
-from ._lda import LDAHead
+from ._lda import LDAHead, shrink
 from ._logistic import LogisticHead
 from ._moment import MomentProbeHead
 from ._nb import GaussianNBHead
@@ -14,13 +18,14 @@ from ._registry import get_head, get_head_class, is_token_head, list_heads, regi
 from ._ridge import RidgeHead
 from ._rpridge import RandomProjectionRidgeHead
 from ._stats import SufficientStats
-from ._stats_head import StatsHead
+from ._stats_head import StatsHead, safe_class_means
 from ._streaming import fit_streaming, iter_labelled_chunks, stream_stats
 from ._tokens import from_padded
 from ._transductive import TransductiveHead
-from ._zeroshot import BlendHead, ZeroShotHead
+from ._zeroshot import TEXT_TEMPLATES, BlendHead, ZeroShotHead
 
 __all__ = [
+    "TEXT_TEMPLATES",
     "AttentiveProbeHead",
     "AutoHead",
     "BaseHead",
@@ -37,6 +42,7 @@ __all__ = [
     "SufficientStats",
     "TransductiveHead",
     "ZeroShotHead",
+    "describe_encoder_key",
     "fit_streaming",
     "from_padded",
     "is_token_head",
@@ -45,7 +51,10 @@ __all__ = [
     "iter_labelled_chunks",
     "list_heads",
     "load_head",
+    "load_head_extras",
     "register_head",
+    "safe_class_means",
     "save_head",
+    "shrink",
     "stream_stats",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._progress import track
 from ..exceptions import InputError, MissingDependencyError
 from ..splits import stratified_holdout
 from ._common import accuracy, fresh, resolve_heads
@@ -133,7 +134,7 @@ def layer_sweep_eval(
     g = DEFAULT_GRIDS.get(name, {}) if grid is None else grid
     keys = sorted(layers)
     vals, tests = [], []
-    for layer in keys:
+    for layer in track(keys, f"sweep: {name} per layer"):
         X = np.asarray(layers[layer])
         params, val = _select(est, g, X[tr], y[tr], X[va], y[va])
         final = fresh(est).set_params(**params)

@@ -79,43 +79,17 @@ def trust_summary(
     return summary, arrays
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; reports are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON via a temp file and a rename."""
-    import json
+    """Write ``obj`` as indented JSON through the one atomic writer (folder created)."""
+    from .._atomic import write_json as _write
 
-    data = json.dumps(obj, indent=2, default=_default).encode()
-    _atomic_write(Path(path), lambda fh: fh.write(data))
-    return Path(path)
+    return _write(path, obj, what="Trust result", make_parents=True)
 
 
 def write_trust_run(run_dir: str | Path, summary: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
     """Write ``RUN/trust.json`` and ``RUN/trust_arrays.npz`` (each via temp file and rename)."""
-    run = Path(run_dir)
-    _atomic_write(run / "trust_arrays.npz", lambda fh: np.savez_compressed(fh, **arrays))
+    from .._atomic import atomic_write, make_folder
+
+    run = make_folder(run_dir)
+    atomic_write(run / "trust_arrays.npz", lambda fh: np.savez_compressed(fh, **arrays), what="Trust arrays")
     return write_json(run / "trust.json", summary)
-
-
-def _default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(type(o))

@@ -11,7 +11,8 @@ and render.
 - :func:`score_head`: accuracy of a saved head on a labelled split.
 - :func:`evaluate`: run a registered protocol (:func:`list_protocols`).
 - :func:`compare_table`: the quickstart leaderboard.
-- :func:`sweep_table` / :func:`probe_table`: which layer carries the labels.
+- :func:`sweep_sites`: which layer (or attention head) carries the labels, for any layered
+  encoder (it dispatches to :func:`sweep_table` or :func:`probe_table`).
 """
 
 from ._calibrate import CALIB_SEED, check_calib_frac, fit_calibration, split_for_calibration
@@ -24,7 +25,7 @@ from ._data import (
     media_report,
     require_splits,
 )
-from ._embed import Embedded, embed_table, embed_texts
+from ._embed import Embedded, StoreBackedEncoder, embed_table, embed_texts, resolve_encoder_params
 from ._evaluate import (
     EvalRequest,
     EvalResult,
@@ -35,7 +36,7 @@ from ._evaluate import (
     register_protocol,
 )
 from ._fit import FitResult, fit_head
-from ._layers import LayerSweep, probe_table, sweep_table
+from ._layers import LayerSweep, probe_table, sweep_sites, sweep_table
 from ._overlap import Overlap, check_overlap
 from ._predict import (
     PredictResult,
@@ -59,6 +60,7 @@ __all__ = [
     "Overlap",
     "PredictResult",
     "ScoreResult",
+    "StoreBackedEncoder",
     "check_calib_frac",
     "check_overlap",
     "check_predict_options",
@@ -81,7 +83,9 @@ __all__ = [
     "probe_table",
     "register_protocol",
     "require_splits",
+    "resolve_encoder_params",
     "score_head",
     "split_for_calibration",
+    "sweep_sites",
     "sweep_table",
 ]

@@ -30,7 +30,7 @@ def load_inputs(
     """
     from ..datasets import load_table
     from ..encoders import encoder_modality
-    from ..media._common import check_on_error
+    from ..media import check_on_error
 
     check_on_error(on_error)
     modality = encoder_modality(encoder)

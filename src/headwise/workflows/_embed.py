@@ -13,7 +13,7 @@ import numpy as np
 from ..datasets import Table
 from ..exceptions import InputError
 
-__all__ = ["Embedded", "embed_table", "embed_texts"]
+__all__ = ["Embedded", "StoreBackedEncoder", "embed_table", "embed_texts", "resolve_encoder_params"]
 
 
 @dataclass(frozen=True)
@@ -115,3 +115,49 @@ def embed_table(
         table.texts, encoder, options, batch_size=batch_size, dtype=dtype, progress=progress,
         allow_tokens=allow_tokens,
     )  # fmt: skip
+
+
+class StoreBackedEncoder:
+    """An encoder whose ``encode`` goes through the embedding cache (for class prompts).
+
+    Zero-shot heads embed the same class prompts at every refit (one per few-shot seed); through
+    this wrapper those embeddings are computed once and then read back from the store, which is
+    bounded by what ``headwise cache`` manages rather than by a module-level dict.
+    """
+
+    def __init__(self, encoder: Any, store: Any = None) -> None:
+        self.encoder = encoder
+        self.name = encoder.name
+        self.dim = encoder.dim
+        self._store = store
+
+    def key(self) -> dict[str, Any]:
+        return dict(self.encoder.key())
+
+    def encode(self, inputs: Sequence[Any], *, batch_size: int = 32, **_: Any) -> np.ndarray:
+        from ..store import EmbeddingStore
+
+        store = self._store if self._store is not None else EmbeddingStore()
+        return store.get_or_compute(self.encoder, list(inputs), batch_size=batch_size, progress=False).to_numpy()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> StoreBackedEncoder:
+        return self  # stateless apart from the store: clones of a head share it, never copy a model
+
+    def __getattr__(self, name: str) -> Any:  # encode_text, pooling, ... of the wrapped encoder
+        if name == "encoder":
+            raise AttributeError(name)
+        return getattr(self.encoder, name)
+
+
+def resolve_encoder_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Turn an encoder *name* among head parameters into a store-backed encoder object.
+
+    Heads never load encoders; a zero-shot head fitted from the CLI (``--param encoder=minilm``)
+    gets its encoder here, on the workflow floor.
+    """
+    enc = params.get("encoder")
+    if not isinstance(enc, str):
+        return params
+    from ..encoders import get_encoder
+
+    return {**params, "encoder": StoreBackedEncoder(get_encoder(enc))}

@@ -18,7 +18,7 @@ from ._calibrate import (
     write_trust_run_for,
 )
 from ._data import indices_for
-from ._embed import Embedded, embed_table
+from ._embed import Embedded, embed_table, resolve_encoder_params
 
 __all__ = ["FitResult", "fit_head"]
 
@@ -123,7 +123,8 @@ def fit_head(
 
         raise InputError("--run-dir writes calibration and conformal results; add --calibrate.")
     assert table.labels is not None
-    estimator = get_head(head, **(params or {}))
+    params = dict(params or {})
+    estimator = get_head(head, **resolve_encoder_params(params))
     emb = embed_table(table, encoder, options, batch_size=batch_size, dtype=dtype, progress=progress)
     idx = indices_for(table, train_split) if table.splits is not None else np.arange(len(table))
     cal_idx = None
@@ -134,6 +135,8 @@ def fit_head(
     estimator.fit(emb.X[idx], table.labels[idx])
     fit_s = time.perf_counter() - t0
     estimator.encoder_spec_ = emb.encoder_spec
+    if isinstance(params.get("encoder"), str):  # save the encoder's name, not the object
+        estimator.set_params(encoder=params["encoder"])
     extra: dict[str, Any] = {}
     if cal_idx is not None:
         info = {"calib_frac": calib_frac, "seed": CALIB_SEED, "split": train_split}

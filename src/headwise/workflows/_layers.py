@@ -143,3 +143,64 @@ def probe_table(
     if plot is not None:
         plot_sweep(result, plot)
     return result
+
+
+def sweep_sites(
+    table: Table,
+    *,
+    encoder: str = "minilm",
+    layers: str = "all",
+    heads: str | None = None,
+    attention_heads: bool = False,
+    pooling: str | None = None,
+    limit: int | None = None,
+    train_split: str = "train",
+    test_split: str | None = None,
+    max_length: int | None = None,
+    batch_size: int | None = None,
+    plot: str | Path | None = None,
+    run_dir: str | Path | None = None,
+) -> LayerSweep | Any:
+    """Which site of ``encoder`` carries the labels: the one entry point for layer sweeps.
+
+    A layered LLM (``encode_targets``: layers and attention heads) goes to :func:`probe_table`
+    and returns a :class:`headwise.probing.SweepResult`; a transformer encoder with
+    ``encode_layers`` goes to :func:`sweep_table` and returns a :class:`LayerSweep`. Options
+    that only one kind takes are refused for the other, never ignored.
+    """
+    from .._atomic import write_json
+    from ..encoders import get_encoder, is_layered
+
+    if plot is not None:
+        _require_matplotlib()
+    options: dict[str, Any] = {} if max_length is None else {"max_length": max_length}
+    kind = is_layered(get_encoder(encoder, **options))
+    if kind is None:
+        raise InputError(
+            f"Encoder '{encoder}' exposes no hidden layers and no per-layer targets to sweep; use a "
+            "transformer encoder (minilm, hf:<local model dir>) or a layered LLM such as 'smollm2'."
+        )
+    names = [h.strip() for h in (heads or "").split(",") if h.strip()]
+    if kind == "sites":
+        if len(names) > 1:
+            raise InputError(f"A site sweep of '{encoder}' fits one head; got {', '.join(names)}.")
+        result = probe_table(
+            table, encoder=encoder, layers=layers, attention_heads=attention_heads,
+            head=names[0] if names else "ridge", pooling=pooling, limit=limit,
+            train_split=train_split, test_split=test_split, options=options,
+            batch_size=batch_size or 16, plot=plot,
+        )  # fmt: skip
+        if run_dir is not None:
+            write_json(Path(run_dir) / "probe.json", result.to_dict(), make_parents=True)
+        return result
+    given = {"--attention-heads": attention_heads, "--limit": limit, "--test-split": test_split,
+             "--train-split": train_split if train_split != "train" else None}  # fmt: skip
+    bad = [k for k, v in given.items() if v]
+    if bad:
+        raise InputError(
+            f"{', '.join(bad)} appl{'ies' if len(bad) == 1 else 'y'} to layered LLMs such as "
+            f"smollm2, not to '{encoder}'; drop {'it' if len(bad) == 1 else 'them'}."
+        )
+    opts = {**options, **({"pooling": pooling} if pooling else {})}
+    return sweep_table(table, encoder=encoder, layers=layers, heads=",".join(names) or "lda", options=opts,
+                       batch_size=batch_size or 64, plot=plot, run_dir=run_dir)  # fmt: skip

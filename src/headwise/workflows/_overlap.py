@@ -39,7 +39,7 @@ def check_overlap(
 
     Texts are compared after folding case and white space; media rows by their embedding bytes.
     """
-    from ..protocols._common import overlap_mask, row_keys
+    from ..splits import overlap_mask, row_keys
 
     texts = all(isinstance(t, str) for t in table.texts)
     if texts:

@@ -44,8 +44,7 @@ def load_head_for(
 
     Refuses embeddings from another encoder than the head was fitted on.
     """
-    from ..heads import load_head
-    from ..heads._io import describe_encoder_key
+    from ..heads import describe_encoder_key, load_head
 
     head = load_head(model)
     spec = getattr(head, "encoder_spec_", None) or {}

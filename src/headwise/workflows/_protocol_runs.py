@@ -8,7 +8,7 @@ import numpy as np
 
 from ..datasets import Table
 from ._data import require_splits
-from ._embed import Embedded, embed_table
+from ._embed import Embedded, StoreBackedEncoder, embed_table
 from ._evaluate import EvalRequest, EvalResult, MeanCI, register_protocol
 
 _DEFAULT_HEADS = {
@@ -34,12 +34,13 @@ def _meta(table: Table, req: EvalRequest) -> dict[str, Any]:
 @register_protocol("linear")
 def run_linear(table: Table, req: EvalRequest) -> EvalResult:
     """Every head with its grid chosen on validation, scored once on test, with overlap checks."""
-    from ..protocols import _common, linear_eval
+    from ..protocols import linear_eval
+    from ..splits import row_keys
 
     emb, y, tr, va, te = _embed(table, req)
     X = emb.X
     text_rows = all(isinstance(t, str) for t in table.texts)
-    keys = _common.row_keys(texts=table.texts) if text_rows else _common.row_keys(X=X)
+    keys = row_keys(texts=table.texts) if text_rows else row_keys(X=X)
     res = linear_eval(
         req.heads or _DEFAULT_HEADS["linear"], X[tr], y[tr], X[te], y[te],
         X_val=X[va] if va.size else None, y_val=y[va] if va.size else None,
@@ -128,7 +129,7 @@ def run_zeroshot(table: Table, req: EvalRequest) -> EvalResult:
     from ..protocols import zero_shot_eval
 
     emb, y, _, _, te = _embed(table, req)
-    res = zero_shot_eval(emb.encoder, emb.X[te], y[te], labels=np.unique(y))
+    res = zero_shot_eval(StoreBackedEncoder(emb.encoder), emb.X[te], y[te], labels=np.unique(y))
     rows = ((table.path.name, res.n_test, len(res.class_names), res.accuracy, res.macro_f1),)
     title = f"zero-shot ({req.encoder}, {len(res.templates)} templates)"
     cols = ("dataset", "n", "classes", "accuracy", "macro-F1")

@@ -19,11 +19,11 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("HEADWISE_UPDATE_GOLDEN") == "1"
 
 COMMANDS = {
-    "quickstart": ["quickstart", "{data}", "-e", "hash", "--head", "ncm,lda,ridge", "-o", "{tmp}/best.safetensors"],
-    "fit": ["fit", "{data}", "-e", "hash", "--head", "lda", "-o", "{tmp}/lda.safetensors", "--calibrate"],
+    "quickstart": ["quickstart", "{data}", "-e", "hash", "--head", "ncm,lda,ridge", "-o", "best.safetensors"],
+    "fit": ["fit", "{data}", "-e", "hash", "--head", "lda", "-o", "lda.safetensors", "--calibrate"],
     "eval": ["eval", "{data}", "-e", "hash", "--protocol", "fewshot", "--head", "ncm,lda", "--shots", "1,4,16",
              "--seeds", "3"],
-    "predict": ["predict", "{data}", "-m", "{tmp}/lda.safetensors", "--alpha", "0.1", "--split", "test"],
+    "predict": ["predict", "{data}", "-m", "lda.safetensors", "--alpha", "0.1", "--split", "test"],
     "cache_list": ["cache", "list"],
 }  # fmt: skip
 
@@ -46,7 +46,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, st
            "TERM": "dumb", "NO_COLOR": "1"}  # fmt: skip
     out = {}
     for name, args in COMMANDS.items():
-        p = run_cli(*[a.format(data=data, tmp=tmp) for a in args], cwd=tmp, env=env)
+        p = run_cli(*[a.format(data=data.name) for a in args], cwd=tmp, env=env)
         assert p.returncode == 0, p.stderr
         out[name] = (p.stdout, normalise(p.stdout, tmp))
     return out

@@ -59,7 +59,7 @@ def test_predict_prints_sets(fitted, tmp_path):
     covered = np.mean([r["label"] in r["prediction_set"] or not r["prediction_set"] for r in recs])
     assert covered > 0.5
     p = run_cli("predict", str(data), "--model", str(model), "--alpha", "0.2", "--split", "test", env=env)
-    assert p.returncode == 0 and "prediction_set" in p.stdout
+    assert p.returncode == 0 and "prediction set" in p.stdout and "coverage at α=0.2" in p.stdout
 
 
 def test_report_renders(fitted, tmp_path):

@@ -92,14 +92,16 @@ def print_table(
     caption: str | None = None,
 ) -> None:
     """A table that wraps its cells to the terminal width (``wide``: never wraps)."""
-    t = RichTable(title=title, title_justify="left", caption=caption, caption_justify="left")
+    t = RichTable(caption=caption, caption_justify="left")
     col_kinds = [(kinds or {}).get(c, kind_of(c)) for c in columns]
     for c in columns:
         left = c.lower() in _TEXT_COLUMNS or c.lower().startswith(("prediction", "accuracy after"))
         t.add_column(c, justify="left" if left else "right", overflow="fold")
     for r in rows:
         t.add_row(*[fmt(v, k) for v, k in zip(r, col_kinds, strict=True)])
-    _console(wide).print(t)
+    out = _console(wide)
+    out.print(title, style="italic", markup=False)  # wraps at the terminal, not the table
+    out.print(t)
 
 
 def print_record(title: str, record: Mapping[str, Any], *, kinds: Mapping[str, str] | None = None) -> None:
@@ -111,6 +113,11 @@ def print_record(title: str, record: Mapping[str, Any], *, kinds: Mapping[str, s
         t.add_row(k, fmt(v, (kinds or {}).get(k, kind_of(k))))
     console.print(title, style="italic", markup=False, soft_wrap=False)
     console.print(t)
+
+
+def say_line(text: str) -> None:
+    """A line of the result on stdout, wrapped at the terminal width."""
+    console.print(text, markup=False)
 
 
 def note(text: str) -> None:

@@ -26,7 +26,7 @@ from ._options import (
     TextColOpt,
     WideOpt,
 )
-from ._render import note, print_json, print_table
+from ._render import note, print_json, print_table, say_line
 
 
 def probe(
@@ -101,7 +101,7 @@ def probe(
         cols = ["layer"] + [f"{c} val" for c in res.columns] + [f"{c} test" for c in res.columns]
         body = [[r, *res.val_accuracy[i].tolist(), *res.test_accuracy[i].tolist()] for i, r in enumerate(res.rows)]
         print_table(title, cols, body, wide=wide)
-    typer.echo(
+    say_line(
         f"best (by validation): layer {res.best[0]}, {res.best[1]}: "
         f"val {100 * res.best_val_accuracy:.1f}%, test {100 * res.best_test_accuracy:.1f}%"
         + (f"; heatmap saved to {plot}" if plot else "")

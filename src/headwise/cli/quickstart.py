@@ -26,7 +26,7 @@ from ._options import (
     WideOpt,
     head_names,
 )
-from ._render import err_console, print_json, print_table, seconds, warn
+from ._render import err_console, print_json, print_table, say_line, seconds, warn
 
 # Looked for, in order, when no DATA is given: the shared data folder beside a checkout.
 SAMPLE_DATA = (Path("../shared/data/banking77.jsonl.gz"), Path("shared/data/banking77.jsonl.gz"))
@@ -108,11 +108,11 @@ def quickstart(
     by = {r.head: r for r in lb.rows}
     if "logistic" in by and BASELINE_NAME in by and by["logistic"].test_accuracy is not None:
         ours, ref = by["logistic"], by[BASELINE_NAME]
-        typer.echo(
+        say_line(
             f"logistic head {100 * ours.test_accuracy:.1f}% vs sklearn LogisticRegression "
             f"{100 * (ref.test_accuracy or 0):.1f}% test accuracy; "
             f"fit {seconds(ours.fit_seconds)} vs {seconds(ref.fit_seconds)}"
         )
-    typer.echo(f"best head by validation accuracy: {lb.best} → saved to {res.out}")
-    typer.echo(f"done in {seconds(res.seconds)} (embedding {seconds(emb.seconds)}"
+    say_line(f"best head by validation accuracy: {lb.best} → saved to {res.out}")
+    say_line(f"done in {seconds(res.seconds)} (embedding {seconds(emb.seconds)}"
                f"{', cache hit' if emb.cached else ''})")  # fmt: skip

@@ -202,3 +202,11 @@ def _imports_of(node: ast.AST, module: str, path: Path) -> list[str]:
     else:
         mod = node.module or ""
     return [mod] + [f"{mod}.{a.name}" for a in node.names]
+
+
+def test_statistics_and_zero_shot_heads_stay_pure() -> None:
+    """``heads/_stats.py`` touches no file; ``heads/_zeroshot.py`` loads no encoder and keeps no memo."""
+    stats = _imports(SRC / "heads" / "_stats.py")
+    assert not [m for m in stats if m.split(".")[-1] in ("_io", "_stats_io", "json", "pathlib", "safetensors")]
+    zs = (SRC / "heads" / "_zeroshot.py").read_text()
+    assert "headwise.encoders" not in _imports(SRC / "heads" / "_zeroshot.py") and "_MEMO" not in zs

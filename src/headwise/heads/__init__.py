@@ -19,6 +19,7 @@ from ._ridge import RidgeHead
 from ._rpridge import RandomProjectionRidgeHead
 from ._stats import SufficientStats
 from ._stats_head import StatsHead, safe_class_means
+from ._stats_io import load_stats, save_stats
 from ._streaming import fit_streaming, iter_labelled_chunks, stream_stats
 from ._tokens import from_padded
 from ._transductive import TransductiveHead
@@ -52,9 +53,11 @@ __all__ = [
     "list_heads",
     "load_head",
     "load_head_extras",
+    "load_stats",
     "register_head",
     "safe_class_means",
     "save_head",
+    "save_stats",
     "shrink",
     "stream_stats",
 ]

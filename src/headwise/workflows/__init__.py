@@ -15,6 +15,7 @@ and render.
   encoder (it dispatches to :func:`sweep_table` or :func:`probe_table`).
 """
 
+from . import _protocol_runs  # noqa: F401  (registers the built-in protocols)
 from ._calibrate import CALIB_SEED, check_calib_frac, fit_calibration, split_for_calibration
 from ._compare import CompareResult, compare_table
 from ._data import (

@@ -92,17 +92,11 @@ def embed_texts(
     )
 
 
-def embed_table(
-    table: Table,
-    encoder: str,
-    options: dict[str, Any] | None = None,
-    *,
-    batch_size: int = 64,
-    dtype: str = "float32",
-    progress: bool | None = None,
-    allow_tokens: bool = False,
-) -> Embedded:
-    """Embed every row of ``table`` with ``encoder`` through the cache (see :func:`embed_texts`).
+def embed_table(table: Table, encoder: str, options: dict[str, Any] | None = None, **settings: Any) -> Embedded:
+    """Embed every row of ``table`` with ``encoder`` through the cache.
+
+    ``settings`` are those of :func:`embed_texts` (``batch_size``, ``dtype``, ``progress``,
+    ``allow_tokens``).
 
     >>> import json, tempfile, pathlib
     >>> from headwise.datasets import load_table
@@ -111,10 +105,7 @@ def embed_table(
     >>> embed_table(load_table(p), "hash", progress=False).X.shape[0]
     3
     """
-    return embed_texts(
-        table.texts, encoder, options, batch_size=batch_size, dtype=dtype, progress=progress,
-        allow_tokens=allow_tokens,
-    )  # fmt: skip
+    return embed_texts(table.texts, encoder, options, **settings)
 
 
 class StoreBackedEncoder:

@@ -1,7 +1,9 @@
 """Evaluate over a protocol registry: name → run function → frozen result with ``to_rows()``.
 
-Built-in protocols (linear, fewshot, transductive, incremental, zeroshot, ood) register here
-through the same :func:`register_protocol` a plugin would use.
+Built-in protocols (linear, fewshot, transductive, incremental, zeroshot, ood) register
+themselves in ``_protocol_runs`` through the same :func:`register_protocol` a plugin would use;
+``headwise.workflows`` imports that module, so the registry is full before anyone reads it, and
+this module imports none of them (no circle).
 """
 
 from __future__ import annotations
@@ -96,22 +98,16 @@ def register_protocol(name: str) -> Callable[[ProtocolFn], ProtocolFn]:
     return deco
 
 
-def _load_builtin() -> None:
-    from . import _protocol_runs  # noqa: F401  (registers the built-in protocols)
-
-
 def list_protocols() -> list[str]:
     """Registered protocol names.
 
     >>> "linear" in list_protocols()
     True
     """
-    _load_builtin()
     return list(_REGISTRY)
 
 
 def get_protocol(name: str) -> ProtocolFn:
-    _load_builtin()
     if name not in _REGISTRY:
         raise InputError(f"Unknown protocol '{name}'. Available: {', '.join(_REGISTRY)}.")
     return _REGISTRY[name]

@@ -1,6 +1,6 @@
 """Run every benchmark and assemble BENCHMARKS.md from the fragments in bench/results/.
 
-Usage: python bench/run.py [--quick] [--only heads,outofcore,encoding,cachehit,media]
+Usage: python bench/run.py [--quick] [--only heads,closedform,outofcore,encoding,precision,cachehit]
 
 --quick is a smoke run (CI): tiny workloads, fragments written as bench/results/*-quick.md and
 BENCHMARKS.md left alone.
@@ -14,12 +14,25 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("heads", "logistic_banking77", "outofcore", "encoding", "cachehit")
+ORDER = (
+    "heads", "closedform", "logistic_banking77", "outofcore", "encoding", "precision", "endtoend",
+    "cachehit",
+)
 FRAGMENT = {"logistic_banking77": "logistic"}
 NOT_QUICK = {"logistic_banking77"}  # needs the full Banking77 embeddings
-# Results of the protocol, trust, media and LLM benchmarks, appended after the performance tables when
+# Results of the protocol, trust, media, LLM, store (v1 vs v2) and crash-safety benchmarks, appended after the performance tables when
 # present. Their scripts run separately (hours on this machine); each fragment states its command.
-EXTRA_FRAGMENTS = ("protocols", "trust", "media", "llm_tokens")
+EXTRA_FRAGMENTS = (
+    "protocols",
+    "trust",
+    "media",
+    "llm_tokens",
+    "store",
+    "crash",
+    "serve",
+    "accuracy",
+)
+QUICK_ALSO = ("accuracy",)  # extra-fragment scripts whose --quick smoke run joins `run.py --quick`
 
 
 def assemble() -> Path:
@@ -56,7 +69,8 @@ def main() -> None:
     ap.add_argument("--assemble-only", action="store_true")
     args = ap.parse_args()
     if not args.assemble_only:
-        for name in args.only.split(","):
+        names = args.only.split(",") + (list(QUICK_ALSO) if args.quick else [])
+        for name in names:
             if args.quick and name in NOT_QUICK:
                 continue
             script = HERE / f"{name}.py"

@@ -25,10 +25,12 @@ from .encoders import (
 from .exceptions import (
     CacheError,
     EncoderMismatchError,
+    HeadFileError,
     HeadFormatError,
     HeadwiseError,
     InputError,
     MissingDependencyError,
+    OutputError,
     UnknownEncoderError,
     UnknownHeadError,
 )
@@ -88,6 +90,7 @@ __all__ = [
     "EncoderMismatchError",
     "GaussianNBHead",
     "HashEncoder",
+    "HeadFileError",
     "HeadFormatError",
     "HeadwiseError",
     "InputError",
@@ -97,6 +100,7 @@ __all__ = [
     "LogisticHead",
     "MissingDependencyError",
     "NCMHead",
+    "OutputError",
     "RidgeHead",
     "SufficientStats",
     "Table",

@@ -20,8 +20,12 @@ __all__ = [
     "check_param_float",
     "check_param_int",
     "check_texts",
+    "check_fit_inputs",
+    "extreme_scale",
     "param_error",
 ]
+
+_SCALE_RANGE = (2.0**-30, 2.0**30)  # |X| inside this range is left alone (about 1e-9 .. 1e9)
 
 
 def check_embeddings(X: Any, *, name: str = "X", min_rows: int = 1) -> np.ndarray:
@@ -193,3 +197,89 @@ def check_param_choice(value: Any, name: str, owner: str, choices: Sequence[Any]
     if value not in choices:
         raise param_error(owner, name, f"one of {tuple(choices)}", value)
     return value
+def _rows_of(obj: Any) -> int | None:
+    try:
+        return len(obj)
+    except TypeError:
+        return None
+
+
+def check_fit_inputs(X: Any, y: Any, owner: str) -> None:
+    """Refuse the common mistakes in ``fit(X, y)`` with headwise's own :class:`InputError`.
+
+    Catches what sklearn would report as a bare TypeError/ValueError: ``y`` missing, ``None`` or
+    NaN labels (with their row numbers), X and y of different lengths, X that is not 2-D, and
+    an empty X. Anything subtler is left to sklearn's validation.
+
+    >>> check_fit_inputs([[0.0], [1.0]], ["a", None], "NCMHead")
+    Traceback (most recent call last):
+    ...
+    headwise.exceptions.InputError: y has 1 missing label(s) (None or NaN) at rows 1; NCMHead needs a label for every row. Drop those rows or fill them (the CLI's --drop-unlabeled drops them).
+    """
+    if y is None:
+        raise InputError(
+            f"{owner} requires y to be passed, but the target y is None; give one label per row of X."
+        )
+    try:
+        y_arr = np.asarray(y)
+    except (TypeError, ValueError):
+        y_arr = None
+    if y_arr is not None and y_arr.ndim == 1:
+        if y_arr.dtype == object:
+            missing = [i for i, v in enumerate(y_arr) if v is None or (isinstance(v, float) and v != v)]
+        elif y_arr.dtype.kind == "f":
+            missing = np.flatnonzero(~np.isfinite(y_arr)).tolist()
+        else:
+            missing = []
+        if missing:
+            shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+            raise InputError(
+                f"y has {len(missing)} missing label(s) (None or NaN) at rows {shown}; {owner} "
+                "needs a label for every row. Drop those rows or fill them (the CLI's "
+                "--drop-unlabeled drops them)."
+            )
+    if hasattr(X, "shape") or isinstance(X, list | tuple):
+        try:
+            X_arr = np.asarray(X)
+        except (TypeError, ValueError):
+            return
+        if X_arr.dtype == object:
+            return  # sklearn names the bad element
+        if X_arr.ndim != 2:
+            raise InputError(
+                f"X must be a 2-D array of shape (n_samples, n_features), got shape "
+                f"{X_arr.shape}. Reshape a single row with X.reshape(1, -1), a single feature "
+                "with X.reshape(-1, 1)."
+            )
+        for axis, what in ((0, "sample"), (1, "feature")):
+            if X_arr.shape[axis] == 0:
+                raise InputError(
+                    f"Found array with 0 {what}(s) (shape={X_arr.shape}) while a minimum of 1 is "
+                    f"required; {owner} needs at least one row and one feature in X."
+                )
+        n_y = _rows_of(y)
+        if n_y is not None and n_y != X_arr.shape[0]:
+            raise InputError(
+                f"X has {X_arr.shape[0]} rows but y has {n_y} labels; they must match row for row."
+            )
+
+
+def extreme_scale(X: np.ndarray) -> float:
+    """1.0 for data of ordinary magnitude, else the power of two nearest ``max|X|``.
+
+    Dividing by a power of two is exact in floating point, so heads divide X by this factor
+    (fitted once, applied to every later X): features scaled by 1e±20 then fit as well as
+    unscaled ones instead of overflowing or underflowing float32, and ordinary data is untouched.
+
+    >>> extreme_scale(np.array([[1e20, -3e19]])) == 2.0**66
+    True
+    >>> extreme_scale(np.array([[0.5, 2.0]]))
+    1.0
+    """
+    if X.size == 0:
+        return 1.0
+    with np.errstate(all="ignore"):
+        peak = float(np.max(np.abs(X)))
+    if not np.isfinite(peak) or peak == 0.0 or _SCALE_RANGE[0] <= peak <= _SCALE_RANGE[1]:
+        return 1.0
+    return float(2.0 ** np.round(np.log2(peak)))

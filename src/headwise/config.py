@@ -26,8 +26,8 @@ def onnx_cache_dir() -> Path:
     """Where exported ONNX models are kept: ``onnx/`` beside the embeddings.
 
     That is ``$HEADWISE_CACHE_DIR/onnx`` when the variable is set (so one variable isolates every
-    cache), else ``<user cache dir>/headwise/onnx``. The embedding store only reads ``v1/`` under
-    its root, so the two never collide.
+    cache), else ``<user cache dir>/headwise/onnx``. The embedding store only uses ``v1/`` and
+    ``v2/`` under its root, so the two never collide.
 
     >>> onnx_cache_dir().name
     'onnx'

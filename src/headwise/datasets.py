@@ -37,6 +37,7 @@ class Table:
     label_col: str | None  # column the labels came from
     split_col: str | None  # column the split names came from
     columns: list[str] = field(default_factory=list)  # every column in the file
+    n_dropped: int = 0  # rows left out by drop_unlabeled=True (no label)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -70,7 +71,46 @@ def _format_of(path: Path) -> str:
     return fmt
 
 
-def _read_columns(path: Path, fmt: str) -> dict[str, list[Any]]:
+def _check_encoding(path: Path, encoding: str) -> None:
+    """Refuse bytes that are not valid ``encoding``, naming the line, the byte and the fix."""
+    import codecs
+
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+    except LookupError:
+        raise InputError(
+            f"Unknown text encoding {encoding!r}; use a Python codec name such as utf-8, "
+            "latin-1 or cp1252."
+        ) from None
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    line = 1
+    try:
+        with opener(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    line += block.count(b"\n", 0, exc.start)
+                    bad = block[exc.start : exc.start + 1].hex()
+                    raise InputError(
+                        f"{path.name} line {line} is not valid {encoding} (byte 0x{bad}); the file "
+                        "uses another encoding. Pass --encoding with the file's encoding (e.g. "
+                        "--encoding latin-1 or cp1252), or re-save it as UTF-8."
+                    ) from None
+                line += block.count(b"\n")
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise InputError(
+            f"{path.name} ends in the middle of a {encoding} character; it was cut short or uses "
+            "another encoding (pass --encoding)."
+        ) from None
+    except (OSError, EOFError) as exc:
+        raise InputError(f"Could not read {path.name}: {exc}.") from None
+
+
+def _read_columns(path: Path, fmt: str, encoding: str = "utf-8") -> dict[str, list[Any]]:
+    if fmt != "parquet":
+        _check_encoding(path, encoding)
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
@@ -81,10 +121,13 @@ def _read_columns(path: Path, fmt: str) -> dict[str, list[Any]]:
 
             opts = pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",", newlines_in_values=True)
             conv = pacsv.ConvertOptions(strings_can_be_null=False, quoted_strings_can_be_null=False)
-            return pacsv.read_csv(path, parse_options=opts, convert_options=conv).to_pydict()
+            read = pacsv.ReadOptions(encoding=encoding)
+            return pacsv.read_csv(
+                path, read_options=read, parse_options=opts, convert_options=conv
+            ).to_pydict()
         opener = gzip.open if path.suffix.lower() == ".gz" else open
         rows: list[dict[str, Any]] = []
-        with opener(path, "rt", encoding="utf-8") as fh:
+        with opener(path, "rt", encoding=encoding) as fh:
             for lineno, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
@@ -138,41 +181,76 @@ def load_table(
     label_col: str | None = None,
     split_col: str | None = None,
     require_labels: bool = True,
+    drop_unlabeled: bool = False,
+    encoding: str = "utf-8",
 ) -> Table:
     """Read a table of texts with labels and (optionally) split names.
 
     Columns default to the first present of ``text``/``sentence``/...; ``label_text`` is preferred
-    over ``label`` so predictions read as names.
+    over ``label`` so predictions read as names. Rows without a label (None, NaN, empty) are
+    refused with their row numbers, or left out with ``drop_unlabeled=True`` (counted in
+    ``Table.n_dropped``). Text files are decoded with ``encoding``; bytes that do not decode are
+    reported with their line number.
     """
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise InputError(
+            f"Data file {path} is a folder, not a file; give a CSV, TSV, JSONL or Parquet file "
+            "(folders of images or audio need an image or audio encoder)."
+        )
+    if not path.exists():
         raise InputError(f"Data file {path} does not exist.")
+    if not path.is_file():
+        raise InputError(f"Data file {path} is not a regular file; give a CSV, JSONL or Parquet file.")
     fmt = _format_of(path)
-    cols = _read_columns(path, fmt)
+    cols = _read_columns(path, fmt, encoding)
     names = list(cols)
     if not names or not any(len(v) for v in cols.values()):
         raise InputError(f"{path.name} has no rows.")
     tcol = _pick(names, text_col, TEXT_COLUMNS, "text", path, True)
     lcol = _pick(names, label_col, LABEL_COLUMNS, "label", path, require_labels)
     scol = _pick(names, split_col, SPLIT_COLUMNS, "split", path, False)
-    assert tcol is not None
-    texts = check_texts(cols[tcol], column=tcol)
-    labels = None
+    if tcol is None:  # pragma: no cover - _pick raises when a required column is absent
+        raise InputError(f"No text column found in {path.name}.")
+    keep: list[int] | None = None
     if lcol is not None:
-        raw = cols[lcol]
-        missing = [i for i, v in enumerate(raw) if v is None or v == ""]
-        if missing:
+        missing = [i for i, v in enumerate(cols[lcol]) if _unlabeled(v)]
+        if missing and not drop_unlabeled:
+            shown = ", ".join(str(i) for i in missing[:10]) + (", ..." if len(missing) > 10 else "")
             raise InputError(
-                f"{len(missing)} row(s) of {path.name} have no label in column '{lcol}' "
-                f"(first: row {missing[0]}); drop or fill them."
+                f"{len(missing)} row(s) of {path.name} have no label (None, NaN or empty) in "
+                f"column '{lcol}': rows {shown}. Fill them, or pass --drop-unlabeled to leave "
+                "them out."
             )
-        kinds = {type(v) for v in raw}
-        if kinds <= {int, bool}:
-            labels = np.asarray(raw, dtype=np.int64)
-        else:
-            labels = np.asarray([str(v) for v in raw])
+        if missing:
+            gone = set(missing)
+            keep = [i for i in range(len(cols[lcol])) if i not in gone]
+            if not keep:
+                raise InputError(f"Every row of {path.name} lacks a label in column '{lcol}'.")
+    pick = (lambda v: v) if keep is None else (lambda v: [v[i] for i in keep])
+    texts = check_texts(pick(cols[tcol]), column=tcol)
+    labels = None if lcol is None else _labels(pick(cols[lcol]))
     splits = None
     if scol is not None:
-        splits = np.asarray(["" if v is None else str(v) for v in cols[scol]])
+        splits = np.asarray(["" if v is None else str(v) for v in pick(cols[scol])])
     return Table(path=path, texts=texts, labels=labels, splits=splits, text_col=tcol,
-                 label_col=lcol, split_col=scol, columns=names)
+                 label_col=lcol, split_col=scol, columns=names,
+                 n_dropped=0 if keep is None else len(cols[lcol]) - len(keep))  # type: ignore[index]
+
+
+def _unlabeled(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float) and not np.isfinite(v):
+        return True
+    return isinstance(v, str) and not v.strip()
+
+
+def _labels(raw: list[Any]) -> np.ndarray:
+    """Integers stay integers (integral floats too); anything else becomes a string label."""
+    kinds = {type(v) for v in raw}
+    if kinds <= {int, bool}:
+        return np.asarray(raw, dtype=np.int64)
+    if kinds <= {int, bool, float} and all(float(v).is_integer() for v in raw):
+        return np.asarray(raw, dtype=np.float64).astype(np.int64)
+    return np.asarray([str(v) for v in raw])

@@ -9,12 +9,14 @@ from __future__ import annotations
 __all__ = [
     "HeadwiseError",
     "InputError",
+    "InputTypeError",
     "UnknownEncoderError",
     "UnknownHeadError",
     "CacheError",
     "EncoderMismatchError",
     "MissingDependencyError",
     "HeadFormatError",
+    "HeadFileError",
     "OutputError",
 ]
 
@@ -25,6 +27,10 @@ class HeadwiseError(Exception):
 
 class InputError(HeadwiseError, ValueError):
     """Bad data: missing column, empty text, NaN embeddings, wrong dimension, one class..."""
+
+
+class InputTypeError(InputError, TypeError):
+    """Bad data of the wrong type (e.g. objects where numbers are expected); also a TypeError."""
 
 
 class UnknownEncoderError(HeadwiseError, KeyError):
@@ -51,6 +57,11 @@ class EncoderMismatchError(HeadwiseError, ValueError):
 
 class HeadFormatError(HeadwiseError, ValueError):
     """A saved head file that is not a headwise head or has an unsupported format version."""
+
+
+class HeadFileError(HeadFormatError):
+    """A head file whose contents fail the schema check on load (edited or damaged metadata,
+    missing or misshapen arrays, non-finite values); the message names what is wrong."""
 
 
 class MissingDependencyError(HeadwiseError, ImportError):

@@ -97,12 +97,13 @@ def minilm_path() -> Path:
 
 @pytest.fixture(scope="session")
 def minilm(minilm_path: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The default minilm encoder (the onnx backend when onnxruntime is installed)."""
+    """minilm at fp32 (the onnx backend when onnxruntime is installed): the exact path, whatever
+    the CPU default precision is (int8 vectors depend slightly on their batch mates)."""
     from headwise.encoders import get_encoder
 
     with pytest.MonkeyPatch.context() as mp:  # an ONNX export goes to a temporary cache
         mp.setenv("HEADWISE_CACHE_DIR", str(tmp_path_factory.mktemp("minilm-cache")))
-        return get_encoder("minilm", device="cpu")
+        return get_encoder("minilm", device="cpu", precision="fp32")
 
 
 def read_texts(name: str, n: int) -> list[str]:

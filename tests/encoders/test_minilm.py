@@ -46,7 +46,7 @@ def test_order_restored_despite_length_sorting(minilm, texts):
 
 
 def test_layer_selection_and_encode_layers(minilm, texts):
-    layer3 = get_encoder("minilm", layer=3, device="cpu")
+    layer3 = get_encoder("minilm", layer=3, device="cpu", precision="fp32")
     X3, X6 = layer3.encode(texts), minilm.encode(texts)
     assert not np.allclose(X3, X6, atol=1e-2)
     both = minilm.encode_layers(texts, [3, 6])
@@ -57,8 +57,8 @@ def test_layer_selection_and_encode_layers(minilm, texts):
 
 
 def test_cls_and_tokens_pooling(minilm_path, texts):
-    cls = get_encoder("minilm", pooling="cls", device="cpu")
-    tokens = get_encoder("minilm", pooling="tokens", device="cpu")
+    cls = get_encoder("minilm", pooling="cls", device="cpu", precision="fp32")
+    tokens = get_encoder("minilm", pooling="tokens", device="cpu", precision="fp32")
     te = tokens.encode(texts)
     assert isinstance(te, TokenEmbeddings) and te.vectors.shape[1] == 384
     lengths = [
@@ -74,12 +74,12 @@ def test_cls_and_tokens_pooling(minilm_path, texts):
 
 def test_truncation_to_max_length(minilm, texts):
     long_text = " ".join(texts * 20)
-    tokens = get_encoder("minilm", pooling="tokens", max_length=32, device="cpu")
+    tokens = get_encoder("minilm", pooling="tokens", max_length=32, device="cpu", precision="fp32")
     assert tokens.key()["max_length"] == 32
     assert tokens.encode([long_text, "short"]).lengths.tolist() == [32, 3]
     X = minilm.encode([long_text, "short"])
     assert np.isfinite(X).all()
-    assert minilm.key() != get_encoder("minilm", max_length=32, device="cpu").key()
+    assert minilm.key() != get_encoder("minilm", max_length=32, device="cpu", precision="fp32").key()
 
 
 def test_hf_spec_on_the_minilm_directory(minilm, minilm_path, texts):

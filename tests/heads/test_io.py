@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from headwise.exceptions import EncoderMismatchError, HeadFormatError, InputError
+from headwise.exceptions import EncoderMismatchError, HeadFormatError, InputError, OutputError
 from headwise.heads import load_head, save_head
 from headwise.heads._io import atomic_save_safetensors, read_safetensors
 from headwise.heads._lda import LDAHead
@@ -73,5 +73,5 @@ def test_newer_format_version_is_refused(tmp_path, blobs):
 
 
 def test_save_into_missing_folder(tmp_path, blobs):
-    with pytest.raises(InputError, match="does not exist"):
+    with pytest.raises(OutputError, match="in a folder that does not exist"):
         save_head(RidgeHead().fit(*blobs), tmp_path / "no" / "h.safetensors")

@@ -165,17 +165,59 @@ def test_c_chosen_on_validation_then_refit_on_all_rows():
     X, y = _overlapping(n=400)
     Cs = (0.001, 0.1, 10.0)
     head = LogisticHead(Cs=Cs, preprocess="none", tol=1e-8, max_iter=3000).fit(X, y)
-    np.testing.assert_array_equal(head.Cs_, Cs)
-    assert head.val_scores_.shape == head.val_log_losses_.shape == (3,)
-    best = np.flatnonzero(head.val_scores_ == head.val_scores_.max())
-    assert head.C_ in np.asarray(Cs)[best]
-    if best.size > 1:  # ties go to the lower validation log-loss
-        assert head.C_ == Cs[best[np.argmin(head.val_log_losses_[best])]]
+    assert head.val_scores_.shape == head.val_log_losses_.shape == head.Cs_.shape
+    # the lowest held-out log-loss wins, and it is never an edge of the grid tried
+    best = int(np.argmin(head.val_log_losses_))
+    assert head.C_ == head.Cs_[best]
+    assert 0 < best < head.Cs_.size - 1
     # With preprocess="none" the refit is exactly the fixed-C problem on every row.
     fixed = LogisticHead(C=head.C_, preprocess="none", tol=1e-8, max_iter=3000).fit(X, y)
     f_path = softmax_objective(head.coef_, head.intercept_, X, y, head.C_)
     f_fixed = softmax_objective(fixed.coef_, fixed.intercept_, X, y, head.C_)
     assert f_path == pytest.approx(f_fixed, rel=1e-8)
+
+
+@pytest.mark.parametrize(("Cs", "side"), [((30.0, 100.0), "below"), ((1e-4, 3e-4), "above")])
+def test_grid_widens_until_the_best_c_is_interior(Cs, side):
+    X, y = _overlapping(n=200)
+    head = LogisticHead(Cs=Cs, cv="holdout").fit(X, y)
+    best = int(np.argmin(head.val_log_losses_))
+    assert 0 < best < head.Cs_.size - 1
+    assert head.C_ < min(Cs) if side == "below" else head.C_ > max(Cs)
+    steps = np.diff(np.log(head.Cs_))
+    np.testing.assert_allclose(steps, np.log(Cs[1] / Cs[0]))  # widened by the grid's own step
+    # the walk starts inside the grid and stops one step past the best
+    assert best == (1 if side == "below" else head.Cs_.size - 2)
+
+
+def test_kfold_out_of_fold_probabilities_are_honest_refits():
+    from sklearn.utils import check_random_state
+
+    from headwise.heads._cpath import stratified_folds
+
+    X, y = _overlapping(n=90)
+    head = LogisticHead(Cs=(0.01, 0.1, 1.0), cv=3, tol=1e-9, max_iter=5000).fit(X, y)
+    assert head.n_splits_ == 3 * 3  # 90 rows: the 3 folds are repeated 3 times
+    np.testing.assert_array_equal(head.oof_rows_, np.arange(90))
+    rng = check_random_state(0)
+    proba = np.zeros((90, 3))
+    for _ in range(3):
+        fold = stratified_folds(y, 3, rng)
+        for f in range(3):
+            tr, va = fold != f, fold == f
+            ref = LogisticHead(C=head.C_, tol=1e-9, max_iter=5000).fit(X[tr], y[tr])
+            proba[va] += ref.predict_proba(X[va]) / 3
+    np.testing.assert_allclose(np.exp(head.oof_log_proba_), proba, atol=1e-5)
+
+
+def test_stratified_folds_keep_singletons_in_training():
+    from headwise.heads._cpath import stratified_folds
+
+    codes = np.r_[np.zeros(10, int), np.ones(3, int), 2]
+    fold = stratified_folds(codes, 5, 0)
+    assert fold[-1] == -1
+    assert sorted(np.bincount(fold[:10], minlength=5)) == [2] * 5
+    assert np.unique(fold[10:13]).size == 3  # three rows: three different folds
 
 
 def test_validation_rows_come_from_training_data_only():

@@ -193,3 +193,30 @@ def test_ncm_and_nb_fit_skips_the_gram_matrix():
     assert get_head("ncm").fit(X, y).stats_.gram is None
     assert get_head("nb").fit(X, y).stats_.gram is None
     assert get_head("lda").fit(X, y).stats_.gram is not None
+
+
+def test_float32_rows_match_float64_statistics():
+    """float32 input takes the centred float32-BLAS path; its statistics match float64 ones.
+
+    The rows sit far from the origin (offset 50, spread 1), where an uncentred float32 Gram
+    would lose the within-class scatter to cancellation.
+    """
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 5, 3000)
+    X = (rng.normal(size=(3000, 12)) + 50.0 + rng.normal(size=(5, 12))[y]).astype(np.float32)
+    fast = SufficientStats.from_data(X, y, chunk_size=700)
+    exact = SufficientStats.from_data(X.astype(np.float64), y, chunk_size=700)
+    np.testing.assert_array_equal(fast.counts, exact.counts)
+    for a, b in (
+        (fast.sums, exact.sums),
+        (fast.sq_sums, exact.sq_sums),
+        (fast.gram_full, exact.gram_full),
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    w_fast, w_exact = fast.within_scatter(), exact.within_scatter()
+    np.testing.assert_allclose(w_fast, w_exact, rtol=0, atol=1e-5 * np.abs(w_exact).max())
+    # chunked accumulation of float32 rows equals one pass up to float32 rounding of the spread
+    one = SufficientStats.from_data(X, y, chunk_size=10_000)
+    np.testing.assert_allclose(
+        one.within_scatter(), w_fast, rtol=0, atol=1e-5 * np.abs(w_exact).max()
+    )

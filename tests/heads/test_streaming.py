@@ -27,15 +27,30 @@ def test_streaming_fit_equals_in_memory_fit(cached, name: str) -> None:
     X = es.to_numpy()
     streamed = fit_streaming(get_head(name), es, y, indices=idx, chunk_rows=50)
     batch = get_head(name).fit(X[idx], y[idx])
-    np.testing.assert_allclose(streamed.logits(X), batch.logits(X), rtol=1e-6, atol=1e-8)
+    # float32 rows: both sides take the statistics' float32 path, chunked differently, so they
+    # agree to float32 rounding of the centred rows, relative to the logits' scale
+    z = batch.logits(X)
+    np.testing.assert_allclose(streamed.logits(X), z, rtol=0, atol=1e-5 * np.abs(z).max())
+    np.testing.assert_array_equal(streamed.predict(X), batch.predict(X))
+    # float64 rows keep float64 throughout: equal to float64 rounding
+    X64 = X.astype(np.float64)
+    streamed64 = fit_streaming(get_head(name), X64, y, indices=idx, chunk_rows=50)
+    batch64 = get_head(name).fit(X64[idx], y[idx])
+    np.testing.assert_allclose(streamed64.logits(X64), batch64.logits(X64), rtol=1e-6, atol=1e-8)
 
 
 def test_stream_stats_matches_from_data(cached) -> None:
     es, y = cached
     s = stream_stats(es, y)
-    ref = SufficientStats.from_data(es.to_numpy(), y)
-    np.testing.assert_allclose(s.gram_full, ref.gram_full, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(s.sums, ref.sums, rtol=1e-10, atol=1e-10)
+    X = es.to_numpy()
+    ref = SufficientStats.from_data(X.astype(np.float64), y)  # exact float64 reference
+    np.testing.assert_allclose(s.gram_full, ref.gram_full, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(s.sums, ref.sums, rtol=1e-6, atol=1e-6)
+    scale = np.abs(ref.within_scatter()).max()
+    np.testing.assert_allclose(s.within_scatter(), ref.within_scatter(), rtol=0, atol=1e-6 * scale)
+    s64 = stream_stats(X.astype(np.float64), y)
+    np.testing.assert_allclose(s64.gram_full, ref.gram_full, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(s64.sums, ref.sums, rtol=1e-10, atol=1e-10)
 
 
 def test_label_count_must_match_rows(cached) -> None:
@@ -65,11 +80,14 @@ def test_streaming_logistic_equals_in_memory_fit(cached, params) -> None:
     streamed = fit_streaming(
         get_head("logistic", tol=1e-6, **params), es, y, indices=idx, chunk_rows=40
     )
-    batch = get_head("logistic", tol=1e-6, **params).fit(X[idx], y[idx])
+    # fit_streaming always validates on one holdout split; fit does so with cv="holdout"
+    batch = get_head("logistic", tol=1e-6, cv="holdout", **params).fit(X[idx], y[idx])
     assert streamed.C_ == batch.C_
     np.testing.assert_array_equal(streamed.classes_, batch.classes_)
     np.testing.assert_allclose(streamed.val_scores_, batch.val_scores_)
-    np.testing.assert_allclose(streamed.coef_, batch.coef_, rtol=1e-3, atol=3e-3)
+    # These rows are nearly separable: the widened C grid reaches C ~ 30, where the objective is
+    # flat enough that coefficients agree to ~1% while the probabilities agree to 1e-4.
+    np.testing.assert_allclose(streamed.coef_, batch.coef_, rtol=1e-2, atol=3e-2)
     np.testing.assert_allclose(streamed.predict_proba(X), batch.predict_proba(X), atol=1e-3)
     assert streamed.n_features_in_ == X.shape[1]
 

@@ -14,10 +14,19 @@ from headwise.store import EmbeddingStore
 
 
 class ArrayEncoder:
-    """Returns the rows of a fixed array in call order, whatever the texts are."""
+    """Returns the rows of a fixed array: row i for the text first seen at position i.
 
-    def __init__(self, values: np.ndarray, offsets: np.ndarray | None = None) -> None:
+    (With pooled output an encoder must map equal inputs to equal vectors: the row store keeps
+    one vector per distinct input; token output is returned in call order, texts are distinct.)
+    """
+
+    def __init__(
+        self, values: np.ndarray, offsets: np.ndarray | None = None, texts: Sequence[str] = ()
+    ) -> None:
         self.values, self.offsets = values, offsets
+        self.row: dict[str, int] = {}
+        for i, t in enumerate(texts):
+            self.row.setdefault(t, i)
         self.name, self.dim = "array", values.shape[1]
         self.pooling = "mean" if offsets is None else "tokens"
         self.cursor = 0
@@ -26,10 +35,10 @@ class ArrayEncoder:
         return {"name": self.name, "values": self.values.tobytes().hex(), "pooling": self.pooling}
 
     def encode(self, inputs: Sequence[str], *, batch_size: int = 32, progress: bool | None = None):
+        if self.offsets is None:
+            return self.values[[self.row[t] for t in inputs]]
         a, b = self.cursor, self.cursor + len(inputs)
         self.cursor = b
-        if self.offsets is None:
-            return self.values[a:b]
         off = self.offsets[a : b + 1]
         return _Tokens(self.values[off[0] : off[-1]], off - off[0])
 
@@ -56,13 +65,14 @@ def test_store_round_trips_exactly(data: st.DataObject, dtype: str) -> None:
     texts, values, shard_size = data.draw(cases(dtype))
     with tempfile.TemporaryDirectory() as root:
         store = EmbeddingStore(root)
-        emb = store.get_or_compute(ArrayEncoder(values), texts, dtype=dtype, shard_size=shard_size)
-        expected = values.astype(np.float32)
+        enc = ArrayEncoder(values, texts=texts)
+        emb = store.get_or_compute(enc, texts, dtype=dtype, shard_size=shard_size)
+        expected = values[[enc.row[t] for t in texts]].astype(np.float32)
         np.testing.assert_array_equal(emb.to_numpy(), expected)
         np.testing.assert_array_equal(np.concatenate(list(emb.iter_batches(5))), expected)
         order = data.draw(st.permutations(range(len(texts))))
         np.testing.assert_array_equal(emb.take(np.array(order)), expected[order])
-        again = store.lookup(ArrayEncoder(values), texts, dtype=dtype)
+        again = store.lookup(ArrayEncoder(values, texts=texts), texts, dtype=dtype)
         assert again is not None and again.key == emb.key
         assert store.verify()[0].ok
 

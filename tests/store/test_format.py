@@ -1,9 +1,8 @@
-"""Golden bytes and fields: the on-disk format (v1) that existing caches depend on."""
+"""Golden bytes and fields: shard files (plain .npy, v1 and v2) and the v2 index schema."""
 
 from __future__ import annotations
 
 import io
-import json
 
 import numpy as np
 
@@ -37,15 +36,27 @@ def test_shard_files_are_plain_npy_with_pinned_bytes(tmp_path):
         assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_manifest_fields(store, make_encoder):
-    emb = store.get_or_compute(make_encoder(pooling="tokens"), ["a b", "c"], shard_size=1)
-    m = json.loads((emb.path / "manifest.json").read_text())
-    assert sorted(m) == [
-        "complete", "content_digest", "created", "dim", "dtype", "encoder_key", "encoder_name",
-        "format_version", "key", "n", "pooling", "shard_size", "shards", "updated",
-    ]  # fmt: skip
-    shard = m["shards"][0]
-    assert sorted(shard) == ["created", "files", "index", "n_tokens", "start", "stop"]
-    assert [f["name"] for f in shard["files"]] == ["shard-00000.npy", "shard-00000.offsets.npy"]
-    assert sorted(shard["files"][0]) == ["name", "nbytes", "sha256"]
-    assert (m["key"], m["encoder_name"], m["pooling"]) == (emb.key, "fake", "tokens")
+def test_index_schema_is_pinned(store, make_encoder):
+    import sqlite3
+
+    store.get_or_compute(make_encoder(pooling="tokens"), ["a b", "c"], shard_size=1)
+    con = sqlite3.connect(store.root / "v2" / "index.sqlite")
+    columns = {
+        t: [r[1] for r in con.execute(f"PRAGMA table_info({t})")]
+        for t in ("encoders", "shards", "rows", "datasets")
+    }
+    assert columns == {
+        "encoders": ["id", "key_id", "key_json", "name", "dim", "dtype", "pooling", "created"],
+        "shards": ["id", "enc", "name", "n_rows", "n_vectors", "nbytes", "sha256", "created"],
+        "rows": ["enc", "hash", "shard", "pos", "len"],
+        "datasets": ["id", "enc", "digest", "name", "n", "hashes", "created", "used"],
+    }
+    rows = con.execute("SELECT hash, pos, len FROM rows").fetchall()
+    assert sorted((len(h), p, n) for h, p, n in rows) == [(32, 0, 1), (32, 0, 2)]
+    assert {bytes(h).hex()[:8]: n for h, _, n in rows} == {hashlib_hex("a b"): 2, hashlib_hex("c"): 1}
+
+
+def hashlib_hex(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:8]

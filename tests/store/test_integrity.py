@@ -1,25 +1,30 @@
-"""Damage detection, verify/repair, and entry management (entries, remove, clear)."""
+"""Damage found on read, verify/repair, containment, gc, and key management (row store)."""
 
 from __future__ import annotations
 
-import json
 import re
+import sqlite3
 
 import numpy as np
 import pytest
 
 from headwise.exceptions import CacheError
 from headwise.store import EmbeddingStore
-from headwise.store._io import entry_lock
+from headwise.store._paths import flock
+from headwise.store._shards import npy_bytes
 
 
-def _shard(emb, i):
-    return emb.path / f"shard-{i:05d}.npy"
+def _shards(emb):
+    return sorted(emb.path.glob("shard-*.npy"), key=lambda p: p.stat().st_mtime_ns)
+
+
+def _index(store):
+    return sqlite3.connect(store.root / "v2" / "index.sqlite")
 
 
 def test_truncated_shard_raises_on_load(store, make_encoder, texts):
     emb = store.get_or_compute(make_encoder(), texts, shard_size=10)
-    path = _shard(emb, 3)
+    path = _shards(emb)[3]
     size = path.stat().st_size
     path.write_bytes(path.read_bytes()[:100])
     enc = make_encoder()
@@ -27,70 +32,72 @@ def test_truncated_shard_raises_on_load(store, make_encoder, texts):
         store.get_or_compute(enc, texts, shard_size=10)
     message = str(info.value)
     assert message == (
-        f"Cache entry {emb.entry_id} shard 3 is truncated (expected {size} bytes, found 100). "
-        "Run `headwise cache verify --repair` to drop damaged shards; the next embed recomputes them."
+        f"Cache shard {emb.key_id}/{path.name} is truncated (expected {size} bytes, found 100). "
+        "Run `headwise cache verify --repair` to remove it; the next run recomputes its rows."
     )
-    assert "\n" not in message
     assert enc.calls == 0
-    with pytest.raises(CacheError, match="shard 3 is truncated"):
+    with pytest.raises(CacheError, match="is truncated"):
         store.lookup(enc, texts)
 
 
 def test_missing_shard_raises_on_load(store, make_encoder, texts):
     emb = store.get_or_compute(make_encoder(), texts, shard_size=10)
-    _shard(emb, 0).unlink()
-    with pytest.raises(CacheError, match="shard 0 is missing .expected file shard-00000.npy"):
+    _shards(emb)[0].unlink()
+    with pytest.raises(CacheError, match=r"Cache shard .*/shard-.*\.npy is missing\. Run"):
         store.get_or_compute(make_encoder(), texts, shard_size=10)
 
 
-def test_shard_truncated_after_open_raises_when_read(store, make_encoder, texts):
+def test_same_size_bit_flip_is_caught_before_use(store, make_encoder, texts):
     emb = store.get_or_compute(make_encoder(), texts, shard_size=10)
-    _shard(emb, 2).write_bytes(_shard(emb, 2).read_bytes()[:90])
-    with pytest.raises(CacheError, match="shard 2 is truncated"):
-        emb.to_numpy()
-
-
-def test_corrupt_manifest_raises_with_advice(store, make_encoder, texts):
-    emb = store.get_or_compute(make_encoder(), texts)
-    (emb.path / "manifest.json").write_text('{"format_version": 1, "key": ')
-    with pytest.raises(CacheError, match=r"corrupt manifest \(invalid JSON.*verify --repair"):
-        store.get_or_compute(make_encoder(), texts)
-    [info] = store.entries()
-    assert info.error is not None and "corrupt manifest" in info.error
-
-
-def test_manifest_for_another_encoder_is_refused(store, make_encoder, texts):
-    emb = store.get_or_compute(make_encoder(), texts)
-    m = json.loads((emb.path / "manifest.json").read_text())
-    m["encoder_key"]["revision"] = "r0"
-    (emb.path / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(CacheError, match="does not match this request.*encoder_key"):
-        store.get_or_compute(make_encoder(), texts)
-
-
-def test_verify_detects_flipped_byte_and_repair_recomputes(store, make_encoder, texts):
-    emb = store.get_or_compute(make_encoder(), texts, shard_size=10)
-    [clean] = store.verify()
-    assert clean.ok and clean.n_shards_checked == 5 and not clean.repaired
-
-    path = _shard(emb, 2)
+    path = _shards(emb)[2]
     data = bytearray(path.read_bytes())
     data[-5] ^= 0x01
     path.write_bytes(bytes(data))
-    hit = make_encoder()
-    store.get_or_compute(hit, texts, shard_size=10)  # size unchanged: the cheap check passes
-    assert hit.calls == 0
+    with pytest.raises(CacheError, match=f"{path.name} is corrupt .*sha256.*verify --repair"):
+        store.get_or_compute(make_encoder(), texts, shard_size=10)
+    fresh = EmbeddingStore(store.root)
+    with pytest.raises(CacheError, match="is corrupt"):
+        fresh.lookup(make_encoder(), texts[20:30])
 
-    [bad] = store.verify(emb.entry_id[:6])
-    assert not bad.ok and bad.bad_shards == (2,) and not bad.repaired
-    assert "shard 2 is corrupt" in bad.problems[0]
+
+def test_nan_in_a_shard_names_the_shard_and_repair(store, make_encoder, texts):
+    emb = store.get_or_compute(make_encoder(), texts, shard_size=10)
+    path = _shards(emb)[1]
+    arr = np.load(path)
+    arr[3, 2] = np.nan
+    data = npy_bytes(arr)
+    path.write_bytes(data)
+    import hashlib
+
+    with _index(store) as con:  # a checksum that matches the damaged bytes: only NaN is left
+        con.execute("UPDATE shards SET sha256 = ? WHERE name = ?",
+                    (hashlib.sha256(data).hexdigest(), path.name))
+    with pytest.raises(CacheError, match=f"{path.name} holds NaN or infinite values.*--repair"):
+        store.get_or_compute(make_encoder(), texts, shard_size=10)
+    [bad] = store.verify()
+    assert not bad.ok and bad.bad_shards == (path.name,)
+    store.verify(repair=True)
+    enc = make_encoder()
+    again = store.get_or_compute(enc, texts, shard_size=10)
+    assert enc.rows == 10
+    np.testing.assert_array_equal(again.to_numpy(), enc.expected(texts))
+
+
+def test_verify_and_repair_recompute_only_the_damaged_rows(store, make_encoder, texts):
+    emb = store.get_or_compute(make_encoder(), texts, shard_size=10)
+    [clean] = store.verify()
+    assert clean.ok and clean.n_shards_checked == 5 and not clean.repaired
+    path = _shards(emb)[2]
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x01
+    path.write_bytes(bytes(data))
+    [bad] = store.verify(emb.key_id[:6])
+    assert not bad.ok and bad.bad_shards == (path.name,) and not bad.repaired
+    assert "is corrupt" in bad.problems[0]
     [fixed] = store.verify(repair=True)
-    assert fixed.repaired and fixed.bad_shards == (2,)
+    assert fixed.repaired and fixed.bad_shards == (path.name,)
     assert not path.exists()
-    [info] = store.entries()
-    assert not info.complete and info.n_shards == 4
     assert store.lookup(make_encoder(), texts) is None
-
     enc = make_encoder()
     again = store.get_or_compute(enc, texts, shard_size=10)
     assert enc.calls == 1 and enc.rows == 10
@@ -98,77 +105,29 @@ def test_verify_detects_flipped_byte_and_repair_recomputes(store, make_encoder, 
     assert store.verify()[0].ok
 
 
-def test_verify_repair_removes_entry_with_broken_manifest(store, make_encoder, texts):
-    emb = store.get_or_compute(make_encoder(), texts)
-    (emb.path / "manifest.json").write_text("not json")
-    [result] = store.verify(repair=True)
-    assert not result.ok and result.repaired
-    assert store.entries() == []
+def test_repair_removes_orphans_and_temp_files(store, make_encoder, texts):
+    emb = store.get_or_compute(make_encoder(), texts, shard_size=10)
+    (emb.path / ".shard-0000000000000001.npy.123.abcd.tmp").write_bytes(b"half")
+    (emb.path / "shard-00000000000000ff.npy").write_bytes(b"written but never indexed")
+    [dirty] = store.verify()
+    assert not dirty.ok and len(dirty.strays) == 2
+    [fixed] = store.verify(repair=True)
+    assert fixed.repaired and len(fixed.strays) == 2
+    assert sorted(p.name for p in emb.path.iterdir() if not p.name.startswith("shard-")) == [".lock"]
+    assert store.verify()[0].ok
+
+
+def test_damaged_index_is_one_line_and_repair_starts_fresh(store, make_encoder, texts):
+    store.get_or_compute(make_encoder(), texts)
+    for p in (store.root / "v2").glob("index.sqlite*"):
+        p.write_bytes(b"this is not a database" * 10)
+    with pytest.raises(CacheError, match="Cache index .* is damaged .*verify --repair"):
+        store.get_or_compute(make_encoder(), texts)
+    store.verify(repair=True)
     enc = make_encoder()
     store.get_or_compute(enc, texts)
-    assert enc.calls == 1
-
-
-def test_remove_by_prefix(store, make_encoder, texts):
-    a = store.get_or_compute(make_encoder(), texts)
-    b = store.get_or_compute(make_encoder(), texts[:10])
-    assert store.remove(a.entry_id[:8]) == [a.entry_id]
-    assert not a.path.exists()
-    assert [e.id for e in store.entries()] == [b.entry_id]
-    with pytest.raises(CacheError, match="No cache entry matches"):
-        store.remove(a.entry_id)
-
-
-def test_ambiguous_prefix_is_refused(tmp_path, make_encoder):
-    store = EmbeddingStore(tmp_path)
-    made = [store.get_or_compute(make_encoder(), [f"text {i}"]).entry_id for i in range(40)]
-    first = {}
-    for eid in made:
-        first.setdefault(eid[0], []).append(eid)
-    char, ids = max(first.items(), key=lambda kv: len(kv[1]))
-    assert len(ids) > 1
-    with pytest.raises(
-        CacheError,
-        match=re.escape(f"Entry prefix '{char}' is ambiguous: it matches {len(ids)} entries"),
-    ):
-        store.remove(char)
-    with pytest.raises(CacheError, match="empty entry id"):
-        store.remove("")
-    assert len(store.entries()) == 40
-
-
-def test_remove_refuses_while_a_writer_holds_the_lock(store, make_encoder, texts):
-    emb = store.get_or_compute(make_encoder(), texts)
-    with entry_lock(emb.path):
-        with pytest.raises(CacheError, match="being written by another process"):
-            store.remove(emb.entry_id)
-    assert store.remove(emb.entry_id) == [emb.entry_id]
-
-
-def test_entries_listing(store, make_encoder, texts):
-    assert store.entries() == []
-    full = store.get_or_compute(make_encoder(name="alpha"), texts, dtype="float16", shard_size=20)
-    with pytest.raises(RuntimeError):
-        store.get_or_compute(make_encoder(name="beta", fail_on_call=2), texts, shard_size=20)
-    infos = {e.encoder_name: e for e in store.entries()}
-    alpha, beta = infos["alpha"], infos["beta"]
-    assert alpha.id == full.entry_id and alpha.path == full.path
-    assert (alpha.n, alpha.dim, alpha.dtype, alpha.pooling) == (50, 8, "float16", "mean")
-    assert (alpha.complete, alpha.n_shards, alpha.n_shards_total) == (True, 3, 3)
-    assert (beta.complete, beta.n_shards, beta.n_shards_total) == (False, 1, 3)
-    assert alpha.encoder_key == make_encoder(name="alpha").key()
-    assert alpha.size_bytes == sum(p.stat().st_size for p in full.path.iterdir())
-    assert alpha.created is not None and alpha.updated >= alpha.created
-    assert alpha.error is None
-
-
-def test_clear(store, make_encoder, texts):
-    assert store.clear() == 0
-    store.get_or_compute(make_encoder(), texts)
-    store.get_or_compute(make_encoder(), texts[:5])
-    assert store.clear() == 2
-    assert store.entries() == []
-    assert list((store.root / "v1").iterdir()) == []
+    assert enc.rows == 50
+    assert all(r.ok for r in store.verify())
 
 
 def test_encoder_alias_with_same_key_hits(store, make_encoder, texts):
@@ -182,5 +141,83 @@ def test_encoder_alias_with_same_key_hits(store, make_encoder, texts):
 
 def test_dim_outside_key_is_caught(store, make_encoder, texts):
     store.get_or_compute(make_encoder(dim=8), texts)
-    with pytest.raises(CacheError, match="has dim=8, expected 4.*key\\(\\) leaves out"):
+    with pytest.raises(CacheError, match="the cache has dim=8, the encoder dim=4.*key\\(\\) leaves out"):
         store.get_or_compute(make_encoder(dim=4), texts)
+
+
+# ---------------------------------------------------------------- listing, gc, remove, clear
+def test_entries_listing_shows_rows_size_and_datasets(store, make_encoder, texts):
+    assert store.entries() == []
+    store.get_or_compute(make_encoder(name="alpha"), texts, dtype="float16", name="train.csv")
+    store.get_or_compute(make_encoder(name="alpha"), texts[:30] + ["extra"], dtype="float16")
+    [alpha] = store.entries()
+    assert (alpha.n, alpha.dim, alpha.dtype, alpha.pooling, alpha.layout) == (51, 8, "float16", "mean", "v2")
+    assert alpha.encoder_key == make_encoder(name="alpha").key()
+    assert alpha.size_bytes == sum(p.stat().st_size for p in alpha.path.glob("shard-*.npy"))
+    assert sorted((d["name"], d["n"]) for d in alpha.datasets) == [("", 31), ("train.csv", 50)]
+    assert alpha.created is not None and alpha.updated is not None
+
+
+def test_gc_removes_rows_no_dataset_references(store, make_encoder, texts):
+    with pytest.raises(RuntimeError):  # an interrupted run leaves rows no dataset lists
+        store.get_or_compute(make_encoder(fail_on_call=3), texts[:30], shard_size=10)
+    store.get_or_compute(make_encoder(), texts[:5] + texts[30:], shard_size=10)
+    [dry] = store.gc(dry_run=True)
+    assert dry.dry_run and dry.rows_removed == 15 and dry.shards_removed == 1
+    assert store.entries()[0].n == 40
+    [done] = store.gc()
+    assert (done.rows_removed, done.shards_removed, done.shards_rewritten) == (15, 1, 1)
+    assert done.bytes_freed > 0
+    [info] = store.entries()
+    assert info.n == 25
+    enc = make_encoder()
+    emb = store.get_or_compute(enc, texts[:5] + texts[30:])
+    assert enc.calls == 0
+    np.testing.assert_array_equal(emb.to_numpy(), enc.expected(texts[:5] + texts[30:]))
+    assert store.verify()[0].ok
+
+
+def test_remove_by_prefix(store, make_encoder, texts):
+    a = store.get_or_compute(make_encoder(name="a", revision="1"), texts)
+    b = store.get_or_compute(make_encoder(name="b", revision="2"), texts[:10])
+    assert store.remove(a.key_id[:8]) == [a.key_id]
+    assert not a.path.exists()
+    assert [e.id for e in store.entries()] == [b.key_id]
+    with pytest.raises(CacheError, match="No cache entry matches"):
+        store.remove(a.key_id)
+
+
+def test_ambiguous_prefix_is_refused(tmp_path, make_encoder):
+    store = EmbeddingStore(tmp_path)
+    made = [store.get_or_compute(make_encoder(revision=str(i)), ["t"]).key_id for i in range(40)]
+    first: dict[str, list[str]] = {}
+    for eid in made:
+        first.setdefault(eid[0], []).append(eid)
+    char, ids = max(first.items(), key=lambda kv: len(kv[1]))
+    with pytest.raises(
+        CacheError,
+        match=re.escape(f"Entry prefix '{char}' is ambiguous: it matches {len(ids)} entries"),
+    ):
+        store.remove(char)
+    with pytest.raises(CacheError, match="empty id"):
+        store.remove("")
+    assert len(store.entries()) == 40
+
+
+def test_maintenance_refuses_while_a_writer_runs(store, make_encoder, texts):
+    emb = store.get_or_compute(make_encoder(), texts)
+    with flock(store.root / "v2" / ".lock", shared=True):
+        for op in (lambda: store.remove(emb.key_id), store.clear, lambda: store.verify(repair=True),
+                   store.gc):
+            with pytest.raises(CacheError, match="being written by another process"):
+                op()
+    assert store.remove(emb.key_id) == [emb.key_id]
+
+
+def test_clear(store, make_encoder, texts):
+    assert store.clear() == 0
+    store.get_or_compute(make_encoder(), texts)
+    store.get_or_compute(make_encoder(revision="x"), texts[:5])
+    assert store.clear() == 2
+    assert store.entries() == []
+    assert sorted(p.name for p in (store.root / "v2").iterdir()) == [".lock"]

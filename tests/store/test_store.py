@@ -1,8 +1,8 @@
-"""EmbeddingStore.get_or_compute / lookup and EmbeddingSet reading."""
+"""EmbeddingStore.get_or_compute / lookup and EmbeddingSet reading (row-level store, v2)."""
 
 from __future__ import annotations
 
-import json
+import sqlite3
 import threading
 import time
 
@@ -23,7 +23,7 @@ def test_round_trip_float32_is_exact(store, make_encoder, texts):
     np.testing.assert_array_equal(np.asarray(emb), expected)
     assert emb.encoder_key == enc.key()
     assert enc.calls == 4  # ceil(50 / 16) shards, one encode call each
-    assert [len(s) for s in emb.shards()] == [16, 16, 16, 2]
+    np.testing.assert_array_equal(np.concatenate(list(emb.shards())), expected)
     assert all(kw == {"batch_size": 32, "progress": False} for kw in enc.kwargs)
     with pytest.raises(InputError, match="pooled embeddings"):
         emb.token_embeddings()
@@ -40,40 +40,23 @@ def test_round_trip_float16_within_tolerance(store, make_encoder, texts):
     size16 = sum(f.stat().st_size for f in emb.path.glob("shard-*.npy"))
     emb32 = store.get_or_compute(enc, texts, dtype="float32", shard_size=16)
     size32 = sum(f.stat().st_size for f in emb32.path.glob("shard-*.npy"))
-    assert emb32.path != emb.path
-    assert size32 - size16 == 50 * 8 * 2  # half the data bytes; headers are equal
+    assert emb32.path != emb.path  # the storage dtype is part of the encoder key
+    assert size32 - size16 == 50 * 8 * 2
 
 
-def test_layout_and_manifest(store, make_encoder, texts, isolated_cache):
+def test_layout_and_index(store, make_encoder, texts, isolated_cache):
     emb = store.get_or_compute(make_encoder(), texts, shard_size=20)
-    assert emb.path.parent == isolated_cache / "v1"
-    assert emb.path.name == emb.key[:24]
-    names = sorted(p.name for p in emb.path.iterdir())
-    assert names == [
-        ".lock",
-        "manifest.json",
-        "shard-00000.npy",
-        "shard-00001.npy",
-        "shard-00002.npy",
-    ]
-    m = json.loads((emb.path / "manifest.json").read_text())
-    assert m["complete"] is True
-    assert (m["format_version"], m["n"], m["dim"], m["dtype"], m["shard_size"]) == (
-        1,
-        50,
-        8,
-        "float32",
-        20,
-    )
-    assert [(s["index"], s["start"], s["stop"]) for s in m["shards"]] == [
-        (0, 0, 20),
-        (1, 20, 40),
-        (2, 40, 50),
-    ]
-    rec = m["shards"][0]["files"][0]
-    assert rec["nbytes"] == (emb.path / "shard-00000.npy").stat().st_size
-    mm = np.load(emb.path / "shard-00000.npy", mmap_mode="r")
-    assert isinstance(mm, np.memmap) and mm.shape == (20, 8)
+    assert emb.path.parent == isolated_cache / "v2"
+    assert emb.path.name == emb.key_id and len(emb.key_id) == 24
+    shards = sorted(p.name for p in emb.path.glob("shard-*.npy"))
+    assert len(shards) == 3 and all(len(n) == len("shard-0123456789abcdef.npy") for n in shards)
+    con = sqlite3.connect(isolated_cache / "v2" / "index.sqlite")
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert con.execute("SELECT count(*) FROM rows").fetchone()[0] == 50
+    assert sorted(r[0] for r in con.execute("SELECT n_rows FROM shards")) == [10, 20, 20]
+    assert con.execute("SELECT n FROM datasets").fetchall() == [(50,)]
+    mm = np.load(emb.path / shards[0], mmap_mode="r")
+    assert isinstance(mm, np.memmap) and mm.shape[1] == 8
 
 
 def test_hit_does_not_call_encoder(store, make_encoder, texts):
@@ -82,6 +65,31 @@ def test_hit_does_not_call_encoder(store, make_encoder, texts):
     again = store.get_or_compute(enc, list(texts))
     assert enc.calls == 0
     np.testing.assert_array_equal(again.to_numpy(), first)
+
+
+@pytest.mark.parametrize(
+    ("cached", "requested", "encoded"),
+    [
+        (slice(0, 50), slice(10, 30), 0),  # subset
+        (slice(10, 30), slice(0, 50), 30),  # superset
+        (slice(0, 50), slice(None, None, -1), 0),  # reordering
+        (slice(0, 40), slice(0, 50), 10),  # appended rows
+    ],
+)
+def test_only_missing_rows_are_encoded(store, make_encoder, texts, cached, requested, encoded):
+    store.get_or_compute(make_encoder(), texts[cached])
+    enc = make_encoder()
+    emb = store.get_or_compute(enc, texts[requested])
+    assert enc.rows == encoded
+    np.testing.assert_array_equal(emb.to_numpy(), enc.expected(texts[requested]))
+
+
+def test_duplicates_are_encoded_once(store, make_encoder, texts):
+    enc = make_encoder()
+    doubled = texts[:5] + texts[:5] + ["new"]
+    emb = store.get_or_compute(enc, doubled)
+    assert enc.rows == 6
+    np.testing.assert_array_equal(emb.to_numpy(), enc.expected(doubled))
 
 
 def test_default_root_follows_env(isolated_cache):
@@ -93,7 +101,8 @@ def test_lookup_never_computes(store, make_encoder, texts):
     assert store.lookup(enc, texts) is None
     with pytest.raises(RuntimeError):
         store.get_or_compute(make_encoder(fail_on_call=2), texts, shard_size=10)
-    assert store.lookup(enc, texts) is None  # incomplete entries are not returned
+    assert store.lookup(enc, texts) is None  # rows 10..49 are missing
+    assert store.lookup(enc, texts[:10]) is not None  # the committed shard is served
     store.get_or_compute(make_encoder(), texts)
     found = store.lookup(enc, texts)
     assert enc.calls == 0
@@ -101,43 +110,34 @@ def test_lookup_never_computes(store, make_encoder, texts):
     assert store.lookup(enc, texts, dtype="float16") is None
 
 
-def test_resume_after_interruption(tmp_path, make_encoder, texts):
+def test_resume_after_interruption_loses_at_most_one_shard(tmp_path, make_encoder, texts):
     store = EmbeddingStore(tmp_path / "a")
     with pytest.raises(RuntimeError, match="killed on call 3"):
         store.get_or_compute(make_encoder(fail_on_call=3), texts, shard_size=8)
     [info] = store.entries()
-    assert (info.complete, info.n_shards, info.n_shards_total) == (False, 2, 7)
-
+    assert (info.n, info.n_shards) == (16, 2)
     counting = make_encoder()
     resumed = store.get_or_compute(counting, texts, shard_size=8)
-    assert counting.calls == 5 and counting.rows == 50 - 16
+    assert counting.rows == 50 - 16
     reference = EmbeddingStore(tmp_path / "b").get_or_compute(make_encoder(), texts, shard_size=8)
     np.testing.assert_array_equal(resumed.to_numpy(), reference.to_numpy())
-    shards = sorted(resumed.path.glob("shard-*")), sorted(reference.path.glob("shard-*"))
-    assert len(shards[0]) == len(shards[1]) == 7
-    for a, b in zip(*shards, strict=True):
-        assert a.read_bytes() == b.read_bytes()
-    assert store.entries()[0].complete
+    assert store.verify()[0].ok
 
 
-def test_existing_entry_keeps_its_shard_size(store, make_encoder, texts):
-    with pytest.raises(RuntimeError):
-        store.get_or_compute(make_encoder(fail_on_call=2), texts, shard_size=10)
+@pytest.mark.parametrize(("fast", "calls"), [(False, 3), (True, 2)])
+def test_shards_hold_256_rows_unless_encoding_is_fast(store, make_encoder, monkeypatch, fast, calls):
+    import headwise.store._store as store_module
+
+    # an encode call "takes under half a second" always (fast) or never: no real timing
+    monkeypatch.setattr(store_module, "_FAST_SECONDS", float("inf") if fast else 0.0)
+    many = [f"row {i}" for i in range(600)]
     enc = make_encoder()
-    emb = store.get_or_compute(enc, texts, shard_size=7)
-    assert enc.calls == 4
-    assert [len(s) for s in emb.shards()] == [10] * 5
-
-
-def test_stray_temp_files_and_orphan_shards_are_cleaned(store, make_encoder, texts):
-    with pytest.raises(RuntimeError):
-        store.get_or_compute(make_encoder(fail_on_call=2), texts, shard_size=10)
-    [info] = store.entries()
-    (info.path / ".shard-00001.npy.123.abcd.tmp").write_bytes(b"half")
-    (info.path / "shard-00003.npy").write_bytes(b"written but never recorded")
-    emb = store.get_or_compute(make_encoder(), texts, shard_size=10)
-    assert not list(info.path.glob("*.tmp"))
-    np.testing.assert_array_equal(emb.to_numpy(), make_encoder().expected(texts))
+    emb = store.get_or_compute(enc, many)
+    assert enc.calls == calls and enc.rows == 600  # slow: 256+256+88; fast: 256, then 512
+    np.testing.assert_array_equal(emb.to_numpy(), enc.expected(many))
+    enc = make_encoder()
+    store.get_or_compute(enc, [f"other {i}" for i in range(600)], shard_size=4096)
+    assert enc.calls == 3  # an explicit shard_size is capped at 256 and never grows
 
 
 def test_concurrent_runs_do_not_interleave(store, make_encoder, texts):
@@ -160,7 +160,7 @@ def test_concurrent_runs_do_not_interleave(store, make_encoder, texts):
         t.start()
     for t in threads:
         t.join()
-    assert sum(calls) == 50  # the second run waited for the lock, then hit the cache
+    assert sum(calls) == 50  # the second run waited for the key's lock, then hit the cache
     np.testing.assert_array_equal(results[0].to_numpy(), results[1].to_numpy())
 
 
@@ -202,17 +202,17 @@ def test_tokens_round_trip(store, make_encoder):
     np.testing.assert_array_equal(sub.offsets, [0, 4, 4, 7])
     np.testing.assert_array_equal(sub[0], expected.vectors[6:10])
     np.testing.assert_array_equal(sub[2], expected.vectors[0:3])
-    assert (emb.path / "shard-00000.offsets.npy").exists()
     with pytest.raises(InputError, match="per-token embeddings"):
         emb.to_numpy()
     hit = make_encoder(pooling="tokens")
-    store.get_or_compute(hit, texts, shard_size=2)
+    reordered = store.get_or_compute(hit, texts[::-1], shard_size=2)
     assert hit.calls == 0
+    np.testing.assert_array_equal(reordered.token_embeddings([5]).vectors, expected.vectors[0:3])
 
 
 def test_tokens_all_empty_shard(store, make_encoder):
     enc = make_encoder(pooling="tokens")
-    emb = store.get_or_compute(enc, ["a b", "", ""], shard_size=1)
+    emb = store.get_or_compute(enc, ["a b", "", " "], shard_size=1)
     np.testing.assert_array_equal(emb.token_offsets, [0, 2, 2, 2])
     assert emb.token_embeddings([1, 2]).vectors.shape == (0, 8)
 
@@ -224,7 +224,14 @@ def test_nan_outputs_are_refused(store, make_encoder, texts):
     ):
         store.get_or_compute(enc, texts, shard_size=10)
     [info] = store.entries()
-    assert info.n_shards == 2 and not info.complete  # earlier shards kept for a resume
+    assert info.n == 20  # earlier shards kept for a resume
+
+
+def test_failure_before_any_row_leaves_nothing(store, make_encoder, texts, isolated_cache):
+    with pytest.raises(InputError):
+        store.get_or_compute(make_encoder(nan_inputs=[texts[0]]), texts, shard_size=10)
+    assert store.entries() == []  # no empty key is listed
+    assert all(r.ok for r in store.verify())
 
 
 def test_float16_overflow_is_refused(store, make_encoder, texts):
@@ -287,8 +294,8 @@ def test_one_progress_bar_over_all_rows(store, make_encoder, texts, monkeypatch)
 _KILLED_RUN = """
 import os, signal, sys
 import numpy as np
+from headwise import _atomic
 from headwise.store import EmbeddingStore
-from headwise.store import _io
 
 class Enc:
     name, dim, pooling = "fake", 8, "mean"
@@ -303,13 +310,13 @@ def replace(src, dst):
     if calls[0] == int(sys.argv[2]):  # die between writing a temp file and renaming it
         os.kill(os.getpid(), signal.SIGKILL)
     real_replace(src, dst)
-_io.os.replace = replace
+_atomic.os.replace = replace
 EmbeddingStore(sys.argv[1]).get_or_compute(Enc(), [f"t{i}" for i in range(50)], shard_size=10)
 """
 
 
-@pytest.mark.parametrize("die_on_replace", [4, 5])  # before a shard's rename / a manifest's
-def test_sigkill_mid_write_leaves_a_resumable_entry(tmp_path, make_encoder, die_on_replace):
+@pytest.mark.parametrize("die_on_replace", [2, 3])
+def test_sigkill_mid_write_leaves_a_resumable_store(tmp_path, make_encoder, die_on_replace):
     import subprocess
     import sys
 
@@ -319,12 +326,14 @@ def test_sigkill_mid_write_leaves_a_resumable_entry(tmp_path, make_encoder, die_
     assert proc.returncode == -9
     store = EmbeddingStore(tmp_path)
     [info] = store.entries()
-    assert (info.complete, info.n_shards) == (False, 1)
-    assert list(info.path.glob(".*.tmp")) or list(info.path.glob("shard-00001.npy"))
+    assert info.n == 10 * (die_on_replace - 1)
+    assert list(info.path.glob(".*.tmp"))
+    [dirty] = store.verify()
+    assert not dirty.ok and dirty.strays
 
     enc = make_encoder()
     enc.encode = lambda inputs, **kw: np.full((len(inputs), 8), float(len(inputs)), np.float32)
     emb = store.get_or_compute(enc, [f"t{i}" for i in range(50)], shard_size=10)
-    assert not list(info.path.glob(".*.tmp"))
     np.testing.assert_array_equal(emb.to_numpy(), np.full((50, 8), 10.0, np.float32))
+    assert not list(info.path.glob(".*.tmp"))  # the resume cleaned up under the key's lock
     assert store.verify()[0].ok

@@ -36,18 +36,23 @@ def minilm_embeddings(tmp_path_factory):
     root = _STARTUP_CACHE or str(tmp_path_factory.mktemp("minilm-cache"))
     store = EmbeddingStore(root)
     encoder = get_encoder("minilm")
-    memo: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    memo: dict[tuple[str, int | None], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
-    def get(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if name not in memo:
+    def get(name: str, max_rows: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All rows of ``name``, or a seeded random ``max_rows`` of them (every split shrinks
+        in proportion), so that embedding a large set does not dominate the test session."""
+        if (name, max_rows) not in memo:
             rows = load_rows(name)
+            if max_rows is not None and max_rows < len(rows):
+                keep = np.sort(np.random.default_rng(0).permutation(len(rows))[:max_rows])
+                rows = [rows[i] for i in keep]
             texts = [r["text"] for r in rows]
             X = store.get_or_compute(encoder, texts, progress=False).to_numpy()
-            memo[name] = (
+            memo[(name, max_rows)] = (
                 np.asarray(X, dtype=np.float64),
                 np.array([r["label"] for r in rows]),
                 np.array([r["split"] for r in rows]),
             )
-        return memo[name]
+        return memo[(name, max_rows)]
 
     return get

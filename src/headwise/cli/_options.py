@@ -20,6 +20,7 @@ DEFAULT_ENCODER = "minilm"  # every command that embeds defaults to this encoder
 DataArg = Annotated[
     Path,
     typer.Argument(
+        readable=False,  # the reader says what is wrong (permission, folder) in one line, exit 1
         help="CSV, TSV, JSONL (optionally .gz) or Parquet file; for image/audio encoders a folder "
         "of class subfolders, a .zip of one, or .npz/.npy arrays.",
         show_default=False,
@@ -60,6 +61,19 @@ OnErrorOpt = Annotated[
     ),
 ]
 MaxLenOpt = Annotated[int | None, typer.Option("--max-length", help="Truncate inputs to N tokens.")]
+PrecisionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--precision",
+        help="Text encoders: fp32 or int8 (per-channel int8 ONNX on the CPU). Default: what the "
+        "encoder picks (minilm: see `headwise encoders list` and the README).",
+    ),
+]
+DropUnlabeledOpt = Annotated[
+    bool,
+    typer.Option("--drop-unlabeled", help="Leave out rows without a label (counted) instead of refusing the file."),
+]
+EncodingOpt = Annotated[str, typer.Option("--encoding", help="Text encoding of CSV/TSV/JSONL data (default utf-8).")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Inputs per forward pass.")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="Cache storage: float32 or float16.")]
 JsonOpt = Annotated[

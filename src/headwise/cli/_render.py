@@ -131,8 +131,22 @@ def warn(text: str) -> None:
 
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default, ensure_ascii=False) + "\n")
+    """Print ``obj`` as strict JSON: NaN and infinities (not JSON) become ``null``."""
+    text = json.dumps(_strict(obj), indent=2, default=_json_default, ensure_ascii=False, allow_nan=False)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _strict(o: Any) -> Any:
+    if isinstance(o, float | np.floating):
+        return float(o) if np.isfinite(o) else None
+    if isinstance(o, np.ndarray):
+        return _strict(o.tolist())
+    if isinstance(o, dict):
+        return {k: _strict(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_strict(v) for v in o]
+    return o
 
 
 def _json_default(o: Any) -> Any:
@@ -148,7 +162,9 @@ def _json_default(o: Any) -> Any:
 
 
 def media_notes(table: Any) -> None:
-    """Files a media table left out, counted and listed on stderr (never dropped silently)."""
+    """Rows a table left out (unlabelled rows, unreadable media), counted on stderr, never silent."""
+    if getattr(table, "n_dropped", 0):
+        err_console.print(f"{table.n_dropped} row(s) without a label left out.", style="yellow", markup=False)
     for what, rows in (("skipped (unreadable)", getattr(table, "skipped", [])),
                        ("ignored (not media)", getattr(table, "ignored", []))):  # fmt: skip
         if rows:

@@ -1,4 +1,4 @@
-"""`headwise cache ...`: list, verify, remove and locate cached embeddings."""
+"""`headwise cache ...`: list, verify, gc, remove and locate cached embeddings."""
 
 from __future__ import annotations
 
@@ -33,11 +33,19 @@ def list_entries(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(entries)
         return
-    cols = ["id", "encoder_name", "n", "dim", "dtype", "complete", "size_bytes"]
+    rows = []
+    for e in entries:
+        used = ", ".join(f"{d['name'] or d['id']} ({d['n']})" for d in e["datasets"][:3])
+        more = len(e["datasets"]) - 3
+        used += f", +{more} more" if more > 0 else ""
+        if e["layout"] == "v1":
+            used = "v1 entry" + ("" if e["complete"] else ", incomplete") + (
+                f": {e['error']}" if e["error"] else "")
+        rows.append([e["id"], e["encoder_name"], e["n"], e["dim"], e["dtype"],
+                     round(e["size_bytes"] / 2**20, 2), used])
     print_table(
-        f"cache at {cache_dir()} ({len(entries)} entries)",
-        ["entry", "encoder", "rows", "dim", "dtype", "complete", "MB"],
-        [[e.get(c) if c != "size_bytes" else round(e.get(c, 0) / 2**20, 2) for c in cols] for e in entries],
+        f"cache at {cache_dir()} ({len(entries)} encoder keys)",
+        ["entry", "encoder", "rows", "dim", "dtype", "MB", "datasets"], rows,
     )
 
 
@@ -54,13 +62,36 @@ def verify(
     if as_json:
         print_json(results)
     else:
-        print_table("cache verify", list(results[0]) if results else ["entry"],
-                    [list(r.values()) for r in results])
+        print_table("cache verify", ["entry", "ok", "shards", "damaged", "leftovers", "repaired"],
+                    [[r["id"], r["ok"], r["n_shards_checked"], len(r["bad_shards"]),
+                      len(r["strays"]), r["repaired"]] for r in results])
+        for r in results:
+            for problem in r["problems"]:
+                typer.echo(problem)
+
     bad = [r for r in results if not r.get("ok", True)]
     if bad and not repair:
         typer.echo(f"{len(bad)} damaged entr{'y' if len(bad) == 1 else 'ies'}; run "
                    "`headwise cache verify --repair`.", err=True)
         raise typer.Exit(1)
+
+
+@app.command("gc")
+def gc(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would go.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove cached rows that no embedded dataset references (e.g. from interrupted runs)."""
+    from ..store import EmbeddingStore
+
+    results = [_as_dict(r) for r in EmbeddingStore().gc(dry_run=dry_run)]
+    if as_json:
+        print_json(results)
+        return
+    print_table("cache gc" + (" (dry run)" if dry_run else ""),
+                ["entry", "rows removed", "shards removed", "shards rewritten", "MB freed"],
+                [[r["id"], r["rows_removed"], r["shards_removed"], r["shards_rewritten"],
+                  round(r["bytes_freed"] / 2**20, 2)] for r in results])
 
 
 @app.command("remove")

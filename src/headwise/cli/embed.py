@@ -12,11 +12,13 @@ from ._options import (
     DataArg,
     DtypeOpt,
     EncoderOpt,
+    EncodingOpt,
     JsonOpt,
     LayerOpt,
     MaxLenOpt,
     OnErrorOpt,
     PoolingOpt,
+    PrecisionOpt,
     TextColOpt,
 )
 from ._render import media_notes, print_json, print_record
@@ -29,15 +31,18 @@ def embed(
     layer: LayerOpt = None,
     pooling: PoolingOpt = None,
     max_length: MaxLenOpt = None,
+    precision: PrecisionOpt = None,
     batch_size: BatchOpt = 64,
     dtype: DtypeOpt = "float32",
     on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
+    encoding: EncodingOpt = "utf-8",
 ) -> None:
     """Embed every row (image, clip) of DATA with ENCODER and keep the vectors in the cache."""
-    table = load_inputs(data, encoder, text_col=text_col, require_labels=False, on_error=on_error)
+    table = load_inputs(data, encoder, text_col=text_col, require_labels=False, on_error=on_error,
+                        encoding=encoding)  # fmt: skip
     emb = embed_table(
-        table, encoder, encoder_options(layer, pooling, max_length), batch_size=batch_size,
+        table, encoder, encoder_options(layer, pooling, max_length, precision), batch_size=batch_size,
         dtype=dtype, allow_tokens=True,
     )  # fmt: skip
     result = emb.to_dict()

@@ -25,6 +25,8 @@ from ._options import (
     BatchOpt,
     DataArg,
     DropOverlapOpt,
+    DropUnlabeledOpt,
+    EncodingOpt,
     HeadsOpt,
     JsonOpt,
     LabelColOpt,
@@ -32,6 +34,7 @@ from ._options import (
     MaxLenOpt,
     OnErrorOpt,
     PoolingOpt,
+    PrecisionOpt,
     RunDirOpt,
     SplitColOpt,
     TextColOpt,
@@ -76,19 +79,23 @@ def evaluate_cmd(
     layer: LayerOpt = None,
     pooling: PoolingOpt = None,
     max_length: MaxLenOpt = None,
+    precision: PrecisionOpt = None,
     batch_size: BatchOpt = 64,
     on_error: OnErrorOpt = "fail",
     wide: WideOpt = False,
     as_json: JsonOpt = False,
+    drop_unlabeled: DropUnlabeledOpt = False,
+    encoding: EncodingOpt = "utf-8",
 ) -> None:
     """Run an evaluation protocol (--protocol) on DATA; results go to --run-dir/<protocol>.json."""
     if model is not None:
         if protocol is not None or preset is not None:
             raise InputError("Pass either --model (score a saved head) or --protocol, not both.")
         refuse("eval --model", head=head, run_dir=run_dir, out=out, transductive=transductive,
-               layer=layer, pooling=pooling, max_length=max_length)  # fmt: skip
+               layer=layer, pooling=pooling, max_length=max_length, precision=precision)  # fmt: skip
         table = load_inputs(data, head_encoder(model, encoder), text_col=text_col, label_col=label_col,
-                            split_col=split_col, on_error=on_error)  # fmt: skip
+                            split_col=split_col, on_error=on_error, drop_unlabeled=drop_unlabeled,
+                            encoding=encoding)  # fmt: skip
         show_score(score_head(model, table, split=split, encoder=encoder, batch_size=batch_size,
                               drop_overlap=drop_overlap), table, as_json)  # fmt: skip
         return
@@ -102,12 +109,13 @@ def evaluate_cmd(
     if out is not None:
         raise InputError(f"--out names a file, but eval writes a folder of results: use --run-dir {out}.")
     request = EvalRequest(
-        encoder=encoder or DEFAULT_ENCODER, options=encoder_options(layer, pooling, max_length),
+        encoder=encoder or DEFAULT_ENCODER, options=encoder_options(layer, pooling, max_length, precision),
         heads=head, shots=ints(shots, "--shots"), seeds=seeds, tasks=tasks, preset=preset,
         drop_overlap=drop_overlap, transductive=transductive, batch_size=batch_size,
     )  # fmt: skip
     if name not in list_protocols():
         raise InputError(f"Unknown protocol '{name}'. Available: {', '.join(list_protocols())}.")
     table = load_inputs(data, request.encoder, text_col=text_col, label_col=label_col,
-                        split_col=split_col, on_error=on_error)  # fmt: skip
+                        split_col=split_col, on_error=on_error, drop_unlabeled=drop_unlabeled,
+                        encoding=encoding)  # fmt: skip
     show_eval(evaluate(name, table, request, run_dir=run_dir), as_json, wide=wide, run_dir=run_dir)

@@ -14,8 +14,10 @@ from ._options import (
     DEFAULT_ENCODER,
     BatchOpt,
     DataArg,
+    DropUnlabeledOpt,
     DtypeOpt,
     EncoderOpt,
+    EncodingOpt,
     HeadsOpt,
     JsonOpt,
     LabelColOpt,
@@ -23,6 +25,7 @@ from ._options import (
     MaxLenOpt,
     OnErrorOpt,
     PoolingOpt,
+    PrecisionOpt,
     RunDirOpt,
     SplitColOpt,
     TextColOpt,
@@ -60,6 +63,7 @@ def fit(
     layer: LayerOpt = None,
     pooling: PoolingOpt = None,
     max_length: MaxLenOpt = None,
+    precision: PrecisionOpt = None,
     batch_size: BatchOpt = 64,
     dtype: DtypeOpt = "float32",
     calibrate: Annotated[
@@ -78,17 +82,20 @@ def fit(
     run_dir: RunDirOpt = None,
     on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
+    drop_unlabeled: DropUnlabeledOpt = False,
+    encoding: EncodingOpt = "utf-8",
 ) -> None:
     """Fit a head on the train split of DATA and save it (safetensors + JSON, no pickle)."""
     name = one_head(head, "auto", "fit")
     if run_dir is not None and not calibrate:
         raise InputError("--run-dir writes calibration and conformal results; add --calibrate.")
     table = load_inputs(
-        data, encoder, text_col=text_col, label_col=label_col, split_col=split_col, on_error=on_error
+        data, encoder, text_col=text_col, label_col=label_col, split_col=split_col, on_error=on_error,
+        drop_unlabeled=drop_unlabeled, encoding=encoding,
     )
     res = fit_head(
         table, encoder=encoder, head=name, params=parse_params(param), out=out,
-        train_split=train_split, options=encoder_options(layer, pooling, max_length),
+        train_split=train_split, options=encoder_options(layer, pooling, max_length, precision),
         batch_size=batch_size, dtype=dtype, calibrate=calibrate, calib_frac=calib_frac, alpha=alpha,
         run_dir=run_dir,
     )  # fmt: skip

@@ -23,6 +23,7 @@ from .probe import probe
 from .quickstart import quickstart
 from .report import report
 from .score import score
+from .serve import serve
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -67,6 +68,7 @@ app.command("probe", context_settings=CONTEXT)(probe)
 app.command("sweep", context_settings=CONTEXT, help="Same as `headwise probe` (kept as an alias).")(probe)
 app.command("ood", context_settings=CONTEXT)(ood)
 app.command("report", context_settings=CONTEXT)(report)
+app.command("serve", context_settings=CONTEXT)(serve)
 app.add_typer(cache.app, name="cache", context_settings=CONTEXT)
 app.add_typer(encoders.app, name="encoders", context_settings=CONTEXT)
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..workflows import EvalRequest, evaluate, load_inputs
+from ..workflows import EvalRequest, encoder_options, evaluate, load_inputs
 from ._options import (
     DEFAULT_ENCODER,
     BatchOpt,
@@ -15,6 +15,7 @@ from ._options import (
     HeadsOpt,
     JsonOpt,
     LabelColOpt,
+    PrecisionOpt,
     RunDirOpt,
     SplitColOpt,
     TextColOpt,
@@ -42,12 +43,13 @@ def ood(
     label_col: LabelColOpt = None,
     split_col: SplitColOpt = None,
     batch_size: BatchOpt = 64,
+    precision: PrecisionOpt = None,
     wide: WideOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """OOD detection with held-out classes: AUROC and conformal-threshold rates per score."""
     request = EvalRequest(
-        encoder=encoder, heads=one_head(head, "lda", "ood"), alpha=alpha,
+        encoder=encoder, options=encoder_options(precision=precision), heads=one_head(head, "lda", "ood"), alpha=alpha,
         holdout_classes=holdout_classes, calib_frac=calib_frac, seed=seed, batch_size=batch_size,
         out_classes=tuple(c for c in (out_classes or "").split(",") if c.strip()),
     )  # fmt: skip

@@ -22,7 +22,9 @@ from ..workflows import (
 from ._options import (
     BatchOpt,
     DataArg,
+    DropUnlabeledOpt,
     EncoderOverride,
+    EncodingOpt,
     JsonOpt,
     OnErrorOpt,
     SplitColOpt,
@@ -77,6 +79,8 @@ def predict(
     on_error: OnErrorOpt = "fail",
     wide: WideOpt = False,
     as_json: JsonOpt = False,
+    drop_unlabeled: DropUnlabeledOpt = False,
+    encoding: EncodingOpt = "utf-8",
 ) -> None:
     """Predict labels (with probabilities) for every row of DATA; labels are optional.
 
@@ -86,7 +90,8 @@ def predict(
         raise InputError(f"--out must end in .jsonl or .csv. Got {out.name} instead.")
     check_predict_options(alpha, method, ood, top_k)
     table = load_inputs(data, head_encoder(model, encoder), text_col=text_col, split_col=split_col,
-                        require_labels=False, on_error=on_error)  # fmt: skip
+                        require_labels=False, on_error=on_error, drop_unlabeled=drop_unlabeled,
+                        encoding=encoding)  # fmt: skip
     res = predict_table(model, table, split=split, top_k=top_k, alpha=alpha, method=method,
                         mondrian=mondrian, ood=ood, encoder=encoder, batch_size=batch_size)  # fmt: skip
     if out is not None:

@@ -21,6 +21,7 @@ from ._options import (
     LayerOpt,
     MaxLenOpt,
     PoolingOpt,
+    PrecisionOpt,
     SplitColOpt,
     TextColOpt,
     WideOpt,
@@ -72,6 +73,7 @@ def quickstart(
     layer: LayerOpt = None,
     pooling: PoolingOpt = None,
     max_length: MaxLenOpt = None,
+    precision: PrecisionOpt = None,
     batch_size: BatchOpt = 64,
     wide: WideOpt = False,
     as_json: JsonOpt = False,
@@ -86,7 +88,7 @@ def quickstart(
     table = load_inputs(path, encoder, text_col=text_col, label_col=label_col, split_col=split_col)
     res = compare_table(
         table, encoder=encoder, heads=head_names(head, ",".join(STANDARD_HEADS)),
-        options=encoder_options(layer, pooling, max_length), validation_fraction=validation_fraction,
+        options=encoder_options(layer, pooling, max_length, precision), validation_fraction=validation_fraction,
         seed=seed, baseline=baseline, out=out, overwrite=force, drop_overlap=drop_overlap,
         batch_size=batch_size, on_step=say,
     )  # fmt: skip

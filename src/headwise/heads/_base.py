@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +14,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validation import check_n_features
-from ..exceptions import InputError
+from .._validation import check_fit_inputs, check_n_features, extreme_scale
+from ..exceptions import HeadwiseError, InputError, InputTypeError
 from ._stats import SufficientStats
 
 __all__ = ["BaseHead"]
@@ -41,6 +43,19 @@ def _friendly_precheck(est: BaseHead, X: Any, *, reset: bool) -> None:
             )
 
 
+@contextlib.contextmanager
+def _as_input_error() -> Iterator[None]:
+    """sklearn's validation errors, re-raised as headwise's (same message, same base types)."""
+    try:
+        yield
+    except HeadwiseError:
+        raise
+    except TypeError as exc:
+        raise InputTypeError(str(exc)) from None
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
 class BaseHead(ClassifierMixin, BaseEstimator):
     """Base class for headwise heads: subclasses implement ``fit`` and ``_logits``.
 
@@ -50,15 +65,31 @@ class BaseHead(ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- validation
     def _validate_fit(self, X: Any, y: Any, *, reset: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Validate ``X, y`` (every error an :class:`InputError`) and undo an extreme scale.
+
+        On ``reset`` the head records ``input_scale_`` (1.0 unless ``max|X|`` is beyond about
+        1e±9, see :func:`headwise._validation.extreme_scale`); X is divided by it here and in
+        :meth:`_validate_predict`, so no head overflows or underflows on features ×1e±20.
+        """
+        check_fit_inputs(X, y, type(self).__name__)
         _friendly_precheck(self, X, reset=reset)
-        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
-        check_classification_targets(y)
-        return X, y
+        with _as_input_error():
+            X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
+            check_classification_targets(y)
+        if reset or not hasattr(self, "input_scale_"):
+            self.input_scale_ = extreme_scale(X)
+        return self._unscale(X), y
+
+    def _unscale(self, X: np.ndarray) -> np.ndarray:
+        scale = getattr(self, "input_scale_", 1.0)
+        return X if scale == 1.0 else X / np.asarray(scale, dtype=X.dtype)
 
     def _validate_predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
         _friendly_precheck(self, X, reset=False)
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        with _as_input_error():
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self._unscale(X)
 
     @staticmethod
     def _require_two_classes(y: np.ndarray) -> None:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..exceptions import EncoderMismatchError, HeadFormatError, InputError
+from .._atomic import atomic_write
+from ..exceptions import (
+    EncoderMismatchError,
+    HeadFileError,
+    HeadFormatError,
+    InputError,
+    UnknownHeadError,
+)
+from ._schema import validate_loaded_head, validate_state
 
 __all__ = [
     "HEAD_FORMAT",
@@ -21,6 +27,7 @@ __all__ = [
     "load_head",
     "load_head_extras",
     "describe_encoder_key",
+    "check_encoder_key",
 ]
 
 HEAD_FORMAT = "headwise.head"
@@ -30,30 +37,23 @@ HEAD_FORMAT_VERSION = 1
 def atomic_save_safetensors(
     path: Path, arrays: dict[str, np.ndarray], header: dict[str, str]
 ) -> Path:
-    """Write ``arrays`` to ``path`` via a temp file in the same folder, then rename."""
+    """Write ``arrays`` to ``path`` atomically (:func:`headwise._atomic.atomic_write`).
+
+    Write failures (missing folder, a folder at ``path``, read-only, disk full) raise
+    :class:`~headwise.exceptions.OutputError` with one line; nothing half-written is left.
+    """
     from safetensors.numpy import save
 
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise InputError(f"Folder {path.parent} does not exist; create it or choose another path.")
     data = save({k: np.ascontiguousarray(v) for k, v in arrays.items()}, metadata=header)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(Path(path), data, what="Head file")
 
 
 def read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     from safetensors import safe_open
 
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"Head file {path} is a folder; give the .safetensors file inside it.")
     if not path.is_file():
         raise InputError(f"Head file {path} does not exist; `headwise fit ... --out {path}` makes one.")
     try:
@@ -148,28 +148,89 @@ def load_head_extras(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str,
     return extras, meta
 
 
+def _json_field(path: Path, header: dict[str, str], field: str, kind: type, default: str) -> Any:
+    raw = header.get(field, default)
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        raise HeadFileError(
+            f"Head file {path} has invalid JSON in its '{field}' metadata; it was edited or "
+            "damaged. Fit and save the head again."
+        ) from None
+    if not isinstance(value, kind):
+        raise HeadFileError(
+            f"Head file {path} has '{field}' metadata of type {type(value).__name__}, expected "
+            f"{kind.__name__}. Fit and save the head again."
+        )
+    return value
+
+
 def load_head(path: str | Path, *, expected_encoder_key: dict[str, Any] | None = None) -> Any:
-    """Load a head saved by :func:`save_head`; refuse one fitted on another encoder's embeddings."""
+    """Load a head saved by :func:`save_head`; refuse one fitted on another encoder's embeddings.
+
+    The file is checked against the head schema before it is used: format and version, a
+    registered head name, known parameters, every array the state lists present with a numeric
+    dtype and finite values, and a probe prediction whose shape matches the class list. Any
+    failure is one :class:`~headwise.exceptions.HeadFileError` line naming what is wrong.
+    The encoder key is checked here too, so callers can check it before embedding anything.
+    """
     from ._registry import get_head_class
 
-    arrays, header = read_safetensors(Path(path))
+    path = Path(path)
+    arrays, header = read_safetensors(path)
     if header.get("format") != HEAD_FORMAT:
         raise HeadFormatError(f"{path} is not a headwise head file (no '{HEAD_FORMAT}' header).")
-    version = int(header.get("format_version", "0"))
+    raw_version = header.get("format_version", "0")
+    try:
+        version = int(raw_version)
+    except ValueError:
+        raise HeadFileError(
+            f"Head file {path} has format_version {raw_version!r}, not a number; it was edited "
+            "or damaged. Fit and save the head again."
+        ) from None
     if version > HEAD_FORMAT_VERSION:
         raise HeadFormatError(
             f"{path} uses head format version {version}; this headwise reads up to "
             f"{HEAD_FORMAT_VERSION}. Upgrade headwise to load it."
         )
-    cls = get_head_class(header["head"])
-    head = cls(**json.loads(header["params"]))
-    head._set_state(arrays, json.loads(header["state"]))
-    key = json.loads(header.get("encoder_key", "null"))
+    if "head" not in header:
+        raise HeadFileError(f"Head file {path} does not say which head it holds (no 'head' entry).")
+    try:
+        cls = get_head_class(header["head"])
+    except UnknownHeadError as exc:
+        raise HeadFileError(f"Head file {path} names an unknown head: {exc}") from None
+    key = _json_field(path, header, "encoder_key", (dict, type(None)), "null")  # type: ignore[arg-type]
+    check_encoder_key(path, key, expected_encoder_key)
+    params = _json_field(path, header, "params", dict, "{}")
+    state = _json_field(path, header, "state", dict, "{}")
+    known = set(cls().get_params(deep=False))
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise HeadFileError(
+            f"Head file {path} sets unknown parameter(s) {', '.join(unknown)} for head "
+            f"{header['head']!r} (known: {', '.join(sorted(known))}). Fit and save the head again."
+        )
+    validate_state(path, arrays, state)
+    try:
+        head = cls(**params)
+        head._set_state(arrays, state)
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise HeadFileError(
+            f"Head file {path} does not match the {header['head']!r} head's schema "
+            f"({type(exc).__name__}: {exc}). Fit and save the head again."
+        ) from None
     head.encoder_key_ = key
-    if expected_encoder_key is not None and key is not None and key != expected_encoder_key:
+    validate_loaded_head(path, head)
+    return head
+
+
+def check_encoder_key(
+    path: str | Path, key: dict[str, Any] | None, expected: dict[str, Any] | None
+) -> None:
+    """Refuse a head fitted on embeddings of another encoder (cheap: call before embedding)."""
+    if expected is not None and key is not None and key != expected:
         raise EncoderMismatchError(
             f"{path} was fitted on embeddings from {describe_encoder_key(key)}, but these come "
-            f"from {describe_encoder_key(expected_encoder_key)}. Refit the head or embed with "
+            f"from {describe_encoder_key(expected)}. Refit the head or embed with "
             "the encoder it was fitted on."
         )
-    return head

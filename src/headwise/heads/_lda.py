@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from scipy import linalg
 
+from .._threads import small_linalg
 from ..exceptions import InputError
 from ._registry import register_head
 from ._stats import SufficientStats
@@ -62,6 +63,11 @@ def shrink(cov: np.ndarray, shrinkage: float) -> np.ndarray:
 
 def _solve_spd(cov: np.ndarray, rhs: np.ndarray, tol: float) -> np.ndarray:
     """``cov⁻¹ rhs`` for a symmetric PSD ``cov``; eigenvalues below ``tol·λ_max`` are floored."""
+    with small_linalg(cov.shape[0]):  # a d×d job: one BLAS thread (see headwise._threads)
+        return _solve_spd_unlimited(cov, rhs, tol)
+
+
+def _solve_spd_unlimited(cov: np.ndarray, rhs: np.ndarray, tol: float) -> np.ndarray:
     try:
         factor = linalg.cho_factor(cov, lower=True, check_finite=False)
         diag = np.diag(factor[0]) ** 2
@@ -78,7 +84,7 @@ def _solve_spd(cov: np.ndarray, rhs: np.ndarray, tol: float) -> np.ndarray:
             f"{evals.min():.3g}, largest {top:.3g}); eigenvalues below {floor:.3g} are raised "
             "to it. Set shrinkage='oas' or a float in (0, 1] to regularise it explicitly.",
             RuntimeWarning,
-            stacklevel=6,  # the caller of fit / partial_fit / fit_from_stats
+            stacklevel=7,  # the caller of fit / partial_fit / fit_from_stats
         )
         evals = np.maximum(evals, floor)
     return (evecs / evals) @ (evecs.T @ rhs)

@@ -7,9 +7,11 @@ from numbers import Integral, Real
 from typing import Any, Self
 
 import numpy as np
+from sklearn.utils import check_random_state
 
 from ..exceptions import InputError
 from ._base import BaseHead
+from ._cpath import CSearch, PathSplit, stratified_folds
 from ._holdout import stratified_holdout
 from ._registry import register_head
 from ._softmax import ChunkedSoftmaxProblem, Preprocessor, SoftmaxProblem, lda_start
@@ -18,6 +20,9 @@ from ._stats import SufficientStats
 __all__ = ["LogisticHead"]
 
 _PREPROCESS = ("whiten", "standardize", "none")
+_KFOLD_MAX_ROWS = 1000  # cv="auto": k-fold up to this many rows, one holdout split above
+_KFOLD_MIN_VAL = 400  # cv="auto": repeat the k-fold (up to 3 times) below this many rows
+_NOT_SAVED = ("oof_rows_", "oof_log_proba_")  # per-row by-products of the fit, for AutoHead
 
 
 def _check_positive(owner: str, name: str, value: Any) -> None:
@@ -35,19 +40,29 @@ class LogisticHead(BaseHead):
     ``s_i`` the class weights) with L-BFGS on preprocessed rows ``z = (x - mean) @ T``, then
     folds the model back so that ``logits(X) = X @ coef_.T + intercept_`` on raw features.
 
-    With ``C=None``, a stratified ``validation_fraction`` of the rows is held out, the model is
-    fitted along ``Cs`` from the strongest penalty to the weakest, each fit warm-started from
-    the previous one, the ``C`` with the best validation accuracy wins (ties: lower validation
-    log-loss), and the head is refitted on all rows at that ``C``, warm-started from the path
-    and with the same preprocessing (so ``C`` means the same penalty). Classes with a single
-    row always stay in training; if no row can be held out at all, the middle value of ``Cs``
-    (the lower one for an even count) is used.
+    With ``C=None``, ``C`` is chosen on held-out rows: stratified k-fold (repeated when there
+    are few rows) or one stratified ``validation_fraction`` holdout (see ``cv``). On every split
+    the model is fitted along ``Cs`` from the strongest penalty to the weakest, each fit
+    warm-started from the previous one; the ``C`` with the lowest validation log-loss over all
+    held-out rows wins (ties: higher accuracy). When that is the smallest or largest ``C`` tried,
+    the grid is extended by its own step in that direction until the best is interior, so the
+    result never sits on an edge of the grid (within ``[1e-8, 1e8]``). The head is then refitted
+    on all rows at that ``C`` (after a single holdout: warm-started from the path and with the
+    same preprocessing, so ``C`` means the same penalty). Classes with a single row always stay
+    in training; if no row can be held out at all, the middle value of ``Cs`` (the lower one for
+    an even count) is used.
+
+    The penalty lives in whitened space (``preprocess="whiten"``): ``||V||²`` on ``z`` is
+    ``Wᵀ Σ W`` on raw weights, i.e. sklearn's raw-space ``||W||²`` after a change of metric.
+    For embeddings with per-feature variance ``σ²`` (MiniLM: about ``1/384``), sklearn's default
+    ``C=1`` is roughly ``C ≈ σ² ≈ 0.003`` here, which is why the default grid is centred there.
 
     Parameters
     ----------
-    Cs : sequence of float > 0, default=(0.003, 0.01, 0.03, 0.1, 0.3)
-        Inverse penalties tried when ``C`` is None. The default suits ``preprocess="whiten"``
-        (and ``"standardize"``), where features have unit scale whatever the encoder.
+    Cs : sequence of float > 0, default=(0.001, 0.003, 0.01, 0.03, 0.1)
+        Inverse penalties tried first when ``C`` is None (then widened until the best is
+        interior). The default suits ``preprocess="whiten"`` (and ``"standardize"``), where
+        features have unit scale whatever the encoder.
     C : float > 0 or None, default=None
         Fit at this ``C`` on all rows, without a validation split.
     preprocess : {"whiten", "standardize", "none"}, default="whiten"
@@ -73,6 +88,11 @@ class LogisticHead(BaseHead):
         Row weights per class, as in sklearn (``"balanced"``: ``n / (n_classes * count)``).
     random_state : int, RandomState or None, default=0
         Seeds the validation split.
+    cv : "auto", "holdout" or int >= 2, default="auto"
+        How ``C`` is validated: ``"holdout"`` one ``validation_fraction`` split; an int, that
+        many stratified folds (repeated up to 3 times while there are fewer than 400 rows);
+        ``"auto"``: 5 folds up to 1000 rows, the holdout above. ``fit_streaming`` always uses
+        the holdout.
 
     Attributes
     ----------
@@ -82,11 +102,17 @@ class LogisticHead(BaseHead):
     C_ : float
         The ``C`` of the final fit.
     Cs_ : ndarray
-        The sorted grid (``[C]`` when ``C`` is given).
+        The sorted grid actually tried, extensions included (``[C]`` when ``C`` is given).
     val_scores_, val_log_losses_ : ndarray of shape (len(Cs_),)
-        Validation accuracy and log-loss per ``C`` (NaN without a validation split).
+        Validation accuracy and log-loss per ``C`` over all held-out rows (NaN without a
+        validation split).
     path_n_iter_ : ndarray of shape (len(Cs_),)
-        L-BFGS iterations per ``C`` on the path.
+        L-BFGS iterations per ``C`` on the path, summed over the splits.
+    n_splits_ : int
+        Validation splits the C search ran on (0: none).
+    oof_rows_, oof_log_proba_ : ndarray
+        Held-out rows and their log-probabilities at ``C_`` (averaged over repeats), for model
+        selection by :class:`AutoHead`; not saved with the head.
     n_iter_ : int
         L-BFGS iterations of the final fit.
 
@@ -97,9 +123,11 @@ class LogisticHead(BaseHead):
     [0, 1]
     """
 
+    _out_of_fold = True  # fit leaves oof_rows_ / oof_log_proba_ for AutoHead
+
     def __init__(
         self,
-        Cs: Sequence[float] = (0.003, 0.01, 0.03, 0.1, 0.3),
+        Cs: Sequence[float] = (0.001, 0.003, 0.01, 0.03, 0.1),
         C: float | None = None,
         preprocess: str = "whiten",
         validation_fraction: float = 0.1,
@@ -108,6 +136,7 @@ class LogisticHead(BaseHead):
         warm_start_from: str | None = None,
         class_weight: dict[Any, float] | str | None = None,
         random_state: Any = 0,
+        cv: int | str = "auto",
     ) -> None:
         self.Cs = Cs
         self.C = C
@@ -118,6 +147,7 @@ class LogisticHead(BaseHead):
         self.warm_start_from = warm_start_from
         self.class_weight = class_weight
         self.random_state = random_state
+        self.cv = cv
 
     def _check_params(self) -> np.ndarray:
         owner = type(self).__name__
@@ -159,6 +189,15 @@ class LogisticHead(BaseHead):
             raise InputError(
                 f"The 'class_weight' parameter of {owner} must be None, 'balanced' or a dict "
                 f"mapping labels to weights. Got {cw!r} instead."
+            )
+        cv = self.cv
+        if not (
+            cv in ("auto", "holdout")
+            or isinstance(cv, Integral) and not isinstance(cv, bool) and cv >= 2
+        ):
+            raise InputError(
+                f"The 'cv' parameter of {owner} must be 'auto', 'holdout' or an int >= 2. "
+                f"Got {cv!r} instead."
             )
         return np.unique(Cs)  # sorted: the path runs from the strongest penalty to the weakest
 
@@ -204,59 +243,73 @@ class LogisticHead(BaseHead):
         """Fit on embeddings ``X`` (n, d) and labels ``y`` (n,); see the class docstring."""
         Cs = self._check_params()
         X, y = self._validate_fit(X, y)
-        codes, split = self._begin(Cs, y)
+        codes, folds = self._begin(y)
         dtype = np.float32 if X.dtype == np.float32 else np.float64
         K = self.classes_.size
-        n_part = codes.size  # rows the preprocessing and the path are fitted on
-        if split is not None:  # training part first, so both parts are views of one Z
-            n_part = split[0].size
-            order = np.concatenate(split)
-            X, codes = X[order], codes[order]
-        pre = Preprocessor.fit(X[:n_part], codes[:n_part], K, self.preprocess)
-        Z = pre.transform(X, dtype)
-        prob = self._problem(Z, codes)
-        if split is None:
-            return self._fit_path(Cs, pre, prob, None, None)
-        part = self._problem(Z[:n_part], codes[:n_part])
-        val = SoftmaxProblem(Z[n_part:], codes[n_part:], K)
-        return self._fit_path(Cs, pre, prob, part, val)
+        if not folds:
+            pre = Preprocessor.fit(X, codes, K, self.preprocess)
+            return self._fit_path(Cs, pre, self._problem(pre.transform(X, dtype), codes), [])
+        splits = []
+        for tr, va in folds:
+            pre = Preprocessor.fit(X[tr], codes[tr], K, self.preprocess)
+            part = self._problem(pre.transform(X[tr], dtype), codes[tr])
+            val = SoftmaxProblem(pre.transform(X[va], dtype), codes[va], K)
+            splits.append(PathSplit(part, val, va, self._start(pre, part, float(Cs[0]))))
+        if len(folds) > 1:  # k-fold: the refit gets its own preprocessing from every row
+            pre = Preprocessor.fit(X, codes, K, self.preprocess)
+        return self._fit_path(Cs, pre, self._problem(pre.transform(X, dtype), codes), splits)
 
-    def _begin(self, Cs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, Any]:
-        """Classes, path bookkeeping and the holdout split shared by both fitting routes."""
+    def _begin(
+        self, y: np.ndarray, kfold: bool = True
+    ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """Classes and the validation splits (none with a fixed ``C``) of both fitting routes."""
         self._require_two_classes(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
-        split = None
-        if self.C is None:
+        self.oof_rows_ = np.zeros(0, dtype=np.int64)
+        self.oof_log_proba_ = np.zeros((0, self.classes_.size))
+        if self.C is not None:
+            return codes, []
+        n_folds = self.cv
+        if n_folds == "auto" or not kfold:
+            n_folds = 5 if codes.size <= _KFOLD_MAX_ROWS and kfold else "holdout"
+        if n_folds == "holdout":
             split = stratified_holdout(codes, self.validation_fraction, self.random_state)
-        self.Cs_ = Cs if self.C is None else np.array([float(self.C)])
-        self.val_scores_ = np.full(self.Cs_.size, np.nan)
-        self.val_log_losses_ = np.full(self.Cs_.size, np.nan)
-        self.path_n_iter_ = np.zeros(self.Cs_.size, dtype=np.int64)
-        return codes, split
+            return codes, [] if split is None else [split]
+        rng = check_random_state(self.random_state)
+        repeats = max(1, min(3, _KFOLD_MIN_VAL // max(codes.size, 1)))
+        folds = []
+        for _ in range(repeats):
+            fold = stratified_folds(codes, int(n_folds), rng)
+            for f in range(int(n_folds)):
+                if np.any(fold == f):
+                    folds.append((np.flatnonzero(fold != f), np.flatnonzero(fold == f)))
+        return codes, folds
 
     def _fit_path(
-        self,
-        Cs: np.ndarray,
-        pre: Preprocessor,
-        prob: SoftmaxProblem,
-        part: SoftmaxProblem | None,
-        val: SoftmaxProblem | None,
+        self, Cs: np.ndarray, pre: Preprocessor, prob: SoftmaxProblem, splits: list[PathSplit]
     ) -> LogisticHead:
-        """The C path on ``part`` scored on ``val`` (if given), then the refit on ``prob``."""
-        if part is not None and val is not None:
-            theta = self._start(pre, part, float(Cs[0]))
-            thetas = []
-            for j, C in enumerate(Cs):
-                theta, self.path_n_iter_[j] = part.solve(theta, C, self.max_iter, self.tol)
-                self.val_scores_[j], self.val_log_losses_[j] = val.scores(theta)
-                thetas.append(theta)
-            best = min(
-                range(Cs.size), key=lambda j: (-self.val_scores_[j], self.val_log_losses_[j])
-            )
-            self.C_ = float(Cs[best])
-            theta = thetas[best]
+        """The C search on ``splits`` (if any), then the refit on ``prob`` at the chosen C."""
+        self.n_splits_ = len(splits)
+        if splits:
+            search = CSearch(splits, self.max_iter, self.tol)
+            self.C_ = search.run(Cs)
+            grid = sorted(search.scores)
+            self.Cs_ = np.array(grid)
+            self.val_scores_ = np.array([search.scores[c][0] for c in grid])
+            self.val_log_losses_ = np.array([search.scores[c][1] for c in grid])
+            self.path_n_iter_ = np.array([sum(sp.n_iter[c] for sp in splits) for c in grid])
+            if not isinstance(prob, ChunkedSoftmaxProblem):
+                self.oof_rows_, self.oof_log_proba_ = search.oof_log_proba(
+                    self.C_, prob.codes.size, prob.K
+                )
+            # one holdout split shares the refit's preprocessing: warm start from its solution
+            theta = splits[0].thetas[self.C_] if len(splits) == 1 else self._start(pre, prob, self.C_)
         else:
             self.C_ = float(self.C) if self.C is not None else float(Cs[(Cs.size - 1) // 2])
+            self.Cs_ = np.array([self.C_]) if self.C is not None else Cs
+            self.val_scores_ = np.full(self.Cs_.size, np.nan)
+            self.val_log_losses_ = np.full(self.Cs_.size, np.nan)
+            self.path_n_iter_ = np.zeros(self.Cs_.size, dtype=np.int64)
             theta = self._start(pre, prob, self.C_)
         theta, self.n_iter_ = prob.solve(theta, self.C_, self.max_iter, self.tol)
         W, b = pre.to_original(*prob.split(theta))
@@ -282,10 +335,10 @@ class LogisticHead(BaseHead):
             raise InputError(f"y must be a non-empty 1-D array of labels; got shape {y.shape}.")
         for name in ("n_features_in_", "feature_names_in_"):
             self.__dict__.pop(name, None)
-        codes, split = self._begin(Cs, y)
+        codes, folds = self._begin(y, kfold=False)
         K = self.classes_.size
         weights = self._class_weights(codes) if self.class_weight is not None else None
-        train_pos = None if split is None else split[0]
+        train_pos = folds[0][0] if folds else None
         stats = SufficientStats.from_batches(chunks(train_pos), squares=False)
         if stats.classes.size != K or not np.array_equal(stats.classes, self.classes_):
             raise InputError(
@@ -315,9 +368,15 @@ class LogisticHead(BaseHead):
             return ChunkedSoftmaxProblem(coded, pre, d, sel, K, s_sum, dtype)
 
         prob = problem(None, weights)
-        if split is None:
-            return self._fit_path(Cs, pre, prob, None, None)
-        return self._fit_path(Cs, pre, prob, problem(split[0], weights), problem(split[1], None))
+        if not folds:
+            return self._fit_path(Cs, pre, prob, [])
+        (tr, va), = folds
+        part = problem(tr, weights)
+        split = PathSplit(part, problem(va, None), va, self._start(pre, part, float(Cs[0])))
+        return self._fit_path(Cs, pre, prob, [split])
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
+
+    def _fitted_attributes(self) -> list[str]:
+        return [k for k in super()._fitted_attributes() if k not in _NOT_SAVED]

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from scipy import linalg
 
+from .._threads import small_linalg
 from .._validation import check_param_choice, check_param_float
 from ..exceptions import InputError
 from ._holdout import stratified_holdout
@@ -72,7 +73,8 @@ def ridge_path(stats: SufficientStats, fit_intercept: bool = True) -> RidgePath:
         B = (2.0 * sums - total).T
         y_mean = np.zeros(counts.size)
         y_sq = float(n * counts.size)
-    evals, evecs = linalg.eigh(A, check_finite=False)
+    with small_linalg(A.shape[0]):
+        evals, evecs = linalg.eigh(A, check_finite=False)
     evals = np.maximum(evals, 0.0)
     return RidgePath(evals, evecs, evecs.T @ B, y_sq, x_mean, y_mean, n)
 

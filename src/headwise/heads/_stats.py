@@ -214,10 +214,80 @@ class SufficientStats:
         )
         self.counts[target] += np.bincount(codes, minlength=uniq.size)
         self.sums[target] += onehot @ X64
-        if self.sq_sums is not None:
-            self.sq_sums[target] += onehot @ np.square(X64)
         if self.gram is not None:
             _gram_update(self.gram, X64)
+        if self.sq_sums is not None:
+            self.sq_sums[target] += onehot @ np.square(X64)
+        return self
+
+    def subtract(self, X: np.ndarray, y: np.ndarray) -> SufficientStats:
+        """Remove rows ``X`` with labels ``y`` in place: the exact inverse of :meth:`update`.
+
+        Every statistic is a sum over rows, so a row's contribution can be taken out again
+        ("unlearning" without retraining); the result equals statistics never given the rows,
+        up to floating-point rounding. A class whose count this removal brings to zero is
+        dropped, so adding rows of a new class and removing them leaves the classes as they
+        were; classes that were already empty (declared through ``empty(classes=...)``) stay.
+        Removing rows of an unknown class, or more rows of a class than it holds, raises
+        :class:`InputError` and changes nothing.
+
+        >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+        >>> s = SufficientStats.from_data(X, np.array([0, 1, 2]))
+        >>> s.subtract(X[2:], np.array([2])).classes.tolist(), s.sums.tolist()
+        ([0, 1], [[0.0, 1.0], [1.0, 0.0]])
+        """
+        X = np.asarray(X)
+        y = np.asarray(y)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise InputError(
+                f"X has {X.shape[-1] if X.ndim else 0} features, but these statistics hold "
+                f"{self.n_features} features; rows can only be removed from the statistics "
+                "they were added to."
+            )
+        if y.shape != (X.shape[0],):
+            raise InputError(
+                f"X has {X.shape[0]} rows but y has shape {y.shape}; pass one label per row."
+            )
+        if X.shape[0] == 0:
+            return self
+        uniq, codes = np.unique(y, return_inverse=True)
+        class_union(self.classes, uniq)  # refuses text labels against numeric ones
+        target = np.minimum(np.searchsorted(self.classes, uniq), max(self.classes.size - 1, 0))
+        if self.classes.size == 0 or not np.array_equal(self.classes[target], uniq):
+            missing = np.setdiff1d(uniq, self.classes)
+            raise InputError(
+                f"Cannot remove rows of class {missing[0].item()!r}: these statistics hold no such "
+                "class. Remove rows only with the labels they were added with."
+            )
+        removed = np.bincount(codes, minlength=uniq.size).astype(np.float64)
+        if (removed > self.counts[target]).any():
+            bad = uniq[np.argmax(removed > self.counts[target])]
+            raise InputError(
+                f"Cannot remove more rows of class {bad.item()!r} than the statistics hold; each row "
+                "may be removed once."
+            )
+        X64 = np.ascontiguousarray(X, dtype=np.float64)
+        n = X64.shape[0]
+        onehot = sp.csr_matrix(
+            (np.ones(n), (codes, np.arange(n))), shape=(uniq.size, n), dtype=np.float64
+        )
+        was_present = self.counts > 0
+        self.counts[target] -= removed
+        self.sums[target] -= onehot @ X64
+        if self.sq_sums is not None:
+            self.sq_sums[target] -= onehot @ np.square(X64)
+        if self.gram is not None:
+            A = np.asfortranarray(X64.T)
+            out = blas.dsyrk(-1.0, A, beta=1.0, c=self.gram, trans=0, lower=0, overwrite_c=1)
+            if out is not self.gram:
+                self.gram[...] = out
+        emptied = was_present & (self.counts <= 0)
+        if emptied.any():
+            keep = ~emptied
+            self.classes, self.counts = self.classes[keep], self.counts[keep]
+            self.sums = self.sums[keep]
+            if self.sq_sums is not None:
+                self.sq_sums = self.sq_sums[keep]
         return self
 
     def merge(self, other: SufficientStats) -> SufficientStats:

@@ -22,6 +22,12 @@ def _shard_iter(embeddings: Any) -> Iterator[np.ndarray]:
         yield from embeddings
 
 
+def _chunk_dtype(X: Any) -> type:
+    """float32 for float32/float16 rows (as an in-memory fit keeps them), float64 otherwise."""
+    kind = np.asarray(X[:0]).dtype
+    return np.float32 if kind in (np.float32, np.float16) else np.float64
+
+
 def iter_labelled_chunks(
     embeddings: Any,
     y: Any,
@@ -29,10 +35,12 @@ def iter_labelled_chunks(
     indices: Any = None,
     chunk_rows: int = 16384,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield ``(X_chunk float64, y_chunk)`` in row order from an EmbeddingSet, array or shard list.
+    """Yield ``(X_chunk, y_chunk)`` in row order from an EmbeddingSet, array or shard list.
 
     ``y`` has one label per stored row; ``indices`` (optional) restricts to those rows (e.g. the
-    train split). At most ``chunk_rows`` rows are converted to float64 at a time.
+    train split). Chunks are float32 when the stored rows are float32 or float16 (the statistics
+    then take their float32 path, as an in-memory fit of the same rows does), else float64; at
+    most ``chunk_rows`` rows are converted at a time.
     """
     y = np.asarray(y)
     keep: np.ndarray | None = None
@@ -57,7 +65,7 @@ def iter_labelled_chunks(
                 if not mask.any():
                     continue
                 Xc, yc = shard[start:stop][mask], y[sel][mask]
-            Xc = np.asarray(Xc, dtype=np.float64)
+            Xc = np.asarray(Xc, dtype=_chunk_dtype(Xc))
             if not np.isfinite(Xc).all():
                 raise InputError(
                     "Cached embeddings contain NaN or infinite values; run `headwise cache verify` "

@@ -21,11 +21,14 @@ def check_positive_int(value: Any, name: str) -> int:
 
 
 def check_output(
-    out: Any, manifest: dict[str, Any], start: int, stop: int
+    out: Any, manifest: dict[str, Any], at: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Validate one shard of encoder output; return (vectors in storage dtype, offsets or None)."""
-    name, dim, rows = manifest["encoder_name"], manifest["dim"], stop - start
-    where = f"inputs {start}..{stop - 1}"
+    """Validate one batch of encoder output; return (vectors in storage dtype, offsets or None).
+
+    ``at`` holds the input positions of the batch's rows, so messages name the user's rows.
+    """
+    name, dim, rows = manifest["encoder_name"], manifest["dim"], int(at.shape[0])
+    where = f"the {rows} inputs starting at input {int(at[0])}"
     is_tokens = hasattr(out, "vectors") and hasattr(out, "offsets")
     offsets = None
     if manifest["pooling"] == "tokens":
@@ -72,7 +75,7 @@ def check_output(
             rows_bad = np.unique(np.searchsorted(offsets, rows_bad, side="right") - 1)
         raise InputError(
             f"Encoder {name!r} returned NaN or infinite values for {rows_bad.size} of {rows} "
-            f"inputs (first: input {start + int(rows_bad[0])}); refusing to cache them. Check "
+            f"inputs (first: input {int(at[int(rows_bad[0])])}); refusing to cache them. Check "
             "those inputs or the encoder's numerics."
         )
     with np.errstate(over="ignore"):

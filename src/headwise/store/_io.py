@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import os
-import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import atomic_write as _atomic_write
+from .._atomic import describe_os_error, is_temp_name
 from ..exceptions import CacheError
 from ._keys import FORMAT_VERSION
+from ._paths import V1_FILE, is_real_dir
 
 try:  # POSIX only; elsewhere writers are not serialised across processes
     import fcntl
@@ -33,6 +35,7 @@ __all__ = [
     "LOCK_NAME",
     "atomic_write",
     "clean_strays",
+    "find_strays",
     "entry_lock",
     "file_sha256",
     "now",
@@ -57,30 +60,9 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":  # pragma: no cover
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is never seen half-written."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
+    """Write ``data`` to ``path`` through the one atomic writer (:mod:`headwise._atomic`)."""
+    _atomic_write(path, data, what="Cache file")
 
 
 def write_npy(path: Path, array: np.ndarray) -> dict[str, Any]:
@@ -137,10 +119,15 @@ def _corrupt(entry_dir: Path, why: str) -> CacheError:
 
 def read_manifest(entry_dir: Path) -> dict[str, Any] | None:
     """Return the entry's manifest, ``None`` when there is none, or raise :class:`CacheError`."""
+    path = entry_dir / MANIFEST_NAME
+    if path.is_symlink():
+        raise _corrupt(entry_dir, "manifest.json is a symlink")
     try:
-        raw = (entry_dir / MANIFEST_NAME).read_bytes()
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise _corrupt(entry_dir, f"unreadable: {exc.strerror or exc}") from None
     try:
         manifest = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -164,7 +151,7 @@ def read_manifest(entry_dir: Path) -> dict[str, Any] | None:
             if not (
                 isinstance(rec, dict)
                 and isinstance(rec.get("name"), str)
-                and "/" not in rec["name"]
+                and V1_FILE.fullmatch(rec["name"]) is not None
                 and isinstance(rec.get("nbytes"), int)
                 and isinstance(rec.get("sha256"), str)
             ):
@@ -197,18 +184,22 @@ def damaged_shard_error(entry_id: str, index: int, problem: str) -> CacheError:
     return CacheError(f"Cache entry {entry_id} shard {index} {problem}. {REPAIR_HINT}")
 
 
+def find_strays(entry_dir: Path, manifest: dict[str, Any]) -> list[str]:
+    """Temp files and shard files the manifest does not list."""
+    known = {rec["name"] for shard in manifest["shards"] for rec in shard["files"]}
+    return sorted(
+        p.name for p in entry_dir.iterdir()
+        if is_temp_name(p.name)
+        or (p.name.startswith("shard-") and p.name.endswith(".npy") and p.name not in known)
+    )
+
+
 def clean_strays(entry_dir: Path, manifest: dict[str, Any]) -> list[str]:
     """Delete temp files and shard files the manifest does not list; call only under the lock."""
-    known = {rec["name"] for shard in manifest["shards"] for rec in shard["files"]}
-    removed = []
-    for path in entry_dir.iterdir():
-        name = path.name
-        stray_tmp = name.startswith(".") and name.endswith(_TMP_SUFFIX)
-        stray_shard = name.startswith("shard-") and name.endswith(".npy") and name not in known
-        if stray_tmp or stray_shard:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-            removed.append(name)
+    removed = find_strays(entry_dir, manifest)
+    for name in removed:
+        with contextlib.suppress(FileNotFoundError):
+            (entry_dir / name).unlink()
     return removed
 
 
@@ -226,15 +217,22 @@ def entry_lock(
         yield
         return
     lock_path = entry_dir / LOCK_NAME
+    if entry_dir.is_symlink() or (entry_dir.exists() and not is_real_dir(entry_dir)):
+        raise CacheError(
+            f"Cache entry {entry_dir.name} is a symlink or not a folder; the cache never follows "
+            "links out of its root. Remove that link by hand."
+        )
     while True:
         if not must_exist:
             entry_dir.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         except FileNotFoundError:
             if not must_exist:
                 continue
             raise CacheError(f"Cache entry {entry_dir.name} does not exist.") from None
+        except OSError as exc:
+            raise CacheError(describe_os_error(lock_path, exc, what="Cache lock file")) from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))

@@ -27,9 +27,13 @@ __all__ = [
     "encoder_key",
     "entry_key",
     "normalize_dtype",
+    "key_id",
+    "row_digests",
+    "ROW_FORMAT_VERSION",
 ]
 
-FORMAT_VERSION = 1  # bump when the on-disk layout or the key recipe changes
+FORMAT_VERSION = 1  # the per-dataset (v1) layout and entry-key recipe, read for migration
+ROW_FORMAT_VERSION = 2  # the row store: <root>/v2/index.sqlite and <root>/v2/<key id>/shards
 ID_LENGTH = 24  # hex characters of the key used as entry id and directory name
 DTYPES = ("float32", "float16")
 
@@ -43,6 +47,55 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(
         obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
+
+
+def row_digests(inputs: Sequence[Any]) -> tuple[list[Any], list[bytes], str]:
+    """Return the inputs as a list, each one's 32-byte content hash, and the content digest.
+
+    The content digest is the v1 recipe (sha256 over the per-input digests, in order), so a v1
+    entry for the same inputs can still be found.
+
+    >>> texts, rows, digest = row_digests(["a", "b"])
+    >>> len(rows), rows[0].hex()[:8], digest[:16]
+    (2, 'ca978112', 'e5a01fee14e0ed5c')
+    """
+    texts = _as_list(inputs)
+    sha = hashlib.sha256
+    if all(isinstance(t, str) for t in texts):
+        try:
+            rows = [sha(t.encode("utf-8")).digest() for t in texts]
+        except UnicodeEncodeError:
+            rows = [_item_digest(i, t) for i, t in enumerate(texts)]  # names the bad input
+    else:
+        rows = [_item_digest(i, t) for i, t in enumerate(texts)]
+    return texts, rows, sha(b"".join(rows)).hexdigest()
+
+
+def key_id(encoder_key: dict[str, Any], dtype: str) -> str:
+    """The id of an encoder key in the row store (v2): 24 hex characters.
+
+    >>> key_id({"name": "fake"}, "float32")
+    '40191606868df21ae2cb6d4a'
+    """
+    payload = {"format_version": ROW_FORMAT_VERSION, "encoder": encoder_key, "dtype": dtype}
+    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()[:ID_LENGTH]
+
+
+def _as_list(inputs: Sequence[Any]) -> list[Any]:
+    if isinstance(inputs, (str, bytes)):
+        raise InputError(
+            f"inputs must be a sequence of texts, got a single {type(inputs).__name__}. "
+            "Wrap it in a list: [text]."
+        )
+    try:
+        texts = list(inputs)
+    except TypeError:
+        raise InputError(
+            f"inputs must be a sequence of texts, got {type(inputs).__name__}."
+        ) from None
+    if not texts:
+        raise InputError("inputs is empty; there is nothing to embed. Pass at least one text.")
+    return texts
 
 
 def content_digest(inputs: Sequence[str]) -> tuple[list[str], str]:

@@ -1,4 +1,4 @@
-"""EmbeddingSet: a complete cache entry, read lazily through memory-mapped shards."""
+"""EmbeddingSet: the rows of one dataset, gathered lazily from memory-mapped shards."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import CacheError, InputError
-from ._io import damaged_shard_error, shard_problem
+from ..exceptions import InputError
+from ._index import ShardRecord
+from ._shards import load_shard
 
 __all__ = ["EmbeddingSet", "TokenArrays"]
 
-_OPEN_SHARDS = 8  # memory maps kept open per set (each holds a file descriptor)
+_OPEN_SHARDS = 64  # memory maps kept open per set (each holds a file descriptor)
+_BLOCK = 4096  # rows per block yielded by shards()
 
 
 @dataclass(frozen=True)
@@ -37,56 +39,60 @@ class TokenArrays:
 
 
 class EmbeddingSet:
-    """Embeddings of one cache entry, in input order, read from memory-mapped ``.npy`` shards.
+    """Embeddings of a list of inputs, in input order, read from memory-mapped ``.npy`` shards.
 
-    Nothing is loaded until asked for: :meth:`shards` streams the stored arrays, :meth:`take`
-    and :meth:`iter_batches` read only the rows they need, :meth:`to_numpy` concatenates all.
-    Rows come back as float32 whatever the storage dtype. Entries made with ``pooling="tokens"``
-    hold a variable number of vectors per input; read them with :meth:`token_embeddings`.
+    Rows are stored once per encoder key, by content; a set is the list of where each of its
+    rows lives. Nothing is loaded until asked for: :meth:`take` and :meth:`iter_batches` read
+    only the shards holding the rows they need, :meth:`to_numpy` gathers all. Every shard is
+    checked (size, sha256, finite values) before its first use in a process. Rows come back as
+    float32 whatever the storage dtype. Sets made with ``pooling="tokens"`` hold a variable
+    number of vectors per input; read them with :meth:`token_embeddings`.
 
     Attributes
     ----------
     key : str
-        Full hex cache key; ``entry_id`` is its first 24 characters and names the directory.
+        Hex digest naming this set (encoder key and the inputs' content, in order);
+        ``entry_id`` is its first 24 characters.
+    key_id : str
+        The encoder key's id; its shards live in ``path``.
     encoder_key : dict
-        The encoder's ``key()`` the entry was computed with.
+        The encoder's ``key()`` the vectors were computed with.
     n, dim : int
         Number of inputs and embedding width.
     dtype : numpy.dtype
         Storage dtype (float32 or float16).
     """
 
-    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        meta: dict[str, Any],
+        key: str,
+        shard_records: list[ShardRecord],
+        shard_ids: np.ndarray,
+        pos: np.ndarray,
+        length: np.ndarray,
+    ) -> None:
         self.path = Path(path)
-        self.entry_id = self.path.name
-        self.key: str = manifest["key"]
-        self.encoder_key: dict[str, Any] = manifest["encoder_key"]
-        self.encoder_name: str = manifest["encoder_name"]
-        self.n: int = manifest["n"]
-        self.dim: int = manifest["dim"]
-        self.dtype = np.dtype(manifest["dtype"])
-        self.pooling: str = manifest["pooling"]
-        self._shards = sorted(manifest["shards"], key=lambda s: s["index"])
-        bounds = [(s["start"], s["stop"]) for s in self._shards]
-        expected_starts = [0] + [stop for _, stop in bounds[:-1]]
-        if [a for a, _ in bounds] != expected_starts or not bounds or bounds[-1][1] != self.n:
-            raise CacheError(
-                f"Cache entry {self.entry_id} has a corrupt manifest (its shards do not cover "
-                f"rows 0..{self.n}). Run `headwise cache verify --repair`."
-            )
-        self._starts = np.array([a for a, _ in bounds], dtype=np.int64)
+        self.key = key
+        self.entry_id = key[:24]
+        self.key_id: str = meta["key_id"]
+        self.encoder_key: dict[str, Any] = meta["encoder_key"]
+        self.encoder_name: str = meta["name"]
+        self.dim: int = int(meta["dim"])
+        self.dtype = np.dtype(meta["dtype"])
+        self.pooling: str = meta["pooling"]
+        self.n = int(shard_ids.shape[0])
+        self._records = shard_records
+        ids = np.array([r.id for r in shard_records], dtype=np.int64)
+        order = np.argsort(ids)
+        self._slot = order[np.searchsorted(ids[order], shard_ids)] if self.n else ids[:0]
+        self._pos = pos.astype(np.int64)
+        self._len = length.astype(np.int64)
         self._open: OrderedDict[int, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-        self._token_offsets: np.ndarray | None = None
         if self.pooling == "tokens":
-            counts = [s.get("n_tokens") for s in self._shards]
-            if not all(isinstance(c, int) and c >= 0 for c in counts):
-                raise CacheError(
-                    f"Cache entry {self.entry_id} has a corrupt manifest (a token shard lacks "
-                    "n_tokens). Run `headwise cache verify --repair`."
-                )
-            self._token_starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-            self.n_tokens = int(sum(counts))
+            self.n_tokens = int(self._len.sum())
 
     def __len__(self) -> int:
         return self.n
@@ -98,69 +104,48 @@ class EmbeddingSet:
         )
 
     # ---------------------------------------------------------------- shard access
-    def _load(self, i: int, file_no: int, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        shard = self._shards[i]
-        path = self.path / shard["files"][file_no]["name"]
-        try:
-            arr: np.ndarray = np.load(
-                path, mmap_mode="r" if np.prod(shape) else None, allow_pickle=False
-            )
-        except FileNotFoundError:
-            problem = f"is missing (expected file {path.name})"
-            raise damaged_shard_error(self.entry_id, shard["index"], problem) from None
-        except (OSError, ValueError, EOFError) as exc:
-            problem = shard_problem(self.path, shard) or f"is corrupt ({path.name}: {exc})"
-            raise damaged_shard_error(self.entry_id, shard["index"], problem) from None
-        if arr.shape != shape or arr.dtype != np.dtype(dtype):
-            raise damaged_shard_error(
-                self.entry_id,
-                shard["index"],
-                f"is corrupt ({path.name} holds {arr.dtype} {arr.shape}, expected "
-                f"{np.dtype(dtype)} {shape})",
-            )
-        return arr
-
-    def _vectors(self, i: int) -> np.ndarray:
+    def _vectors(self, slot: int) -> np.ndarray:
         with self._lock:
-            if i in self._open:
-                self._open.move_to_end(i)
-                return self._open[i]
-        shard = self._shards[i]
-        rows = shard["n_tokens"] if self.pooling == "tokens" else shard["stop"] - shard["start"]
-        arr = self._load(i, 0, (rows, self.dim), self.dtype)
+            if slot in self._open:
+                self._open.move_to_end(slot)
+                return self._open[slot]
+        arr = load_shard(self.path, self.key_id, self._records[slot], self.dim, self.dtype)
         with self._lock:
-            self._open[i] = arr
+            self._open[slot] = arr
             while len(self._open) > _OPEN_SHARDS:
                 self._open.popitem(last=False)
         return arr
 
-    def shards(self) -> Iterator[np.ndarray]:
-        """Yield each shard's stored array, memory-mapped, in input order.
+    def check(self) -> None:
+        """Check every shard this set uses (sha256 and finite values, once per process)."""
+        for slot in np.unique(self._slot):
+            self._vectors(int(slot))
 
-        Rows are embeddings of consecutive inputs (token vectors for ``pooling="tokens"``),
-        in the storage dtype. Out-of-core consumers stream these.
-        """
-        for i in range(len(self._shards)):
-            yield self._vectors(i)
-
-    def _gather(self, rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
-        out = np.empty((rows.shape[0], self.dim), dtype=np.float32)
-        if rows.shape[0] == 0:
+    def _gather(self, slots: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        out = np.empty((slots.shape[0], self.dim), dtype=np.float32)
+        if slots.shape[0] == 0:
             return out
-        shard_of = np.searchsorted(starts, rows, side="right") - 1
-        order = np.argsort(shard_of, kind="stable")
-        sorted_shards = shard_of[order]
-        cuts = np.flatnonzero(np.diff(sorted_shards)) + 1
+        order = np.argsort(slots, kind="stable")
+        cuts = np.flatnonzero(np.diff(slots[order])) + 1
         for group in np.split(order, cuts):
-            s = int(shard_of[group[0]])
-            out[group] = self._vectors(s)[rows[group] - starts[s]]
+            out[group] = self._vectors(int(slots[group[0]]))[pos[group]]
         return out
+
+    def shards(self) -> Iterator[np.ndarray]:
+        """Yield the rows in input order as blocks of at most 4,096, in the storage dtype.
+
+        Out-of-core consumers stream these; only one block is in memory at a time.
+        """
+        self._require_rows("shards()")
+        for a in range(0, self.n, _BLOCK):
+            b = min(a + _BLOCK, self.n)
+            yield self._gather(self._slot[a:b], self._pos[a:b]).astype(self.dtype, copy=False)
 
     # ---------------------------------------------------------------- row access
     def _require_rows(self, what: str) -> None:
         if self.pooling == "tokens":
             raise InputError(
-                f"Cache entry {self.entry_id} holds per-token embeddings (pooling='tokens'), so "
+                f"Embedding set {self.entry_id} holds per-token embeddings (pooling='tokens'), so "
                 f"rows have different lengths and {what} is not defined. Use "
                 "token_embeddings(indices), or embed with a pooled encoder."
             )
@@ -186,12 +171,10 @@ class EmbeddingSet:
         return np.where(idx < 0, idx + self.n, idx)
 
     def take(self, indices: Any) -> np.ndarray:
-        """Return the rows at ``indices`` (ints or a boolean mask), in that order, as float32.
-
-        Only the shards holding those rows are read.
-        """
+        """Return the rows at ``indices`` (ints or a boolean mask), in that order, as float32."""
         self._require_rows("take()")
-        return self._gather(self._check_indices(indices), self._starts)
+        idx = self._check_indices(indices)
+        return self._gather(self._slot[idx], self._pos[idx])
 
     def iter_batches(self, batch_size: int, indices: Any = None) -> Iterator[np.ndarray]:
         """Yield float32 batches of at most ``batch_size`` rows, in order (or in ``indices`` order)."""
@@ -200,56 +183,42 @@ class EmbeddingSet:
             raise InputError(f"batch_size must be a positive int, got {batch_size!r} instead.")
         if batch_size < 1:
             raise InputError(f"batch_size must be a positive int, got {batch_size} instead.")
-        idx = None if indices is None else self._check_indices(indices)
-        total = self.n if idx is None else idx.shape[0]
-        for a in range(0, total, batch_size):
-            b = min(a + batch_size, total)
-            rows = np.arange(a, b, dtype=np.int64) if idx is None else idx[a:b]
-            yield self._gather(rows, self._starts)
+        idx = np.arange(self.n) if indices is None else self._check_indices(indices)
+        for a in range(0, idx.shape[0], batch_size):
+            rows = idx[a : a + batch_size]
+            yield self._gather(self._slot[rows], self._pos[rows])
 
     def to_numpy(self, dtype: Any = np.float32) -> np.ndarray:
         """Return all embeddings as one ``(n, dim)`` array (float32 unless asked otherwise)."""
         self._require_rows("to_numpy()")
-        out = np.empty((self.n, self.dim), dtype=dtype)
-        for i, shard in enumerate(self._shards):
-            out[shard["start"] : shard["stop"]] = self._vectors(i)
-        return out
+        return self._gather(self._slot, self._pos).astype(dtype, copy=False)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if copy is False:
             raise ValueError("An EmbeddingSet cannot be viewed as an array without copying.")
         return self.to_numpy(np.float32 if dtype is None else dtype)
 
-    # ---------------------------------------------------------------- token entries
+    # ---------------------------------------------------------------- token sets
     def _require_tokens(self) -> None:
         if self.pooling != "tokens":
             raise InputError(
-                f"Cache entry {self.entry_id} holds pooled embeddings (pooling="
+                f"Embedding set {self.entry_id} holds pooled embeddings (pooling="
                 f"{self.pooling!r}), not per-token ones; use take() or to_numpy()."
             )
 
     @property
     def token_offsets(self) -> np.ndarray:
-        """``(n + 1,)`` int64 offsets into the concatenated token vectors of all shards."""
+        """``(n + 1,)`` int64 offsets into the concatenated token vectors of all inputs."""
         self._require_tokens()
-        if self._token_offsets is None:
-            parts = [np.zeros(1, dtype=np.int64)]
-            for i, shard in enumerate(self._shards):
-                rows = shard["stop"] - shard["start"]
-                local = self._load(i, 1, (rows + 1,), np.int64)
-                if local[0] != 0 or local[-1] != shard["n_tokens"] or np.any(np.diff(local) < 0):
-                    raise damaged_shard_error(
-                        self.entry_id, shard["index"], "is corrupt (offsets are inconsistent)"
-                    )
-                parts.append(np.asarray(local[1:]) + self._token_starts[i])
-            self._token_offsets = np.concatenate(parts)
-        return self._token_offsets
+        return np.concatenate([[0], np.cumsum(self._len)]).astype(np.int64)
 
     def token_embeddings(self, indices: Any = None) -> TokenArrays:
         """Return the token vectors (float32) of the inputs at ``indices`` (all by default)."""
-        offsets = self.token_offsets
+        self._require_tokens()
         idx = np.arange(self.n) if indices is None else self._check_indices(indices)
-        lengths = offsets[idx + 1] - offsets[idx]
-        new_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        tokens = np.repeat(offsets[idx] - new_offsets[:-1], lengths) + np.arange(new_offsets[-1])
-        return TokenArrays(self._gather(tokens, self._token_starts), new_offsets)
+        lengths = self._len[idx]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        within = np.arange(offsets[-1]) - np.repeat(offsets[:-1], lengths)
+        slots = np.repeat(self._slot[idx], lengths)
+        pos = np.repeat(self._pos[idx], lengths) + within
+        return TokenArrays(self._gather(slots, pos), offsets)

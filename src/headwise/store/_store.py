@@ -1,76 +1,59 @@
-"""EmbeddingStore: embed once, keep the result on disk, resume interrupted runs."""
+"""EmbeddingStore: embed each row once per encoder key, keep it on disk, resume anywhere.
+
+Layout under the cache root::
+
+    v2/index.sqlite             row index (SQLite, WAL): encoder keys, shards, rows, datasets
+    v2/<key id>/shard-*.npy     vectors, memory-mapped; a shard holds at most ``shard_size`` rows
+    v2/.lock                    writers share it; repair, gc, remove and clear take it alone
+    v1/<entry id>/              the old per-dataset layout: read, and migrated on first use
+
+A row is found by the sha256 of its content within its encoder key, so any subset, superset,
+reordering or extension of cached inputs encodes only the rows not seen before. Each shard and
+its rows are committed in one transaction after the shard file is durable, so a killed run loses
+at most the shard it was computing (``shard_size`` rows, 256 by default).
+"""
 
 from __future__ import annotations
 
-import contextlib
-import math
-import os
-import secrets
-import shutil
+import hashlib
+import time
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._atomic import is_temp_name
 from .._progress import progress_bar
 from ..config import cache_dir
 from ..exceptions import CacheError, InputError
 from ._checks import check_output, check_positive_int
-from ._io import (
-    clean_strays,
-    damaged_shard_error,
-    entry_lock,
-    now,
-    read_manifest,
-    shard_files,
-    shard_problem,
-    write_manifest,
-    write_npy,
-)
+from ._index import Index
+from ._io import now
 from ._keys import (
-    FORMAT_VERSION,
-    ID_LENGTH,
+    ROW_FORMAT_VERSION,
     canonical_json,
-    content_digest,
     encoder_key,
-    entry_key,
+    key_id,
     normalize_dtype,
+    row_digests,
 )
+from ._maintain import Maintenance
+from ._paths import SHARD_NAME, flock, is_real_dir, make_dir, safe_unlink
 from ._set import EmbeddingSet
-from ._verify import VerifyResult, verify_entry
+from ._shards import write_shard
+from ._v1 import V1Store
 
-__all__ = ["EmbeddingStore", "EntryInfo", "VerifyResult"]
+__all__ = ["EmbeddingStore"]
 
-
-@dataclass(frozen=True)
-class EntryInfo:
-    """One cache entry as :meth:`EmbeddingStore.entries` lists it."""
-
-    id: str  # directory name: the first 24 hex characters of the key
-    path: Path  # the entry directory
-    encoder_name: str
-    encoder_key: dict[str, Any]
-    n: int  # number of inputs
-    dim: int
-    dtype: str  # storage dtype, "float32" or "float16"
-    pooling: str
-    complete: bool  # every shard written
-    n_shards: int  # shards written so far
-    n_shards_total: int
-    size_bytes: int  # bytes on disk, all files of the entry
-    created: datetime | None
-    updated: datetime | None
-    error: str | None = None  # set when the manifest cannot be read; other fields are then empty
+MAX_SHARD_ROWS = 256  # rows per shard while encoding is slow: the most work a kill can lose
+FAST_SHARD_ROWS = 16384  # a fast encoder's shards grow up to this, each under a second of work
+_FAST_SECONDS = 0.5  # a shard whose encode took less than this doubles the next one
 
 
-class EmbeddingStore:
-    """A content-addressed, resumable on-disk cache of embeddings.
-
-    Entries live in ``<root>/v1/<entry_id>/`` as a ``manifest.json`` plus ``.npy`` shards. The
-    entry key hashes the encoder's ``key()``, the storage dtype and every input's text, in order.
+class EmbeddingStore(Maintenance):
+    """A content-addressed, resumable on-disk cache of embeddings, one row at a time.
 
     Parameters
     ----------
@@ -86,12 +69,11 @@ class EmbeddingStore:
     ...     def encode(self, inputs, *, batch_size=32, progress=None):
     ...         return np.array([[len(t), 1.0] for t in inputs], dtype=np.float32)
     >>> store = EmbeddingStore(tempfile.mkdtemp())
-    >>> emb = store.get_or_compute(Tiny(), ["a", "bcd"])
-    >>> emb.to_numpy()
+    >>> store.get_or_compute(Tiny(), ["a", "bcd"]).to_numpy()
     array([[1., 1.],
            [3., 1.]], dtype=float32)
-    >>> store.lookup(Tiny(), ["a", "bcd"]).n
-    2
+    >>> store.lookup(Tiny(), ["bcd", "a", "a"]).n  # any subset or reordering is a hit
+    3
     """
 
     def __init__(self, root: str | Path | None = None) -> None:
@@ -102,265 +84,264 @@ class EmbeddingStore:
 
     @property
     def _base(self) -> Path:
-        return self.root / f"v{FORMAT_VERSION}"
+        return self.root / f"v{ROW_FORMAT_VERSION}"
 
-    # ---------------------------------------------------------------- embed
-    def _prepare(self, encoder: Any, inputs: Sequence[str], dtype: Any) -> dict[str, Any]:
-        texts, digest = content_digest(inputs)
+    @property
+    def _index(self) -> Index:
+        return Index(self._base)
+
+    @property
+    def _v1(self) -> V1Store:
+        return V1Store(self.root)
+
+    # ---------------------------------------------------------------- requests
+    def _prepare(self, encoder: Any, inputs: Sequence[Any], dtype: Any) -> dict[str, Any]:
+        texts, hashes, digest = row_digests(inputs)
         dtype = normalize_dtype(dtype)
         ekey = encoder_key(encoder)
         name = str(getattr(encoder, "name", type(encoder).__name__))
         dim = getattr(encoder, "dim", None)
         if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
             raise InputError(f"Encoder {name!r} has dim={dim!r}; expected a positive int.")
-        key = entry_key(ekey, dtype, digest)
-        return {
-            "texts": texts,
-            "key": key,
-            "dir": self._base / key[:ID_LENGTH],
-            "manifest": {
-                "format_version": FORMAT_VERSION,
-                "key": key,
-                "encoder_name": name,
-                "encoder_key": ekey,
-                "dtype": dtype,
-                "n": len(texts),
-                "dim": int(dim),
-                "pooling": str(getattr(encoder, "pooling", "mean")),
-                "content_digest": digest,
-            },
+        kid = key_id(ekey, dtype)
+        meta = {
+            "key_id": kid,
+            "key_json": canonical_json(ekey),
+            "encoder_key": ekey,
+            "name": name,
+            "encoder_name": name,
+            "dim": int(dim),
+            "dtype": dtype,
+            "pooling": str(getattr(encoder, "pooling", "mean")),
+            "created": now(),
         }
+        set_key = hashlib.sha256(f"{kid}:{digest}".encode()).hexdigest()
+        return {"texts": texts, "hashes": hashes, "digest": digest, "meta": meta, "key": set_key}
 
-    def _checked(self, entry_dir: Path, manifest: dict[str, Any], want: dict[str, Any]) -> None:
-        """Refuse an entry whose manifest disagrees with the request or whose files are damaged."""
-        for field, value in want.items():
-            if field == "encoder_name":  # a display name; aliases may share one key()
-                continue
-            if canonical_json(manifest[field]) != canonical_json(value):
-                raise CacheError(
-                    f"Cache entry {entry_dir.name} does not match this request: its manifest "
-                    f"has {field}={manifest[field]!r}, expected {value!r}. Either the entry was "
-                    "altered on disk or the encoder's key() leaves out something that changes "
-                    f"its output; `headwise cache remove {entry_dir.name}` deletes the entry."
-                )
-        for shard in manifest["shards"]:
-            problem = shard_problem(entry_dir, shard)
-            if problem is not None:
-                raise damaged_shard_error(entry_dir.name, shard["index"], problem)
-
-    def lookup(
-        self, encoder: Any, inputs: Sequence[str], *, dtype: str = "float32"
-    ) -> EmbeddingSet | None:
-        """Return the complete cached entry for these inputs, or ``None``; never computes."""
-        req = self._prepare(encoder, inputs, dtype)
-        manifest = read_manifest(req["dir"])
-        if manifest is None or not manifest["complete"]:
+    def _known(self, meta: dict[str, Any]) -> int | None:
+        """The encoder key's id in the index (``None`` if new); refuse one that disagrees."""
+        if not (self._base / "index.sqlite").exists():
             return None
-        self._checked(req["dir"], manifest, req["manifest"])
-        return EmbeddingSet(req["dir"], manifest)
+        rec = self._index.encoder(meta["key_id"])
+        if rec is None:
+            return None
+        for field in ("dim", "pooling"):
+            if rec[field] != meta[field]:
+                raise CacheError(
+                    f"Cache key {meta['key_id']} does not match this encoder: the cache has "
+                    f"{field}={rec[field]!r}, the encoder {field}={meta[field]!r}. The encoder's "
+                    "key() leaves out something that changes its output; `headwise cache remove "
+                    f"{meta['key_id']}` deletes the cached rows."
+                )
+        return int(rec["id"])
+
+    def _set(self, req: dict[str, Any], enc: int, found: Any) -> EmbeddingSet:
+        records = self._index.shards(enc, ids=np.unique(found.shard).tolist())
+        folder = self._key_dir(req["meta"]["key_id"])
+        if not is_real_dir(folder):
+            raise CacheError(
+                f"Cache folder {folder} is a symlink or missing; the cache never follows links. "
+                "Run `headwise cache verify --repair`; the next run recomputes those rows."
+            )
+        return EmbeddingSet(folder, req["meta"], req["key"], records, found.shard, found.pos,
+                            found.length)
+
+    def _key_dir(self, kid: str) -> Path:
+        return self._base / kid
+
+    def _record(self, req: dict[str, Any], enc: int, name: str | None) -> None:
+        try:
+            self._index.record_dataset(enc, req["digest"], name or "", b"".join(req["hashes"]), now())
+        except CacheError:
+            if not self._writable():
+                return  # a read-only cache still serves hits; usage just goes unrecorded
+            raise
+
+    def _writable(self) -> bool:
+        import os
+
+        return os.access(self._base, os.W_OK)
+
+    # ---------------------------------------------------------------- public
+    def lookup(
+        self, encoder: Any, inputs: Sequence[Any], *, dtype: str = "float32"
+    ) -> EmbeddingSet | None:
+        """Return the embeddings if every row is cached (v1 entries count), else ``None``.
+
+        Never computes. Rows served from a v1 entry are migrated into the row index first,
+        which writes to the cache.
+        """
+        req = self._prepare(encoder, inputs, dtype)
+        enc = self._known(req["meta"])
+        found = self._index.lookup(enc, req["hashes"]) if enc is not None else None
+        if found is not None and found.missing.size == 0:
+            self._record(req, enc, None)  # type: ignore[arg-type]
+            s = self._set(req, enc, found)  # type: ignore[arg-type]
+            s.check()
+            return s
+        v1 = self._v1.find(req["meta"]["encoder_key"], req["meta"]["dtype"], req["digest"])
+        if v1 is None:
+            return None
+        return self.get_or_compute(_NoEncoder(req["meta"]), req["texts"], dtype=dtype)
 
     def get_or_compute(
         self,
         encoder: Any,
-        inputs: Sequence[str],
+        inputs: Sequence[Any],
         *,
         batch_size: int = 32,
         dtype: str = "float32",
-        shard_size: int = 4096,
+        shard_size: int | None = None,
         progress: bool | None = None,
+        name: str | None = None,
     ) -> EmbeddingSet:
-        """Return the embeddings of ``inputs``, computing and caching only what is missing.
+        """Return the embeddings of ``inputs``, computing and caching only the rows not cached.
 
-        A complete entry costs one hash per input, a manifest read and a ``stat`` per shard.
-        Otherwise shards of ``shard_size`` rows are computed in order, each written atomically
-        and recorded in the manifest, so an interrupted run resumes where it stopped. An
-        existing entry keeps the ``shard_size`` it was created with.
+        Rows are looked up by content hash within the encoder's key; missing rows are encoded
+        once each (duplicates included) in shards of at most ``shard_size`` rows (capped at 256),
+        each written atomically and committed to the index with its rows, so an interrupted run
+        resumes where it stopped and loses at most one shard: 256 rows, or, where a 256-row
+        shard took under half a second to encode and ``shard_size`` is left unset, shards
+        that double (up to 16,384 rows) while each still takes under half a second. A v1 entry for exactly these inputs is migrated, not recomputed.
+        ``name`` labels the dataset in ``headwise cache list``.
 
         Raises
         ------
         InputError
             Empty or non-text inputs; encoder output of the wrong shape or with NaN/inf.
         CacheError
-            A damaged entry; the message names the command that repairs it.
+            A damaged shard or index; the message names the command that repairs it.
+        OutputError
+            The cache cannot be written (read-only, permission, disk full).
         """
         batch_size = check_positive_int(batch_size, "batch_size")
-        shard_size = check_positive_int(shard_size, "shard_size")
+        grow = shard_size is None
+        shard_size = min(check_positive_int(MAX_SHARD_ROWS if grow else shard_size, "shard_size"),
+                         MAX_SHARD_ROWS)
         req = self._prepare(encoder, inputs, dtype)
-        entry_dir, want = req["dir"], req["manifest"]
-        manifest = read_manifest(entry_dir)
-        if manifest is not None and manifest["complete"]:
-            self._checked(entry_dir, manifest, want)
-            return EmbeddingSet(entry_dir, manifest)
-        with entry_lock(entry_dir):
-            manifest = read_manifest(entry_dir)  # another process may have finished meanwhile
-            if manifest is None:
-                stamp = now()
-                manifest = {**want, "shard_size": shard_size, "complete": False, "shards": []}
-                manifest.update(created=stamp, updated=stamp)
-                clean_strays(entry_dir, manifest)
-                write_manifest(entry_dir, manifest)
-            else:
-                clean_strays(entry_dir, manifest)
-            self._checked(entry_dir, manifest, want)
-            if not manifest["complete"]:
-                self._compute(encoder, req["texts"], entry_dir, manifest, batch_size, progress)
-        return EmbeddingSet(entry_dir, manifest)
+        meta = req["meta"]
+        enc = self._known(meta)
+        if enc is not None:
+            found = self._index.lookup(enc, req["hashes"])
+            if found.missing.size == 0:
+                self._record(req, enc, name)
+                s = self._set(req, enc, found)
+                s.check()
+                return s
+        make_dir(self._base, self.root)
+        with flock(self._base / ".lock", shared=True):
+            enc = self._index.add_encoder(meta)
+            folder = make_dir(self._key_dir(meta["key_id"]), self.root)
+            with flock(folder / ".lock"):
+                self._clean_strays(enc, folder)
+                found = self._index.lookup(enc, req["hashes"])
+                if found.missing.size:
+                    self._migrate_v1(req, enc, folder, found)
+                    found = self._index.lookup(enc, req["hashes"])
+                if found.missing.size:
+                    self._compute(encoder, req, enc, folder, found.missing, batch_size,
+                                  shard_size, progress, grow)
+                    found = self._index.lookup(enc, req["hashes"])
+        if found.missing.size:  # pragma: no cover - the index lost rows we just committed
+            raise CacheError(f"Cache index {self._index.path} lost rows while writing; run again.")
+        self._record(req, enc, name)
+        s = self._set(req, enc, found)
+        s.check()
+        return s
 
     def _compute(
         self,
         encoder: Any,
-        texts: list[str],
-        entry_dir: Path,
-        manifest: dict[str, Any],
+        req: dict[str, Any],
+        enc: int,
+        folder: Path,
+        missing: np.ndarray,
         batch_size: int,
+        shard_size: int,
         progress: bool | None,
+        grow: bool,
     ) -> None:
-        n, size = manifest["n"], manifest["shard_size"]
-        n_total = math.ceil(n / size)
-        done = {s["index"] for s in manifest["shards"]}
-        tokens = manifest["pooling"] == "tokens"
-        label = f"Embedding with {manifest['encoder_name']}"
-        with progress_bar(n, label, enabled=progress) as bar:
-            bar.advance(sum(s["stop"] - s["start"] for s in manifest["shards"]))
-            for i in range(n_total):
-                if i in done:
-                    continue
-                start, stop = i * size, min(n, (i + 1) * size)
-                out = encoder.encode(texts[start:stop], batch_size=batch_size, progress=False)
-                vectors, offsets = check_output(out, manifest, start, stop)
-                names = shard_files(i, tokens)
-                record: dict[str, Any] = {"index": i, "start": start, "stop": stop}
-                files = []
-                if offsets is not None:
-                    files.append(write_npy(entry_dir / names[1], offsets))
-                    record["n_tokens"] = int(vectors.shape[0])
-                files.insert(0, write_npy(entry_dir / names[0], vectors))
-                record.update(files=files, created=now())
-                manifest["shards"].append(record)
-                manifest["updated"] = now()
-                manifest["complete"] = len(manifest["shards"]) == n_total
-                write_manifest(entry_dir, manifest)
-                bar.advance(stop - start)
+        hashes, texts, meta = req["hashes"], req["texts"], req["meta"]
+        first: dict[bytes, int] = {}
+        copies: Counter[bytes] = Counter()
+        for i in missing.tolist():
+            first.setdefault(hashes[i], i)
+            copies[hashes[i]] += 1
+        todo = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+        n = len(texts)
+        size, a = shard_size, 0
+        with progress_bar(n, f"Embedding with {meta['name']}", enabled=progress) as bar:
+            bar.advance(n - missing.size)
+            while a < todo.size:
+                at = todo[a : a + size]
+                a += at.size
+                chunk = [hashes[i] for i in at]
+                t0 = time.perf_counter()
+                out = encoder.encode([texts[i] for i in at], batch_size=batch_size, progress=False)
+                fast = time.perf_counter() - t0 < _FAST_SECONDS
+                self._commit(enc, folder, meta, chunk, out, at)
+                bar.advance(sum(copies[h] for h in chunk))
+                if grow and fast and at.size == size:
+                    size = min(2 * size, FAST_SHARD_ROWS)  # a kill still loses under a second
 
-    # ---------------------------------------------------------------- manage
-    def _ids(self) -> list[str]:
-        if not self._base.is_dir():
-            return []
-        return sorted(p.name for p in self._base.iterdir() if p.is_dir() and p.name[0] != ".")
+    def _clean_strays(self, enc: int, folder: Path) -> list[str]:
+        """Remove what a killed writer of this key left (temp files, unindexed shards).
 
-    def _resolve(self, entry_id_or_prefix: str) -> str:
-        prefix = str(entry_id_or_prefix).strip()
-        if not prefix:
-            raise CacheError("An empty entry id matches every entry; give an id or a prefix.")
-        ids = self._ids()
-        matches = [i for i in ids if i.startswith(prefix)]
-        if not matches:
-            raise CacheError(
-                f"No cache entry matches {prefix!r} in {self.root}. "
-                "`headwise cache list` shows the entry ids."
-            )
-        if len(matches) > 1:
-            shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
-            raise CacheError(
-                f"Entry prefix {prefix!r} is ambiguous: it matches {len(matches)} entries "
-                f"({shown}). Give more characters."
-            )
-        return matches[0]
-
-    def entries(self) -> list[EntryInfo]:
-        """List every entry, most recently updated first; unreadable ones carry ``error``."""
-        infos = [self._info(eid) for eid in self._ids()]
-        infos.sort(key=lambda e: (e.updated is None, -e.updated.timestamp() if e.updated else 0))
-        return infos
-
-    def _info(self, eid: str) -> EntryInfo:
-        path = self._base / eid
-        size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
-        try:
-            m = read_manifest(path)
-            error = None if m is not None else "no manifest (interrupted before the first shard)"
-        except CacheError as exc:
-            m, error = None, str(exc)
-        if m is None:
-            return EntryInfo(eid, path, "", {}, 0, 0, "", "", False, 0, 0, size, None, None, error)
-        return EntryInfo(
-            id=eid,
-            path=path,
-            encoder_name=m["encoder_name"],
-            encoder_key=m["encoder_key"],
-            n=m["n"],
-            dim=m["dim"],
-            dtype=m["dtype"],
-            pooling=m["pooling"],
-            complete=m["complete"],
-            n_shards=len(m["shards"]),
-            n_shards_total=math.ceil(m["n"] / m["shard_size"]),
-            size_bytes=size,
-            created=_parse_time(m["created"]),
-            updated=_parse_time(m["updated"]),
-        )
-
-    def verify(self, entry_id: str | None = None, *, repair: bool = False) -> list[VerifyResult]:
-        """Check every shard's sha256 (all entries, or one id/prefix); ``repair`` drops bad ones.
-
-        Repair removes damaged shards from the manifest and marks the entry incomplete, so the
-        next :meth:`get_or_compute` recomputes just those; an entry whose manifest is unreadable
-        is removed whole.
+        Safe only under the key's lock: every other writer of this key is then waiting, and
+        maintenance (which holds the store lock exclusively) cannot run.
         """
-        ids = self._ids() if entry_id is None else [self._resolve(entry_id)]
-        results = []
-        for eid in ids:
-            path, trash = self._base / eid, None
-            lock = entry_lock(path, blocking=False, must_exist=True)
-            with lock if repair else contextlib.nullcontext():
-                result, broken = verify_entry(path, repair)
-                if repair and broken:
-                    trash = self._trash(path)
-            if trash is not None:
-                shutil.rmtree(trash, ignore_errors=True)
-            results.append(result)
-        return results
+        names = {r.name for r in self._index.shards(enc)}
+        gone = []
+        for p in folder.iterdir():
+            stray = is_temp_name(p.name) or (SHARD_NAME.fullmatch(p.name) and p.name not in names)
+            if stray and safe_unlink(p):
+                gone.append(p.name)
+        return gone
 
-    def _trash(self, path: Path) -> Path:
-        """Move an entry aside (call under its lock) so readers never see it half-deleted."""
-        trash = self._base / f".trash-{path.name}-{secrets.token_hex(4)}"
-        os.replace(path, trash)
-        return trash
+    def _commit(
+        self, enc: int, folder: Path, meta: dict[str, Any], hashes: list[bytes], out: Any,
+        at: np.ndarray,
+    ) -> None:
+        vectors, offsets = check_output(out, meta, at)
+        if offsets is None:
+            pos, length = np.arange(len(hashes)), np.ones(len(hashes), dtype=np.int64)
+        else:
+            pos, length = offsets[:-1], np.diff(offsets)
+        rec = write_shard(folder, vectors)
+        rec["created"] = now()
+        self._index.add_shard(enc, rec, hashes, pos.tolist(), length.tolist())
 
-    def _delete(self, path: Path) -> None:
-        with entry_lock(path, blocking=False, must_exist=True):
-            trash = self._trash(path)
-        shutil.rmtree(trash, ignore_errors=True)
-
-    def remove(self, entry_id_or_prefix: str) -> list[str]:
-        """Delete the entry whose id starts with the given prefix; return the removed ids."""
-        eid = self._resolve(entry_id_or_prefix)
-        self._delete(self._base / eid)
-        return [eid]
-
-    def clear(self) -> int:
-        """Delete every entry; return how many were removed."""
-        removed, busy = 0, []
-        for eid in self._ids():
-            try:
-                self._delete(self._base / eid)
-                removed += 1
-            except CacheError:
-                busy.append(eid)
-        if self._base.is_dir():
-            for p in self._base.iterdir():
-                if p.name.startswith(".trash-"):
-                    shutil.rmtree(p, ignore_errors=True)
-        if busy:
-            raise CacheError(
-                f"Removed {removed} cache entries; {len(busy)} are being written by another "
-                f"process and were kept ({', '.join(busy)}). Run clear again when they finish."
-            )
-        return removed
+    def _migrate_v1(self, req: dict[str, Any], enc: int, folder: Path, found: Any) -> None:
+        """Import the rows of a v1 entry for exactly these inputs (never recomputed)."""
+        meta = req["meta"]
+        old = self._v1.find(meta["encoder_key"], meta["dtype"], req["digest"])
+        if old is None:
+            return
+        missing = found.missing
+        first: dict[bytes, int] = {}
+        for i in missing.tolist():
+            first.setdefault(req["hashes"][i], i)
+        todo = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+        for a in range(0, todo.size, MAX_SHARD_ROWS):
+            at = todo[a : a + MAX_SHARD_ROWS]
+            out: Any
+            if meta["pooling"] == "tokens":
+                out = old.token_embeddings(at)
+            else:
+                out = old.take(at)
+            self._commit(enc, folder, meta, [req["hashes"][i] for i in at], out, at)
 
 
-def _parse_time(stamp: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
+class _NoEncoder:
+    """Stands in for an encoder when every missing row comes from a v1 entry."""
+
+    def __init__(self, meta: dict[str, Any]) -> None:
+        self.name, self.dim, self.pooling = meta["name"], meta["dim"], meta["pooling"]
+        self._key = meta["encoder_key"]
+
+    def key(self) -> dict[str, Any]:
+        return dict(self._key)
+
+    def encode(self, inputs: Any, **kwargs: Any) -> Any:
+        raise CacheError("A v1 cache entry could not be migrated; run the embed again.")
+

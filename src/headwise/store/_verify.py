@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import CacheError
-from ._io import damaged_shard_error, file_sha256, now, read_manifest, shard_problem, write_manifest
+from ._io import (
+    clean_strays,
+    damaged_shard_error,
+    file_sha256,
+    find_strays,
+    now,
+    read_manifest,
+    shard_problem,
+    write_manifest,
+)
 
 __all__ = ["VerifyResult", "verify_entry"]
 
@@ -21,9 +30,10 @@ class VerifyResult:
     id: str
     ok: bool
     n_shards_checked: int
-    bad_shards: tuple[int, ...]  # shard indices that are missing, truncated or corrupt
+    bad_shards: tuple[int | str, ...]  # shards (v1: indices, v2: file names) found damaged
     problems: tuple[str, ...]  # one line per problem found
     repaired: bool  # bad shards dropped (or a broken entry removed)
+    strays: tuple[str, ...] = ()  # temp files and orphan shards found (removed when repairing)
 
 
 def verify_entry(path: Path, repair: bool) -> tuple[VerifyResult, bool]:
@@ -46,9 +56,17 @@ def verify_entry(path: Path, repair: bool) -> tuple[VerifyResult, bool]:
                 break
         if problem is not None:
             bad[shard["index"]] = str(damaged_shard_error(eid, shard["index"], problem))
+    strays = find_strays(path, manifest)
+    if repair:
+        clean_strays(path, manifest)
     n_total = math.ceil(manifest["n"] / manifest["shard_size"])
     overclaimed = manifest["complete"] and len(manifest["shards"]) != n_total
     problems = list(bad.values())
+    if strays and not repair:
+        problems.append(
+            f"Cache entry {eid} holds {len(strays)} leftover temp or orphan files "
+            f"({', '.join(strays[:3])}); `headwise cache verify --repair` removes them."
+        )
     if overclaimed:
         problems.append(f"Cache entry {eid} is marked complete but lacks shards.")
     repaired = repair and bool(problems)
@@ -63,5 +81,7 @@ def verify_entry(path: Path, repair: bool) -> tuple[VerifyResult, bool]:
         manifest["updated"] = now()
         write_manifest(path, manifest)
     checked = len(manifest["shards"]) + (len(bad) if repaired else 0)
-    result = VerifyResult(eid, not problems, checked, tuple(sorted(bad)), tuple(problems), repaired)
+    result = VerifyResult(
+        eid, not problems, checked, tuple(sorted(bad)), tuple(problems), repaired, tuple(strays)
+    )
     return result, False

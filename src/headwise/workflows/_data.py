@@ -22,11 +22,14 @@ def load_inputs(
     split_col: str | None = None,
     require_labels: bool = True,
     on_error: str = "fail",
+    drop_unlabeled: bool = False,
+    encoding: str = "utf-8",
 ) -> Table:
     """A table of texts, or of images / clips when ``encoder`` takes media (its info says so).
 
     Media files left out under ``on_error="skip"`` stay listed in ``table.skipped`` and
-    ``table.ignored`` (see :func:`media_report`); the caller decides how to show them.
+    ``table.ignored`` (see :func:`media_report`), text rows without a label left out under
+    ``drop_unlabeled`` are counted in ``table.n_dropped``; the caller decides how to show them.
     """
     from ..datasets import load_table
     from ..encoders import encoder_modality
@@ -37,7 +40,7 @@ def load_inputs(
     if modality == "text":
         return load_table(
             data, text_col=text_col, label_col=label_col, split_col=split_col,
-            require_labels=require_labels,
+            require_labels=require_labels, drop_unlabeled=drop_unlabeled, encoding=encoding,
         )  # fmt: skip
     for flag, value in (("--text-col", text_col), ("--label-col", label_col), ("--split-col", split_col)):
         if value is not None:
@@ -69,10 +72,13 @@ def media_report(table: Table) -> dict[str, Any]:
 
 
 def encoder_options(
-    layer: int | None = None, pooling: str | None = None, max_length: int | None = None
+    layer: int | None = None, pooling: str | None = None, max_length: int | None = None,
+    precision: str | None = None,
 ) -> dict[str, Any]:
     """Encoder keyword options, leaving out the ones not given (the encoder's defaults apply)."""
     opts: dict[str, Any] = {}
+    if precision is not None:
+        opts["precision"] = precision
     if layer is not None:
         opts["layer"] = layer
     if pooling is not None:

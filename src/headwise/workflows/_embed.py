@@ -58,12 +58,17 @@ def embed_texts(
     dtype: str = "float32",
     progress: bool | None = None,
     allow_tokens: bool = False,
+    name: str | None = None,
 ) -> Embedded:
     """Embed ``texts`` (or media items) with encoder ``spec`` through the embedding cache.
 
     A second call with the same encoder and inputs is a cache hit. Per-token pooling is refused
-    unless ``allow_tokens``: the heads take one vector per row.
+    unless ``allow_tokens``: the heads take one vector per row. ``name`` (the dataset's) is what
+    ``headwise cache list`` shows for these rows.
     """
+    from .._validation import check_int_range
+
+    check_int_range(batch_size, "--batch-size", 1)  # a cache hit would otherwise never look at it
     from ..encoders import get_encoder
     from ..store import EmbeddingStore
 
@@ -78,7 +83,7 @@ def embed_texts(
     t0 = time.perf_counter()
     hit = store.lookup(encoder, texts, dtype=dtype)
     es = hit if hit is not None else store.get_or_compute(
-        encoder, texts, batch_size=batch_size, dtype=dtype, progress=progress
+        encoder, texts, batch_size=batch_size, dtype=dtype, progress=progress, name=name
     )
     return Embedded(
         embeddings=es,
@@ -105,6 +110,7 @@ def embed_table(table: Table, encoder: str, options: dict[str, Any] | None = Non
     >>> embed_table(load_table(p), "hash", progress=False).X.shape[0]
     3
     """
+    settings.setdefault("name", table.path.name)
     return embed_texts(table.texts, encoder, options, **settings)
 
 

@@ -44,7 +44,8 @@ def load_head_for(
 
     Refuses embeddings from another encoder than the head was fitted on.
     """
-    from ..heads import describe_encoder_key, load_head
+    from ..encoders import get_encoder
+    from ..heads import check_encoder_key, describe_encoder_key, load_head
 
     head = load_head(model)
     spec = getattr(head, "encoder_spec_", None) or {}
@@ -52,6 +53,7 @@ def load_head_for(
     if not name:
         raise InputError(f"{model} does not record its encoder; pass --encoder.")
     options = spec.get("options", {}) if encoder is None or encoder == spec.get("spec") else {}
+    check_encoder_key(model, head.encoder_key_, get_encoder(name, **options).key())  # before embedding
     emb = embed_table(table, name, options, batch_size=batch_size, progress=progress)
     if head.encoder_key_ is not None and head.encoder_key_ != emb.encoder_key:
         raise EncoderMismatchError(

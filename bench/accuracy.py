@@ -1,0 +1,294 @@
+"""Accuracy of every headwise head and ``auto`` against sklearn's LogisticRegression (issue #12).
+
+    nice -n 10 python bench/accuracy.py [--sets sst2,trec,...] [--methods auto,logistic,...]
+    python bench/accuracy.py --quick          # CI smoke: synthetic data, no encoder
+
+all-MiniLM-L6-v2 embeddings (``get_encoder("minilm")``, through the headwise cache) of the shared
+text sets, two settings on the same rows for every method:
+
+* ``mteb``: MTEB's classification protocol, 10 experiments of ``samples_per_label`` rows per class
+  (8; 16 for Emotion) drawn by MTEB's own undersampling (:func:`headwise.protocols.mteb_undersample`),
+  accuracy on the full test split; mean and 95% t-interval over the experiments.
+* ``full``: all training rows, one fit; the 95% interval is the binomial one of the test accuracy.
+
+Results are merged into ``bench/results/accuracy.json`` keyed by (set, setting, method), so a run
+with ``--methods`` only refreshes those methods; ``bench/results/accuracy.md`` is rendered from it
+with every command that contributed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _common import RESULTS, SHARED_DATA, command, machine, md_table
+
+from headwise._atomic import atomic_write
+
+SETS = ("sst2", "trec", "emotion", "banking77", "20newsgroups")
+HEADS = ("ncm", "lda", "ridge", "logistic", "knn", "nb", "rpridge", "transductive", "auto")
+SKLEARN = ("sklearn-lr-100", "sklearn-lr-1000")
+JSON = RESULTS / "accuracy.json"
+QUICK = ("sklearn-lr-100", "ncm", "lda", "ridge", "logistic", "knn", "auto")
+
+
+def make_method(name: str) -> Callable[[], Any]:
+    """A factory of fresh, unfitted estimators for a method name."""
+    if name.startswith("sklearn-lr-"):
+        from sklearn.linear_model import LogisticRegression
+
+        it = int(name.rsplit("-", 1)[1])
+        return lambda: LogisticRegression(random_state=42, max_iter=it)
+    from headwise.heads import get_head
+
+    return lambda: get_head(name)
+
+
+def load_set(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """MiniLM embeddings and integer labels of the train and test splits (cached)."""
+    from headwise.datasets import load_table
+    from headwise.encoders import get_encoder
+    from headwise.store import EmbeddingStore
+
+    table = load_table(SHARED_DATA / f"{name}.jsonl.gz", label_col="label")
+    encoder = get_encoder("minilm")
+    store = EmbeddingStore()
+    es = store.lookup(encoder, table.texts) or store.get_or_compute(
+        encoder, table.texts, batch_size=64
+    )
+    X = es.to_numpy()
+    tr, te = table.split_indices("train"), table.split_indices("test")
+    return X[tr], table.labels[tr], X[te], table.labels[te]
+
+
+def synthetic(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Tiny Gaussian classes with anisotropic noise (the ``--quick`` smoke data)."""
+    rng = np.random.default_rng(seed)
+    k, d = 5, 32
+    means = rng.normal(size=(k, d)) * 0.6
+    scale = np.exp(rng.uniform(-1.0, 1.0, d))
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.integers(0, k, n)
+        return (means[y] + rng.normal(size=(n, d))) * scale, y
+
+    (X, y), (Xt, yt) = draw(400), draw(400)
+    return X.astype(np.float32), y, Xt.astype(np.float32), yt
+
+
+def t_interval(scores: list[float]) -> float:
+    from scipy import stats
+
+    if len(scores) < 2:
+        return 0.0
+    return float(stats.t.ppf(0.975, len(scores) - 1) * np.std(scores, ddof=1) / np.sqrt(len(scores)))
+
+
+def run_one(factory: Callable[[], Any], X: np.ndarray, y: np.ndarray, Xt: np.ndarray,
+            yt: np.ndarray, samples: list[np.ndarray] | None) -> dict[str, Any]:
+    accs, secs, extra = [], [], []
+    for idx in samples if samples is not None else [np.arange(y.size)]:
+        est = factory()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0 = time.perf_counter()
+            est.fit(X[idx], y[idx])
+            secs.append(time.perf_counter() - t0)
+            accs.append(float(np.mean(est.predict(Xt) == yt)))
+        extra.append(describe(est))
+    mean = float(np.mean(accs))
+    ci = (t_interval(accs) if samples is not None
+          else 1.96 * float(np.sqrt(mean * (1 - mean) / yt.size)))
+    return {"mean": mean, "ci95": ci, "per_run": accs, "fit_s_median": statistics.median(secs),
+            "chosen": extra}
+
+
+def describe(est: Any) -> str:
+    """What a tuned head chose (C, alpha, ensemble weights), for the table's notes."""
+    if hasattr(est, "weights_") and hasattr(est, "members_"):
+        return " ".join(f"{n}:{w:.2f}" for n, w in zip(est.members_, est.weights_, strict=True)
+                        if w > 0)
+    if hasattr(est, "best_name_"):
+        return str(est.best_name_)
+    for attr in ("C_", "alpha_", "shrinkage_"):
+        if hasattr(est, attr):
+            return f"{attr[:-1]}={getattr(est, attr):.3g}"
+    return ""
+
+
+def render(results: dict[str, Any], quick: bool) -> str:
+    lines = ["## Accuracy: headwise heads and `auto` vs sklearn LogisticRegression (issue #12)\n"]
+    lines.append("Commands (each refreshed the methods it names; results merged):\n")
+    lines += [f"- `{c}`" for c in results.get("commands", [])]
+    lines.append("")
+    lines.append(results.get("machine", ""))
+    lines.append(
+        "\nall-MiniLM-L6-v2 embeddings. `mteb`: MTEB's protocol, 10 experiments of 8 rows per "
+        "class (16 for Emotion) by MTEB's undersampling, full test split, mean ± 95% t-interval "
+        "over experiments. `full`: all training rows, one fit, ± 95% binomial interval of the test "
+        "accuracy. Accuracy in %. `fit s`: median fit seconds on this shared machine."
+        if not quick else "\nSynthetic smoke data (5 Gaussian classes, 32 features)."
+    )
+    data = results["data"]
+    for setting in ("mteb", "full"):
+        sets = [s for s in data if setting in data[s]]
+        if not sets:
+            continue
+        methods = [m for m in (*SKLEARN, *HEADS)
+                   if any(m in data[s][setting] for s in sets)]
+        rows = []
+        for m in methods:
+            row: list[Any] = [m]
+            for s in sets:
+                r = data[s][setting].get(m)
+                row.append(None if r is None else f"{100 * r['mean']:.2f} ± {100 * r['ci95']:.2f}")
+            rows.append(row)
+        lines.append(f"\n### {setting}\n")
+        lines.append(md_table(["method", *sets], rows))
+        ref = "sklearn-lr-100"
+        auto_rows = []
+        for s in sets:
+            d = data[s][setting]
+            if "auto" in d and ref in d:
+                best = max((m for m in d if m not in SKLEARN and m != "auto"),
+                           key=lambda m: d[m]["mean"], default=None)
+                auto_rows.append([
+                    s, f"{100 * (d['auto']['mean'] - d[ref]['mean']):+.2f}",
+                    f"{100 * (d['auto']['mean'] - d['sklearn-lr-1000']['mean']):+.2f}"
+                    if "sklearn-lr-1000" in d else None,
+                    f"{best} {100 * d[best]['mean']:.2f}" if best else None,
+                    f"{d['auto']['fit_s_median']:.2f}",
+                    max((d[m]["fit_s_median"] for m in d if m in HEADS and m != "auto"),
+                        default=None),
+                    "; ".join(sorted(set(d["auto"]["chosen"])))[:120],
+                ])
+        if auto_rows:
+            lines.append(f"\n`auto` against sklearn ({setting}):\n")
+            lines.append(md_table(["set", "auto − lr(100) pt", "auto − lr(1000) pt",
+                                   "best single head", "auto fit s", "slowest head fit s",
+                                   "auto's choice"], auto_rows))
+        notes = []
+        for s in sets:
+            for m in ("logistic", "ridge", "lda"):
+                r = data[s][setting].get(m)
+                if r and any(r["chosen"]):
+                    notes.append(f"{s}/{m}: " + ", ".join(sorted(set(r["chosen"])))[:100])
+        if notes:
+            lines.append(f"\nTuned values ({setting}): " + "; ".join(notes) + ".")
+    lines += render_timing(results)
+    return "\n".join(lines) + "\n"
+
+
+TIMED = ("sklearn-lr-100", "sklearn-lr-1000", "ncm", "lda", "ridge", "knn", "logistic", "auto")
+
+
+def timing(name: str, repeats: int) -> dict[str, Any]:
+    """Median fit seconds of each method, interleaved (same load), 8-shot and full data."""
+    from headwise.protocols import mteb_undersample
+
+    X, y, _, _ = load_set(name)
+    out: dict[str, Any] = {}
+    for setting, idx in (("mteb", mteb_undersample(y, 8, 1)[0]), ("full", np.arange(y.size))):
+        secs: dict[str, list[float]] = {m: [] for m in TIMED}
+        for _ in range(repeats):
+            for m in TIMED:
+                est = make_method(m)()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    t0 = time.perf_counter()
+                    est.fit(X[idx], y[idx])
+                    secs[m].append(time.perf_counter() - t0)
+        out[setting] = {"rows": int(idx.size), **{m: statistics.median(v) for m, v in secs.items()}}
+        print(name, setting, {m: round(v, 2) for m, v in out[setting].items()}, flush=True)
+    return out
+
+
+def render_timing(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, t in results.get("timing", {}).items():
+        lines.append(f"\n### Fit time on {name} (`{t['command']}`, median of {t['repeats']}, "
+                     "methods interleaved so they share the load)\n")
+        rows = []
+        for setting in ("mteb", "full"):
+            d = t[setting]
+            heads = max(d[m] for m in ("ncm", "lda", "ridge", "knn", "logistic"))
+            rows.append([f"{setting} ({d['rows']} rows)", *(f"{d[m]:.2f}" for m in TIMED),
+                         f"{d['auto'] / d['sklearn-lr-100']:.2f}", f"{d['auto'] / heads:.2f}"])
+        lines.append(md_table(["setting", *(f"{m} s" for m in TIMED), "auto / lr(100)",
+                               "auto / slowest head"], rows))
+        lines.append(f"\n{t['machine']}")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sets", default=",".join(SETS))
+    ap.add_argument("--methods", default=",".join((*SKLEARN, *HEADS)))
+    ap.add_argument("--settings", default="mteb,full")
+    ap.add_argument("--timing", default="", help="time the fits on this set instead (banking77)")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from headwise.protocols import mteb_samples_per_label, mteb_undersample
+
+    methods = args.methods.split(",")
+    if args.quick and args.methods == ap.get_default("methods"):
+        methods = [m for m in methods if m in QUICK]
+    sets = ["synthetic"] if args.quick else args.sets.split(",")
+    path = RESULTS / "accuracy-quick.json" if args.quick else JSON
+    mine: dict[str, Any] = {}
+    info = {"command": command(), "machine": machine()}
+    if args.timing:
+        t = {**timing(args.timing, args.repeats), "command": info["command"],
+             "repeats": args.repeats, "machine": info["machine"]}
+        results = merge(path, {}, info, fresh=False, timing={args.timing: t})
+        atomic_write(RESULTS / "accuracy.md", render(results, False).encode())
+        return
+    for name in sets:
+        X, y, Xt, yt = synthetic() if args.quick else load_set(name)
+        n_exp = 2 if args.quick else 10
+        spl = mteb_samples_per_label(name)
+        for setting in args.settings.split(","):
+            samples = mteb_undersample(y, spl, n_exp) if setting == "mteb" else None
+            for m in methods:
+                t0 = time.perf_counter()
+                r = run_one(make_method(m), X, y, Xt, yt, samples)
+                mine.setdefault(name, {}).setdefault(setting, {})[m] = r
+                print(f"{name:13s} {setting:5s} {m:16s} {100 * r['mean']:6.2f} ± "
+                      f"{100 * r['ci95']:.2f}  fit {r['fit_s_median']:.2f}s "
+                      f"({time.perf_counter() - t0:.0f}s) {r['chosen'][0]}", flush=True)
+                results = merge(path, mine, info, fresh=args.quick)
+    out = RESULTS / ("accuracy-quick.md" if args.quick else "accuracy.md")
+    atomic_write(out, render(results, args.quick).encode())
+    print("wrote", out)
+
+
+def merge(path: Path, mine: dict[str, Any], info: dict[str, str], fresh: bool,
+          timing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Re-read the results file and put this run's entries in it (runs may overlap)."""
+    results = json.loads(path.read_text()) if path.exists() and not fresh else {}
+    results.setdefault("timing", {}).update(timing or {})
+    results.setdefault("data", {})
+    results.setdefault("commands", [])
+    if info["command"] not in results["commands"] and not timing:
+        results["commands"].append(info["command"])
+    results["machine"] = info["machine"]
+    for name, settings in mine.items():
+        for setting, methods in settings.items():
+            results["data"].setdefault(name, {}).setdefault(setting, {}).update(methods)
+    if not fresh:  # the quick smoke run keeps its numbers in the -quick.md only
+        atomic_write(path, json.dumps(results, indent=1).encode())
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""Closed-form heads (NCM, LDA, ridge) against their physical floor and the sklearn a user tunes.
+
+Usage: python bench/closedform.py [--quick] [--workloads 100k,1m,banking77] [--repeats 3]
+
+Two targets (issue 19), both measured in this run on the same data:
+
+* ``fit ≤ 1.5 × one float32 XᵀX pass`` on the 100k- and 1M-row workloads. The floor and the fit
+  are timed back to back in every repeat and the ratio is the median of the per-repeat ratios,
+  so load from other processes hits both alike. At 10k rows the d×d solve (``O(d³)``, no longer
+  small against ``n·d²``) dominates: the table splits the fit into the statistics pass and the
+  solve, and the 10k row is reported, not judged.
+* ``≥ 10 ×`` faster than the scikit-learn configuration a user would tune in practice:
+  ``GridSearchCV(LinearDiscriminantAnalysis(solver="lsqr"), 5 shrinkages, 5-fold)``,
+  ``RidgeClassifierCV`` with the same 13 alphas as headwise's path, and
+  ``GridSearchCV(NearestCentroid, 5 shrink_threshold values, 5-fold)``; test accuracy of both
+  sides is listed. scikit-learn runs that take over 30 s are timed once.
+
+Quick mode (CI) runs a 3,000-row workload and writes ``closedform-quick.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, command, machine, md_table, write_fragment  # noqa: E402
+
+from heads import ALPHAS, Workload, gaussian_clusters, real_workload  # noqa: E402
+
+SHRINKAGES = tuple(float(s) for s in np.logspace(-3, 0, 5))  # 0.001 … 1
+SHRINK_THRESHOLDS = (None, 0.1, 0.3, 1.0, 3.0)
+FLOOR_TARGET, SKLEARN_TARGET = 1.5, 10.0
+BIG_ROWS = 100_000  # the floor target applies from here up
+
+
+def heads() -> list[tuple[str, Callable[[], Any], str, Callable[[], Any]]]:
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.linear_model import RidgeClassifierCV
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.neighbors import NearestCentroid
+
+    from headwise.heads import get_head
+
+    return [
+        ("ncm (euclidean)", lambda: get_head("ncm", metric="euclidean"),
+         "GridSearchCV(NearestCentroid, shrink_threshold ×5, 5-fold)",
+         lambda: GridSearchCV(NearestCentroid(), {"shrink_threshold": list(SHRINK_THRESHOLDS)}, cv=5)),
+        ("lda (OAS)", lambda: get_head("lda"),
+         "GridSearchCV(LDA(lsqr), shrinkage ×5, 5-fold)",
+         lambda: GridSearchCV(LinearDiscriminantAnalysis(solver="lsqr"),
+                              {"shrinkage": list(SHRINKAGES)}, cv=5)),
+        ("ridge (13-α path, GCV)", lambda: get_head("ridge", alphas=ALPHAS),
+         "RidgeClassifierCV(same 13 alphas)", lambda: RidgeClassifierCV(alphas=ALPHAS)),
+    ]  # fmt: skip
+
+
+def stats_seconds(make: Callable[[], Any], X: np.ndarray, y: np.ndarray) -> float:
+    """Seconds of the statistics pass the head's fit makes (what it needs, nothing more)."""
+    from headwise.heads import SufficientStats
+
+    head = make()
+    t0 = time.perf_counter()
+    SufficientStats.from_data(X, y, gram=head._needs_gram, squares=head._needs_squares)
+    return time.perf_counter() - t0
+
+
+def run(w: Workload, repeats: int, sklearn: bool, one_fit: bool = False) -> tuple[str, list[list[Any]]]:
+    from sklearn.metrics import accuracy_score
+
+    X, y, Xte, yte = w.X, w.y, w.Xte, w.yte
+    floors: list[float] = []
+    rows: list[list[Any]] = []
+    for name, ours, sk_name, sk in heads():
+        ratios, fits, model = [], [], None
+        for _ in range(repeats):  # floor and fit back to back: same load on both
+            t0 = time.perf_counter()
+            _ = X.T @ X
+            floor = time.perf_counter() - t0
+            gc.collect()
+            t0 = time.perf_counter()
+            model = ours().fit(X, y)
+            fit = time.perf_counter() - t0
+            floors.append(floor)
+            fits.append(fit)
+            ratios.append(fit / floor)
+        fit_s, ratio = statistics.median(fits), statistics.median(ratios)
+        stats_s = statistics.median(stats_seconds(ours, X, y) for _ in range(repeats))
+        acc = 100 * accuracy_score(yte, model.predict(Xte))
+        sk_fit = sk_acc = speed = None
+        note = ""
+        if sklearn and one_fit and hasattr(sk(), "param_grid"):
+            # Lower bound: one of the grid's 26 fits (the first grid value, on 4/5 of the rows).
+            # If headwise beats that single fit ≥ 10×, it beats the whole search by more.
+            grid = sk()
+            name0, values = next(iter(grid.param_grid.items()))
+            inner = grid.estimator.set_params(**{name0: values[0]})
+            rows_cv = np.random.default_rng(0).permutation(X.shape[0])[: 4 * X.shape[0] // 5]
+            t0 = time.perf_counter()
+            sk_model = inner.fit(X[rows_cv], y[rows_cv])
+            sk_fit = time.perf_counter() - t0
+            sk_acc = 100 * accuracy_score(yte, sk_model.predict(Xte))
+            speed = sk_fit / fit_s
+            note = (f"lower bound: sklearn timed on ONE of its 26 fits ({name0}={values[0]}, 4/5 "
+                    "of the rows), so the search takes ~26× this; its accuracy is that fit's")
+        elif sklearn:
+            t0 = time.perf_counter()
+            sk_model = sk().fit(X, y)
+            first = time.perf_counter() - t0
+            sk_rep = repeats if first < 30 else 1
+            times = [first]
+            for _ in range(sk_rep - 1):
+                t0 = time.perf_counter()
+                sk().fit(X, y)
+                times.append(time.perf_counter() - t0)
+            sk_fit = statistics.median(times)
+            sk_acc = 100 * accuracy_score(yte, sk_model.predict(Xte))
+            speed = sk_fit / fit_s
+            best = getattr(sk_model, "best_params_", None) or {"alpha": getattr(sk_model, "alpha_", None)}
+            note = f"sklearn chose {best}" + ("; timed once (>30 s)" if sk_rep < repeats else "")
+        else:
+            note = "sklearn not run (see the header)"
+        rows.append([
+            name, fit_s, stats_s, max(fit_s - stats_s, 0.0), ratio,
+            "–" if X.shape[0] < BIG_ROWS else ("met" if ratio <= FLOOR_TARGET else "**missed**"),
+            f"{acc:.2f}", sk_name, sk_fit, None if sk_acc is None else f"{sk_acc:.2f}", speed,
+            "–" if speed is None else ("met" if speed >= SKLEARN_TARGET else "**missed**"),
+            note,
+        ])  # fmt: skip
+        print(name, rows[-1], flush=True)
+    header = (
+        f"### {w.name}: {X.shape[0]:,} train, {Xte.shape[0]:,} test, {X.shape[1]} dims, "
+        f"{np.unique(y).size} classes\n\nFloor (one float32 `X.T @ X`): median {statistics.median(floors):.3f} s "
+        f"over {len(floors)} timings ({repeats} per head, each right before that head's fit).\n"
+    )
+    return header, rows
+
+
+COLUMNS = ["headwise head", "fit s", "stats pass s", "solve s", "fit ÷ XᵀX", "≤ 1.5× XᵀX",
+           "test acc %", "tuned sklearn", "sklearn fit s", "sklearn test acc %",
+           "sklearn ÷ headwise", "≥ 10×", "notes"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--workloads", default="100k,1m,banking77")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the sections of workloads not run now from the existing fragment")
+    args = ap.parse_args()
+    name = "closedform-quick" if args.quick else "closedform"
+    threads = os.environ.get("OPENBLAS_NUM_THREADS")
+    intro = [
+        "## Closed-form heads: XᵀX floor and tuned scikit-learn\n",
+        "`fit ÷ XᵀX` is the median over repeats of (headwise fit) ÷ (one float32 `X.T @ X` timed "
+        "right before it); `stats pass s` is the statistics pass alone (class sums, and the Gram "
+        "matrix for LDA and ridge), `solve s` the rest (the d×d solve, OAS, the ridge path and "
+        "GCV). `sklearn ÷ headwise` compares fit times on the same rows in the same run. Each "
+        "workload states the command and machine state it ran with.\n",
+    ]
+    kept = _kept_sections(name) if args.keep else {}
+    done: dict[str, str] = {}
+    jobs: list[tuple[Callable[[], Workload], int, bool, bool, str]] = []
+    if args.quick:
+        jobs.append((lambda: gaussian_clusters(3000, 32, 8), 1, True, False, ""))
+    for wl in [] if args.quick else args.workloads.split(","):
+        if wl == "100k":
+            jobs.append((lambda: gaussian_clusters(100_000, 384, 100), args.repeats, True, True,
+                         "The two GridSearchCV rows are lower bounds (one inner fit timed; see notes): "
+                         "a full search takes over an hour here.\n"))
+        elif wl == "1m":
+            jobs.append((
+                lambda: gaussian_clusters(1_000_000, 384, 1000, n_test=20000), 1, False, False,
+                "One repeat; scikit-learn not run at 1M rows: a single LinearDiscriminantAnalysis"
+                "(lsqr) fit took 262 s here (bench/results/heads.md), and the tuned grids fit 26 "
+                "times (5 values × 5 folds + refit), so ≥ 10× is judged on the 100k and Banking77 "
+                "workloads.\n",
+            ))  # fmt: skip
+        else:
+            jobs.append((lambda wl=wl: real_workload(wl), args.repeats, True, False, ""))
+    for make, repeats, sklearn, one_fit, note in jobs:
+        state = machine() + (f" OPENBLAS_NUM_THREADS={threads}." if threads else "")
+        w = make()
+        print(f"running {w.name} ...", flush=True)
+        header, rows = run(w, repeats, sklearn, one_fit)
+        done[w.name] = "\n".join([header + note, f"Command: `{command()}`\n", state + "\n",
+                                  md_table(COLUMNS, rows) + "\n"])
+        del w
+        gc.collect()
+        sections = {**kept, **done}
+        write_fragment(name, "\n".join(intro + [sections[k] for k in sections]))
+    print((RESULTS / f"{name}.md").read_text())
+
+
+def _kept_sections(name: str) -> dict[str, str]:
+    """Workload sections (``### <workload>: ...`` up to the next ``###``) of the fragment."""
+    path = RESULTS / f"{name}.md"
+    if not path.exists():
+        return {}
+    out: dict[str, str] = {}
+    for part in path.read_text().split("\n### ")[1:]:
+        title = part.split(":", 1)[0]
+        out[title] = "### " + part.rstrip() + "\n"
+    return out
+
+
+if __name__ == "__main__":
+    main()

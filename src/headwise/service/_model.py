@@ -1,0 +1,414 @@
+"""One served model: its base head file, the logged rows on top of it, and every version.
+
+A model at a version is an immutable :class:`ModelState` (head, conformal calibration, OOD
+detector); a write builds the next state beside the current one, commits it to the journal and
+only then swaps it in, so readers never see a half-applied write and nothing is applied that is
+not on disk. Heads that are pure functions of :class:`~headwise.heads.SufficientStats` (NCM, LDA,
+ridge, naive Bayes) learn exactly: new rows are added to the statistics (``partial_fit``), deleted
+rows are subtracted (:meth:`~headwise.heads.SufficientStats.subtract`), and the head is re-derived,
+so it equals a batch refit on the same rows up to floating-point rounding.
+
+Calibration follows the trust design: calibration rows are never training rows. Each logged row
+is either ``train`` or ``calibration``; a conformal predictor is rebuilt for every version, so
+the stored calibration rows are re-scored under the new head (a new class changes every softmax
+normaliser). Calibration rows of classes the head has no training rows for wait until it does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..heads import StatsHead, SufficientStats, load_head
+from ..trust import ConformalClassifier, OODDetector, check_alpha, read_calibration
+from ._errors import Conflict, Invalid, NotFound
+from ._journal import Journal, LoggedRow, NewRow
+from ._snapshots import read_snapshot, write_snapshot
+
+__all__ = ["ModelState", "ServedModel", "file_digest"]
+
+log = logging.getLogger("headwise.serve")
+ROLES = ("train", "calibration")
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _py(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+@dataclass
+class ModelState:
+    """A model at one version (never mutated after it is built, except its threshold cache)."""
+
+    version: int
+    head: Any
+    temperature: float
+    conformal: ConformalClassifier | None
+    ood: OODDetector | None
+    n_train: int  # logged training rows active at this version
+    n_calibration: int  # calibration rows in use (base file + log)
+    _cache: dict[float, tuple[np.ndarray, float]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def thresholds(self, alpha: float) -> tuple[np.ndarray, float] | None:
+        """Conformal per-class thresholds and the OOD threshold at ``alpha`` (cached)."""
+        if self.conformal is None or self.ood is None:
+            return None
+        with self._lock:
+            found = self._cache.get(alpha)
+            if found is None:
+                found = (self.conformal.thresholds(alpha), self.ood.threshold(alpha))
+                if len(self._cache) > 64:
+                    self._cache.clear()
+                self._cache[alpha] = found
+            return found
+
+
+class ServedModel:
+    """A head file served under ``name``, with its log of labelled rows (see module docstring)."""
+
+    def __init__(self, name: str, path: Path, settings: Any) -> None:
+        self.name = name
+        self.path = path
+        self.digest = file_digest(path)
+        self.base = load_head(path)
+        self.base_cal = read_calibration(path, self.base)
+        spec = getattr(self.base, "encoder_spec_", None) or {}
+        self.encoder_spec: str | None = spec.get("spec") if isinstance(spec, dict) else None
+        self.encoder_options: dict[str, Any] = dict(spec.get("options") or {}) if spec else {}
+        self.encoder_key = getattr(self.base, "encoder_key_", None)
+        self.method = settings.conformal_method
+        self.mondrian = settings.mondrian
+        self.ood_method = settings.ood_method
+        self.default_alpha = settings.default_alpha
+        self.snapshot_every = settings.snapshot_every
+        self.snapshot_dir = settings.state_path / "snapshots" / name
+        info = self.base_cal.info if self.base_cal is not None else {}
+        frac = settings.calib_fraction
+        self.calib_fraction = float(frac if frac is not None else info.get("calib_frac", 0.2))
+        self.temperature = self.base_cal.temperature if self.base_cal is not None else 1.0
+        self.why_not_incremental = self._why_not_incremental()
+        self.lock = threading.Lock()
+        self.active: dict[int, LoggedRow] = {}
+        self.seen: Counter[str] = Counter()
+        self.state = self._build(0, self.base, {})
+
+    # ---------------------------------------------------------------- description
+    def _why_not_incremental(self) -> str | None:
+        head = self.base
+        if not isinstance(head, StatsHead) or not hasattr(head, "stats_"):
+            return (
+                f"{type(head).__name__} cannot learn exactly from new rows; only heads built "
+                "from sufficient statistics (ncm, lda, ridge, gnb) can. Refit offline and "
+                "restart the service."
+            )
+        try:
+            head._check_incremental("the service")
+        except Exception as exc:  # the head says why (e.g. LDA shrinkage='ledoit-wolf')
+            return str(exc)
+        return None
+
+    @property
+    def n_features(self) -> int:
+        return int(self.base.n_features_in_)
+
+    @property
+    def calibrated(self) -> bool:
+        return self.base_cal is not None or any(r.role == "calibration" for r in self.active.values())
+
+    def describe(self, writable: bool) -> dict[str, Any]:
+        from ..heads import name_of_head
+
+        st = self.state
+        classes = [_py(c) for c in st.head.classes_]
+        return {
+            "name": self.name,
+            "version": st.version,
+            "head": name_of_head(type(st.head)),
+            "params": json.loads(json.dumps(st.head.get_params(deep=False), default=str)),
+            "classes": classes,
+            "n_classes": len(classes),
+            "n_features": self.n_features,
+            "encoder": self.encoder_spec,
+            "encoder_options": self.encoder_options,
+            "encoder_key": self.encoder_key,
+            "learns_online": self.why_not_incremental is None,
+            "why_not": self.why_not_incremental,
+            "writable": writable and self.why_not_incremental is None,
+            "calibration": None
+            if st.conformal is None
+            else {
+                "temperature": st.temperature,
+                "n_calibration": st.n_calibration,
+                "calib_fraction": self.calib_fraction,
+            },
+            "conformal_method": self.method,
+            "mondrian": self.mondrian,
+            "default_alpha": self.default_alpha,
+            "ood_method": self.ood_method,
+            "examples": {"train": st.n_train, "calibration": self._n_role("calibration")},
+        }
+
+    def _n_role(self, role: str) -> int:
+        return sum(1 for r in self.active.values() if r.role == role)
+
+    # ---------------------------------------------------------------- building states
+    def _refit(self, stats: SufficientStats) -> Any:
+        head = type(self.base)(**self.base.get_params(deep=False))
+        try:
+            head.fit_from_stats(stats)
+        except Exception as exc:
+            raise Conflict(
+                f"Model '{self.name}' cannot be refitted after this write: {exc}",
+                "Add rows of at least two classes, or roll back to an earlier version.",
+            ) from None
+        for attr in ("encoder_key_", "encoder_spec_"):
+            if hasattr(self.base, attr):
+                setattr(head, attr, getattr(self.base, attr))
+        return head
+
+    def _build(self, version: int, head: Any, active: dict[int, LoggedRow]) -> ModelState:
+        """The state for ``head`` with the base calibration plus the active calibration rows."""
+        present = set()
+        counts = getattr(getattr(head, "stats_", None), "counts", None)
+        for c, k in zip(head.classes_, counts if counts is not None else [1] * len(head.classes_), strict=True):
+            if k > 0:
+                present.add(_py(c))
+        n_train = sum(1 for r in active.values() if r.role == "train")
+        cal_rows = [r for _, r in sorted(active.items()) if r.role == "calibration"]
+        cp = ood = None
+        base = self.base_cal
+        Xb = yb = ub = None
+        if base is not None:
+            keep = np.array([_py(c) in present for c in base.y_cal], dtype=bool)
+            Xb, yb, ub = base.X_cal[keep], base.y_cal[keep], base.u_cal[keep]
+        rows = [r for r in cal_rows if r.label in present and r.x is not None]
+        n_cal = (0 if yb is None else yb.size) + len(rows)
+        if n_cal:
+            cp = ConformalClassifier(
+                head, method=self.method, mondrian=self.mondrian, temperature=self.temperature
+            )
+            Xl = np.array([r.x for r in rows]).reshape(len(rows), self.n_features)
+            yl = np.array([r.label for r in rows]) if rows else np.array([], dtype=head.classes_.dtype)
+            # (the uniforms only matter for randomised APS/RAPS, which the service does not use)
+            if yb is not None and yb.size:
+                cp.calibrate(Xb, yb, u=ub)
+                if rows:
+                    cp.partial_update(Xl, yl)  # the trust API's way to add calibration rows
+            else:
+                cp.calibrate(Xl, yl)
+            ood = OODDetector(head, self.ood_method, temperature=self.temperature)
+            ood.calibrate(cp.X_cal_)
+        return ModelState(version, head, self.temperature, cp, ood, n_train, n_cal)
+
+    # ---------------------------------------------------------------- restart
+    def restore(self, journal: Journal) -> None:
+        """Rebuild the current version from the base file (or a snapshot) plus the log."""
+        n_cal = 0 if self.base_cal is None else int(self.base_cal.y_cal.size)
+        version = journal.register_model(self.name, self.digest, n_cal)
+        self.seen = Counter(journal.label_counts(self.name))
+        if version == 0:
+            return
+        events = journal.events(self.name)
+        active_ids: set[int] = set()
+        for _, op, i in events:
+            (active_ids.add if op == "add" else active_ids.discard)(i)
+        rows = journal.rows(self.name, active_ids)
+        self.active = {i: rows[i] for i in sorted(active_ids)}
+        stats = self._restore_stats(journal, events, version)
+        head = self.base if stats is None else self._refit(stats)
+        self.state = self._build(version, head, self.active)
+
+    def _restore_stats(
+        self, journal: Journal, events: list[tuple[int, str, int]], version: int
+    ) -> SufficientStats | None:
+        if self.why_not_incremental is not None:
+            return None
+        for snap_version, path in journal.snapshots(self.name):
+            if snap_version > version:
+                continue
+            stats = read_snapshot(Path(path), model=self.name, version=snap_version, digest=self.digest)
+            if stats is None:
+                log.warning(json.dumps({"event": "snapshot_skipped", "model": self.name, "path": path}))
+                continue
+            tail = [(op, i) for v, op, i in events if v > snap_version]
+            rows = journal.rows(self.name, {i for _, i in tail})
+            if any(rows[i].x is None for _, i in tail if rows[i].role == "train"):
+                break  # a purged row in the tail: rebuild from the base instead
+            for op, i in tail:
+                r = rows[i]
+                if r.role != "train":
+                    continue
+                X, y = r.x[None, :], np.array([r.label])
+                (stats.update if op == "add" else stats.subtract)(X, y)
+            return stats
+        train = [r for r in self.active.values() if r.role == "train"]
+        stats = self.base.stats_.copy()
+        if train:
+            stats.update(np.array([r.x for r in train]), np.array([r.label for r in train]))
+        return stats
+
+    # ---------------------------------------------------------------- writes
+    def check_writable(self) -> None:
+        if self.why_not_incremental is not None:
+            raise Conflict(f"Model '{self.name}' cannot learn online: {self.why_not_incremental}")
+
+    def check_labels(self, labels: list[Any]) -> np.ndarray:
+        text = self.base.classes_.dtype.kind in "USO"
+        for lab in labels:
+            if isinstance(lab, bool) or not isinstance(lab, str if text else int):
+                kind = "text" if text else "integer"
+                raise Invalid(
+                    f"Model '{self.name}' has {kind} labels; got {lab!r}. Send labels of the "
+                    f"same type as {_py(self.base.classes_[0])!r}."
+                )
+        return np.array(labels)
+
+    def route(self, labels: list[Any], role: str) -> list[str]:
+        """Each row's role: as asked, or (``auto``) every ``1/calib_fraction``-th row of a class
+        goes to calibration when the model is calibrated (never a class's first row)."""
+        if role != "auto":
+            return [role] * len(labels)
+        frac = self.calib_fraction if self.calibrated else 0.0
+        seen = Counter(self.seen)
+        out = []
+        for lab in labels:
+            key = json.dumps(lab)
+            k = seen[key]
+            seen[key] += 1
+            cal = math.floor((k + 1) * frac + 1e-9) > math.floor(k * frac + 1e-9)
+            out.append("calibration" if cal else "train")
+        return out
+
+    def add(
+        self, journal: Journal, X: np.ndarray, labels: list[Any], texts: list[str] | None, role: str
+    ) -> tuple[int, list[int], list[str]]:
+        """Log and learn labelled rows; returns ``(version, ids, roles)``."""
+        self.check_writable()
+        y = self.check_labels(labels)
+        roles = self.route(labels, role)
+        is_train = np.array([r == "train" for r in roles])
+        head = self.state.head
+        if is_train.any():
+            stats = head.stats_.copy()
+            stats.update(X[is_train], y[is_train])
+            head = self._refit(stats)
+        new = [
+            NewRow(lab, r, X[k].astype(np.float64), None if texts is None else texts[k])
+            for k, (lab, r) in enumerate(zip(labels, roles, strict=True))
+        ]
+        version = self.state.version + 1
+        pending = {-1 - k: LoggedRow(-1 - k, r.label, r.role, r.x, r.text, version) for k, r in enumerate(new)}
+        state = self._build(version, head, {**self.active, **pending})
+        _, ids = journal.commit(
+            self.name, expected_version=self.state.version, action="add",
+            detail={"rows": len(new), "train": int(is_train.sum())},
+            new_rows=new, n_train=state.n_train, n_calibration=state.n_calibration,
+        )  # fmt: skip
+        active = dict(self.active)  # copy on write: readers iterate the old dict safely
+        for i, r in zip(ids, new, strict=True):
+            active[i] = LoggedRow(i, r.label, r.role, r.x, r.text, version)
+            self.seen[json.dumps(r.label)] += 1
+        self.active = active
+        self._swap(journal, state)
+        return version, ids, roles
+
+    def remove(self, journal: Journal, example_id: int, purge: bool) -> int:
+        self.check_writable()
+        row = self.active.get(example_id)
+        if row is None:
+            journal.require_example(self.name, example_id)
+            raise Conflict(
+                f"Example {example_id} of model '{self.name}' is already deleted.",
+                f"POST /v1/models/{self.name}/rollback restores an earlier version.",
+            )
+        head = self.state.head
+        if row.role == "train":
+            stats = head.stats_.copy()
+            stats.subtract(row.x[None, :], np.array([row.label]))
+            head = self._refit(stats)
+        active = {i: r for i, r in self.active.items() if i != example_id}
+        state = self._build(self.state.version + 1, head, active)
+        journal.commit(
+            self.name, expected_version=self.state.version, action="delete",
+            detail={"id": example_id, "purged": purge}, remove_ids=[example_id],
+            purge_ids=[example_id] if purge else [],
+            n_train=state.n_train, n_calibration=state.n_calibration,
+        )  # fmt: skip
+        self.active = active
+        self._swap(journal, state)
+        return state.version
+
+    def rollback(self, journal: Journal, target: int) -> int:
+        """A new version whose rows are those of version ``target``."""
+        self.check_writable()
+        if not 0 <= target <= self.state.version:
+            raise NotFound(
+                f"Model '{self.name}' has no version {target} (current: {self.state.version}).",
+                f"GET /v1/models/{self.name}/versions lists them.",
+            )
+        wanted: set[int] = set()
+        for _, op, i in journal.events(self.name, upto=target):
+            (wanted.add if op == "add" else wanted.discard)(i)
+        current = set(self.active)
+        drop, bring = sorted(current - wanted), sorted(wanted - current)
+        back = journal.rows(self.name, bring)
+        if any(back[i].x is None for i in bring):
+            raise Conflict(
+                f"Version {target} of model '{self.name}' used rows that were deleted with "
+                "purge=true; their data is gone, so it cannot be restored.",
+                "Roll back to a version after those deletions.",
+            )
+        stats = self.state.head.stats_.copy()
+        out_train = [self.active[i] for i in drop if self.active[i].role == "train"]
+        in_train = [back[i] for i in bring if back[i].role == "train"]
+        if out_train:
+            stats.subtract(np.array([r.x for r in out_train]), np.array([r.label for r in out_train]))
+        if in_train:
+            stats.update(np.array([r.x for r in in_train]), np.array([r.label for r in in_train]))
+        head = self._refit(stats) if (out_train or in_train) else self.state.head
+        active = {i: r for i, r in self.active.items() if i not in set(drop)}
+        active.update({i: back[i] for i in bring})
+        state = self._build(self.state.version + 1, head, active)
+        journal.commit(
+            self.name, expected_version=self.state.version, action="rollback",
+            detail={"to": target, "removed": len(drop), "restored": len(bring)},
+            add_ids=bring, remove_ids=drop,
+            n_train=state.n_train, n_calibration=state.n_calibration,
+        )  # fmt: skip
+        self.active = dict(sorted(active.items()))
+        self._swap(journal, state)
+        return state.version
+
+    def _swap(self, journal: Journal, state: ModelState) -> None:
+        self.state = state
+        if self.snapshot_every and state.version % self.snapshot_every == 0:
+            self._snapshot(journal, state.version, state.head)
+
+    def _snapshot(self, journal: Journal, version: int, head: Any) -> None:
+        path = self.snapshot_dir / f"v{version:09d}.safetensors"
+        try:
+            write_snapshot(path, head.stats_, model=self.name, version=version, digest=self.digest)
+            for old in journal.record_snapshot(self.name, version, str(path)):
+                Path(old).unlink(missing_ok=True)
+        except Exception as exc:  # the write is committed; a missing snapshot only slows restarts
+            log.warning(json.dumps({"event": "snapshot_failed", "model": self.name, "error": str(exc)}))
+
+    def check_alpha(self, alpha: float | None) -> float:
+        return check_alpha(self.default_alpha if alpha is None else alpha, "this request")

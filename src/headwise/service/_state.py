@@ -1,0 +1,235 @@
+"""Everything the service holds while it runs: models, shared encoders, batchers, the journal.
+
+:meth:`ServiceState.open` does the slow, failure-prone part (read head files, load encoders, open
+the journal, rebuild every model from its log) before the server binds a port, so a bad models
+folder is one clear error, not a half-started service. No FastAPI here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import EncoderMismatchError, HeadwiseError, InputError
+from ._batcher import MicroBatcher
+from ._errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from ._journal import JOURNAL_NAME, Journal
+from ._metrics import Metrics
+from ._model import ServedModel
+from .settings import ServeSettings
+
+__all__ = ["ServiceState", "SharedEncoder"]
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+
+
+@dataclass
+class SharedEncoder:
+    """One encoder instance shared by every model whose head was fitted on its embeddings."""
+
+    spec: str
+    options: dict[str, Any]
+    encoder: Any
+    key: dict[str, Any]
+    models: list[str] = field(default_factory=list)
+    batcher: MicroBatcher | None = None
+
+    @property
+    def dim(self) -> int:
+        return int(self.encoder.dim)
+
+
+def _key_id(key: Any) -> str:
+    return json.dumps(key, sort_keys=True, default=str)
+
+
+class ServiceState:
+    """Models by name, encoders by key, the journal and the metrics of one service."""
+
+    def __init__(self, settings: ServeSettings) -> None:
+        self.settings = settings
+        self.models: dict[str, ServedModel] = {}
+        self.encoders: dict[str, SharedEncoder] = {}
+        self.model_encoder: dict[str, str] = {}
+        self.metrics = Metrics()
+        self.metrics.gauges = self._gauges
+        self.journal: Journal | None = None
+        self.write_lock = threading.Lock()
+        self.ready = False
+
+    # ---------------------------------------------------------------- start and stop
+    @classmethod
+    def open(cls, settings: ServeSettings) -> ServiceState:
+        """Load every head in ``settings.models_dir``, its encoder, and its logged writes."""
+        self = cls(settings)
+        folder = settings.models_dir
+        if not folder.is_dir():
+            raise InputError(f"Models folder {folder} does not exist; give a folder of head files.")
+        paths = sorted(folder.glob("*.safetensors"))
+        if not paths:
+            raise InputError(
+                f"{folder} holds no *.safetensors head files; `headwise fit DATA --out "
+                f"{folder}/NAME.safetensors --calibrate` makes one."
+            )
+        for path in paths:
+            if not _NAME.fullmatch(path.stem):
+                raise InputError(
+                    f"Model file {path.name}: names may hold only letters, digits, '_', '.' and "
+                    "'-'; rename the file."
+                )
+            self.models[path.stem] = ServedModel(path.stem, path, settings)
+        for name, model in self.models.items():
+            if model.encoder_spec:
+                self._attach_encoder(name, model)
+        db = settings.state_path / JOURNAL_NAME
+        if settings.read_only:
+            self.journal = Journal(db, read_only=True) if db.exists() else None
+        else:
+            self.journal = Journal(db)
+        if self.journal is not None:
+            try:
+                for model in self.models.values():
+                    model.restore(self.journal)
+            except BaseException:
+                self.journal.close()
+                raise
+        return self
+
+    def _attach_encoder(self, name: str, model: ServedModel) -> None:
+        from ..encoders import get_encoder
+
+        spec, options = str(model.encoder_spec), model.encoder_options
+        for shared in self.encoders.values():  # same spec and options: reuse before loading
+            if shared.spec == spec and shared.options == options:
+                break
+        else:
+            enc = get_encoder(spec, **options)
+            shared = SharedEncoder(spec, options, enc, enc.key())
+            self.encoders.setdefault(_key_id(shared.key), shared)
+            shared = self.encoders[_key_id(shared.key)]
+        if model.encoder_key is not None and model.encoder_key != shared.key:
+            raise EncoderMismatchError(
+                f"Model '{name}' was fitted on embeddings from {model.encoder_key.get('id')}, "
+                f"but encoder '{spec}' here gives {shared.key.get('id')} (another version or "
+                "options). Refit the head with this encoder."
+            )
+        shared.models.append(name)
+        self.model_encoder[name] = _key_id(shared.key)
+
+    def start(self) -> None:
+        """Start one micro-batcher per encoder (inside the running event loop)."""
+        s = self.settings
+        for shared in self.encoders.values():
+            enc = shared.encoder
+            shared.batcher = MicroBatcher(
+                lambda texts, enc=enc: enc.encode(texts, batch_size=max(len(texts), 1)),
+                max_batch=s.max_batch, max_wait_ms=s.max_wait_ms, max_queue=s.max_queue,
+                on_batch=self.metrics.batch,
+            )  # fmt: skip
+            shared.batcher.start()
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        for shared in self.encoders.values():
+            if shared.batcher is not None:
+                await shared.batcher.stop()
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+
+    # ---------------------------------------------------------------- lookups
+    def model(self, name: str) -> ServedModel:
+        found = self.models.get(name)
+        if found is None:
+            known = ", ".join(sorted(self.models)) or "none"
+            raise NotFound(f"No model named '{name}' (served: {known}).")
+        return found
+
+    def encoder_for(self, name: str) -> SharedEncoder:
+        key = self.model_encoder.get(name)
+        if key is None:
+            raise Invalid(
+                f"Model '{name}' does not record the encoder it was fitted with, so it cannot "
+                "embed texts.",
+                "Send precomputed 'embeddings' instead of 'texts'.",
+            )
+        return self.encoders[key]
+
+    def encoder_by_spec(self, spec: str | None) -> SharedEncoder:
+        if not self.encoders:
+            raise Conflict(
+                "No encoder is loaded: none of the served heads records the encoder it was "
+                "fitted with.",
+                "Fit heads with `headwise fit` (it records the encoder), or embed elsewhere.",
+            )
+        if spec is None:
+            if len(self.encoders) == 1:
+                return next(iter(self.encoders.values()))
+            names = sorted({e.spec for e in self.encoders.values()})
+            raise Invalid(
+                f"Name the encoder: this service holds {len(names)} ({', '.join(names) or 'none'}).",
+                "Add \"encoder\": \"<spec>\" to the body.",
+            )
+        for shared in self.encoders.values():
+            if shared.spec == spec:
+                return shared
+        names = ", ".join(sorted({e.spec for e in self.encoders.values()})) or "none"
+        raise NotFound(f"No encoder '{spec}' is loaded (loaded: {names}).")
+
+    # ---------------------------------------------------------------- embedding
+    async def embed(self, shared: SharedEncoder, texts: list[str]) -> np.ndarray:
+        if shared.batcher is None:
+            raise Unavailable("The service is starting; the encoder is not running yet.")
+        try:
+            return await asyncio.wait_for(shared.batcher.submit(texts), self.settings.timeout_s)
+        except TimeoutError:
+            raise Unavailable(
+                f"The encoder did not answer within {self.settings.timeout_s:g} s.",
+                "Retry later, or send smaller requests.",
+            ) from None
+
+    # ---------------------------------------------------------------- writes
+    def writable_journal(self) -> Journal:
+        if self.settings.read_only or self.journal is None:
+            raise Forbidden("This service was started with --read-only; it accepts no writes.")
+        return self.journal
+
+    def locked_write(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn(journal, *args)`` under the write lock (called in a worker thread)."""
+        journal = self.writable_journal()
+        if not self.write_lock.acquire(timeout=self.settings.timeout_s):
+            raise Unavailable(
+                f"Another write held the log for more than {self.settings.timeout_s:g} s; nothing "
+                "was written.",
+                "Retry the request.",
+            )
+        try:
+            return fn(journal, *args)
+        except HeadwiseError:
+            raise
+        except ValueError as exc:  # a statistic refused the rows: the request's fault
+            raise Conflict(str(exc)) from None
+        finally:
+            self.write_lock.release()
+
+    # ---------------------------------------------------------------- metrics
+    def _gauges(self) -> list[tuple[str, dict[str, object], float]]:
+        out: list[tuple[str, dict[str, object], float]] = []
+        for name, m in sorted(self.models.items()):
+            out.append(("headwise_model_version", {"model": name}, m.state.version))
+        for name, m in sorted(self.models.items()):
+            for role in ("train", "calibration"):
+                n = sum(1 for r in m.active.values() if r.role == role)
+                out.append(("headwise_model_examples", {"model": name, "role": role}, n))
+        out.append(("headwise_ready", {}, 1.0 if self.ready else 0.0))
+        return out
+
+

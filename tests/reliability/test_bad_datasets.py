@@ -1,0 +1,78 @@
+"""Readers: unlabeled rows (refused or dropped and counted), encodings, folders, label types."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from headwise.datasets import load_table
+from headwise.exceptions import InputError
+
+
+def _jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_nan_none_and_empty_labels_are_refused_with_row_numbers(tmp_path):
+    p = tmp_path / "x.jsonl"
+    p.write_text('{"text": "a", "label": NaN}\n{"text": "b", "label": "x"}\n'
+                 '{"text": "c", "label": null}\n{"text": "d", "label": " "}\n{"text": "e", "label": "y"}\n')
+    with pytest.raises(InputError, match=r"3 row\(s\) .*rows 0, 2, 3\. .*--drop-unlabeled"):
+        load_table(p)
+
+
+def test_drop_unlabeled_drops_and_counts(tmp_path):
+    p = _jsonl(tmp_path / "x.jsonl", [{"text": "a", "label": None, "split": "train"},
+                                      {"text": "b", "label": "x", "split": "test"},
+                                      {"text": "c", "label": "y", "split": "train"}])
+    t = load_table(p, drop_unlabeled=True)
+    assert t.texts == ["b", "c"] and t.labels.tolist() == ["x", "y"] and t.n_dropped == 1
+    assert t.splits.tolist() == ["test", "train"]
+
+
+def test_csv_nan_label_is_not_the_class_nan(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("text,label\na,1\nb,\nc,2\n")
+    with pytest.raises(InputError, match="rows 1"):
+        load_table(p)
+    t = load_table(p, drop_unlabeled=True)
+    assert t.labels.dtype.kind == "i" and t.labels.tolist() == [1, 2]
+
+
+def test_integral_float_labels_stay_integers(tmp_path):
+    p = _jsonl(tmp_path / "x.jsonl", [{"text": "a", "label": 1.0}, {"text": "b", "label": 2}])
+    assert load_table(p).labels.tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".jsonl.gz"])
+def test_non_utf8_names_the_line_and_the_fix(tmp_path, suffix):
+    body = ("text,label\nplain,a\nsecond,b\ncaf\u00e9,c\n" if suffix == ".csv" else
+            '{"text": "plain", "label": "a"}\n{"text": "caf\u00e9", "label": "b"}\n')
+    raw = body.encode("latin-1")
+    p = tmp_path / f"x{suffix}"
+    p.write_bytes(gzip.compress(raw) if suffix.endswith(".gz") else raw)
+    line = 4 if suffix == ".csv" else 2
+    with pytest.raises(InputError, match=rf"line {line} is not valid utf-8 \(byte 0xe9\).*--encoding"):
+        load_table(p)
+    t = load_table(p, encoding="latin-1")
+    assert any("caf\u00e9" in x for x in t.texts)
+
+
+def test_unknown_encoding(tmp_path):
+    p = _jsonl(tmp_path / "x.jsonl", [{"text": "a", "label": "x"}])
+    with pytest.raises(InputError, match="Unknown text encoding 'klingon'"):
+        load_table(p, encoding="klingon")
+
+
+def test_folder_given_as_data(tmp_path):
+    with pytest.raises(InputError, match="is a folder, not a file"):
+        load_table(tmp_path)
+
+
+def test_labels_are_kept_as_given(tmp_path):
+    p = _jsonl(tmp_path / "x.jsonl", [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}])
+    np.testing.assert_array_equal(load_table(p).labels, ["x", "y"])

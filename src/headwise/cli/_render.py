@@ -96,7 +96,9 @@ def print_table(
     col_kinds = [(kinds or {}).get(c, kind_of(c)) for c in columns]
     for c in columns:
         left = c.lower() in _TEXT_COLUMNS or c.lower().startswith(("prediction", "accuracy after"))
-        t.add_column(c, justify="left" if left else "right", overflow="fold")
+        ident = c.lower() in ("entry", "id")  # ids stay whole on one line; other cells wrap
+        t.add_column(c, justify="left" if left else "right", overflow="fold", no_wrap=ident,
+                     min_width=24 if ident else None)
     for r in rows:
         t.add_row(*[fmt(v, k) for v, k in zip(r, col_kinds, strict=True)])
     out = _console(wide)

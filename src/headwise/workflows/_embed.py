@@ -68,7 +68,7 @@ def embed_texts(
     """
     from .._validation import check_int_range
 
-    check_int_range(batch_size, "--batch-size", 1)  # a cache hit would otherwise never look at it
+    check_int_range(batch_size, "--batch-size", 1, hint="(batch_size)")  # a cache hit never looks at it
     from ..encoders import get_encoder
     from ..store import EmbeddingStore
 

@@ -31,6 +31,8 @@ EXTRA_FRAGMENTS = (
     "crash",
     "serve",
     "accuracy",
+    "ray",
+    "active",
 )
 QUICK_ALSO = ("accuracy",)  # extra-fragment scripts whose --quick smoke run joins `run.py --quick`
 

@@ -37,6 +37,11 @@ def full_run(tmp_path: Path) -> Path:
     write_json(run / "fewshot.json", {"protocol": "fewshot", "heads": {
         "lda": {"shots": [1, 2, 4, 8], "mean": [0.3, 0.45, 0.6, 0.7], "ci95": [0.05, 0.04, 0.03, 0.02],
                 "per_seed": [[0.3, 0.31], [0.45, 0.44], [0.6, 0.61], [0.7, 0.69]]}}})
+    from headwise.protocols import active_eval
+
+    act = active_eval("ncm", X[:500], labels[:500], X[700:], labels[700:],
+                      strategies=["random", "entropy"], rounds=3, budget=6, seeds=2)
+    write_json(run / "active.json", act.to_json(dataset="toy"))
     write_json(run / "incremental.json", {"heads": {"lda": {"accuracy_after_task": [0.9, 0.85, 0.8],
                                                              "average": 0.85, "final": 0.8, "forgetting": 0.05}}})
     write_json(run / "sweep.json", {"protocol": "sweep", "head": "lda", "layers": [1, 2, 3, 4, 5, 6],

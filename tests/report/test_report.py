@@ -17,10 +17,11 @@ def test_every_section_and_no_external_resources(full_run, tmp_path):
     out = build_report(full_run, tmp_path / "report.html")
     page = out.read_text()
     for title in ("Leaderboard", "Calibration", "Errors", "Conformal prediction sets",
-                  "Out-of-distribution", "Few-shot learning curves", "Class-incremental", "Layer sweep"):
+                  "Out-of-distribution", "Few-shot learning curves", "Active learning",
+                  "Class-incremental", "Layer sweep"):
         assert f"<h2>{title}" in page, title
-    # reliability, confusion, per-class, coverage, set sizes, few-shot, incremental, sweep
-    assert page.count('src="data:image/png;base64,') == 8
+    # reliability, confusion, per-class, coverage, set sizes, few-shot, active, incremental, sweep
+    assert page.count('src="data:image/png;base64,') == 9
     assert not re.search(r'(src|href)="(?!data:)', page)  # nothing fetched from elsewhere
     assert "<script" not in page
     assert "15 equal-width bins" in page
@@ -28,10 +29,12 @@ def test_every_section_and_no_external_resources(full_run, tmp_path):
 
 
 def test_sections_skipped_when_files_absent(full_run):
-    for name in ("fewshot.json", "sweep.json", "incremental.json", "linear.json", "ood.json"):
+    for name in ("fewshot.json", "sweep.json", "incremental.json", "linear.json", "ood.json",
+                 "active.json"):
         (full_run / name).unlink()
     page = render_report(load_run(full_run))
     assert "Few-shot" not in page.split("</p>", 3)[-1] and "<h2>Layer sweep" not in page
+    assert "<h2>Active learning" not in page
     assert "<h2>Calibration" in page and "Not present" in page
 
 

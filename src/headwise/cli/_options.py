@@ -75,6 +75,13 @@ DropUnlabeledOpt = Annotated[
 ]
 EncodingOpt = Annotated[str, typer.Option("--encoding", help="Text encoding of CSV/TSV/JSONL data (default utf-8).")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Inputs per forward pass.")]
+RayOpt = Annotated[
+    bool, typer.Option("--ray", help="Run on Ray: a local Ray, or the cluster at --ray-address.")
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option("--ray-address", help="Join the Ray cluster at HOST:PORT (implies --ray)."),
+]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="Cache storage: float32 or float16.")]
 JsonOpt = Annotated[
     bool,

@@ -5,6 +5,7 @@ Resumable; a second run is a cache hit.
 
 from __future__ import annotations
 
+from ..exceptions import InputError
 from ..workflows import embed_table, encoder_options, load_inputs, media_report
 from ._options import (
     DEFAULT_ENCODER,
@@ -19,6 +20,8 @@ from ._options import (
     OnErrorOpt,
     PoolingOpt,
     PrecisionOpt,
+    RayAddressOpt,
+    RayOpt,
     TextColOpt,
 )
 from ._render import media_notes, print_json, print_record
@@ -37,8 +40,28 @@ def embed(
     on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
     encoding: EncodingOpt = "utf-8",
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Embed every row (image, clip) of DATA with ENCODER and keep the vectors in the cache."""
+    if ray or ray_address is not None:  # the same job on Ray (headwise.distributed)
+        from ..distributed import embed_table as embed_on_ray
+
+        if on_error != "fail":
+            raise InputError("--on-error skip is not available with --ray; unreadable files fail the run.")
+        if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+            raise InputError("--encoding is not available with --ray; Ray Data reads UTF-8 (convert the file first).")
+        res = embed_on_ray(data, encoder, backend="ray", address=ray_address, text_col=text_col,
+                           encoder_options=encoder_options(layer, pooling, max_length, precision),
+                           batch_size=batch_size, dtype=dtype)  # fmt: skip
+        out = {"entry": res.embeddings.key, "encoder": res.encoder_name, "rows": res.rows,
+               "dim": res.embeddings.dim, "dtype": dtype, "cache_hit": res.cache_hit,
+               "seconds": res.seconds, "rows_per_second": res.rows_per_second, "backend": "ray"}  # fmt: skip
+        if as_json:
+            print_json(out)
+        else:
+            print_record(f"embedded {data.name} on Ray", out, kinds={"rows_per_second": "plain"})
+        return
     table = load_inputs(data, encoder, text_col=text_col, require_labels=False, on_error=on_error,
                         encoding=encoding)  # fmt: skip
     emb = embed_table(

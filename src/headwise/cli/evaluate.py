@@ -46,7 +46,7 @@ from ._views import show_eval, show_score
 
 ProtocolOpt = Annotated[
     str | None,
-    typer.Option("--protocol", help="linear, fewshot, incremental, transductive, zeroshot or ood."),
+    typer.Option("--protocol", help="linear, fewshot, incremental, transductive, zeroshot, ood or active."),
 ]
 
 
@@ -64,6 +64,16 @@ def evaluate_cmd(
     transductive: Annotated[
         bool, typer.Option("--transductive", help="Few-shot: also score each head's transductive refinement.")
     ] = False,
+    strategies: Annotated[
+        str, typer.Option("--strategies", help="Active: comma list, e.g. random,entropy,coreset,pcoreset.")
+    ] = "random,entropy,coreset,pcoreset",
+    rounds: Annotated[int, typer.Option("--rounds", help="Active: rounds of queries.")] = 5,
+    budget: Annotated[
+        int | None, typer.Option("--budget", help="Active: rows queried per round (default: classes).")
+    ] = None,
+    start: Annotated[
+        int, typer.Option("--start", help="Active: labels per class at the start (0: zero-shot start).")
+    ] = 1,
     run_dir: RunDirOpt = None,
     out: Annotated[Path | None, typer.Option("--out", hidden=True, help="Refused: use --run-dir.")] = None,
     model: Annotated[
@@ -112,6 +122,7 @@ def evaluate_cmd(
         encoder=encoder or DEFAULT_ENCODER, options=encoder_options(layer, pooling, max_length, precision),
         heads=head, shots=ints(shots, "--shots"), seeds=seeds, tasks=tasks, preset=preset,
         drop_overlap=drop_overlap, transductive=transductive, batch_size=batch_size,
+        strategies=strategies, rounds=rounds, budget=budget, start=start,
     )  # fmt: skip
     if name not in list_protocols():
         raise InputError(f"Unknown protocol '{name}'. Available: {', '.join(list_protocols())}.")

@@ -26,6 +26,8 @@ from ._options import (
     OnErrorOpt,
     PoolingOpt,
     PrecisionOpt,
+    RayAddressOpt,
+    RayOpt,
     RunDirOpt,
     SplitColOpt,
     TextColOpt,
@@ -84,6 +86,8 @@ def fit(
     as_json: JsonOpt = False,
     drop_unlabeled: DropUnlabeledOpt = False,
     encoding: EncodingOpt = "utf-8",
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Fit a head on the train split of DATA and save it (safetensors + JSON, no pickle)."""
     name = one_head(head, "auto", "fit")
@@ -97,7 +101,7 @@ def fit(
         table, encoder=encoder, head=name, params=parse_params(param), out=out,
         train_split=train_split, options=encoder_options(layer, pooling, max_length, precision),
         batch_size=batch_size, dtype=dtype, calibrate=calibrate, calib_frac=calib_frac, alpha=alpha,
-        run_dir=run_dir,
+        run_dir=run_dir, ray=ray or ray_address is not None, ray_address=ray_address,
     )  # fmt: skip
     result = res.to_dict()
     overlap = None

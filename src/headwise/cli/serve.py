@@ -131,11 +131,14 @@ def serve(
 def _serve(settings: object, state: object, host: str, port: int, log_level: str) -> None:
     import uvicorn
 
-    from ..service import create_app
+    from ..service import create_app, label_router
 
-    app = create_app(settings, state=state)  # type: ignore[arg-type]
+    app = create_app(settings, state=state, routers=[label_router])  # type: ignore[arg-type]
     names = ", ".join(sorted(state.models))  # type: ignore[attr-defined]
-    err_console.print(f"serving {names} on http://{host}:{port} (docs: /docs)", highlight=False)
+    err_console.print(
+        f"serving {names} on http://{host}:{port} (docs: /docs, labelling page: /label)",
+        highlight=False,
+    )
     uvicorn.run(
         app, host=host, port=port, log_level=log_level, access_log=False,
         timeout_keep_alive=5, timeout_graceful_shutdown=10,

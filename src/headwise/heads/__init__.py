@@ -8,6 +8,7 @@ from ._attentive import AttentiveProbeHead
 from ._auto import AutoHead
 from ._base import BaseHead
 from ._centroid import NCMHead
+from ._dho import DHOHead
 from ._io import check_encoder_key, describe_encoder_key, load_head, load_head_extras, save_head
 from ._knn import KNNHead
 from ._lda import LDAHead, shrink
@@ -38,6 +39,7 @@ __all__ = [
     "AutoHead",
     "BaseHead",
     "BlendHead",
+    "DHOHead",
     "GaussianNBHead",
     "KNNHead",
     "LDAHead",

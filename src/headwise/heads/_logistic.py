@@ -14,8 +14,8 @@ from ._base import BaseHead
 from ._cpath import CSearch, PathSplit, stratified_folds
 from ._holdout import stratified_holdout
 from ._registry import register_head
+from ._rows import ChunkSource, RowSource
 from ._softmax import ChunkedSoftmaxProblem, Preprocessor, SoftmaxProblem, lda_start
-from ._stats import SufficientStats
 
 __all__ = ["LogisticHead"]
 
@@ -329,6 +329,16 @@ class LogisticHead(BaseHead):
         Memory stays at one chunk whatever the number of rows; time is about (iterations + 2)
         passes over the data per ``C``.
         """
+        return self.fit_rows(ChunkSource(chunks), y)
+
+    def fit_rows(self, source: RowSource, y: Any) -> Self:
+        """Fit on rows held by ``source`` (chunks re-read here, or Ray workers), labels ``y``.
+
+        The same problem, holdout split, preprocessing and C search as :meth:`fit_streaming`;
+        ``source`` supplies the class statistics and evaluates the objective and gradient over
+        its rows (see :mod:`headwise.heads._rows`). Only ``y``, the parameters and the gradients
+        live here.
+        """
         Cs = self._check_params()
         y = np.asarray(y)
         if y.ndim != 1 or y.size == 0:
@@ -339,38 +349,26 @@ class LogisticHead(BaseHead):
         K = self.classes_.size
         weights = self._class_weights(codes) if self.class_weight is not None else None
         train_pos = folds[0][0] if folds else None
-        stats = SufficientStats.from_batches(chunks(train_pos), squares=False)
+        stats = source.stats(train_pos)
         if stats.classes.size != K or not np.array_equal(stats.classes, self.classes_):
             raise InputError(
-                "The chunks' labels do not match y: fit_streaming needs chunks(positions) to "
-                "yield the rows of y at those positions, with the same labels."
+                "The rows' labels do not match y: the source must yield the rows of y at the "
+                "positions asked for, with the same labels."
             )
-        d = stats.n_features
-        self.n_features_in_ = d
+        self.n_features_in_ = stats.n_features
         cov = stats.within_scatter() / stats.n_samples
         pre = Preprocessor.from_moments(stats.counts, stats.class_means, cov, self.preprocess)
         dtype = np.float32  # stored embeddings are float32/float16; sums stay float64
 
-        def problem(positions: np.ndarray | None, w: np.ndarray | None) -> ChunkedSoftmaxProblem:
+        def problem(positions: np.ndarray | None, w: np.ndarray | None) -> SoftmaxProblem:
             sel = codes if positions is None else codes[positions]
             s_sum = float(sel.size if w is None else w[sel].sum())
-
-            def coded() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
-                for Xc, yc in chunks(positions):
-                    cc = np.searchsorted(self.classes_, np.asarray(yc))
-                    if self.n_features_in_ != np.shape(Xc)[1]:
-                        raise InputError(
-                            f"A chunk has {np.shape(Xc)[1]} features, the first had {d}; "
-                            "the rows must come from one encoder."
-                        )
-                    yield Xc, cc, None if w is None else w[cc]
-
-            return ChunkedSoftmaxProblem(coded, pre, d, sel, K, s_sum, dtype)
+            return source.problem(positions, sel, self.classes_, pre, w, s_sum, dtype)
 
         prob = problem(None, weights)
         if not folds:
             return self._fit_path(Cs, pre, prob, [])
-        (tr, va), = folds
+        ((tr, va),) = folds
         part = problem(tr, weights)
         split = PathSplit(part, problem(va, None), va, self._start(pre, part, float(Cs[0])))
         return self._fit_path(Cs, pre, prob, [split])

@@ -111,8 +111,40 @@ class RandomProjectionRidgeHead(RidgeHead):
     def fit_from_stats(self, stats: SufficientStats) -> Self:
         raise InputError(
             "RandomProjectionRidgeHead is fitted from statistics of its own projected features; "
-            "use fit or partial_fit (which accumulate them) instead of fit_from_stats."
+            "use fit or partial_fit (which accumulate them), or fit_from_projected_stats with "
+            "statistics of project(X), instead of fit_from_stats."
         )
+
+    def projection(self, n_features: int) -> np.ndarray:
+        """The fixed projection ``W`` this head uses for ``n_features``-dimensional inputs.
+
+        Statistics of ``ReLU(X @ W)`` accumulated elsewhere (on several workers) and merged
+        fit the head through :meth:`fit_from_projected_stats`.
+        """
+        self._check_params()
+        return relu_projection(int(n_features), int(self.n_components), self.random_state)
+
+    def fit_from_projected_stats(self, stats: SufficientStats, n_features: int) -> Self:
+        """Fit from statistics of ``ReLU(X @ self.projection(n_features))`` and labels.
+
+        Equals :meth:`fit` on the same rows (``alpha_selection="gcv"``) up to rounding.
+        """
+        self._check_params()
+        if self.alpha_selection == "val":
+            raise InputError(
+                "alpha_selection='val' holds out rows, which statistics alone cannot do; use "
+                "alpha_selection='gcv' (the default) to fit from statistics."
+            )
+        if stats.n_features != int(self.n_components):
+            raise InputError(
+                f"The statistics hold {stats.n_features} features, but this head projects to "
+                f"n_components={self.n_components}; accumulate them over ReLU(X @ projection)."
+            )
+        W = self.projection(n_features)
+        super(RidgeHead, self).fit_from_stats(stats)  # StatsHead's, which this class refuses
+        self.projection_ = W
+        self.n_features_in_ = int(n_features)
+        return self
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
         return super()._logits(self._project(X))

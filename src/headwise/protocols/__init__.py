@@ -3,6 +3,7 @@
 Each records exactly what ran (encoder key, data hash, seeds, head parameters) in ``.record``.
 """
 
+from ._active_results import ActiveCurve, ActiveResult, area_under_curve
 from ._common import LeakageError
 from ._results import (
     FewShotCurve,
@@ -19,6 +20,7 @@ from ._results import (
     summarize,
     write_json_atomic,
 )
+from .active import DEFAULT_STRATEGIES, active_eval
 from .class_incremental import class_incremental_eval, forgetting, split_tasks
 from .few_shot import (
     few_shot_eval,
@@ -33,7 +35,10 @@ from .transductive import transductive_eval
 from .zero_shot import zero_shot_eval
 
 __all__ = [
+    "ActiveCurve",
+    "ActiveResult",
     "DEFAULT_GRIDS",
+    "DEFAULT_STRATEGIES",
     "FewShotCurve",
     "FewShotResult",
     "IncrementalCurve",
@@ -46,6 +51,8 @@ __all__ = [
     "Summary",
     "SweepResult",
     "ZeroShotResult",
+    "active_eval",
+    "area_under_curve",
     "class_incremental_eval",
     "embed_layers",
     "few_shot_eval",

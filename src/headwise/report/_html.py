@@ -132,6 +132,29 @@ def _fewshot(run: RunData) -> str:
     return "<h2>Few-shot learning curves</h2>" + _img(uri, "few-shot learning curves")
 
 
+def _active(run: RunData) -> str:
+    a = run.get("active")
+    if not a or not a.get("strategies"):
+        return ""
+    strategies = a["strategies"]
+    series = {n: (c["n_labels"], c["mean"], c.get("ci95")) for n, c in strategies.items()}
+    uri = fg.curves_figure(series, "labelled rows", "test accuracy",
+                           "Active learning curves (mean ± 95% CI over seeds)")
+    rows = [[n, c["aulc"]["mean"], c["aulc"]["ci95"], c["mean"][0], c["mean"][-1]]
+            for n, c in strategies.items()]
+    start = a.get("start")
+    how = "the teacher alone (zero-shot start)" if start == 0 else f"{start} label(s) per class"
+    return (
+        "<h2>Active learning</h2>"
+        f"<p class='note'>Head {html.escape(str(a.get('head')))}, from {html.escape(how)}, "
+        f"{a.get('rounds')} rounds of {a.get('budget')} queries. AULC: area under the curve "
+        "divided by the label range (mean accuracy over the budget).</p>"
+        + _img(uri, "active learning curves")
+        + _table(["strategy", "AULC", "±95%", "first", "last"], rows,
+                 best=max(range(len(rows)), key=lambda i: rows[i][1]))
+    )
+
+
 def _incremental(run: RunData) -> str:
     inc = run.get("incremental")
     if not inc or not inc.get("heads"):
@@ -158,7 +181,8 @@ def _sweep(run: RunData) -> str:
 
 def render_report(run: RunData) -> str:
     """The report page for a loaded run, as an HTML string."""
-    sections = [_leaderboard(run), _trust(run), _ood(run), _fewshot(run), _incremental(run), _sweep(run)]
+    sections = [_leaderboard(run), _trust(run), _ood(run), _fewshot(run), _active(run),
+                _incremental(run), _sweep(run)]
     found = [n for n in RUN_FILES if (n.rsplit(".", 1)[0] in run.docs) or (n.endswith(".npz") and run.arrays)]
     missing = [f"{n} ({why})" for n, why in RUN_FILES.items() if n not in found]
     notes = f"<p class='note'>Files read: {html.escape(', '.join(found))}.</p>"

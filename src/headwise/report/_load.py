@@ -18,6 +18,7 @@ RUN_FILES = {
     "linear.json": "linear-probe protocol (leaderboard)",
     "fewshot.json": "few-shot protocol (learning curves)",
     "incremental.json": "class-incremental protocol",
+    "active.json": "active-learning protocol (learning curves by strategy)",
     "sweep.json": "layer sweep",
     "trust.json": "`headwise fit --calibrate --run-dir` (calibration, conformal)",
     "trust_arrays.npz": "`headwise fit --calibrate --run-dir` (test labels and probabilities)",

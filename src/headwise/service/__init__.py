@@ -15,6 +15,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         'pip install "headwise[serve]".'
     ) from None
 
+from ._label import label_router  # noqa: E402
 from ._state import ServiceState  # noqa: E402
 from .app import create_app  # noqa: E402
 from .routes import get_service, require_writer  # noqa: E402
@@ -28,4 +29,5 @@ __all__ = [
     "get_service",
     "read_token",
     "require_writer",
+    "label_router",
 ]

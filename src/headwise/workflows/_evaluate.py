@@ -54,6 +54,10 @@ class EvalRequest:
     out_classes: tuple[str, ...] = ()  # ood: named classes held out instead
     calib_frac: float = 0.2  # ood: train fraction used for calibration
     seed: int = 0  # ood: seeds the held-out classes
+    strategies: str = "random,entropy,coreset,pcoreset"  # active: query strategies (comma list)
+    rounds: int = 5  # active: rounds of queries
+    budget: int | None = None  # active: rows queried per round (None: one per class)
+    start: int = 1  # active: labels per class at the start (0: zero-shot start)
     progress: bool | None = None  # progress bars (None: HEADWISE_PROGRESS decides)
 
 

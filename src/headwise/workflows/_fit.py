@@ -104,13 +104,16 @@ def fit_head(
     alpha: float = 0.1,
     run_dir: str | Path | None = None,
     progress: bool | None = None,
+    ray: bool = False,
+    ray_address: str | None = None,
 ) -> FitResult:
     """Embed ``table`` (cached), fit ``head`` on its train split and save it to ``out``.
 
     With ``calibrate=True`` a stratified ``calib_frac`` of the train rows is held out (never
     fitted on): a temperature and the conformal calibration rows travel inside the head file,
     and when the table has a test split the result carries test accuracy, ECE before / after
-    and coverage at ``alpha``; ``run_dir`` then also receives ``trust.json``.
+    and coverage at ``alpha``; ``run_dir`` then also receives ``trust.json``. With ``ray``
+    (or a ``ray_address``) the embedding and the fit run on Ray (:mod:`headwise.distributed`).
     """
     from ..heads import get_head
     from ..trust import check_alpha, save_calibrated_head
@@ -125,15 +128,26 @@ def fit_head(
     assert table.labels is not None
     params = dict(params or {})
     estimator = get_head(head, **resolve_encoder_params(params))
-    emb = embed_table(table, encoder, options, batch_size=batch_size, dtype=dtype, progress=progress)
     idx = indices_for(table, train_split) if table.splits is not None else np.arange(len(table))
     cal_idx = None
     if calibrate:
         fit_pos, cal_pos = split_for_calibration(table.labels[idx], calib_frac)
         idx, cal_idx = idx[fit_pos], idx[cal_pos]
-    t0 = time.perf_counter()
-    estimator.fit(emb.X[idx], table.labels[idx])
-    fit_s = time.perf_counter() - t0
+    if ray:
+        from ..distributed import fit_inputs_ray
+
+        res, estimator, fit_s = fit_inputs_ray(
+            estimator, table.texts, table.labels, encoder, indices=idx, encoder_options=options,
+            batch_size=batch_size, dtype=dtype, address=ray_address,
+        )  # fmt: skip
+        emb = Embedded(embeddings=res.embeddings, encoder_key=res.embeddings.encoder_key,
+                       encoder_spec={"spec": encoder, "options": dict(options or {})},
+                       entry=res.embeddings.key, cached=res.cache_hit, seconds=res.seconds, dtype=dtype)  # fmt: skip
+    else:
+        emb = embed_table(table, encoder, options, batch_size=batch_size, dtype=dtype, progress=progress)
+        t0 = time.perf_counter()
+        estimator.fit(emb.X[idx], table.labels[idx])
+        fit_s = time.perf_counter() - t0
     estimator.encoder_spec_ = emb.encoder_spec
     if isinstance(params.get("encoder"), str):  # save the encoder's name, not the object
         estimator.set_params(encoder=params["encoder"])

@@ -142,3 +142,11 @@ def run_ood(table: Table, req: EvalRequest) -> EvalResult:
     from ._ood import ood_eval
 
     return ood_eval(table, req)
+
+
+@register_protocol("active")
+def run_active(table: Table, req: EvalRequest) -> EvalResult:
+    """Label efficiency: accuracy as rows get labelled round by round, per query strategy."""
+    from ._active import active_table
+
+    return active_table(table, req)

@@ -1,0 +1,320 @@
+"""DHO: dual-head distillation from a teacher's probabilities into two linear heads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral, Real
+from typing import Any, Self
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ..exceptions import InputError
+from ._base import BaseHead
+from ._registry import register_head
+from ._soft_linear import (
+    best_mixture,
+    cv_folds,
+    fit_soft_linear,
+    mixture_log_proba,
+    resolve_device,
+    torch_module,
+)
+from ._teacher import teacher_targets
+
+__all__ = ["DHOHead"]
+
+_BETAS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 4.0)
+
+
+@register_head("dho")
+class DHOHead(BaseHead):
+    """Dual-head optimisation (Kang et al., 2025): a CE head on labels, a KD head on a teacher.
+
+    Two linear heads on the same frozen features: the CE head minimises cross-entropy on the
+    labelled rows, the KD head minimises ``T² KL(teacher_T || softmax(z_kd / T))`` on the
+    labelled and unlabelled rows together. With frozen features the joint objective
+    ``0.5·CE + 0.5·KD + (λ/2)(||W_ce||² + ||W_kd||²)`` separates into two convex problems, each
+    solved to convergence (L-BFGS, torch on ``device``). Prediction mixes
+    ``α softmax(z_ce) + (1 − α) softmax(z_kd / β)``; ``predict_proba`` returns that mixture and
+    ``logits`` its logarithm. A class with no labelled row (``classes=`` or a teacher that knows
+    more classes) gets its probability from the KD head alone: the CE head only splits the mass
+    the KD head gives the labelled classes (see :func:`ce_log_proba`).
+
+    ``α`` (on the ``alpha_step`` grid), ``β`` (in ``betas``) and the CE head's weight decay (in
+    ``ce_weight_decays``) are chosen together by stratified cross-validation over the labelled
+    rows (``n_folds`` folds; ties: lower log-loss). The KD head never sees a label, so its
+    predictions on held-out labelled rows are honest; only the CE head is refitted per fold.
+    A class with one labelled row always stays in training; when no row can be held out (one
+    label per class), ``α = 0.5``, ``β = 1`` and the largest weight decay are used.
+
+    Rows are centred on the mean of all rows seen (labelled and unlabelled) and scaled to unit
+    root-mean-square norm before fitting; the stored coefficients act on raw features.
+
+    Parameters
+    ----------
+    temperature : float > 0, default=2.0
+        Distillation temperature ``T``.
+    ce_weight_decays : sequence of float > 0, default=(1e-3, 1e-2, 1e-1, 1)
+        Candidate ``λ`` for the CE head (mean loss plus ``(λ/2)||W||²``). Without a held-out
+        row the largest is used: with one label per class nothing supports a confident CE head,
+        and a strongly penalised one is close to a class-prototype classifier.
+    kd_weight_decay : float > 0, default=1e-4
+        ``λ`` of the KD head, which has many soft-labelled rows and needs little.
+    alpha_step : float in (0, 1], default=0.05
+    betas : sequence of float > 0, default=(0.5, 0.75, 1, 1.25, 1.5, 2, 4)
+    n_folds : int >= 2, default=5
+    max_iter : int >= 1, default=500
+        L-BFGS iterations per fit.
+    tol : float > 0, default=1e-6
+        Gradient tolerance (largest entry) of L-BFGS.
+    warm_start : bool, default=False
+        Start both heads' solvers from the previous fit's weights (when the classes and width
+        are unchanged). The optimum is the same, only reached sooner: active-learning rounds
+        refit on almost the same rows, and the KD head's problem does not change at all.
+    device : str or None, default=None
+        torch device; ``None`` picks CUDA when available, else the CPU.
+    random_state : int, RandomState or None, default=0
+        Seeds the folds; refits are identical.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ce_, coef_kd_ : ndarray of shape (n_classes, n_features)
+    intercept_ce_, intercept_kd_ : ndarray of shape (n_classes,)
+    alpha_, beta_, ce_weight_decay_ : float
+        The chosen mixture weight, KD-logit temperature and CE weight decay.
+    cv_accuracy_ : float
+        Held-out accuracy of the chosen setting (NaN when none was held out).
+    has_teacher_ : bool
+        False when fitted without a teacher: the KD head then distils the one-hot labels of the
+        labelled rows (unlabelled rows carry no target and are ignored).
+    seen_classes_ : ndarray of bool, shape (n_classes,)
+        Classes with at least one labelled row.
+    n_unlabeled_ : int
+    n_iter_ : ndarray of shape (2,)
+        L-BFGS iterations of the final CE head and of the KD head.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.r_[rng.normal(-2, 1, (20, 2)), rng.normal(2, 1, (20, 2))]
+    >>> teacher = np.c_[X[:, 0] < 0, X[:, 0] >= 0] * 0.8 + 0.1
+    >>> head = DHOHead().fit(X[[0, 20]], [0, 1], X_unlabeled=np.delete(X, [0, 20], 0),
+    ...                      teacher_proba=np.r_[teacher[[0, 20]], np.delete(teacher, [0, 20], 0)])
+    >>> head.score(X, [0] * 20 + [1] * 20) > 0.9
+    True
+    """
+
+    def __init__(
+        self,
+        temperature: float = 2.0,
+        ce_weight_decays: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),
+        kd_weight_decay: float = 1e-4,
+        alpha_step: float = 0.05,
+        betas: Sequence[float] = _BETAS,
+        n_folds: int = 5,
+        max_iter: int = 500,
+        tol: float = 1e-6,
+        warm_start: bool = False,
+        device: str | None = None,
+        random_state: Any = 0,
+    ) -> None:
+        self.temperature = temperature
+        self.ce_weight_decays = ce_weight_decays
+        self.kd_weight_decay = kd_weight_decay
+        self.alpha_step = alpha_step
+        self.betas = betas
+        self.n_folds = n_folds
+        self.max_iter = max_iter
+        self.tol = tol
+        self.warm_start = warm_start
+        self.device = device
+        self.random_state = random_state
+
+    # ---------------------------------------------------------------- checks
+    def _check_params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        owner = type(self).__name__
+
+        def positive(name: str, value: Any, hi: float = np.inf) -> None:
+            if isinstance(value, bool) or not isinstance(value, Real) or not 0 < value <= hi:
+                rng = "(0, 1]" if hi == 1 else "(0, inf)"
+                raise InputError(
+                    f"The '{name}' parameter of {owner} must be a float in {rng}. "
+                    f"Got {value!r} instead."
+                )
+
+        def grid(name: str, value: Any) -> np.ndarray:
+            try:
+                a = np.asarray(value, dtype=np.float64).ravel()
+            except (TypeError, ValueError):
+                a = np.array([np.nan])
+            if a.size == 0 or not np.all(np.isfinite(a) & (a > 0)):
+                raise InputError(
+                    f"The '{name}' parameter of {owner} must be a non-empty sequence of floats "
+                    f"in (0, inf). Got {value!r} instead."
+                )
+            return a
+
+        positive("temperature", self.temperature)
+        positive("kd_weight_decay", self.kd_weight_decay)
+        positive("alpha_step", self.alpha_step, hi=1.0)
+        positive("tol", self.tol)
+        for name in ("n_folds", "max_iter"):
+            v, lo = getattr(self, name), 2 if name == "n_folds" else 1
+            if isinstance(v, bool) or not isinstance(v, Integral) or v < lo:
+                raise InputError(
+                    f"The '{name}' parameter of {owner} must be an int in [{lo}, inf). "
+                    f"Got {v!r} instead."
+                )
+        decays = np.unique(grid("ce_weight_decays", self.ce_weight_decays))
+        betas = grid("betas", self.betas)
+        n_steps = int(round(1.0 / float(self.alpha_step)))
+        alphas = np.unique(np.clip(np.r_[np.arange(n_steps + 1) * float(self.alpha_step), 1.0], 0, 1))
+        return decays, alphas, betas
+
+    # ---------------------------------------------------------------- fit
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        X_unlabeled: Any = None,
+        teacher: Any = None,
+        teacher_proba: Any = None,
+        classes: Any = None,
+    ) -> Self:
+        """Fit on labelled ``(X, y)`` plus optional unlabelled rows and a teacher.
+
+        Parameters
+        ----------
+        X, y : labelled embeddings (n, d) and labels (n,)
+        X_unlabeled : array of shape (m, d), optional
+            Unlabelled rows; they enter the KD loss (with a teacher) and the centring.
+        teacher : fitted classifier, optional
+            Any fitted head (e.g. a :class:`ZeroShotHead`): its ``predict_proba`` on
+            ``[X; X_unlabeled]`` is the teacher. Must know every class.
+        teacher_proba : array of shape (n + m, n_classes), optional
+            Teacher probabilities on ``[X; X_unlabeled]`` instead, columns in sorted order of
+            the classes (``classes`` if given, else the labels in ``y``).
+        classes : array-like, optional
+            All classes, when some have no labelled row yet (a zero-shot start, active
+            learning). Default: those in ``y`` (and, with a ``teacher``, those it knows).
+        """
+        decays, alphas, betas = self._check_params()
+        X, y = self._validate_fit(X, y)
+        if classes is None and teacher is None:
+            self._require_two_classes(y)
+        known = [np.unique(y)]
+        if classes is not None:
+            known.append(np.asarray(classes))
+        if teacher is not None and hasattr(teacher, "classes_"):
+            known.append(np.asarray(teacher.classes_))
+        try:
+            all_classes = np.unique(np.concatenate(known))
+        except (TypeError, ValueError):
+            raise InputError("classes and the labels in y must be of one comparable type.") from None
+        if all_classes.size < 2:
+            raise InputError("A classifier needs at least two classes; got one.")
+        codes = np.searchsorted(all_classes, y)
+        X_u = np.empty((0, X.shape[1]))
+        if X_unlabeled is not None:
+            X_u = self._validate_predict_like(X_unlabeled, X.shape[1])
+        X_all = np.concatenate([np.asarray(X, np.float64), X_u])
+        Q = teacher_targets(teacher, teacher_proba, X_all, all_classes, float(self.temperature))
+        mean = X_all.mean(axis=0)
+        scale = 1.0 / max(float(np.sqrt(np.mean(np.sum((X_all - mean) ** 2, axis=1)))), 1e-12)
+        starts = {h: self._previous(h, all_classes, mean, scale) for h in ("kd", "ce")}
+        self.classes_ = all_classes
+        self.has_teacher_ = Q is not None
+        self.n_unlabeled_ = int(X_u.shape[0])
+        Z_all = (X_all - mean) * scale
+        Z = Z_all[: X.shape[0]]
+        K = all_classes.size
+        onehot = np.eye(K)[codes]
+        seen = np.bincount(codes, minlength=K) > 0
+        torch = torch_module()
+        dev = resolve_device(torch, self.device)
+        opts = {"max_iter": self.max_iter, "tol": float(self.tol), "device": dev}
+
+        kd_rows, kd_targets = (Z_all, Q) if Q is not None else (Z, onehot)
+        W_kd, b_kd, it_kd = fit_soft_linear(
+            kd_rows, kd_targets, temperature=float(self.temperature),
+            weight_decay=float(self.kd_weight_decay),
+            start=starts["kd"], **opts,
+        )  # fmt: skip
+
+        rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
+        fold = cv_folds(codes, int(self.n_folds), rng)
+        if fold is None:
+            pick, alpha, beta, acc = decays.size - 1, 0.5, 1.0, float("nan")
+        else:
+            held = np.flatnonzero(fold >= 0)
+            oof = [np.zeros((held.size, K)) for _ in decays]
+            where = np.full(codes.size, -1)
+            where[held] = np.arange(held.size)
+            for f in range(int(fold.max()) + 1):
+                tr, va = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+                path = None  # strongest penalty first, each fit warm-started from the last
+                for j in range(decays.size - 1, -1, -1):
+                    W, b, _ = fit_soft_linear(
+                        Z[tr], onehot[tr], temperature=1.0, weight_decay=float(decays[j]),
+                        start=path, **opts,
+                    )  # fmt: skip
+                    path = (W, b)
+                    oof[j][where[va]] = Z[va] @ W + b
+            pick, alpha, beta, acc = best_mixture(
+                oof, Z[held] @ W_kd + b_kd, codes[held], alphas, betas, seen
+            )
+        W_ce, b_ce, it_ce = fit_soft_linear(
+            Z, onehot, temperature=1.0, weight_decay=float(decays[pick]),
+            start=starts["ce"], **opts,
+        )
+        # fold centring and scaling into raw-feature coefficients: z = x (sW) + (b - s mean W)
+        self.coef_ce_ = np.ascontiguousarray((scale * W_ce).T)
+        self.intercept_ce_ = b_ce - self.coef_ce_ @ mean
+        self.coef_kd_ = np.ascontiguousarray((scale * W_kd).T)
+        self.intercept_kd_ = b_kd - self.coef_kd_ @ mean
+        self.alpha_, self.beta_ = float(alpha), float(beta)
+        self.ce_weight_decay_ = float(decays[pick])
+        self.cv_accuracy_ = float(acc)
+        self.seen_classes_ = seen
+        self.n_iter_ = np.array([it_ce, it_kd], dtype=np.int64)
+        return self
+
+    def _previous(
+        self, which: str, classes: np.ndarray, mean: np.ndarray, scale: float
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The last fit's weights of one head in the new scaled space, for ``warm_start``."""
+        coef = getattr(self, f"coef_{which}_", None)
+        old = getattr(self, "classes_", None)
+        if not self.warm_start or coef is None or old is None or coef.shape[1] != mean.size:
+            return None
+        if old.shape != classes.shape or not np.array_equal(old, classes):
+            return None
+        # x·coef + c = ((x - mean)·s)·W + b  =>  W = coefᵀ / s,  b = c + coef·mean
+        return coef.T / scale, getattr(self, f"intercept_{which}_") + coef @ mean
+
+    def _validate_predict_like(self, X: Any, n_features: int) -> np.ndarray:
+        arr = np.asarray(X, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[1] != n_features:
+            raise InputError(
+                f"X_unlabeled must be a 2-D array with {n_features} features like X; "
+                f"got shape {arr.shape}."
+            )
+        if not np.all(np.isfinite(arr)):
+            raise InputError("X_unlabeled contains NaN or infinity; re-embed or drop those rows.")
+        return arr
+
+    # ---------------------------------------------------------------- predict
+    def _head_logits(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        X = np.asarray(X, dtype=np.float64)
+        return X @ self.coef_ce_.T + self.intercept_ce_, X @ self.coef_kd_.T + self.intercept_kd_
+
+    def _logits(self, X: np.ndarray) -> np.ndarray:
+        z_ce, z_kd = self._head_logits(X)
+        return mixture_log_proba(z_ce, z_kd, self.alpha_, self.beta_, self.seen_classes_)
+
+    def head_logits(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The CE head's and the KD head's own logits, each ``(n, n_classes)``."""
+        return self._head_logits(self._validate_predict(X))

@@ -1,0 +1,60 @@
+"""The teacher of a distillation head: its probabilities, checked and aligned to the classes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import InputError
+from ._soft_linear import tempered_targets
+
+__all__ = ["teacher_targets"]
+
+
+def teacher_targets(
+    teacher: Any, teacher_proba: Any, X_all: np.ndarray, classes: np.ndarray, temperature: float
+) -> np.ndarray | None:
+    """The teacher's distribution at ``temperature`` on every row, columns in ``classes`` order.
+
+    From a fitted classifier (its ``predict_proba`` on ``X_all``, columns matched by label; it
+    must know every class) or from given probabilities; ``None`` when neither is given. Rows
+    are renormalised, then tempered (:func:`tempered_targets`).
+
+    >>> teacher_targets(None, [[0.5, 0.5]], np.zeros((1, 2)), np.array([0, 1]), 2.0).tolist()
+    [[0.5, 0.5]]
+    """
+    if teacher is not None and teacher_proba is not None:
+        raise InputError("Pass either teacher= (a fitted head) or teacher_proba=, not both.")
+    if teacher is not None:
+        if not hasattr(teacher, "predict_proba") or not hasattr(teacher, "classes_"):
+            raise InputError(
+                "teacher must be a fitted classifier with predict_proba() and classes_; "
+                f"got {type(teacher).__name__}."
+            )
+        t_classes = np.asarray(teacher.classes_)
+        pos = {c: i for i, c in enumerate(t_classes.tolist())}
+        missing = [c for c in classes.tolist() if c not in pos]
+        if missing:
+            raise InputError(
+                f"The teacher does not know the label(s) {missing[:3]!r} (it knows "
+                f"{t_classes[:5].tolist()}...). Fit the teacher on the same classes."
+            )
+        P = np.asarray(teacher.predict_proba(X_all), dtype=np.float64)
+        P = P[:, [pos[c] for c in classes.tolist()]]
+    elif teacher_proba is not None:
+        P = np.asarray(teacher_proba, dtype=np.float64)
+        if P.shape != (X_all.shape[0], classes.size):
+            raise InputError(
+                f"teacher_proba must have shape (n_labelled + n_unlabeled, n_classes) = "
+                f"{(X_all.shape[0], classes.size)} with columns in sorted class order; "
+                f"got {P.shape}."
+            )
+    else:
+        return None
+    if not np.all(np.isfinite(P)) or np.any(P < 0):
+        raise InputError("teacher probabilities must be finite and non-negative.")
+    sums = P.sum(axis=1, keepdims=True)
+    if np.any(sums <= 0):
+        raise InputError("teacher probabilities sum to 0 on some row; check the teacher.")
+    return tempered_targets(P / sums, float(temperature))

@@ -1,0 +1,64 @@
+"""Checks of the Ray backend that need no running Ray: refusals, messages, the RanPAC seam."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from headwise.exceptions import InputError, MissingDependencyError
+from headwise.heads import KNNHead, RandomProjectionRidgeHead, RidgeHead, SufficientStats
+
+
+def test_missing_ray_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from headwise.distributed import ray_session
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(MissingDependencyError, match=r"headwise\[ray\]"):
+        with ray_session():
+            pass
+
+
+def test_heads_that_need_every_row_are_refused_before_ray_starts() -> None:
+    from headwise.distributed import fit_head_ray
+
+    with pytest.raises(InputError, match="ncm, lda, ridge, nb, rpridge, logistic"):
+        fit_head_ray(KNNHead(), None)
+    with pytest.raises(InputError, match="alpha_selection='gcv'"):
+        fit_head_ray(RidgeHead(alpha_selection="val"), None)
+
+
+def test_unknown_backend_is_refused() -> None:
+    from headwise.distributed import embed_table
+
+    with pytest.raises(InputError, match="backend must be one of ray, local"):
+        embed_table("x.jsonl", "hash", backend="spark")
+
+
+def test_ranpac_from_merged_projected_statistics_equals_fit(blobs: tuple) -> None:
+    X, y = blobs
+    head = RandomProjectionRidgeHead(n_components=32, random_state=3)
+    W = head.projection(X.shape[1])
+    H = np.maximum(X @ W, 0.0)
+    parts = [SufficientStats.from_data(H[i::3], y[i::3], squares=False) for i in range(3)]
+    merged = parts[0] + parts[1] + parts[2]
+    split = RandomProjectionRidgeHead(n_components=32, random_state=3)
+    split.fit_from_projected_stats(merged, X.shape[1])
+    whole = head.fit(X, y)
+    np.testing.assert_allclose(split.decision_function(X), whole.decision_function(X),
+                               rtol=1e-9, atol=1e-9)  # fmt: skip
+    assert split.n_features_in_ == X.shape[1]
+    with pytest.raises(InputError, match="n_components=32"):
+        RandomProjectionRidgeHead(n_components=32).fit_from_projected_stats(
+            SufficientStats.from_data(X, y), X.shape[1]
+        )
+
+
+def test_an_address_where_no_cluster_answers_fails_fast_in_one_line() -> None:
+    pytest.importorskip("ray")
+    from headwise.distributed import ray_session
+
+    with pytest.raises(InputError, match="No Ray cluster answers at 127.0.0.1:1"):
+        with ray_session("127.0.0.1:1"):
+            pass

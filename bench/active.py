@@ -24,8 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, SHARED_DATA, command, machine, md_table  # noqa: E402
 
-from headwise.cli._common import embed_texts  # noqa: E402
 from headwise.datasets import load_table  # noqa: E402
+from headwise.workflows import embed_texts  # noqa: E402
 
 OUT = RESULTS / "active.md"
 # TREC's labels are abbreviations; the zero-shot head gets the words they stand for.

@@ -21,8 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, SHARED_DATA, command, machine, md_table  # noqa: E402
 
-from headwise.cli._common import embed_texts  # noqa: E402
 from headwise.datasets import load_table  # noqa: E402
+from headwise.workflows import embed_texts  # noqa: E402
 
 OUT = RESULTS / "protocols.md"
 PUBLISHED_MTEB = {"banking77": 80.04, "emotion": 40.83}  # all-MiniLM-L6-v2, MTEB leaderboard
@@ -114,12 +114,15 @@ def fig_e() -> str:
 
 
 def fig_f() -> str:
+    from headwise.encoders import get_encoder
     from headwise.heads import BlendHead, LogisticHead, NCMHead, ZeroShotHead
     from headwise.protocols import few_shot_eval
+    from headwise.workflows import StoreBackedEncoder
 
     table, emb, sp = load("banking77")
     X, y = emb.X, table.labels
-    heads = {"zeroshot": ZeroShotHead("minilm"), "blend": BlendHead("minilm"),
+    minilm = StoreBackedEncoder(get_encoder("minilm"))  # prompts embedded once, then cached
+    heads = {"zeroshot": ZeroShotHead(minilm), "blend": BlendHead(minilm),
              "logistic": LogisticHead(), "ncm": NCMHead()}
     res = few_shot_eval(heads, X[sp["train"]], y[sp["train"]], X[sp["test"]], y[sp["test"]],
                         shots=(1, 4, 16), seeds=5)

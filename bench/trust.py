@@ -32,7 +32,7 @@ from scipy.special import softmax
 
 from headwise.encoders import get_encoder
 from headwise.heads import get_head
-from headwise.heads._holdout import stratified_holdout
+from headwise.splits import stratified_holdout
 from headwise.store import EmbeddingStore
 from headwise.trust import (
     ConformalClassifier,

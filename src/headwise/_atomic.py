@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from .exceptions import OutputError
 
-__all__ = ["TMP_SUFFIX", "atomic_write", "atomic_writer", "describe_os_error", "is_temp_name"]
+__all__ = ["TMP_SUFFIX", "atomic_write", "atomic_writer", "describe_os_error", "is_temp_name", "make_folder", "write_json"]
 
 TMP_SUFFIX = ".tmp"
 
@@ -144,3 +144,53 @@ def atomic_write(
         else:
             fh.write(data)
     return Path(path)
+
+
+def _json_default(o: Any) -> Any:
+    import datetime
+
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, os.PathLike):
+        return os.fspath(o)
+    if isinstance(o, (datetime.date, datetime.datetime)):
+        return o.isoformat()
+    if isinstance(o, (set, frozenset)):
+        return sorted(o)
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+
+def make_folder(path: str | os.PathLike[str]) -> Path:
+    """Create the folder ``path`` (and its parents); a failure is a one-line :class:`OutputError`."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(describe_os_error(folder, exc, what="Folder")) from exc
+    return folder
+
+
+def write_json(
+    path: str | os.PathLike[str], obj: Any, *, what: str = "Result file", make_parents: bool = False
+) -> Path:
+    """Write ``obj`` as indented JSON (numpy values as plain numbers) through :func:`atomic_write`.
+
+    ``make_parents`` creates the folder first (run directories); a folder that cannot be made
+    is an :class:`OutputError` like any other write failure.
+
+    >>> import tempfile, pathlib
+    >>> p = write_json(pathlib.Path(tempfile.mkdtemp()) / "r" / "a.json", {"x": 1}, make_parents=True)
+    >>> p.read_text()
+    '{\\n  "x": 1\\n}\\n'
+    """
+    import json
+
+    target = Path(path)
+    if make_parents:
+        make_folder(target.parent)
+    text = json.dumps(obj, indent=2, default=_json_default, ensure_ascii=False) + "\n"
+    return atomic_write(target, text, what=what)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from .config import progress_enabled
 
-__all__ = ["progress_bar", "Progress"]
+__all__ = ["progress_bar", "Progress", "track"]
+
+T = TypeVar("T")
 
 
 class Progress:
@@ -77,3 +79,17 @@ def progress_bar(total: int, description: str, enabled: bool | None = None) -> I
         yield p
     finally:
         p.close()
+
+
+def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    """Iterate ``items`` with a progress bar that shows only if the loop passes one second.
+
+    >>> list(track([1, 2], "demo"))
+    [1, 2]
+    """
+    seq = list(items) if total is None else items
+    n = len(seq) if total is None else total  # type: ignore[arg-type]
+    with progress_bar(n, description) as bar:
+        for item in seq:
+            yield item
+            bar.advance()

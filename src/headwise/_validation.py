@@ -10,12 +10,19 @@ import numpy as np
 from .exceptions import InputError
 
 __all__ = [
+    "check_choice",
     "check_embeddings",
-    "check_fit_inputs",
+    "check_int_range",
     "check_labels",
     "check_n_features",
+    "check_open_fraction",
+    "check_param_choice",
+    "check_param_float",
+    "check_param_int",
     "check_texts",
+    "check_fit_inputs",
     "extreme_scale",
+    "param_error",
 ]
 
 _SCALE_RANGE = (2.0**-30, 2.0**30)  # |X| inside this range is left alone (about 1e-9 .. 1e9)
@@ -109,6 +116,87 @@ def check_texts(texts: Sequence[Any], *, column: str = "text") -> list[str]:
     return out
 
 
+def check_open_fraction(value: Any, name: str, what: str = "") -> float:
+    """``value`` must be a number in the open interval (0, 1); ``what`` says what it is a fraction of.
+
+    >>> check_open_fraction(0.2, "--calib-frac")
+    0.2
+    """
+    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+    if not ok or not 0.0 < float(value) < 1.0:
+        of = f" {what}" if what else ""
+        raise InputError(
+            f"{name} must be a fraction in the open interval (0, 1){of}. Got {value!r} instead."
+        )
+    return float(value)
+
+
+def check_int_range(value: Any, name: str, low: int, high: int | None = None, hint: str = "") -> int:
+    """``value`` must be a whole number in ``[low, high]`` (no upper bound when ``high`` is None).
+
+    The message reads "NAME must be a whole number between LOW and HIGH (HINT). Got V instead."
+
+    >>> check_int_range(3, "--seeds", 1)
+    3
+    """
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):
+        where = f"at least {low}" if high is None else f"between {low} and {high}"
+        tail = f" {hint}" if hint else ""
+        raise InputError(f"{name} must be a whole number {where}{tail}. Got {value!r} instead.")
+    return int(value)
+
+
+def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
+    """``value`` must be one of ``choices``.
+
+    >>> check_choice("lac", "--method", ("lac", "aps"))
+    'lac'
+    """
+    if value not in choices:
+        raise InputError(
+            f"{name} must be one of {', '.join(map(str, choices))}. Got {value!r} instead."
+        )
+    return value
+
+
+def param_error(owner: str, name: str, expected: str, value: Any) -> InputError:
+    """The standard message for a bad constructor parameter (scikit-learn's wording).
+
+    >>> str(param_error("KNNHead", "n_neighbors", "an int in the range [1, inf)", 0))
+    "The 'n_neighbors' parameter of KNNHead must be an int in the range [1, inf). Got 0 instead."
+    """
+    return InputError(f"The '{name}' parameter of {owner} must be {expected}. Got {value!r} instead.")
+
+
+def check_param_int(value: Any, name: str, owner: str, low: int = 1) -> int:
+    """An int ``>= low`` (bools refused), else :func:`param_error`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise param_error(owner, name, f"an int in the range [{low}, inf)", value)
+    return int(value)
+
+
+def check_param_float(
+    value: Any, name: str, owner: str, low: float = 0.0, high: float = float("inf"),
+    *, low_open: bool = False, high_open: bool = True,
+) -> float:
+    """A real number in the given range, else :func:`param_error` naming the range."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if ok:
+        v = float(value)
+        ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+    if not ok:
+        rng = f"{'(' if low_open else '['}{low:g}, {'inf' if high == float('inf') else f'{high:g}'}"
+        rng += ")" if high_open else "]"
+        raise param_error(owner, name, f"a float in the range {rng}", value)
+    return float(value)
+
+
+def check_param_choice(value: Any, name: str, owner: str, choices: Sequence[Any]) -> Any:
+    """One of ``choices``, else :func:`param_error` listing them."""
+    if value not in choices:
+        raise param_error(owner, name, f"one of {tuple(choices)}", value)
+    return value
 def _rows_of(obj: Any) -> int | None:
     try:
         return len(obj)

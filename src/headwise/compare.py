@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from ._progress import track
 from ._validation import check_embeddings, check_labels
 from .exceptions import InputError
+from .splits import require_holdout
 
 __all__ = ["STANDARD_HEADS", "LeaderboardRow", "Leaderboard", "compare_heads", "stratified_holdout"]
 
@@ -55,18 +57,8 @@ class Leaderboard:
 def stratified_holdout(
     y: np.ndarray, fraction: float, random_state: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Indices ``(fit, val)``; stratified when every class has at least two rows."""
-    if not 0.0 < fraction < 1.0:
-        raise InputError(f"validation fraction must be in (0, 1). Got {fraction} instead.")
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(len(y))
-    _, counts = np.unique(y, return_counts=True)
-    stratify = y if counts.min() >= 2 and int(fraction * len(y)) >= counts.size else None
-    fit_idx, val_idx = train_test_split(
-        idx, test_size=fraction, random_state=random_state, stratify=stratify
-    )
-    return np.sort(fit_idx), np.sort(val_idx)
+    """Indices ``(fit, val)`` for head selection (see :func:`headwise.splits.require_holdout`)."""
+    return require_holdout(y, fraction, random_state, purpose="head selection")
 
 
 def _baseline() -> Any:
@@ -145,7 +137,7 @@ def compare_heads(
     ]
     if baseline:
         candidates.append((BASELINE_NAME, _baseline, True))
-    for name, make, is_baseline in candidates:
+    for name, make, is_baseline in track(candidates, "fitting heads on all train rows"):
         step(f"fitting on all train rows: {name}")
         head = make()
         t0 = time.perf_counter()

@@ -47,7 +47,7 @@ def test_human_tables_and_listings(toy_jsonl: Path) -> None:
     p = run_cli("encoders")
     assert p.returncode == 0 and "hash" in p.stdout and "minilm" in p.stdout
     p = run_cli("embed", str(toy_jsonl), "--encoder", "hash")
-    assert p.returncode == 0 and "cache_hit" in p.stdout
+    assert p.returncode == 0 and "cache hit" in p.stdout
     p = run_cli("cache", "list", "--json")
     assert p.returncode == 0 and len(json.loads(p.stdout)) == 1
     p = run_cli("cache", "verify")

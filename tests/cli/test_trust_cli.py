@@ -59,7 +59,7 @@ def test_predict_prints_sets(fitted, tmp_path):
     covered = np.mean([r["label"] in r["prediction_set"] or not r["prediction_set"] for r in recs])
     assert covered > 0.5
     p = run_cli("predict", str(data), "--model", str(model), "--alpha", "0.2", "--split", "test", env=env)
-    assert p.returncode == 0 and "prediction_set" in p.stdout
+    assert p.returncode == 0 and "prediction set" in p.stdout and "coverage at α=0.2" in p.stdout
 
 
 def test_report_renders(fitted, tmp_path):
@@ -133,4 +133,4 @@ def test_ood_command(tmp_path):
     assert all(0 <= m["auroc"] <= 1 for m in res["methods"])
     assert json.loads((run / "ood.json").read_text())["n_out"] == 15
     msg = one_error_line(run_cli("ood", str(data), "--encoder", "hash", "--holdout-classes", "3"))
-    assert "--holdout-classes must be between 1 and 2" in msg
+    assert "--holdout-classes must be a whole number between 1 and 2" in msg

@@ -13,7 +13,11 @@ def test_indexing_and_lengths():
     vectors = np.arange(12, dtype=np.float64).reshape(6, 2)
     te = TokenEmbeddings(vectors, [0, 1, 1, 6])
     assert len(te) == 3
-    assert te.vectors.dtype == np.float32 and te.offsets.dtype == np.int64
+    # one container for encoders and token heads: float64 stays float64 (the heads' exact math),
+    # float32 stays float32, anything else becomes float32
+    assert te.vectors.dtype == np.float64 and te.offsets.dtype == np.int64
+    assert TokenEmbeddings(vectors.astype(np.int32), [0, 6]).vectors.dtype == np.float32
+    assert TokenEmbeddings(vectors.astype(np.float16), [0, 6]).vectors.dtype == np.float32
     assert te.dim == 2
     assert te.lengths.tolist() == [1, 0, 5]
     np.testing.assert_array_equal(te[0], [[0, 1]])

@@ -12,7 +12,7 @@ def test_active_protocol_writes_curves_and_the_report_draws_them(toy: Path, tmp_
     run = tmp_path / "run"
     _ok(invoke("eval", str(toy), "--protocol", "active", "--heads", "ncm", "--encoder", "hash",
                "--strategies", "random,margin", "--rounds", "2", "--budget", "3", "--seeds", "2",
-               "--out", str(run)))
+               "--run-dir", str(run)))
     doc = json.loads((run / "active.json").read_text())
     assert doc["protocol"] == "active" and doc["dataset"] == "toy.jsonl" and doc["head"] == "ncm"
     assert set(doc["strategies"]) == {"random", "margin"}
@@ -38,4 +38,4 @@ def test_active_errors_are_one_line(toy: Path):  # noqa: F811
     assert "Unknown strategy 'badge'" in msg
     msg = _one_error_line(invoke("eval", str(toy), "--protocol", "active", "--encoder", "hash",
                                  "--heads", "ncm,lda"))
-    assert "single --heads" in msg
+    assert "single --head" in msg

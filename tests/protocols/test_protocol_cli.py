@@ -59,7 +59,7 @@ def _one_error_line(proc) -> str:
 
 def test_linear_fewshot_incremental_transductive_zeroshot(toy: Path, tmp_path: Path):
     run = tmp_path / "run"
-    common = ["--encoder", "hash", "--out", str(run)]
+    common = ["--encoder", "hash", "--run-dir", str(run)]
     p = _ok(invoke("eval", str(toy), "--protocol", "linear", "--heads", "ncm,lda", *common))
     assert "linear evaluation" in p.stdout
     lin = json.loads((run / "linear.json").read_text())
@@ -136,7 +136,7 @@ def test_sweep_on_tiny_transformer(toy: Path, tmp_path: Path):
     model = mod._save_tiny_bert(tmp_path / "tiny-bert")
     run = tmp_path / "run"
     p = _ok(invoke("sweep", str(toy), "--layers", "all", "--head", "ncm,lda",
-                      "--encoder", f"hf:{model}", "--out", str(run)))
+                      "--encoder", f"hf:{model}", "--run-dir", str(run)))
     assert "layer sweep" in p.stdout
     sw = json.loads((run / "sweep.json").read_text())
     assert sw["protocol"] == "sweep" and sw["head"] == "ncm" and sw["layers"] == [0, 1, 2]

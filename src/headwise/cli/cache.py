@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from ..config import cache_dir
-from ._common import JsonOpt, handle_errors, print_json, print_table
+from ._options import JsonOpt
+from ._render import print_json, print_table
 
 app = typer.Typer(help="Inspect and maintain the embedding cache.", no_args_is_help=True)
 
@@ -18,14 +19,12 @@ def _as_dict(obj: Any) -> dict[str, Any]:
 
 
 @app.command("dir")
-@handle_errors
 def where() -> None:
     """Print the cache folder ($HEADWISE_CACHE_DIR or the user cache dir)."""
     typer.echo(str(cache_dir()))
 
 
 @app.command("list")
-@handle_errors
 def list_entries(as_json: JsonOpt = False) -> None:
     """List cache entries with their encoder, size and completeness."""
     from ..store import EmbeddingStore
@@ -51,7 +50,6 @@ def list_entries(as_json: JsonOpt = False) -> None:
 
 
 @app.command("verify")
-@handle_errors
 def verify(
     entry: Annotated[str | None, typer.Argument(help="Entry id or prefix (default: all).")] = None,
     repair: Annotated[bool, typer.Option("--repair", help="Drop damaged shards so they are recomputed.")] = False,
@@ -79,7 +77,6 @@ def verify(
 
 
 @app.command("gc")
-@handle_errors
 def gc(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would go.")] = False,
     as_json: JsonOpt = False,
@@ -98,7 +95,6 @@ def gc(
 
 
 @app.command("remove")
-@handle_errors
 def remove(entry: Annotated[str, typer.Argument(help="Entry id or unique prefix.")]) -> None:
     """Remove one cache entry."""
     from ..store import EmbeddingStore
@@ -108,7 +104,6 @@ def remove(entry: Annotated[str, typer.Argument(help="Entry id or unique prefix.
 
 
 @app.command("clear")
-@handle_errors
 def clear(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
     """Remove every cache entry."""
     from ..store import EmbeddingStore

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from ._common import JsonOpt, err_console, handle_errors, print_json
+from ._options import JsonOpt, WideOpt
+from ._render import note, print_json, print_table
 
 app = typer.Typer(
     help="Encoders: `headwise encoders list` (or just `headwise encoders`) shows them all.",
@@ -13,46 +14,38 @@ app = typer.Typer(
 )
 
 
-def _list(as_json: bool) -> None:
+def _install(row: dict) -> str:
+    return row.get("install") or (f"pip install 'headwise[{row['extra']}]'" if row.get("extra") else "")
+
+
+def _list(as_json: bool, wide: bool = False) -> None:
     from ..encoders import describe_encoders
 
     rows = describe_encoders()
     if as_json:
-        print_json(rows)
+        print_json([{**r, "install": _install(r) or None} for r in rows])
         return
-    from rich.table import Table
-
-    from ._common import console
-
-    table = Table(title="encoders", title_justify="left")
-    table.add_column("encoder", no_wrap=True, min_width=max(len(r["name"]) for r in rows))
-    for c in ("modality", "dim", "layers", "licence", "extra", "available"):
-        table.add_column(c, no_wrap=c != "licence", overflow="fold" if c == "licence" else "ellipsis")
+    cols = ["encoder", "modality", "dim", "layers", "extra", "available"] + (["licence"] if wide else [])
+    body = [[r["name"], r["modality"], r["dim"], r["layers"], r["extra"], bool(r["available"]),
+             *([r["licence"]] if wide else [])] for r in rows]  # fmt: skip
+    print_table("encoders (available: libraries and weights installed)", cols, body, wide=wide)
     for r in rows:
-        cells = [r["modality"], r["dim"], r["layers"], r["licence"], r["extra"]]
-        table.add_row(r["name"], *["–" if v is None else str(v) for v in cells],
-                      "yes" if r["available"] else "no")  # fmt: skip
-    console.print(table)
-    missing = [r for r in rows if not r["available"]]
-    for r in missing:
-        how = r.get("install") or (f"pip install 'headwise[{r['extra']}]'" if r["extra"] else "")
-        print_note(f"{r['name']}: {r.get('problem') or 'not installed'}; {how}".rstrip("; "))
-
-
-def print_note(text: str) -> None:
-    err_console.print(text, style="dim", highlight=False, soft_wrap=True)
+        if not r["available"]:
+            note(f"{r['name']}: {r.get('problem') or 'not installed'}; {_install(r)}".rstrip("; "))
+    extras = sorted({r["extra"] for r in rows if r.get("extra") not in (None, "", "-")})
+    if extras:
+        note(f"install an extra with pip install 'headwise[EXTRA]' (EXTRA: {', '.join(extras)}); "
+             "--wide adds the licences")  # fmt: skip
 
 
 @app.callback()
-@handle_errors
-def encoders(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def encoders(ctx: typer.Context, wide: WideOpt = False, as_json: JsonOpt = False) -> None:
     """List encoders (the bare command is the same as `headwise encoders list`)."""
     if ctx.invoked_subcommand is None:
-        _list(as_json)
+        _list(as_json, wide)
 
 
 @app.command("list")
-@handle_errors
-def list_(as_json: JsonOpt = False) -> None:
-    """List every encoder: modality, dimension, layers, licence, install extra, availability."""
-    _list(as_json)
+def list_(wide: WideOpt = False, as_json: JsonOpt = False) -> None:
+    """List every encoder: modality, dimension, layers, install extra, availability (licence: --wide)."""
+    _list(as_json, wide)

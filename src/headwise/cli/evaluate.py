@@ -1,20 +1,33 @@
-"""`headwise eval` and `headwise predict`: apply a saved head to a table."""
+"""`headwise eval --protocol NAME`: run an evaluation protocol on a table.
+
+``eval --model`` (score a saved head) is kept as a spelling of ``headwise score``.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import numpy as np
 import typer
 
-from ..exceptions import EncoderMismatchError, InputError
-from ._common import (
+from ..exceptions import InputError
+from ..workflows import (
+    EvalRequest,
+    encoder_options,
+    evaluate,
+    head_encoder,
+    list_protocols,
+    load_inputs,
+    score_head,
+)
+from ._options import (
+    DEFAULT_ENCODER,
     BatchOpt,
     DataArg,
+    DropOverlapOpt,
     DropUnlabeledOpt,
     EncodingOpt,
+    HeadsOpt,
     JsonOpt,
     LabelColOpt,
     LayerOpt,
@@ -22,287 +35,112 @@ from ._common import (
     OnErrorOpt,
     PoolingOpt,
     PrecisionOpt,
+    RunDirOpt,
     SplitColOpt,
     TextColOpt,
-    embed_texts,
-    encoder_options,
-    handle_errors,
-    indices_for,
-    load_data,
-    print_json,
-    print_table,
+    WideOpt,
+    ints,
+    refuse,
 )
-from .multilabel import is_multilabel_run, predict_multilabel_rows, render_eval
-from .protocols import (
-    BudgetOpt,
-    DropOpt,
-    HeadsOpt,
-    ImbalanceOpt,
-    OutOpt,
-    PresetOpt,
-    ProtocolOpt,
-    RoundsOpt,
-    SeedsOpt,
-    ShotsOpt,
-    StartOpt,
-    StrategiesOpt,
-    TasksOpt,
-    TransOpt,
-    run_protocol,
-)
+from ._views import show_eval, show_score
 
-ModelOpt = Annotated[Path, typer.Option("--model", "-m", help="A head saved by `headwise fit`.")]
-EvalModelOpt = Annotated[
-    Path | None, typer.Option("--model", "-m", help="A head saved by `headwise fit` (without --protocol).")
-]
-SplitOpt = Annotated[
-    str | None, typer.Option("--split", help="Split to score (default: test if present, else all rows).")
-]
-EncoderOverride = Annotated[
-    str | None, typer.Option("--encoder", "-e", help="Override the encoder recorded in the head file.")
+ProtocolOpt = Annotated[
+    str | None,
+    typer.Option("--protocol", help="linear, fewshot, incremental, transductive, zeroshot, ood or active."),
 ]
 
 
-def _load(model: Path, encoder: str | None, texts: list[str], batch_size: int) -> tuple[Any, np.ndarray]:
-    from ..heads import load_head
-    from ..heads._io import describe_encoder_key
-
-    head = load_head(model)
-    spec = getattr(head, "encoder_spec_", None) or {}
-    name = encoder or spec.get("spec")
-    if not name:
-        raise InputError(f"{model} does not record its encoder; pass --encoder.")
-    options = spec.get("options", {}) if encoder is None or encoder == spec.get("spec") else {}
-    from ..encoders import get_encoder
-    from ..heads._io import check_encoder_key
-
-    check_encoder_key(model, head.encoder_key_, get_encoder(name, **options).key())  # before embedding
-    emb = embed_texts(texts, name, options, batch_size=batch_size)
-    if head.encoder_key_ is not None and head.encoder_key_ != emb.encoder_key:
-        raise EncoderMismatchError(
-            f"{model} was fitted on embeddings from {describe_encoder_key(head.encoder_key_)}, but "
-            f"these come from {describe_encoder_key(emb.encoder_key)}. Refit the head or use "
-            "the encoder it was fitted on."
-        )
-    return head, emb.X
-
-
-def _encoder_name(model: Path, encoder: str | None) -> str:
-    """The encoder a head file records (or the override): it decides how DATA is read."""
-    if encoder:
-        return encoder
-    from ..heads import load_head
-
-    spec = getattr(load_head(model), "encoder_spec_", None) or {}
-    return str(spec.get("spec") or "")
-
-
-def _default_split(table: Any, split: str | None) -> str | None:
-    if split is not None or table.splits is None:
-        return split
-    return "test" if table.split_indices("test").size else None
-
-
-@handle_errors
-def evaluate(
+def evaluate_cmd(
     data: DataArg,
-    model: EvalModelOpt = None,
-    split: SplitOpt = None,
-    encoder: EncoderOverride = None,
+    protocol: ProtocolOpt = None,
+    head: HeadsOpt = None,
+    shots: Annotated[str, typer.Option("--shots", help="Few-shot: labelled rows per class, e.g. 1,2,4,8.")] = "1,2,4,8,16",
+    seeds: Annotated[int, typer.Option("--seeds", help="Number of seeds (0..N-1).")] = 10,
+    tasks: Annotated[int, typer.Option("--tasks", help="Incremental: number of tasks.")] = 10,
+    preset: Annotated[
+        str | None, typer.Option("--preset", help="Few-shot preset: 'mteb' reproduces MTEB's protocol.")
+    ] = None,
+    drop_overlap: DropOverlapOpt = False,
+    transductive: Annotated[
+        bool, typer.Option("--transductive", help="Few-shot: also score each head's transductive refinement.")
+    ] = False,
+    strategies: Annotated[
+        str, typer.Option("--strategies", help="Active: comma list, e.g. random,entropy,coreset,pcoreset.")
+    ] = "random,entropy,coreset,pcoreset",
+    rounds: Annotated[int, typer.Option("--rounds", help="Active: rounds of queries.")] = 5,
+    budget: Annotated[
+        int | None, typer.Option("--budget", help="Active: rows queried per round (default: classes).")
+    ] = None,
+    start: Annotated[
+        int, typer.Option("--start", help="Active: labels per class at the start (0: zero-shot start).")
+    ] = 1,
+    imbalance: Annotated[
+        float | None,
+        typer.Option("--imbalance", help="Long-tail: train on a seeded exponential-profile split with this ratio (e.g. 10, 100)."),
+    ] = None,
+    run_dir: RunDirOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", hidden=True, help="Refused: use --run-dir.")] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help="Score a saved head instead (= `headwise score`).")
+    ] = None,
+    split: Annotated[str | None, typer.Option("--split", help="With --model: split to score.")] = None,
+    encoder: Annotated[
+        str | None, typer.Option("--encoder", "-e", help=f"Encoder id (default {DEFAULT_ENCODER}).")
+    ] = None,
     text_col: TextColOpt = None,
     label_col: LabelColOpt = None,
     split_col: SplitColOpt = None,
-    batch_size: BatchOpt = 64,
-    on_error: OnErrorOpt = "fail",
-    as_json: JsonOpt = False,
-    drop_unlabeled: DropUnlabeledOpt = False,
-    encoding: EncodingOpt = "utf-8",
-    protocol: ProtocolOpt = None,
-    heads: HeadsOpt = None,
-    shots: ShotsOpt = "1,2,4,8,16",
-    seeds: SeedsOpt = 10,
-    tasks: TasksOpt = 10,
-    preset: PresetOpt = None,
-    drop_overlap: DropOpt = False,
-    transductive: TransOpt = False,
-    strategies: StrategiesOpt = "random,entropy,coreset,pcoreset",
-    rounds: RoundsOpt = 5,
-    budget: BudgetOpt = None,
-    start: StartOpt = 1,
-    imbalance: ImbalanceOpt = None,
-    out: OutOpt = None,
     layer: LayerOpt = None,
     pooling: PoolingOpt = None,
     max_length: MaxLenOpt = None,
     precision: PrecisionOpt = None,
-) -> None:
-    """Score a saved head (--model), or run an evaluation protocol (--protocol) on DATA."""
-    from sklearn.metrics import accuracy_score, f1_score
-
-    if protocol is not None or preset is not None or imbalance is not None:
-        if model is not None:
-            raise InputError("Pass either --model (score a saved head) or --protocol, not both.")
-        run_protocol(
-            data, protocol or ("longtail" if imbalance is not None else "fewshot"), heads=heads,
-            shots=shots, seeds=seeds, tasks=tasks,
-            preset=preset, drop_overlap=drop_overlap, transductive=transductive, out=out,
-            encoder=encoder or "minilm", text_col=text_col, label_col=label_col,
-            split_col=split_col, options=encoder_options(layer, pooling, max_length, precision),
-            batch_size=batch_size, as_json=as_json, imbalance=imbalance,
-            active={"strategies": strategies, "rounds": rounds, "budget": budget, "start": start},
-        )
-        return
-    if model is None:
-        raise InputError(
-            "Nothing to evaluate: pass --model HEAD_FILE (a head saved by `headwise fit`) or "
-            "--protocol linear|fewshot|incremental|transductive|zeroshot|active|longtail."
-        )
-    table = load_data(
-        data, _encoder_name(model, encoder), text_col=text_col, label_col=label_col,
-        split_col=split_col, on_error=on_error, quiet=as_json,
-        drop_unlabeled=drop_unlabeled, encoding=encoding, multilabel=True,
-    )  # fmt: skip
-    assert table.labels is not None
-    head, X = _load(model, encoder, table.texts, batch_size)
-    idx = indices_for(table, _default_split(table, split))
-    if is_multilabel_run(table, head):
-        from ..multilabel import evaluate_multilabel
-
-        ml = evaluate_multilabel(head, X[idx], table.labels[idx])
-        info = {"model": str(model), "split": _default_split(table, split) or "all", "n": int(idx.size)}
-        render_eval({**info, **ml}, model, table, as_json)
-        return
-    y = table.labels[idx]
-    unseen = np.setdiff1d(np.unique(y), head.classes_)
-    if unseen.size:
-        raise InputError(
-            f"{unseen.size} label(s) in {table.path.name} were never seen when the head was fitted "
-            f"(e.g. {unseen[0]!r}); the head can only predict the classes it was fitted on."
-        )
-    pred = head.predict(X[idx])
-    result = {
-        "model": str(model),
-        "split": _default_split(table, split) or "all",
-        "n": int(idx.size),
-        "accuracy": float(accuracy_score(y, pred)),
-        "macro_f1": float(f1_score(y, pred, average="macro")),
-    }
-    if as_json:
-        print_json(result)
-    else:
-        print_table(f"{model.name} on {table.path.name}", list(result), [list(result.values())])
-
-
-def _short(v: Any) -> str:
-    if isinstance(v, list):
-        text = "{" + ", ".join(map(str, v[:5])) + (", …" if len(v) > 5 else "") + "}"
-        return f"{text} ({len(v)})"
-    return str(v)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    from .._atomic import atomic_write
-
-    atomic_write(path, text, what="Predictions file")  # one-line OutputError on failure
-
-
-@handle_errors
-def predict(
-    data: DataArg,
-    model: ModelOpt,
-    split: Annotated[str | None, typer.Option("--split", help="Only rows of this split.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write predictions (.jsonl or .csv).")] = None,
-    top_k: Annotated[int, typer.Option("--top-k", help="Also list the k most probable labels.")] = 1,
-    alpha: Annotated[
-        float | None,
-        typer.Option("--alpha", help="Conformal prediction sets at miscoverage alpha (needs fit --calibrate)."),
-    ] = None,
-    method: Annotated[
-        str | None,
-        typer.Option("--method", help="Conformal score: lac (default), aps or raps; multi-label: crc (default) or lac."),
-    ] = None,
-    mondrian: Annotated[bool, typer.Option("--mondrian", help="Class-conditional coverage.")] = False,
-    ood: Annotated[
-        str | None, typer.Option("--ood", help="Flag rows as none of the known classes: msp, energy, mahalanobis.")
-    ] = None,
-    encoder: EncoderOverride = None,
-    text_col: TextColOpt = None,
-    split_col: SplitColOpt = None,
     batch_size: BatchOpt = 64,
     on_error: OnErrorOpt = "fail",
+    wide: WideOpt = False,
     as_json: JsonOpt = False,
     drop_unlabeled: DropUnlabeledOpt = False,
     encoding: EncodingOpt = "utf-8",
 ) -> None:
-    """Predict labels (with probabilities) for every row of DATA; labels are optional."""
-    table = load_data(
-        data, _encoder_name(model, encoder), text_col=text_col, split_col=split_col,
-        require_labels=False, on_error=on_error, quiet=as_json,
-        drop_unlabeled=drop_unlabeled, encoding=encoding, multilabel=True,
-    )  # fmt: skip
-    if top_k < 1:
-        raise InputError(f"--top-k must be at least 1. Got {top_k} instead.")
-    if out is not None and out.suffix.lower() not in (".jsonl", ".csv"):
-        raise InputError(f"--out must end in .jsonl or .csv. Got {out.name} instead.")
-    from . import trust
+    """Run an evaluation protocol (--protocol) on DATA; results go to --run-dir/<protocol>.json."""
+    if model is not None:
+        if protocol is not None or preset is not None or imbalance is not None:
+            raise InputError("Pass either --model (score a saved head) or --protocol, not both.")
+        refuse("eval --model", head=head, run_dir=run_dir, out=out, transductive=transductive,
+               layer=layer, pooling=pooling, max_length=max_length, precision=precision)  # fmt: skip
+        table = load_inputs(data, head_encoder(model, encoder), text_col=text_col, label_col=label_col,
+                            split_col=split_col, on_error=on_error, drop_unlabeled=drop_unlabeled,
+                            encoding=encoding, multilabel=True)  # fmt: skip
+        if table.is_multilabel:
+            from .multilabel import score_multilabel
 
-    head, X = _load(model, encoder, table.texts, batch_size)
-    idx = indices_for(table, split)
-    if is_multilabel_run(table, head):
-        predict_multilabel_rows(model, head, X[idx], idx, table, alpha, method, out, as_json)
+            score_multilabel(model, table, split=split, encoder=encoder, batch_size=batch_size,
+                             as_json=as_json)  # fmt: skip
+            return
+        show_score(score_head(model, table, split=split, encoder=encoder, batch_size=batch_size,
+                              drop_overlap=drop_overlap), table, as_json)  # fmt: skip
         return
-    method = method or "lac"
-    trust.check_predict_options(alpha, method, ood)
-    proba = head.predict_proba(X[idx])
-    extras = trust.predict_extras(model, head, X[idx], alpha, method, mondrian, ood)
-    if extras:
-        proba = extras.pop("proba")
-    k = min(top_k, proba.shape[1])
-    order = np.argsort(-proba, axis=1)[:, :k]
-    records: list[dict[str, Any]] = []
-    for row, i in enumerate(idx):
-        top = order[row]
-        rec: dict[str, Any] = {
-            "row": int(i),
-            "text": getattr(table.texts[i], "source", table.texts[i]),  # media: the file
-            "label": head.classes_[top[0]].item(),
-            "probability": float(proba[row, top[0]]),
-        }
-        if k > 1:
-            rec["top_k"] = [
-                {"label": head.classes_[j].item(), "probability": float(proba[row, j])} for j in top
-            ]
-        for name, values in extras.items():
-            rec[name] = values[row]
-        records.append(rec)
-    if out is not None:
-        if out.suffix.lower() == ".jsonl":
-            text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        else:
-            import csv
-            import io
-
-            buf = io.StringIO()
-            w = csv.writer(buf)
-            sets = "prediction_set" in extras
-            w.writerow(["row", "text", "label", "probability", *(["prediction_set"] if sets else [])])
-            for r in records:
-                cells = [r["row"], r["text"], r["label"], f"{r['probability']:.6f}"]
-                w.writerow(cells + ([";".join(map(str, r["prediction_set"]))] if sets else []))
-            text = buf.getvalue()
-        _atomic_write_text(out, text)
-    if as_json:
-        print_json(records)
-    elif out is None:
-        shown = records[:20]
-        cols = [c for c in ("prediction_set", "ood") if c in extras]
-        print_table(
-            f"predictions ({len(records)} rows{', first 20' if len(records) > 20 else ''})",
-            ["row", "label", "probability", *cols, "text"],
-            [
-                [r["row"], r["label"], r["probability"], *[_short(r[c]) for c in cols], r["text"][:60]]
-                for r in shown
-            ],
+    if imbalance is not None and protocol in (None, "linear"):
+        protocol = "longtail"  # `--imbalance R` alone, or with --protocol linear: long-tailed linear
+    if imbalance is not None and protocol != "longtail":
+        raise InputError(f"--imbalance applies to --protocol longtail (or linear), not {protocol}.")
+    if protocol is None and preset is None:
+        raise InputError(
+            "Nothing to evaluate: pass --protocol " + "|".join(list_protocols())
+            + " (or score a saved head with `headwise score DATA --model HEAD_FILE`)."
         )
-    else:
-        typer.echo(f"wrote {len(records)} predictions to {out}")
+    name = protocol or "fewshot"
+    refuse(f"eval --protocol {name}", split=split)
+    if out is not None:
+        raise InputError(f"--out names a file, but eval writes a folder of results: use --run-dir {out}.")
+    request = EvalRequest(
+        encoder=encoder or DEFAULT_ENCODER, options=encoder_options(layer, pooling, max_length, precision),
+        heads=head, shots=ints(shots, "--shots"), seeds=seeds, tasks=tasks, preset=preset,
+        drop_overlap=drop_overlap, transductive=transductive, batch_size=batch_size,
+        strategies=strategies, rounds=rounds, budget=budget, start=start, imbalance=imbalance,
+    )  # fmt: skip
+    if name not in list_protocols():
+        raise InputError(f"Unknown protocol '{name}'. Available: {', '.join(list_protocols())}.")
+    table = load_inputs(data, request.encoder, text_col=text_col, label_col=label_col,
+                        split_col=split_col, on_error=on_error, drop_unlabeled=drop_unlabeled,
+                        encoding=encoding)  # fmt: skip
+    show_eval(evaluate(name, table, request, run_dir=run_dir), as_json, wide=wide, run_dir=run_dir)

@@ -11,7 +11,7 @@ import typer
 
 from .._atomic import atomic_write
 from ..exceptions import InputError
-from ._common import print_json, print_table
+from ._render import print_json, print_table
 
 
 def _short(v: Any) -> str:
@@ -23,8 +23,7 @@ def _short(v: Any) -> str:
 
 def is_multilabel_run(table: Any, head: Any) -> bool:
     """Whether DATA and the head agree on multi-label targets; a mismatch is refused."""
-    from ..heads import is_multilabel_head
-    from ..heads._registry import name_of_head
+    from ..heads import is_multilabel_head, name_of_head
 
     ml_head = is_multilabel_head(name_of_head(type(head)))
     ml_data = bool(getattr(table, "is_multilabel", False))
@@ -52,8 +51,8 @@ def predict_multilabel_rows(
 ) -> None:  # fmt: skip
     """`predict` with a multi-label head: label lists, and conformal label sets with --alpha
     (``--method crc`` controls the false-negative rate, ``lac`` covers each label)."""
-    from ..multilabel import load_multilabel_calibration, predict_multilabel
     from ..trust import check_alpha
+    from ..workflows import load_multilabel_calibration, predict_multilabel
 
     conformal = None
     if alpha is not None:
@@ -80,3 +79,39 @@ def predict_multilabel_rows(
         )  # fmt: skip
     else:
         typer.echo(f"wrote {len(records)} predictions to {out}")
+
+
+def render_fit(result: dict[str, Any], as_json: bool) -> None:
+    """What `fit` prints for a multi-label head."""
+    if as_json:
+        print_json(result)
+    else:
+        print_table(f"fitted {result['head']} → {result['out']}", list(result), [list(result.values())])
+
+
+def score_multilabel(
+    model: Path, table: Any, *, split: str | None, encoder: str | None, batch_size: int, as_json: bool
+) -> None:
+    """`score` / `eval --model` on multi-label data: micro/macro-F1, mAP, subset accuracy,
+    Hamming loss and per-label F1 of a multi-label head."""
+    from ..workflows import default_split, evaluate_multilabel, indices_for, load_head_for
+
+    head, X = load_head_for(model, table, encoder=encoder, batch_size=batch_size)
+    is_multilabel_run(table, head)
+    name = default_split(table, split)
+    idx = indices_for(table, name)
+    ml = evaluate_multilabel(head, X[idx], table.labels[idx])
+    render_eval({"model": str(model), "split": name or "all", "n": int(idx.size), **ml}, model, table, as_json)
+
+
+def predict_multilabel_table(
+    model: Path, table: Any, *, split: str | None, encoder: str | None, batch_size: int,
+    alpha: float | None, method: str | None, out: Path | None, as_json: bool,
+) -> None:  # fmt: skip
+    """`predict` with a multi-label head (label lists, and label sets with --alpha)."""
+    from ..workflows import indices_for, load_head_for
+
+    head, X = load_head_for(model, table, encoder=encoder, batch_size=batch_size)
+    is_multilabel_run(table, head)
+    idx = indices_for(table, split)
+    predict_multilabel_rows(model, head, X[idx], idx, table, alpha, method, out, as_json)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..compare import BASELINE_NAME, STANDARD_HEADS, compare_heads
+from ..compare import BASELINE_NAME, STANDARD_HEADS
 from ..exceptions import InputError
-from ._common import (
+from ..workflows import compare_table, encoder_options, load_inputs
+from ._options import (
+    DEFAULT_ENCODER,
     BatchOpt,
+    DropOverlapOpt,
     EncoderOpt,
+    HeadsOpt,
     JsonOpt,
     LabelColOpt,
     LayerOpt,
@@ -21,29 +24,41 @@ from ._common import (
     PrecisionOpt,
     SplitColOpt,
     TextColOpt,
-    embed_texts,
-    encoder_options,
-    err_console,
-    handle_errors,
-    indices_for,
-    load_data,
-    print_json,
-    print_table,
+    WideOpt,
+    head_names,
 )
+from ._render import err_console, print_json, print_table, say_line, seconds, warn
 
-DEFAULT_DATA = Path("../shared/data/banking77.jsonl.gz")
+# Looked for, in order, when no DATA is given: the shared data folder beside a checkout.
+SAMPLE_DATA = (Path("../shared/data/banking77.jsonl.gz"), Path("shared/data/banking77.jsonl.gz"))
 
 
-@handle_errors
+def _find_data(data: Path | None) -> Path:
+    if data is not None:
+        return data
+    for candidate in SAMPLE_DATA:
+        if candidate.is_file():
+            return candidate
+    raise InputError(
+        "No data given and no sample found (looked for "
+        + ", ".join(str(p) for p in SAMPLE_DATA)
+        + "). Pass a labelled table: `headwise quickstart DATA.jsonl` with columns text, label "
+        "and split (train/test)."
+    )
+
+
 def quickstart(
-    data: Annotated[Path, typer.Argument(help="Labelled table with train and test splits.")] = DEFAULT_DATA,
-    encoder: EncoderOpt = "minilm",
-    heads: Annotated[
-        str, typer.Option("--heads", help="Comma-separated heads to compare.")
-    ] = ",".join(STANDARD_HEADS),
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the best head.")] = Path(
+    data: Annotated[
+        Path | None,
+        typer.Argument(help="Labelled table with train and test splits (default: the Banking77 sample).",
+                       show_default=False),
+    ] = None,
+    encoder: EncoderOpt = DEFAULT_ENCODER,
+    head: HeadsOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Head file for the best head.")] = Path(
         "headwise-out/best-head.safetensors"
     ),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
     validation_fraction: Annotated[
         float, typer.Option("--validation-fraction", help="Share of train held out for selection.")
     ] = 0.1,
@@ -51,6 +66,7 @@ def quickstart(
     baseline: Annotated[
         bool, typer.Option("--baseline/--no-baseline", help="Also fit sklearn LogisticRegression.")
     ] = True,
+    drop_overlap: DropOverlapOpt = False,
     text_col: TextColOpt = None,
     label_col: LabelColOpt = None,
     split_col: SplitColOpt = None,
@@ -59,6 +75,7 @@ def quickstart(
     max_length: MaxLenOpt = None,
     precision: PrecisionOpt = None,
     batch_size: BatchOpt = 64,
+    wide: WideOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Embed DATA (cached), fit every standard head, rank them and save the best one.
@@ -66,60 +83,38 @@ def quickstart(
     The best head is chosen on a validation split carved from train (never on test); every head is
     then refit on all train rows and scored once on test.
     """
-    t_start = time.perf_counter()
-    table = load_data(
-        data, encoder, text_col=text_col, label_col=label_col, split_col=split_col, quiet=as_json
-    )
-    assert table.labels is not None
-    if table.splits is None:
-        raise InputError(
-            f"{table.path.name} has no split column; quickstart needs train and test splits "
-            "(pass --split-col)."
-        )
-    head_names = tuple(h.strip() for h in heads.split(",") if h.strip())
-    say = (lambda m: None) if as_json else (lambda m: err_console.print(f"[dim]» {m}[/]"))
-    say(f"{len(table)} rows from {table.path.name}; embedding with {encoder} (cached after the first run)")
-    emb = embed_texts(table.texts, encoder, encoder_options(layer, pooling, max_length, precision), batch_size=batch_size)
-    say(f"embeddings {emb.X.shape} in {emb.seconds:.1f}s ({'cache hit' if emb.cached else 'computed'})")
-    tr, te = indices_for(table, "train"), indices_for(table, "test")
-    va = table.split_indices("validation")
-    X_val = emb.X[va] if va.size else None
-    y_val = table.labels[va] if va.size else None
-    lb = compare_heads(
-        emb.X[tr], table.labels[tr], emb.X[te], table.labels[te],
-        heads=head_names, X_val=X_val, y_val=y_val,
-        validation_fraction=validation_fraction, random_state=seed, baseline=baseline, on_step=say,
-    )
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        from .._atomic import describe_os_error
-        from ..exceptions import OutputError
-
-        raise OutputError(describe_os_error(out.parent, exc, what="Folder")) from None
-    lb.best_head.encoder_spec_ = emb.encoder_spec
-    lb.best_head.save(out, encoder_key=emb.encoder_key)
-    total = time.perf_counter() - t_start
+    path = _find_data(data)
+    say = (lambda m: None) if as_json else (lambda m: err_console.print(f"» {m}", style="dim", markup=False))
+    table = load_inputs(path, encoder, text_col=text_col, label_col=label_col, split_col=split_col)
+    res = compare_table(
+        table, encoder=encoder, heads=head_names(head, ",".join(STANDARD_HEADS)),
+        options=encoder_options(layer, pooling, max_length, precision), validation_fraction=validation_fraction,
+        seed=seed, baseline=baseline, out=out, overwrite=force, drop_overlap=drop_overlap,
+        batch_size=batch_size, on_step=say,
+    )  # fmt: skip
     if as_json:
-        print_json({**lb.to_dict(), "saved": str(out), "embed_seconds": emb.seconds,
-                    "cache_hit": emb.cached, "total_seconds": total, "encoder": emb.encoder_key})
+        print_json(res.to_dict())
         return
+    lb, emb = res.leaderboard, res.embedded
     rows = [
         [r.head + (" (baseline)" if r.baseline else " ★" if r.head == lb.best else ""),
          r.val_accuracy, r.test_accuracy, r.test_macro_f1, r.fit_seconds]
         for r in lb.rows
-    ]
+    ]  # fmt: skip
     print_table(
         f"{table.path.name}: {lb.n_train} train ({lb.n_val} held out for selection), {lb.n_test} test",
-        ["head", "val acc", "test acc", "test macro-F1", "fit s"],
-        rows,
-    )
+        ["head", "val acc", "test acc", "test macro-F1", "fit s"], rows, wide=wide,
+    )  # fmt: skip
+    if w := res.overlap.warning():
+        warn(w)
     by = {r.head: r for r in lb.rows}
     if "logistic" in by and BASELINE_NAME in by and by["logistic"].test_accuracy is not None:
         ours, ref = by["logistic"], by[BASELINE_NAME]
-        typer.echo(
-            f"logistic head {ours.test_accuracy:.4f} vs sklearn LogisticRegression(max_iter=1000) "
-            f"{ref.test_accuracy:.4f} test accuracy; fit {ours.fit_seconds:.1f}s vs {ref.fit_seconds:.1f}s"
+        say_line(
+            f"logistic head {100 * ours.test_accuracy:.1f}% vs sklearn LogisticRegression "
+            f"{100 * (ref.test_accuracy or 0):.1f}% test accuracy; "
+            f"fit {seconds(ours.fit_seconds)} vs {seconds(ref.fit_seconds)}"
         )
-    typer.echo(f"best head by validation accuracy: {lb.best} → saved to {out}")
-    typer.echo(f"done in {total:.1f}s (embedding {emb.seconds:.1f}s{', cache hit' if emb.cached else ''})")
+    say_line(f"best head by validation accuracy: {lb.best} → saved to {res.out}")
+    say_line(f"done in {seconds(res.seconds)} (embedding {seconds(emb.seconds)}"
+               f"{', cache hit' if emb.cached else ''})")  # fmt: skip

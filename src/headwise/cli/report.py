@@ -7,10 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import handle_errors
 
-
-@handle_errors
 def report(
     run: Annotated[Path, typer.Argument(help="Run directory (trust.json, linear.json, fewshot.json, ...).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),

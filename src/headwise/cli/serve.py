@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from ..exceptions import InputError
-from ._common import err_console, handle_errors
+from ._render import err_console
 
 
 def _is_loopback(host: str) -> bool:
@@ -23,7 +23,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-@handle_errors
 def serve(
     models: Annotated[
         Path, typer.Argument(help="Folder of head files; each *.safetensors is served by its name.")
@@ -98,8 +97,7 @@ def serve(
 
     Every accepted write is on disk (MODELS/.headwise-serve) before the reply. Docs: /docs.
     """
-    from ..service import ServeSettings, read_token
-    from ..service._state import ServiceState
+    from ..service import ServeSettings, ServiceState, read_token
 
     if not 0 < port < 65536:
         raise InputError(f"--port must be between 1 and 65535. Got {port} instead.")

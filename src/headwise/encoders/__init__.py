@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._hash import HashEncoder
-from ._protocol import POOLINGS, Encoder, TokenEmbeddings
+from ._protocol import POOLINGS, Encoder, LayeredEncoder, SiteEncoder, TokenEmbeddings, is_layered
 from ._registry import (
     ENTRY_POINT_GROUP,
     describe_encoders,
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Encoder",
     "TokenEmbeddings",
+    "LayeredEncoder",
+    "SiteEncoder",
+    "is_layered",
     "HashEncoder",
     "HFEncoder",
     "MINILM_DEFAULT_PRECISION",

@@ -63,13 +63,13 @@ def _load_disk_digests() -> None:
 
 def _save_disk_digests() -> None:
     """Best effort, atomic: a read-only cache only costs re-hashing next time."""
+    from .._atomic import atomic_write, make_folder
+
     path = _digest_file()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(_digests, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
+        make_folder(path.parent)
+        atomic_write(path, json.dumps(_digests, sort_keys=True), what="Digest file", durable=False)
+    except OSError:  # OutputError is an OSError: a read-only cache is fine here
         pass
 
 

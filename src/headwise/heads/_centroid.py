@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exceptions import InputError
+from .._validation import check_param_choice
 from ._registry import register_head
 from ._stats import SufficientStats
 from ._stats_head import StatsHead, mask_empty_classes, safe_class_means
@@ -78,11 +78,7 @@ class NCMHead(StatsHead):
         self.metric = metric
 
     def _check_params(self) -> None:
-        if self.metric not in _METRICS:
-            raise InputError(
-                f"The 'metric' parameter of NCMHead must be one of {_METRICS}. "
-                f"Got {self.metric!r} instead."
-            )
+        check_param_choice(self.metric, "metric", "NCMHead", _METRICS)
 
     def _solve(
         self, stats: SufficientStats, rows: tuple[np.ndarray, np.ndarray] | None = None

@@ -13,6 +13,7 @@ from ..exceptions import (
     EncoderMismatchError,
     HeadFileError,
     HeadFormatError,
+    HeadwiseError,
     InputError,
     UnknownHeadError,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "save_head",
     "load_head",
     "load_head_extras",
+    "saved_head_name",
     "describe_encoder_key",
     "check_encoder_key",
 ]
@@ -134,6 +136,17 @@ def save_head(
     for name, value in (extra_arrays or {}).items():
         arrays[EXTRA_PREFIX + name] = np.asarray(value)
     return atomic_save_safetensors(Path(path), arrays, header)
+
+
+def saved_head_name(path: str | Path) -> str | None:
+    """The registry name recorded in a head file's header (None when it is no headwise head);
+    reads the header only, builds nothing."""
+    try:
+        _, header = read_safetensors(Path(path))
+    except HeadwiseError:
+        return None
+    name = header.get("head") if header.get("format") == HEAD_FORMAT else None
+    return name if isinstance(name, str) else None
 
 
 def load_head_extras(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any] | None]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from numbers import Integral
 from typing import Any, Self
 
 import numpy as np
 
-from ..exceptions import InputError
+from .._validation import check_param_choice, check_param_int
 from ._base import BaseHead
 from ._registry import register_head
 from ._stats import class_union
@@ -119,22 +118,9 @@ class KNNHead(BaseHead):
 
     def _check_params(self) -> None:
         for name in ("n_neighbors", "batch_size"):
-            v = getattr(self, name)
-            if not (isinstance(v, Integral) and not isinstance(v, bool) and v >= 1):
-                raise InputError(
-                    f"The '{name}' parameter of KNNHead must be an int in the range [1, inf). "
-                    f"Got {v!r} instead."
-                )
-        if self.weights not in _WEIGHTS:
-            raise InputError(
-                f"The 'weights' parameter of KNNHead must be one of {_WEIGHTS}. "
-                f"Got {self.weights!r} instead."
-            )
-        if self.metric not in _METRICS:
-            raise InputError(
-                f"The 'metric' parameter of KNNHead must be one of {_METRICS}. "
-                f"Got {self.metric!r} instead."
-            )
+            check_param_int(getattr(self, name), name, "KNNHead")
+        check_param_choice(self.weights, "weights", "KNNHead", _WEIGHTS)
+        check_param_choice(self.metric, "metric", "KNNHead", _METRICS)
 
     def fit(self, X: Any, y: Any) -> Self:
         """Store the normalised rows ``X`` (n, d) and their labels ``y``."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .._validation import check_param_int
 from ..exceptions import InputError
 from ._registry import get_head, register_head
 from ._token_base import TokenHead
@@ -124,11 +124,7 @@ class MomentProbeHead(TokenHead):
 
     def _check_params(self, d: int) -> int:
         owner = type(self).__name__
-        if isinstance(self.rank, bool) or not isinstance(self.rank, Integral) or self.rank < 1:
-            raise InputError(
-                f"The 'rank' parameter of {owner} must be an int in the range [1, inf). "
-                f"Got {self.rank!r} instead."
-            )
+        check_param_int(self.rank, "rank", owner)
         if self.projection not in _PROJECTIONS:
             raise InputError(
                 f"The 'projection' parameter of {owner} must be one of "

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from numbers import Real
 from typing import Any
 
 import numpy as np
 
+from .._validation import check_param_float
 from ..exceptions import InputError
 from ._registry import register_head
 from ._stats import SufficientStats
@@ -97,12 +97,7 @@ class GaussianNBHead(StatsHead):
         self.priors = priors
 
     def _check_params(self) -> None:
-        v = self.var_smoothing
-        if not (isinstance(v, Real) and not isinstance(v, bool) and 0.0 <= v < np.inf):
-            raise InputError(
-                "The 'var_smoothing' parameter of GaussianNBHead must be a float in the range "
-                f"[0, inf). Got {v!r} instead."
-            )
+        check_param_float(self.var_smoothing, "var_smoothing", "GaussianNBHead", 0.0)
 
     def _class_prior(self, stats: SufficientStats) -> np.ndarray:
         if self.priors is None:

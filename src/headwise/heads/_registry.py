@@ -1,4 +1,9 @@
-"""Head registry: short lowercase names to estimator classes."""
+"""Head registry: short lowercase names to estimator classes.
+
+The registry imports no head: each head module registers itself with :func:`register_head`, and
+``headwise.heads`` (which Python imports before any of its modules) imports every built-in head
+module, so the table is full before anyone can ask it. No import circle.
+"""
 
 from __future__ import annotations
 
@@ -28,22 +33,16 @@ def register_head(name: str) -> Callable[[T], T]:
     return deco
 
 
-def _ensure_loaded() -> None:
-    from . import _all  # noqa: F401  (imports every head module, which registers itself)
-
-
 def list_heads(pattern: str = "*") -> list[str]:
     """Registered head names matching an fnmatch ``pattern``.
 
     >>> "lda" in list_heads()
     True
     """
-    _ensure_loaded()
     return sorted(n for n in _HEADS if fnmatch.fnmatch(n, pattern))
 
 
 def get_head_class(name: str) -> type:
-    _ensure_loaded()
     try:
         return _HEADS[name]
     except KeyError:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
 import numpy as np
 from scipy import linalg
 
 from .._threads import small_linalg
+from .._validation import check_param_choice, check_param_float
 from ..exceptions import InputError
 from ._holdout import stratified_holdout
 from ._registry import register_head
@@ -181,17 +181,9 @@ class RidgeHead(StatsHead):
                 "The 'alphas' parameter of RidgeHead must be a non-empty sequence of floats in "
                 f"the range (0, inf). Got {self.alphas!r} instead."
             )
-        if self.alpha_selection not in ("gcv", "val"):
-            raise InputError(
-                "The 'alpha_selection' parameter of RidgeHead must be 'gcv' or 'val'. "
-                f"Got {self.alpha_selection!r} instead."
-            )
-        f = self.validation_fraction
-        if not (isinstance(f, Real) and 0.0 < f < 1.0):
-            raise InputError(
-                "The 'validation_fraction' parameter of RidgeHead must be a float in the range "
-                f"(0, 1). Got {f!r} instead."
-            )
+        check_param_choice(self.alpha_selection, "alpha_selection", "RidgeHead", ("gcv", "val"))
+        check_param_float(self.validation_fraction, "validation_fraction", "RidgeHead", 0.0, 1.0,
+                          low_open=True)  # fmt: skip
 
     def _solve(
         self, stats: SufficientStats, rows: tuple[np.ndarray, np.ndarray] | None = None

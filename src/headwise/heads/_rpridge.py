@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral
 from typing import Any, Self
 
 import numpy as np
 
+from .._validation import check_param_int
 from ..exceptions import InputError
 from ._registry import register_head
 from ._ridge import _DEFAULT_ALPHAS, RidgeHead
@@ -74,12 +74,7 @@ class RandomProjectionRidgeHead(RidgeHead):
         super().__init__(alphas, alpha_selection, validation_fraction, fit_intercept, random_state)
 
     def _check_params(self) -> None:
-        m = self.n_components
-        if isinstance(m, bool) or not isinstance(m, Integral) or m < 1:
-            raise InputError(
-                "The 'n_components' parameter of RandomProjectionRidgeHead must be an int in the "
-                f"range [1, inf). Got {m!r} instead."
-            )
+        check_param_int(self.n_components, "n_components", "RandomProjectionRidgeHead")
         super()._check_params()
 
     def _project(self, X: np.ndarray) -> np.ndarray:

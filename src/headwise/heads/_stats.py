@@ -12,22 +12,18 @@ it; the per-class squares only naive Bayes reads. Heads build statistics with ju
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
 
-from ..exceptions import HeadFormatError, InputError
+from ..exceptions import InputError
 
 __all__ = ["SufficientStats", "class_union"]
 
-_STATS_FORMAT = "headwise.stats"
-_STATS_VERSION = 1
 
 
 def class_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -399,24 +395,3 @@ class SufficientStats:
             sq_sums=None if sq is None else np.asarray(sq, dtype=np.float64),
             gram=None if gram is None else np.asfortranarray(gram, dtype=np.float64),
         )
-
-    def save(self, path: str | Path) -> Path:
-        """Write to a safetensors file atomically (temp file + rename)."""
-        from ._io import atomic_save_safetensors
-
-        arrays, meta = self.to_arrays()
-        header = {
-            "format": _STATS_FORMAT,
-            "format_version": str(_STATS_VERSION),
-            "meta": json.dumps(meta),
-        }
-        return atomic_save_safetensors(Path(path), arrays, header)
-
-    @classmethod
-    def load(cls, path: str | Path) -> SufficientStats:
-        from ._io import read_safetensors
-
-        arrays, header = read_safetensors(Path(path))
-        if header.get("format") != _STATS_FORMAT:
-            raise HeadFormatError(f"{path} is not a headwise statistics file.")
-        return cls.from_arrays(arrays, json.loads(header["meta"]))

@@ -15,47 +15,18 @@ Every example needs at least one token. Inputs are never modified.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .._validation import check_n_features
 from ..exceptions import InputError
+from ..tokens import TokenEmbeddings
 
-__all__ = ["RaggedTokens", "check_tokens", "from_padded", "padded_batch"]
+__all__ = ["RaggedTokens", "TokenEmbeddings", "check_tokens", "from_padded", "padded_batch"]
 
 
-@dataclass(frozen=True)
-class RaggedTokens:
-    """Validated token features: example ``i`` owns ``vectors[offsets[i]:offsets[i + 1]]``."""
-
-    vectors: np.ndarray  # (total_tokens, d) float32 or float64, finite
-    offsets: np.ndarray  # (n + 1,) int64, starts at 0, strictly increasing
-
-    def __len__(self) -> int:
-        return int(self.offsets.shape[0] - 1)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-    @property
-    def dim(self) -> int:
-        return int(self.vectors.shape[1])
-
-    def take(self, rows: np.ndarray) -> RaggedTokens:
-        """The examples at ``rows``, in that order (copies the tokens)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        lengths = self.lengths[rows]
-        offsets = np.zeros(rows.size + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        src = np.repeat(self.offsets[rows] - offsets[:-1], lengths) + np.arange(offsets[-1])
-        return RaggedTokens(self.vectors[src], offsets)
-
-    def example_ids(self) -> np.ndarray:
-        """Index of the example each token belongs to, shape (total_tokens,)."""
-        return np.repeat(np.arange(len(self)), self.lengths)
+RaggedTokens = TokenEmbeddings  # the one token container; the old name stays importable
 
 
 def from_padded(X: Any, lengths: Any) -> RaggedTokens:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
 from typing import Any, Self
 
 import numpy as np
 from scipy.special import log_softmax, softmax
 from sklearn.base import clone
 
-from ..exceptions import InputError
+from .._validation import check_param_float, check_param_int
 from ._base import BaseHead
 from ._registry import get_head, register_head
 
@@ -126,21 +125,9 @@ class TransductiveHead(BaseHead):
 
     def _check_params(self) -> None:
         for name, lo in (("n_iter", 0), ("n_neighbors", 1)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, Integral) or v < lo:
-                raise InputError(
-                    f"The '{name}' parameter of TransductiveHead must be an int in the range "
-                    f"[{lo}, inf). Got {v!r} instead."
-                )
+            check_param_int(getattr(self, name), name, "TransductiveHead", lo)
         for name, strict in (("beta", True), ("lam", False), ("support_weight", True)):
-            v = getattr(self, name)
-            ok = isinstance(v, Real) and not isinstance(v, bool) and np.isfinite(v)
-            if not ok or v < 0 or (strict and v == 0):
-                rng = "(0, inf)" if strict else "[0, inf)"
-                raise InputError(
-                    f"The '{name}' parameter of TransductiveHead must be a float in the range "
-                    f"{rng}. Got {v!r} instead."
-                )
+            check_param_float(getattr(self, name), name, "TransductiveHead", 0.0, low_open=strict)
 
     def fit(self, X: Any, y: Any) -> Self:
         """Fit the base head on the support rows and keep them for the refinement."""

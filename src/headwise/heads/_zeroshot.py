@@ -7,14 +7,13 @@ encoder; for image-text models (CLIP), an encoder exposing ``encode_text`` for t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from numbers import Real
 from typing import Any, Self
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 
-from .._validation import check_n_features
+from .._validation import check_n_features, check_param_float
 from ..exceptions import InputError
 from ._base import BaseHead
 from ._registry import register_head
@@ -41,40 +40,30 @@ def _normalize(A: np.ndarray) -> np.ndarray:
     return A / np.where(n > 0, n, 1.0)
 
 
-def _resolve_encoder(encoder: Any) -> Any:
+def _resolve_encoder(encoder: Any, owner: str = "ZeroShotHead") -> Any:
+    """The encoder object that embeds the class prompts (heads never load encoders themselves)."""
     if encoder is None:
         raise InputError(
-            "ZeroShotHead needs an encoder to embed the class names: pass encoder='minilm' (the "
-            "encoder that made X) or an object with encode()/encode_text()."
+            f"{owner} needs an encoder to embed the class names: pass the encoder that made X "
+            "(e.g. headwise.get_encoder('minilm')), an object with encode()/encode_text()."
         )
     if isinstance(encoder, str):
-        from ..encoders import get_encoder
-
-        return get_encoder(encoder)
+        raise InputError(
+            f"{owner}(encoder={encoder!r}) got an encoder name; heads do not load encoders. Pass "
+            f"the encoder object, headwise.get_encoder({encoder!r}) (headwise.workflows.fit_head "
+            "does this for you, with prompt embeddings cached in the embedding store)."
+        )
+    if not (callable(getattr(encoder, "encode_text", None)) or callable(getattr(encoder, "encode", None))):
+        raise InputError(f"{owner} got {type(encoder).__name__} as encoder; it has no encode() or encode_text().")
     return encoder
-
-
-# Prompt embeddings per (encoder key, prompts): few-shot protocols refit the same head per seed.
-_PROMPT_MEMO: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
-
-
-def _prompt_memo_key(encoder: Any, prompts: list[str]) -> tuple[str, tuple[str, ...]] | None:
-    """A memo key when the encoder has a ``key()`` that identifies its output, else None."""
-    key_fn = getattr(encoder, "key", None)
-    if not callable(key_fn):
-        return None
-    try:
-        import json
-
-        return json.dumps(key_fn(), sort_keys=True, default=str), tuple(prompts)
-    except (TypeError, ValueError):
-        return None
 
 
 def class_text_weights(encoder: Any, names: Sequence[str], templates: Sequence[str]) -> np.ndarray:
     """Unit class vectors (C, d): each the normalised mean of its normalised prompt embeddings.
 
     Uses ``encoder.encode_text`` when present (image-text models), else ``encoder.encode``.
+    Nothing is remembered here: to reuse prompt embeddings across fits (few-shot seeds), pass an
+    encoder that caches, such as :class:`headwise.workflows.StoreBackedEncoder`.
     """
     if not templates or any("{}" not in t for t in templates):
         raise InputError(
@@ -82,13 +71,7 @@ def class_text_weights(encoder: Any, names: Sequence[str], templates: Sequence[s
         )
     prompts = [t.format(n) for n in names for t in templates]
     encode = getattr(encoder, "encode_text", None) or encoder.encode
-    memo = _prompt_memo_key(encoder, prompts)
-    if memo is not None and memo in _PROMPT_MEMO:
-        E = _PROMPT_MEMO[memo]
-    else:
-        E = np.asarray(encode(prompts), dtype=np.float64)
-        if memo is not None:
-            _PROMPT_MEMO[memo] = E
+    E = np.asarray(encode(prompts), dtype=np.float64)
     E = _normalize(E).reshape(len(names), len(templates), -1).mean(axis=1)
     return _normalize(E)
 
@@ -234,13 +217,7 @@ class BlendHead(_ZeroShotBase):
 
     def _check_params(self) -> None:
         for name, lo_open in (("prior_strength", False), ("C", True), ("scale", True)):
-            v = getattr(self, name)
-            ok = isinstance(v, Real) and not isinstance(v, bool) and np.isfinite(v)
-            if not ok or v < 0 or (lo_open and v == 0):
-                raise InputError(
-                    f"The '{name}' parameter of BlendHead must be a float in the range "
-                    f"{'(0, inf)' if lo_open else '[0, inf)'}. Got {v!r} instead."
-                )
+            check_param_float(getattr(self, name), name, "BlendHead", 0.0, low_open=lo_open)
 
     def fit(self, X: Any, y: Any) -> Self:
         self._check_params()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..exceptions import InputError
 from ._audio import AUDIO_EXTENSIONS, AudioItem, as_audio_items, load_audio
-from ._common import MediaTable, Skipped
+from ._common import ON_ERROR, MediaTable, Skipped, check_on_error
 from ._images import IMAGE_EXTENSIONS, ImageItem, as_image_items, load_images
 
 __all__ = [
@@ -25,6 +25,8 @@ __all__ = [
     "as_image_items",
     "load_images",
     "load_media",
+    "check_on_error",
+    "ON_ERROR",
 ]
 
 

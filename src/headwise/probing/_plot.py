@@ -1,7 +1,13 @@
-"""Heatmap of a sweep's accuracy matrix (matplotlib, optional)."""
+"""The one sweep plot (matplotlib, optional): a heatmap of a site sweep, or accuracy by layer.
+
+:func:`plot_sweep` takes a :class:`~headwise.probing.SweepResult` (sites: layers × poolings or
+attention heads, drawn as a heatmap) or a list of per-layer results of
+:func:`headwise.protocols.layer_sweep_eval` (one head each, drawn as lines by layer).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +18,7 @@ from ..exceptions import MissingDependencyError
 __all__ = ["plot_sweep"]
 
 
-def plot_sweep(result: Any, path: str | Path, *, which: str = "test") -> Path:
-    """Save ``result``'s accuracy matrix (``which``: "test" or "val") as an image at ``path``.
-
-    Rows are layers (bottom to top), columns poolings or attention heads; the validation-chosen
-    site is outlined.
-    """
+def _pyplot() -> Any:
     try:
         import matplotlib
 
@@ -25,8 +26,47 @@ def plot_sweep(result: Any, path: str | Path, *, which: str = "test") -> Path:
         import matplotlib.pyplot as plt
     except ImportError:
         raise MissingDependencyError(
-            "Plotting needs matplotlib, which is not installed: pip install matplotlib"
+            "Plotting needs matplotlib, which is not installed: pip install matplotlib "
+            "(or pip install 'headwise[plot]')"
         ) from None
+    return plt
+
+
+def _save(fig: Any, plt: Any, path: str | Path) -> Path:
+    from .._atomic import atomic_write
+
+    fig.tight_layout()
+    out = atomic_write(path, lambda fh: fig.savefig(fh, dpi=120, format=Path(path).suffix.lstrip(".") or "png"),
+                       what="Plot")  # fmt: skip
+    plt.close(fig)
+    return out
+
+
+def _layer_lines(results: Sequence[Any], path: str | Path) -> Path:
+    """Accuracy by layer (validation dashed, test solid), one line pair per head."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for r in results:
+        (line,) = ax.plot(r.layers, r.test_accuracy, marker="o", label=f"{r.head} test")
+        ax.plot(r.layers, r.val_accuracy, ls="--", color=line.get_color(), label=f"{r.head} val")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, plt, path)
+
+
+def plot_sweep(result: Any, path: str | Path, *, which: str = "test") -> Path:
+    """Save a sweep as an image at ``path`` (``which``: "test" or "val" accuracy of a heatmap).
+
+    A site sweep is a heatmap: rows are layers (bottom to top), columns poolings or attention
+    heads, the validation-chosen site outlined. A list of per-layer results is drawn as lines.
+    """
+    if isinstance(result, (list, tuple)):
+        return _layer_lines(result, path)
+    if hasattr(result, "layers") and not hasattr(result, "rows"):
+        return _layer_lines([result], path)
+    plt = _pyplot()
     acc = np.asarray(result.test_accuracy if which == "test" else result.val_accuracy)
     if which == "test" and np.isnan(acc).all():
         acc, which = np.asarray(result.val_accuracy), "val"
@@ -44,8 +84,4 @@ def plot_sweep(result: Any, path: str | Path, *, which: str = "test") -> Path:
     what = f"{result.pooling} pooling, " if result.pooling else ""
     ax.set_title(f"{result.encoder}: {which} accuracy ({what}{result.head})", fontsize=9)
     fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, plt, path)

@@ -106,7 +106,7 @@ def parse_layers(spec: str | Sequence[int] | None, top: int) -> list[int]:
 
 
 def _split(y: np.ndarray, train: np.ndarray, validation_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from ..heads._holdout import stratified_holdout
+    from ..splits import stratified_holdout
 
     split = stratified_holdout(y[train], validation_fraction, seed)
     if split is None:

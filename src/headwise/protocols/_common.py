@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -11,6 +10,7 @@ from sklearn.base import clone
 
 from .._validation import check_embeddings, check_labels, check_n_features
 from ..exceptions import InputError
+from ..splits import overlap_mask, row_keys  # re-exported: they live with the splits
 
 __all__ = [
     "LeakageError",
@@ -53,27 +53,6 @@ def resolve_heads(heads: Any) -> dict[str, Any]:
 def fresh(head: Any) -> Any:
     """An unfitted copy of ``head`` with the same parameters."""
     return clone(head)
-
-
-def row_keys(X: np.ndarray | None = None, texts: Sequence[str] | None = None) -> np.ndarray:
-    """One digest per row: of the exact embedding bytes, or of the normalised text."""
-    if texts is not None:
-        return np.asarray(
-            [hashlib.blake2b(" ".join(t.split()).lower().encode(), digest_size=12).hexdigest()
-             for t in texts]
-        )
-    if X is None:
-        raise InputError("row_keys needs embeddings or texts.")
-    A = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
-    return np.asarray([hashlib.blake2b(r.tobytes(), digest_size=12).hexdigest() for r in A])
-
-
-def overlap_mask(reference: Iterable[np.ndarray], keys: np.ndarray) -> np.ndarray:
-    """True for each entry of ``keys`` found in any of the ``reference`` key arrays."""
-    ref: set[str] = set()
-    for r in reference:
-        ref.update(np.asarray(r).tolist())
-    return np.fromiter((k in ref for k in keys.tolist()), dtype=bool, count=len(keys))
 
 
 def check_split(X: Any, y: Any, name: str, n_features: int | None = None) -> tuple[np.ndarray, np.ndarray]:

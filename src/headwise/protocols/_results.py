@@ -85,17 +85,10 @@ def _jsonable(obj: Any) -> Any:
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` via a temp file and a rename."""
-    from .._atomic import atomic_write, describe_os_error
-    from ..exceptions import OutputError
+    """Write ``obj`` as indented JSON to ``path`` through the one atomic writer (folder created)."""
+    from .._atomic import write_json
 
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(describe_os_error(path.parent, exc, what="Results folder")) from None
-    text = json.dumps(_jsonable(obj), indent=2) + "\n"
-    return atomic_write(path, text, what="Results file")
+    return write_json(path, _jsonable(obj), what="Protocol result", make_parents=True)
 
 
 @dataclass(frozen=True)

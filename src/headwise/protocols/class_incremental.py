@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._progress import track
 from ..exceptions import InputError
 from ._common import accuracy, check_seeds, check_split, fresh, resolve_heads
 from ._results import (
@@ -110,7 +111,7 @@ def class_incremental_eval(
     curves: dict[str, list[np.ndarray]] = {n: [] for n in named}
     forget: dict[str, list[float]] = {n: [] for n in named}
     first_tasks: list[np.ndarray] = []
-    for s, seed in enumerate(seeds_t):
+    for s, seed in enumerate(track(seeds_t, "incremental: seeds")):
         tasks = split_tasks(classes, int(n_tasks), seed)
         if s == 0:
             first_tasks = tasks

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._progress import progress_bar
 from ..exceptions import InputError
 from ._common import (
     accuracy,
@@ -110,18 +111,20 @@ def few_shot_eval(
     Xtr, ytr = check_split(X_train, y_train, "train")
     Xte, yte = check_split(X_test, y_test, "test", Xtr.shape[1])
     scores: dict[str, list[list[float]]] = {n: [] for n in named}
-    for k in shots_t:
-        per_head: dict[str, list[float]] = {n: [] for n in named}
-        for seed in seeds_t:
-            idx = sample_per_class(ytr, k, seed)
-            for name, head in named.items():
-                h = fresh(head)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    h.fit(Xtr[idx], ytr[idx])
-                    per_head[name].append(accuracy(yte, h.predict(Xte)))
-        for name in named:
-            scores[name].append(per_head[name])
+    with progress_bar(len(shots_t) * len(seeds_t), f"{protocol}: shots × seeds") as bar:
+        for k in shots_t:
+            per_head: dict[str, list[float]] = {n: [] for n in named}
+            for seed in seeds_t:
+                idx = sample_per_class(ytr, k, seed)
+                for name, head in named.items():
+                    h = fresh(head)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        h.fit(Xtr[idx], ytr[idx])
+                        per_head[name].append(accuracy(yte, h.predict(Xte)))
+                bar.advance()
+            for name in named:
+                scores[name].append(per_head[name])
     curves = {n: FewShotCurve(shots_t, tuple(Summary.of(s) for s in scores[n])) for n in named}
     record = RunRecord(
         protocol=protocol, encoder=encoder_key, data_hash=data_hash(Xtr, ytr, Xte, yte),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..exceptions import InputError, MissingDependencyError
-from ..heads._holdout import stratified_holdout
+from .._progress import track
+from ..exceptions import InputError
+from ..probing import plot_sweep  # the one sweep plot; re-exported here for old imports
+from ..splits import stratified_holdout
 from ._common import accuracy, fresh, resolve_heads
 from ._results import RunRecord, SweepResult, data_hash, head_params
 from .linear import DEFAULT_GRIDS, _select
@@ -133,7 +134,7 @@ def layer_sweep_eval(
     g = DEFAULT_GRIDS.get(name, {}) if grid is None else grid
     keys = sorted(layers)
     vals, tests = [], []
-    for layer in keys:
+    for layer in track(keys, f"sweep: {name} per layer"):
         X = np.asarray(layers[layer])
         params, val = _select(est, g, X[tr], y[tr], X[va], y[va])
         final = fresh(est).set_params(**params)
@@ -148,29 +149,3 @@ def layer_sweep_eval(
         seeds=(seed,), heads={name: head_params(est)}, settings={"grid": dict(g)},
     )
     return SweepResult(name, tuple(keys), tuple(vals), tuple(tests), record)
-
-
-def plot_sweep(results: Sequence[SweepResult], path: str | Path) -> Path:
-    """Accuracy by layer (validation dashed, test solid), one line pair per result."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise MissingDependencyError(
-            "--plot needs matplotlib: pip install headwise[plot]"
-        ) from None
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for r in results:
-        line, = ax.plot(r.layers, r.test_accuracy, marker="o", label=f"{r.head} test")
-        ax.plot(r.layers, r.val_accuracy, ls="--", color=line.get_color(), label=f"{r.head} val")
-    ax.set_xlabel("layer")
-    ax.set_ylabel("accuracy")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path

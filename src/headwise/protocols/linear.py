@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import ParameterGrid
 
+from .._progress import track
 from ..exceptions import InputError
-from ..heads._holdout import stratified_holdout
+from ..splits import stratified_holdout
 from ._common import (
     LeakageError,
     accuracy,
@@ -126,7 +127,7 @@ def linear_eval(
     grids = DEFAULT_GRIDS if grids is None else grids
     results: dict[str, LinearHeadResult] = {}
     n_val = 0
-    for name, head in named.items():
+    for name, head in track(named.items(), "linear: heads"):
         grid = grids.get(name, {})
         vals, tests, f1s, secs, chosen0 = [], [], [], [], {}
         for i, seed in enumerate(seeds_t):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..heads._transductive import TransductiveHead
+from ..heads import TransductiveHead
 from ._common import resolve_heads
 from ._results import FewShotResult
 from .few_shot import few_shot_eval

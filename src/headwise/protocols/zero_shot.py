@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..heads._zeroshot import TEXT_TEMPLATES, ZeroShotHead
+from ..heads import TEXT_TEMPLATES, ZeroShotHead
 from ._common import accuracy, check_split
 from ._results import RunRecord, ZeroShotResult, data_hash, head_params
 

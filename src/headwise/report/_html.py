@@ -203,9 +203,6 @@ def render_report(run: RunData) -> str:
 
 def build_report(run_dir: str | Path, out: str | Path) -> Path:
     """Write the report for ``run_dir`` to ``out`` (temp file, then rename)."""
-    from ..trust._summary import _atomic_write
+    from .._atomic import atomic_write
 
-    page = render_report(load_run(run_dir)).encode("utf-8")
-    out = Path(out)
-    _atomic_write(out, lambda fh: fh.write(page))
-    return out
+    return atomic_write(out, render_report(load_run(run_dir)), what="Report")

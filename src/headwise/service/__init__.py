@@ -16,11 +16,18 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from None
 
 from ._label import label_router  # noqa: E402
+from ._state import ServiceState  # noqa: E402
 from .app import create_app  # noqa: E402
 from .routes import get_service, require_writer  # noqa: E402
 from .settings import TOKEN_ENV, ServeSettings, read_token  # noqa: E402
 
 __all__ = [
-    "TOKEN_ENV", "ServeSettings", "create_app", "get_service", "label_router", "read_token",
+    "TOKEN_ENV",
+    "ServeSettings",
+    "ServiceState",
+    "create_app",
+    "get_service",
+    "read_token",
     "require_writer",
-]  # fmt: skip
+    "label_router",
+]

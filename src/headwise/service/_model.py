@@ -105,7 +105,7 @@ class ServedModel:
         return self.base_cal is not None or any(r.role == "calibration" for r in self.active.values())
 
     def describe(self, writable: bool) -> dict[str, Any]:
-        from ..heads._registry import name_of_head
+        from ..heads import name_of_head
 
         st = self.state
         classes = [_py(c) for c in st.head.classes_]

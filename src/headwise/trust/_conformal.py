@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from numbers import Real
 from typing import Any, Self
 
 import numpy as np
 from scipy.special import softmax
 
-from .._validation import check_embeddings
+from .._validation import check_embeddings, check_param_choice, check_param_float
 from ..exceptions import InputError
 from ._scores import METHODS, check_alpha, conformal_quantile, nonconformity_scores
 
@@ -124,17 +123,8 @@ class ConformalClassifier:
 
     # ---------------------------------------------------------------- checks
     def _check_params(self) -> None:
-        if self.method not in METHODS:
-            raise InputError(
-                f"The 'method' parameter of ConformalClassifier must be one of {METHODS}. "
-                f"Got {self.method!r} instead."
-            )
-        t = self.temperature
-        if isinstance(t, bool) or not isinstance(t, Real) or not (0 < float(t) < np.inf):
-            raise InputError(
-                f"The 'temperature' parameter of ConformalClassifier must be a float in "
-                f"(0, inf). Got {t!r} instead."
-            )
+        check_param_choice(self.method, "method", "ConformalClassifier", METHODS)
+        check_param_float(self.temperature, "temperature", "ConformalClassifier", 0.0, low_open=True)
         if self.randomized and self.method == "lac":
             raise InputError("randomized=True applies to method 'aps' or 'raps', not 'lac'.")
 

@@ -20,8 +20,7 @@ OOD_METHODS = ("msp", "energy", "mahalanobis")
 
 def _mahalanobis(head: Any, X: np.ndarray) -> np.ndarray:
     """Smallest squared Mahalanobis distance to a class mean under LDA's shrunk pooled covariance."""
-    from ..heads._lda import shrink
-    from ..heads._stats_head import safe_class_means
+    from ..heads import safe_class_means, shrink
 
     stats = getattr(head, "stats_", None)
     if stats is None or not hasattr(head, "shrinkage_") or getattr(stats, "gram", None) is None:

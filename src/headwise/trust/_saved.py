@@ -43,7 +43,7 @@ def save_calibrated_head(
     *,
     encoder_key: dict[str, Any] | None = None,
 ) -> Path:
-    from ..heads._io import save_head
+    from ..heads import save_head
 
     codes = np.searchsorted(head.classes_, calibration.y_cal).astype(np.int64)
     meta = {
@@ -62,7 +62,7 @@ def save_calibrated_head(
 
 def load_calibrated_head(path: str | Path) -> tuple[Any, TrustCalibration | None]:
     """The head and its calibration (``None`` when the file was saved without one)."""
-    from ..heads._io import load_head
+    from ..heads import load_head
 
     head = load_head(path)
     return head, read_calibration(path, head)
@@ -70,7 +70,7 @@ def load_calibrated_head(path: str | Path) -> tuple[Any, TrustCalibration | None
 
 def read_calibration(path: str | Path, head: Any) -> TrustCalibration | None:
     """The calibration saved with the head at ``path`` (already loaded as ``head``), or None."""
-    from ..heads._io import load_head_extras
+    from ..heads import load_head_extras
 
     arrays, meta = load_head_extras(path)
     if not meta or meta.get("kind") != TRUST_KIND:

@@ -79,36 +79,17 @@ def trust_summary(
     return summary, arrays
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    from .._atomic import atomic_write, describe_os_error
-    from ..exceptions import OutputError
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(describe_os_error(path.parent, exc, what="Run folder")) from None
-    atomic_write(path, write, what="Run file")
-
-
 def write_json(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON via a temp file and a rename."""
-    import json
+    """Write ``obj`` as indented JSON through the one atomic writer (folder created)."""
+    from .._atomic import write_json as _write
 
-    data = json.dumps(obj, indent=2, default=_default).encode()
-    _atomic_write(Path(path), lambda fh: fh.write(data))
-    return Path(path)
+    return _write(path, obj, what="Trust result", make_parents=True)
 
 
 def write_trust_run(run_dir: str | Path, summary: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
     """Write ``RUN/trust.json`` and ``RUN/trust_arrays.npz`` (each via temp file and rename)."""
-    run = Path(run_dir)
-    _atomic_write(run / "trust_arrays.npz", lambda fh: np.savez_compressed(fh, **arrays))
+    from .._atomic import atomic_write, make_folder
+
+    run = make_folder(run_dir)
+    atomic_write(run / "trust_arrays.npz", lambda fh: np.savez_compressed(fh, **arrays), what="Trust arrays")
     return write_json(run / "trust.json", summary)
-
-
-def _default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(type(o))

@@ -13,16 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import InputError
-from .heads import get_head, is_multilabel_head, save_head
-from .heads._io import load_head_extras
-from .heads._mlbase import random_holdout
-from .trust import MULTILABEL_METHODS, MultiLabelConformal, false_negative_rate, multilabel_metrics
+from ..exceptions import InputError
+from ..heads import get_head, is_multilabel_head, load_head_extras, random_holdout, save_head
+from ..trust import MULTILABEL_METHODS, MultiLabelConformal, false_negative_rate, multilabel_metrics
 
 __all__ = [
     "DEFAULT_MULTILABEL_HEAD",
     "MultiLabelFit",
     "evaluate_multilabel",
+    "fit_multilabel_table",
     "fit_multilabel",
     "load_multilabel_calibration",
     "predict_multilabel",
@@ -157,3 +156,45 @@ def set_fnr(conformal: MultiLabelConformal, X: np.ndarray, labels: Any, alpha: f
     Y = conformal.head._known_targets(_lists(labels), X.shape[0])
     sets = conformal.predict_set(X, alpha)
     return {"fnr": false_negative_rate(sets, Y), "mean_set_size": float(sets.sum(axis=1).mean())}
+
+
+def fit_multilabel_table(
+    table: Any,
+    *,
+    encoder: str,
+    head: str,
+    params: dict[str, Any],
+    out: Path,
+    train_split: str = "train",
+    options: dict[str, Any] | None = None,
+    batch_size: int = 64,
+    dtype: str = "float32",
+    calib_frac: float | None = None,
+) -> dict[str, Any]:
+    """`fit` on a table whose label column holds a list of labels per row: embed through the
+    cache, fit ``head`` on ``train_split`` (optionally holding out calibration rows), save it
+    with the encoder key, and score the validation split when there is one."""
+    import time
+
+    from ._data import indices_for
+    from ._embed import embed_table
+
+    emb = embed_table(table, encoder, options, batch_size=batch_size, dtype=dtype)
+    idx = indices_for(table, train_split) if table.splits is not None else np.arange(len(table))
+    t0 = time.perf_counter()
+    fitted = fit_multilabel(head, params, emb.X[idx], table.labels[idx], calib_frac=calib_frac)
+    fit_s = time.perf_counter() - t0
+    fitted.head.encoder_spec_ = emb.encoder_spec
+    save_multilabel_head(fitted, out, emb.encoder_key)
+    result: dict[str, Any] = {
+        "head": fitted.name, "out": str(out), "n_train": fitted.n_train,
+        "n_labels": int(len(fitted.head.classes_)), "multilabel": True, "fit_seconds": fit_s,
+        "embed_seconds": emb.seconds, "cache_hit": emb.cached, "cache_entry": emb.entry,
+    }  # fmt: skip
+    if fitted.cal_logits is not None:
+        result["n_calibration"] = int(fitted.cal_logits.shape[0])
+    val_idx = table.split_indices("validation") if table.splits is not None else np.array([])
+    if val_idx.size:
+        m = evaluate_multilabel(fitted.head, emb.X[val_idx], table.labels[val_idx])
+        result["validation_micro_f1"], result["validation_macro_f1"] = m["micro_f1"], m["macro_f1"]
+    return result

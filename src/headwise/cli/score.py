@@ -1,0 +1,60 @@
+"""`headwise score`: accuracy of a saved head on a labelled table (was `eval --model`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..workflows import head_encoder, load_inputs, score_head
+from ._options import (
+    BatchOpt,
+    DataArg,
+    DropOverlapOpt,
+    DropUnlabeledOpt,
+    EncoderOverride,
+    EncodingOpt,
+    JsonOpt,
+    LabelColOpt,
+    OnErrorOpt,
+    SplitColOpt,
+    TextColOpt,
+)
+from ._views import show_score
+
+ModelOpt = Annotated[Path, typer.Option("--model", "-m", help="A head saved by `headwise fit`.")]
+SplitOpt = Annotated[
+    str | None, typer.Option("--split", help="Split to score (default: test if present, else all rows).")
+]
+
+
+def score(
+    data: DataArg,
+    model: ModelOpt,
+    split: SplitOpt = None,
+    encoder: EncoderOverride = None,
+    text_col: TextColOpt = None,
+    label_col: LabelColOpt = None,
+    split_col: SplitColOpt = None,
+    batch_size: BatchOpt = 64,
+    drop_overlap: DropOverlapOpt = False,
+    on_error: OnErrorOpt = "fail",
+    as_json: JsonOpt = False,
+    drop_unlabeled: DropUnlabeledOpt = False,
+    encoding: EncodingOpt = "utf-8",
+) -> None:
+    """Score a saved head on DATA: accuracy and macro-F1 (test split when present)."""
+    table = load_inputs(
+        data, head_encoder(model, encoder), text_col=text_col, label_col=label_col,
+        split_col=split_col, on_error=on_error, drop_unlabeled=drop_unlabeled, encoding=encoding,
+        multilabel=True,
+    )  # fmt: skip
+    if table.is_multilabel:
+        from .multilabel import score_multilabel
+
+        score_multilabel(model, table, split=split, encoder=encoder, batch_size=batch_size, as_json=as_json)
+        return
+    res = score_head(model, table, split=split, encoder=encoder, batch_size=batch_size,
+                     drop_overlap=drop_overlap)  # fmt: skip
+    show_score(res, table, as_json)

@@ -1,0 +1,21 @@
+"""One sweep plot for both kinds of sweep results, written through the atomic writer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from headwise.probing import plot_sweep
+from headwise.protocols import plot_sweep as protocols_plot_sweep
+from headwise.protocols._results import RunRecord, SweepResult
+
+
+def test_layer_results_draw_as_lines(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    assert protocols_plot_sweep is plot_sweep
+    r = SweepResult("lda", (0, 1, 2), (0.5, 0.7, 0.9), (0.4, 0.6, 0.8), RunRecord("sweep", None, "x", (0,), {}))
+    for arg, name in (([r], "list.png"), (r, "one.png")):
+        out = plot_sweep(arg, tmp_path / name)
+        assert out.read_bytes()[:4] == b"\x89PNG"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

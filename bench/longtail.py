@@ -18,10 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, SHARED_DATA, command, machine, md_table, write_fragment  # noqa: E402
 
-from headwise.cli._common import embed_texts  # noqa: E402
 from headwise.datasets import load_table  # noqa: E402
 from headwise.heads import get_head  # noqa: E402
 from headwise.protocols import long_tail_eval  # noqa: E402
+from headwise.workflows import embed_texts  # noqa: E402
 
 
 def heads() -> dict[str, object]:

@@ -23,7 +23,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, SHARED_DATA, command, machine, md_table, write_fragment  # noqa: E402
 
-from headwise.cli._common import embed_texts  # noqa: E402
 from headwise.datasets import load_table  # noqa: E402
 from headwise.heads import get_head  # noqa: E402
 from headwise.heads._mlbase import random_holdout  # noqa: E402
@@ -33,6 +32,7 @@ from headwise.trust import (  # noqa: E402
     false_negative_rate,
     multilabel_metrics,
 )
+from headwise.workflows import embed_texts  # noqa: E402
 
 HEADS = ("mlridge", "mllogistic", "mlknn")
 ALPHAS = (0.1, 0.2)

@@ -111,7 +111,7 @@ def evaluate_cmd(
                             split_col=split_col, on_error=on_error, drop_unlabeled=drop_unlabeled,
                             encoding=encoding, multilabel=True)  # fmt: skip
         if table.is_multilabel:
-            from .multilabel import score_multilabel
+            from ._multilabel import score_multilabel
 
             score_multilabel(model, table, split=split, encoder=encoder, batch_size=batch_size,
                              as_json=as_json)  # fmt: skip

@@ -101,7 +101,7 @@ def fit(
         if run_dir is not None or ray or ray_address is not None:
             raise InputError("--run-dir and --ray take single-label data; drop them for multi-label data.")
         from ..workflows import fit_multilabel_table
-        from .multilabel import render_fit
+        from ._multilabel import render_fit
 
         res_ml = fit_multilabel_table(
             table, encoder=encoder, head=name, params=parse_params(param), out=out,

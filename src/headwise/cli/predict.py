@@ -105,7 +105,7 @@ def predict(
     if table.is_multilabel or _is_multilabel_model(model):
         if ood is not None or mondrian or top_k != 1:
             raise InputError("--ood, --mondrian and --top-k apply to single-label heads; drop them.")
-        from .multilabel import predict_multilabel_table
+        from ._multilabel import predict_multilabel_table
 
         predict_multilabel_table(model, table, split=split, encoder=encoder, batch_size=batch_size,
                                  alpha=alpha, method=method, out=out, as_json=as_json)  # fmt: skip

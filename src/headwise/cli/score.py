@@ -51,7 +51,7 @@ def score(
         multilabel=True,
     )  # fmt: skip
     if table.is_multilabel:
-        from .multilabel import score_multilabel
+        from ._multilabel import score_multilabel
 
         score_multilabel(model, table, split=split, encoder=encoder, batch_size=batch_size, as_json=as_json)
         return

@@ -10,6 +10,7 @@ from ._base import BaseHead
 from ._centroid import NCMHead
 from ._dho import DHOHead
 from ._fourier import FourierHead
+from ._gzsl import SeenUnseenGate, calibrated_stacking, cosmo_combine
 from ._io import (
     check_encoder_key,
     describe_encoder_key,
@@ -76,7 +77,10 @@ __all__ = [
     "StatsHead",
     "SufficientStats",
     "TransductiveHead",
+    "SeenUnseenGate",
     "ZeroShotHead",
+    "calibrated_stacking",
+    "cosmo_combine",
     "check_encoder_key",
     "describe_encoder_key",
     "fit_streaming",

@@ -16,9 +16,8 @@ import numpy as np
 from scipy.special import softmax
 
 from ..exceptions import InputError
-from ..heads import get_head
-from ..heads._gzsl import SeenUnseenGate, calibrated_stacking, cosmo_combine
-from ..heads._holdout import stratified_holdout
+from ..heads import SeenUnseenGate, calibrated_stacking, cosmo_combine, get_head
+from ..splits import stratified_holdout
 
 __all__ = ["GZSLScores", "GZSLResult", "gzsl_eval", "harmonic_mean", "ausuc"]
 

@@ -46,7 +46,12 @@ class Table:
     def is_multilabel(self) -> bool:
         """True when the label column holds a list of labels per row (``labels`` is then an
         object array of tuples)."""
-        return self.labels is not None and self.labels.dtype == object
+        return (
+            self.labels is not None
+            and self.labels.dtype == object
+            and self.labels.size > 0
+            and all(isinstance(v, tuple | list) for v in self.labels)
+        )
 
     def require_single_label(self) -> Table:
         """``self``, or one clear error when the label column holds label lists."""

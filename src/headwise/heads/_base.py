@@ -160,6 +160,8 @@ class BaseHead(ClassifierMixin, BaseEstimator):
                 arrays[name] = value
                 meta[name] = {"kind": "array"}
             elif isinstance(value, np.ndarray):
+                if value.dtype == object and all(isinstance(v, str) for v in value.ravel()):
+                    value = value.astype(str)  # text labels held as objects (e.g. folder names)
                 meta[name] = {"kind": "list", "dtype": value.dtype.str, "value": value.tolist()}
             elif isinstance(value, np.generic):
                 meta[name] = {"kind": "value", "value": value.item()}

@@ -119,16 +119,21 @@ class FourierHead(BaseHead):
     def _validate_fit(self, X: Any, y: Any, *, reset: bool = True) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.utils.validation import validate_data
 
-        from ._base import _friendly_precheck
+        from .._validation import check_fit_inputs, extreme_scale
+        from ._base import _as_input_error, _friendly_precheck
         from ._mltargets import refuse_label_lists
 
-        _friendly_precheck(self, X, reset=reset)
         refuse_label_lists(y, type(self).__name__)
-        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
+        check_fit_inputs(X, y, type(self).__name__)
+        _friendly_precheck(self, X, reset=reset)
+        with _as_input_error():
+            X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
         y = np.asarray(y)
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             raise InputError("y contains NaN or infinity; the Fourier head needs finite targets.")
-        return X, y
+        if reset or not hasattr(self, "input_scale_"):
+            self.input_scale_ = extreme_scale(X)
+        return self._unscale(X), y
 
     def fit(self, X: Any, y: Any) -> Self:
         """Fit on embeddings ``X`` (n, d) and real-valued or ordinal targets ``y`` (n,)."""

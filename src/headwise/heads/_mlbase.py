@@ -16,8 +16,9 @@ from scipy.special import expit
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._validation import check_fit_inputs, extreme_scale
 from ..exceptions import InputError
-from ._base import BaseHead, _friendly_precheck
+from ._base import BaseHead, _as_input_error, _friendly_precheck
 from ._mltargets import align_targets, is_label_lists, multilabel_targets
 
 __all__ = ["MultiLabelHead", "f1_thresholds", "random_holdout", "top_k_indicator"]
@@ -73,6 +74,15 @@ def random_holdout(n: int, fraction: float, random_state: Any) -> tuple[np.ndarr
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
+
+def _n_rows(y: Any) -> int:
+    """Rows of a multi-label target (label lists, indicator matrix); 0 when it has no length."""
+    try:
+        return int(y.shape[0]) if hasattr(y, "shape") else len(y)
+    except TypeError:
+        return 0
+
+
 class MultiLabelHead(BaseHead):
     """Base class: subclasses implement ``_fit_core(X, Y)`` and ``_logits(X)``.
 
@@ -110,8 +120,16 @@ class MultiLabelHead(BaseHead):
             )
 
     def _validate_ml(self, X: Any, y: Any, *, reset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if y is None or (not is_label_lists(y) and np.ndim(y) == 1):
+            check_fit_inputs(X, y, type(self).__name__)  # one label per row: None/NaN rows named
+        else:
+            check_fit_inputs(X, [0] * _n_rows(y), type(self).__name__)  # the X checks alone
         _friendly_precheck(self, X, reset=reset)
-        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+        with _as_input_error():
+            X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+        if reset or not hasattr(self, "input_scale_"):
+            self.input_scale_ = extreme_scale(X)
+        X = self._unscale(X)
         Y, classes = multilabel_targets(y)
         if Y.shape[0] != X.shape[0]:
             raise InputError(

@@ -11,7 +11,7 @@ import typer
 
 from .._atomic import atomic_write
 from ..exceptions import InputError
-from ._render import print_json, print_table
+from ._render import print_json, print_record, print_table
 
 
 def _short(v: Any) -> str:
@@ -39,8 +39,11 @@ def render_eval(result: dict[str, Any], model: Path, table: Any, as_json: bool) 
     if as_json:
         print_json(result)
         return
-    top = {k: v for k, v in result.items() if k != "per_label"}
-    print_table(f"{model.name} on {table.path.name}", list(top), [list(top.values())])
+    names = {"micro_f1": "micro-F1", "macro_f1": "macro-F1", "subset_accuracy": "subset accuracy",
+             "hamming_loss": "Hamming loss", "mean_average_precision": "mAP"}  # fmt: skip
+    top = {names.get(k, k.replace("_", " ")): v for k, v in result.items() if k not in ("per_label", "model")}
+    kinds = {"Hamming loss": "plain"}
+    print_record(f"{model.name} on {table.path.name}", top, kinds=kinds)
     rows = [[p["label"], p["f1"], p["support"]] for p in result["per_label"]]
     print_table("per-label F1", ["label", "f1", "support"], rows)
 
@@ -86,7 +89,8 @@ def render_fit(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(result)
     else:
-        print_table(f"fitted {result['head']} → {result['out']}", list(result), [list(result.values())])
+        shown = {k.replace("_", " "): v for k, v in result.items() if k not in ("head", "out", "cache_entry")}
+        print_record(f"fitted {result['head']} → {result['out']}", shown)
 
 
 def score_multilabel(

@@ -105,19 +105,7 @@ def content_digest(inputs: Sequence[str]) -> tuple[list[str], str]:
     >>> texts, digest[:16]
     (['a', 'b'], 'e5a01fee14e0ed5c')
     """
-    if isinstance(inputs, (str, bytes)):
-        raise InputError(
-            f"inputs must be a sequence of texts, got a single {type(inputs).__name__}. "
-            "Wrap it in a list: [text]."
-        )
-    try:
-        texts = list(inputs)
-    except TypeError:
-        raise InputError(
-            f"inputs must be a sequence of texts, got {type(inputs).__name__}."
-        ) from None
-    if not texts:
-        raise InputError("inputs is empty; there is nothing to embed. Pass at least one text.")
+    texts = _as_list(inputs)
     sha = hashlib.sha256
     if not all(isinstance(t, str) for t in texts):
         return texts, sha(b"".join(_item_digest(i, t) for i, t in enumerate(texts))).hexdigest()

@@ -14,20 +14,22 @@ import numpy as np
 
 from ..exceptions import CacheError, InputError
 from ._io import damaged_shard_error, shard_problem
-from ._set import TokenArrays
+from ._set import EmbeddingSet, TokenArrays
 
 __all__ = ["V1Set"]
 
 _OPEN_SHARDS = 8  # memory maps kept open per set (each holds a file descriptor)
 
 
-class V1Set:
+class V1Set(EmbeddingSet):
     """Embeddings of one cache entry, in input order, read from memory-mapped ``.npy`` shards.
 
     Nothing is loaded until asked for: :meth:`shards` streams the stored arrays, :meth:`take`
     and :meth:`iter_batches` read only the rows they need, :meth:`to_numpy` concatenates all.
     Rows come back as float32 whatever the storage dtype. Entries made with ``pooling="tokens"``
     hold a variable number of vectors per input; read them with :meth:`token_embeddings`.
+    It is an :class:`EmbeddingSet` (length, repr, index checks and ``np.asarray`` are shared);
+    only where the rows live differs.
 
     Attributes
     ----------
@@ -72,15 +74,6 @@ class V1Set:
                 )
             self._token_starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
             self.n_tokens = int(sum(counts))
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __repr__(self) -> str:
-        return (
-            f"EmbeddingSet(id={self.entry_id!r}, encoder={self.encoder_name!r}, n={self.n}, "
-            f"dim={self.dim}, dtype={self.dtype.name}, pooling={self.pooling!r})"
-        )
 
     # ---------------------------------------------------------------- shard access
     def _load(self, i: int, file_no: int, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -150,26 +143,6 @@ class V1Set:
                 "token_embeddings(indices), or embed with a pooled encoder."
             )
 
-    def _check_indices(self, indices: Any) -> np.ndarray:
-        idx = np.asarray(indices)
-        if idx.dtype == bool:
-            if idx.shape != (self.n,):
-                raise InputError(
-                    f"A boolean mask must have shape ({self.n},), got {idx.shape} instead."
-                )
-            return np.flatnonzero(idx)
-        if idx.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
-            raise InputError(
-                f"indices must be a 1-D array of integers, got {idx.dtype} of shape {idx.shape}."
-            )
-        idx = idx.astype(np.int64)
-        if idx.min() < -self.n or idx.max() >= self.n:
-            bad = int(idx[(idx < -self.n) | (idx >= self.n)][0])
-            raise InputError(f"Index {bad} is out of range for an EmbeddingSet of {self.n} rows.")
-        return np.where(idx < 0, idx + self.n, idx)
-
     def take(self, indices: Any) -> np.ndarray:
         """Return the rows at ``indices`` (ints or a boolean mask), in that order, as float32.
 
@@ -199,11 +172,6 @@ class V1Set:
         for i, shard in enumerate(self._shards):
             out[shard["start"] : shard["stop"]] = self._vectors(i)
         return out
-
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        if copy is False:
-            raise ValueError("An EmbeddingSet cannot be viewed as an array without copying.")
-        return self.to_numpy(np.float32 if dtype is None else dtype)
 
     # ---------------------------------------------------------------- token entries
     def _require_tokens(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Self
 
 import numpy as np
@@ -11,7 +12,7 @@ from ._base import BaseHead
 from ._registry import register_head
 from ._stats import class_union
 
-__all__ = ["KNNHead", "knn_vote_fractions"]
+__all__ = ["KNNHead", "knn_neighbours", "knn_vote_fractions"]
 
 _WEIGHTS = ("distance", "uniform")
 _METRICS = ("cosine",)
@@ -27,26 +28,19 @@ def _normalize_rows(X: np.ndarray) -> np.ndarray:
     return (X / np.where(norms > 0, norms, 1.0)).astype(np.float32, copy=False)
 
 
-def knn_vote_fractions(
-    queries: np.ndarray,
-    train: np.ndarray,
-    codes: np.ndarray,
-    n_classes: int,
-    *,
-    n_neighbors: int,
-    weights: str,
-    batch_size: int,
-) -> np.ndarray:
-    """Weighted neighbour vote per class, shape (n, n_classes), each row summing to one.
+def knn_neighbours(
+    queries: np.ndarray, train: np.ndarray, *, n_neighbors: int, weights: str, batch_size: int
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """``(start, idx, w)`` per chunk of queries: the ``k`` nearest training rows of each query
+    (cosine, ``1 - q·t`` on L2-normalised float32 rows) and their vote weights.
 
-    ``queries`` and ``train`` are L2-normalised float32 rows; the cosine distance is
-    ``1 - q·t``. With ``weights="distance"`` a neighbour counts ``1/distance``; a query with
-    exact matches (distance below float32 resolution) counts only those, as sklearn does.
+    With ``weights="distance"`` a neighbour counts ``1/distance``; a query with exact matches
+    (distance below float32 resolution) counts only those, as sklearn does. Chunks hold at most
+    ``_BLOCK_ELEMENTS`` similarities, so memory stays bounded whatever the number of queries.
     """
     n_train = train.shape[0]
     k = min(int(n_neighbors), n_train)
     step = max(1, min(int(batch_size), _BLOCK_ELEMENTS // max(n_train, 1)))
-    out = np.zeros((queries.shape[0], n_classes))
     for start in range(0, queries.shape[0], step):
         q = queries[start : start + step]
         sims = q @ train.T  # (b, n_train) float32
@@ -63,10 +57,32 @@ def knn_vote_fractions(
                 w = 1.0 / dist
             has_exact = exact.any(axis=1)
             w[has_exact] = exact[has_exact]
-        flat = (np.arange(q.shape[0])[:, None] * n_classes + codes[idx]).ravel()
-        votes = np.bincount(flat, weights=w.ravel(), minlength=q.shape[0] * n_classes)
-        votes = votes.reshape(q.shape[0], n_classes)
-        out[start : start + step] = votes / votes.sum(axis=1, keepdims=True)
+        yield start, idx, w
+
+
+def knn_vote_fractions(
+    queries: np.ndarray,
+    train: np.ndarray,
+    codes: np.ndarray,
+    n_classes: int,
+    *,
+    n_neighbors: int,
+    weights: str,
+    batch_size: int,
+) -> np.ndarray:
+    """Weighted neighbour vote per class, shape (n, n_classes), each row summing to one.
+
+    ``queries`` and ``train`` are L2-normalised float32 rows; neighbours and weights as in
+    :func:`knn_neighbours`.
+    """
+    out = np.zeros((queries.shape[0], n_classes))
+    for start, idx, w in knn_neighbours(
+        queries, train, n_neighbors=n_neighbors, weights=weights, batch_size=batch_size
+    ):
+        b = idx.shape[0]
+        flat = (np.arange(b)[:, None] * n_classes + codes[idx]).ravel()
+        votes = np.bincount(flat, weights=w.ravel(), minlength=b * n_classes).reshape(b, n_classes)
+        out[start : start + b] = votes / votes.sum(axis=1, keepdims=True)
     return out
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InputError
-from ._knn import _BLOCK_ELEMENTS, _EXACT_MATCH, _WEIGHTS, _normalize_rows
+from ._knn import _WEIGHTS, _normalize_rows, knn_neighbours
 from ._mlbase import MultiLabelHead
 from ._registry import register_head
 
@@ -30,29 +30,16 @@ def knn_label_votes(
     0/1 with NaN for unknown entries, which add to neither count. Weights as in
     :func:`headwise.heads._knn.knn_vote_fractions`.
     """
-    n_train = train.shape[0]
-    k = min(int(n_neighbors), n_train)
     known = (~np.isnan(Y)).astype(np.float64)
     pos = np.nan_to_num(Y).astype(np.float64)
-    step = max(1, min(int(batch_size), _BLOCK_ELEMENTS // max(n_train, 1)))
     out_pos = np.zeros((queries.shape[0], Y.shape[1]))
     out_known = np.zeros_like(out_pos)
-    for start in range(0, queries.shape[0], step):
-        sims = queries[start : start + step] @ train.T
-        idx = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < n_train else np.broadcast_to(
-            np.arange(n_train), sims.shape
-        )
-        dist = np.maximum(1.0 - np.take_along_axis(sims, idx, axis=1).astype(np.float64), 0.0)
-        if weights == "uniform":
-            w = np.ones_like(dist)
-        else:
-            exact = dist < _EXACT_MATCH
-            with np.errstate(divide="ignore"):
-                w = 1.0 / dist
-            has = exact.any(axis=1)
-            w[has] = exact[has]
-        out_pos[start : start + step] = np.einsum("bk,bkl->bl", w, pos[idx])
-        out_known[start : start + step] = np.einsum("bk,bkl->bl", w, known[idx])
+    for start, idx, w in knn_neighbours(
+        queries, train, n_neighbors=n_neighbors, weights=weights, batch_size=batch_size
+    ):
+        stop = start + idx.shape[0]
+        out_pos[start:stop] = np.einsum("bk,bkl->bl", w, pos[idx])
+        out_known[start:stop] = np.einsum("bk,bkl->bl", w, known[idx])
     return out_pos, out_known
 
 

@@ -221,3 +221,40 @@ def test_clear(store, make_encoder, texts):
     assert store.clear() == 2
     assert store.entries() == []
     assert sorted(p.name for p in (store.root / "v2").iterdir()) == [".lock"]
+
+
+def test_index_written_before_the_layout_stamp_is_upgraded_in_place(store, make_encoder, texts):
+    """An index whose datasets table holds the row hashes inline (the first v2 layout) keeps its
+    rows and records: the hashes move to dataset_rows and the layout is stamped."""
+    store.get_or_compute(make_encoder(), texts)
+    con = _index(store)
+    with con:
+        con.execute("CREATE TABLE old(id INTEGER PRIMARY KEY, enc INTEGER NOT NULL, digest TEXT NOT NULL, "
+                    "name TEXT NOT NULL, n INTEGER NOT NULL, hashes BLOB NOT NULL, created TEXT NOT NULL, "
+                    "used TEXT NOT NULL, UNIQUE(enc, digest))")
+        con.execute("INSERT INTO old SELECT d.id, d.enc, d.digest, d.name, d.n, r.hashes, d.created, d.used "
+                    "FROM datasets d JOIN dataset_rows r ON r.id = d.id")
+        con.execute("DROP TABLE datasets")
+        con.execute("DELETE FROM dataset_rows")
+        con.execute("ALTER TABLE old RENAME TO datasets")
+        con.execute("PRAGMA user_version = 0")
+    con.close()
+    enc = make_encoder()
+    store.get_or_compute(enc, texts)  # a hit that records the dataset again
+    store.get_or_compute(enc, texts[:10])  # a new dataset record on the upgraded layout
+    assert enc.rows == 0
+    con = _index(store)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert "hashes" not in {r[1] for r in con.execute("PRAGMA table_info(datasets)")}
+    n_sets = con.execute("SELECT count(*) FROM datasets").fetchone()[0]
+    assert n_sets == 2 == con.execute("SELECT count(*) FROM dataset_rows").fetchone()[0]
+    con.close()
+
+
+def test_index_from_a_newer_layout_is_refused_in_one_line(store, make_encoder, texts):
+    store.get_or_compute(make_encoder(), texts)
+    con = _index(store)
+    con.execute("PRAGMA user_version = 99")
+    con.close()
+    with pytest.raises(CacheError, match=r"newer headwise \(index layout 99.*HEADWISE_CACHE_DIR"):
+        store.get_or_compute(make_encoder(), texts)

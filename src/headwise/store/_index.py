@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS datasets(
   n INTEGER NOT NULL, created TEXT NOT NULL, used TEXT NOT NULL, UNIQUE(enc, digest));
 CREATE TABLE IF NOT EXISTS dataset_rows(id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);
 """
+# The layout above, stamped into ``PRAGMA user_version``. 0 is an index written before the stamp:
+# its datasets table may still carry the row hashes inline (moved to dataset_rows since).
+SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,39 @@ class Found:
         return np.flatnonzero(self.shard < 0)
 
 
+def _upgrade(con: sqlite3.Connection, path: Path) -> None:
+    """Bring an index written by an earlier layout to :data:`SCHEMA_VERSION`; refuse a newer one."""
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise CacheError(
+            f"Cache index {path} was written by a newer headwise (index layout {version}, this "
+            f"version reads up to {SCHEMA_VERSION}). Upgrade headwise, or set HEADWISE_CACHE_DIR "
+            "to another folder."
+        )
+    columns = {row[1] for row in con.execute("PRAGMA table_info(datasets)")}
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        if "hashes" in columns:  # row hashes inline: move them to dataset_rows, rebuild the table
+            con.execute("INSERT OR REPLACE INTO dataset_rows(id, hashes) SELECT id, hashes FROM datasets")
+            con.execute(
+                "CREATE TABLE datasets_v1(id INTEGER PRIMARY KEY, enc INTEGER NOT NULL, "
+                "digest TEXT NOT NULL, name TEXT NOT NULL, n INTEGER NOT NULL, created TEXT NOT NULL, "
+                "used TEXT NOT NULL, UNIQUE(enc, digest))"
+            )
+            con.execute("INSERT INTO datasets_v1 SELECT id, enc, digest, name, n, created, used "
+                        "FROM datasets")
+            con.execute("DROP TABLE datasets")
+            con.execute("ALTER TABLE datasets_v1 RENAME TO datasets")
+        con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            con.execute("ROLLBACK")
+        raise
+
+
 class Index:
     """Open (and create) ``<base>/index.sqlite``; every method opens its own short connection."""
 
@@ -86,7 +122,8 @@ class Index:
                 con.execute("PRAGMA cache_size=-131072")  # up to 128 MiB of pages, used as needed
                 con.execute("PRAGMA temp_store=MEMORY")
                 con.executescript(_SCHEMA)
-            except sqlite3.Error:
+                _upgrade(con, self.path)
+            except BaseException:
                 con.close()
                 raise
             return con

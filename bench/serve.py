@@ -61,6 +61,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MODEL = "banking77"
 MAX_WAIT_MS = 5.0
 ENCODER_MODE = "--encoder-thread"
+EXTRA: list[str] = []
 
 
 # ---------------------------------------------------------------- data and model
@@ -145,7 +146,7 @@ class Server:
         env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         cmd = [sys.executable, "-m", "headwise.cli.main", "serve", str(self.models), "--port", str(port),
                "--token-file", str(self.workdir / "token"), "--state-dir", str(self.state),
-               "--max-batch", "64", "--max-wait-ms", f"{MAX_WAIT_MS:g}", "--log-level", "warning", ENCODER_MODE]  # fmt: skip
+               "--max-batch", "64", "--max-wait-ms", f"{MAX_WAIT_MS:g}", "--log-level", "warning", ENCODER_MODE, *EXTRA]  # fmt: skip
         log = open(self.workdir / "server.log", "ab")  # noqa: SIM115
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)

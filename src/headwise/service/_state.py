@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import EncoderMismatchError, HeadwiseError, InputError
-from ._batcher import MicroBatcher
+from ._batcher import MicroBatcher, encode_by_length
 from ._coalesce import PredictCoalescer
 from ._errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from ._journal import JOURNAL_NAME, Journal
@@ -141,7 +141,7 @@ class ServiceState:
         """``encode(texts)`` in this process (a worker thread) or in a process of its own."""
         if not self.settings.encoder_process:
             enc = shared.encoder
-            return lambda texts: enc.encode(texts, batch_size=max(len(texts), 1))
+            return lambda texts: encode_by_length(enc.encode, texts)
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 

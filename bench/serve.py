@@ -413,7 +413,13 @@ def load_lines(args: Any, results: dict[str, Any]) -> list[str]:
             f"{results['text']['n']:,} texts), measured just before and just after the server "
             "run (ratio = requests/s ÷ their mean): `encode(texts, batch_size=64)` + logits, "
             "conformal sets and OOD scores (text); the same on the stored embeddings (embedding). "
-            f"In-process CPU: {results['text_cpu_ms']:.2f} ms per text. The client is a raw "
+            f"In-process CPU: {results['text_cpu_ms']:.2f} ms per text, so the in-process CPU "
+            "per text ÷ the server's CPU per text request is "
+            f"{results['text_cpu_ms'] / (1000 * results['text']['server_cpu_s'] / results['text']['n']):.2f} "
+            "(roughly what the requests/s ratio comes to when each run has the cores to itself; "
+            "on a loaded machine the requests/s ratio comes out higher, likely because the "
+            "server runs more threads than the in-process run and so wins a larger share of the "
+            "cores). The client is a raw "
             "asyncio HTTP/1.1 keep-alive client (`bench/_http_load.py`); its CPU seconds are "
             "for the whole run. Target: text requests ≥ 0.7× in-process.\n"]  # fmt: skip
 

@@ -8,13 +8,19 @@ Protocol (fixed, seeded; loopback only, bounded in count and time):
   bring new classes. The base model is LDA (shrinkage "auto" = OAS, exact from statistics) on the
   remaining train rows minus a stratified 20% kept as its conformal calibration rows
   (temperature fitted on them), saved with ``save_calibrated_head``.
-- baseline: the library in process, in the same run, before the server starts: ``encoder.encode``
-  in batches of 64 + logits + conformal sets + OOD scores on the test texts (text), and the same
-  without the encoder on their embeddings (embedding).
-- load: the real server (`headwise serve`, ``--max-batch 64 --max-wait-ms 5``) in a subprocess;
-  an asyncio httpx client keeps ``--concurrency`` requests in flight, one test row per request,
-  cycling through the test split, first as precomputed embeddings, then as text. Errors are non-200
-  replies or transport failures. The client shares the machine's cores with the server.
+- baseline: the library in process, in the same run, just before and just after the server run
+  (the ratio divides by their mean, so a drift in the machine's load shows): the same texts the
+  requests carry (``--requests`` of them, cycling through the test split) through
+  ``encoder.encode(texts, batch_size=64)`` + logits + conformal sets + OOD scores, as a user
+  would; the same without the encoder on their stored embeddings (embedding). Its CPU time is
+  reported too.
+- load: the real server (`headwise serve`, ``--max-batch 64 --max-wait-ms 5``, default log level,
+  so one JSON log line per request is written) in a subprocess; a light client (raw asyncio
+  HTTP/1.1 keep-alive, requests encoded up front: ``bench/_http_load.py``) keeps
+  ``--concurrency`` requests in flight, one test row per request, first as precomputed
+  embeddings, then as text. Errors are non-200 replies or transport failures. Client and server
+  share the machine's cores; the CPU seconds each used are reported (the server's from /proc),
+  with the load average before and after.
 - kill -9: ``--trials`` times, four writers stream 1-4 stream rows per request (embeddings, labels,
   role "auto") and the server is killed with SIGKILL once a random 5-30 requests were acknowledged
   (plus 0-20 ms, so the kill lands anywhere in a write); it is restarted, and
@@ -43,6 +49,7 @@ from typing import Any
 import httpx
 import numpy as np
 from _common import REPO, RESULTS, SHARED_DATA, command, machine, md_table
+from _http_load import cpu_seconds, encode_posts, run_load
 
 from headwise.encoders import get_encoder
 from headwise.heads import LDAHead
@@ -61,6 +68,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MODEL = "banking77"
 MAX_WAIT_MS = 5.0
 ENCODER_MODE = "--encoder-thread"
+EXTRA: list[str] = []
 
 
 # ---------------------------------------------------------------- data and model
@@ -100,13 +108,14 @@ def build_model(d: dict[str, Any], folder: Path, spec: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- baseline
-def in_process(d: dict[str, Any], m: dict[str, Any], n_text: int) -> dict[str, float]:
+def in_process(d: dict[str, Any], m: dict[str, Any], n: int) -> dict[str, float]:
+    """Rows per second (and CPU seconds) of the library on the rows the ``n`` requests carry."""
     head, calib = m["head"], m["calib"]
     cp = calib.conformal(head)
     assert isinstance(cp, ConformalClassifier)
     enc = d["encoder"]
-    test = m["test"]
-    texts = [d["texts"][i] for i in test[:n_text]]
+    rows = m["test"][np.arange(n) % m["test"].size]  # the requests cycle through the test split
+    texts = [d["texts"][i] for i in rows]
     enc.encode(texts[:64], batch_size=64)  # warm-up
 
     def answer(X: np.ndarray) -> None:
@@ -114,15 +123,14 @@ def in_process(d: dict[str, Any], m: dict[str, Any], n_text: int) -> dict[str, f
         cp.predict_set(X, 0.1)
         ood_scores(head, X, "energy", temperature=calib.temperature)
 
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     answer(enc.encode(texts, batch_size=64))
-    text_rps = len(texts) / (time.perf_counter() - t0)
-    X = d["X"][test]
+    text_s, text_cpu = time.perf_counter() - t0, time.process_time() - c0
+    X = d["X"][rows]
     t0 = time.perf_counter()
-    for _ in range(3):
-        answer(X)
-    emb_rps = 3 * len(test) / (time.perf_counter() - t0)
-    return {"text": text_rps, "embedding": emb_rps}
+    answer(X)
+    emb_s = time.perf_counter() - t0
+    return {"text": n / text_s, "embedding": n / emb_s, "text_cpu_s": text_cpu}
 
 
 # ---------------------------------------------------------------- server
@@ -145,7 +153,7 @@ class Server:
         env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         cmd = [sys.executable, "-m", "headwise.cli.main", "serve", str(self.models), "--port", str(port),
                "--token-file", str(self.workdir / "token"), "--state-dir", str(self.state),
-               "--max-batch", "64", "--max-wait-ms", f"{MAX_WAIT_MS:g}", "--log-level", "warning", ENCODER_MODE]  # fmt: skip
+               "--max-batch", "64", "--max-wait-ms", f"{MAX_WAIT_MS:g}", ENCODER_MODE, *EXTRA]  # fmt: skip
         log = open(self.workdir / "server.log", "ab")  # noqa: SIM115
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -176,49 +184,25 @@ class Server:
                 self.kill9()
 
 
-async def load_run(url: str, bodies: list[dict[str, Any]], n: int, conc: int) -> dict[str, Any]:
-    lat: list[float] = []
-    errors = 0
-    kinds: dict[str, int] = {}
-    counter = iter(range(n))
-    limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as c:
-
-        async def worker() -> None:
-            nonlocal errors
-            for i in counter:
-                t0 = time.perf_counter()
-                try:
-                    r = await c.post(f"/v1/models/{MODEL}/predict", json=bodies[i % len(bodies)])
-                    ok = r.status_code == 200
-                    kind = f"HTTP {r.status_code}: {r.text[:120]}"
-                except httpx.HTTPError as exc:
-                    ok, kind = False, f"{type(exc).__name__}: {exc}"[:160]
-                lat.append(time.perf_counter() - t0)
-                if not ok:
-                    errors += 1
-                    kinds[kind] = kinds.get(kind, 0) + 1
-
-        warm = iter(range(min(64, n)))
-        for _ in warm:
-            await c.post(f"/v1/models/{MODEL}/predict", json=bodies[0])
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(conc)))
-        wall = time.perf_counter() - t0
-    lat_ms = np.array(lat) * 1000
-    return {"n": n, "errors": errors, "error_kinds": kinds, "wall": wall, "rps": (n - errors) / wall,
-            "p50": float(np.percentile(lat_ms, 50)), "p99": float(np.percentile(lat_ms, 99))}  # fmt: skip
+def load_run(server: Server, bodies: list[dict[str, Any]], n: int, conc: int) -> dict[str, Any]:
+    assert server.proc is not None
+    requests = encode_posts(server.url, f"/v1/models/{MODEL}/predict", bodies)
+    load0, cpu0 = os.getloadavg()[0], cpu_seconds(server.proc.pid)
+    res = run_load(server.url, requests, n, conc)  # 64 warm-up requests first, not timed
+    res["server_cpu_s"] = cpu_seconds(server.proc.pid) - cpu0
+    res["load"] = (load0, os.getloadavg()[0])
+    return res
 
 
-def batch_mean(url: str) -> float:
+def batch_mean(url: str, metric: str = "headwise_encoder_batch_rows") -> float:
     text = httpx.get(f"{url}/metrics").text
     vals = {}
     for line in text.splitlines():
-        for k in ("headwise_encoder_batch_rows_sum", "headwise_encoder_batch_rows_count"):
+        for k in (f"{metric}_sum", f"{metric}_count"):
             if line.startswith(k + " "):
                 vals[k] = float(line.split()[-1])
-    n = vals.get("headwise_encoder_batch_rows_count", 0.0)
-    return vals.get("headwise_encoder_batch_rows_sum", 0.0) / n if n else float("nan")
+    n = vals.get(f"{metric}_count", 0.0)
+    return vals.get(f"{metric}_sum", 0.0) / n if n else float("nan")
 
 
 # ---------------------------------------------------------------- durability
@@ -360,7 +344,7 @@ def main() -> None:
         m = build_model(d, models, spec)
         results: dict[str, Any] = {}
         if not args.skip_load:
-            base = in_process(d, m, 512 if args.quick else 2048)
+            base = in_process(d, m, n)
             print("in-process rows/s:", base, flush=True)
             server = Server(models, work / "load-state", work)
             server.start()
@@ -369,21 +353,22 @@ def main() -> None:
             text_bodies = [{"texts": [d["texts"][i]]} for i in test]
             kinds = (("embedding", emb_bodies), ("text", text_bodies))
             for kind, bodies in kinds[1:] if args.only_text else kinds:
-                res = asyncio.run(load_run(server.url, bodies, n, args.concurrency))
-                res["baseline"] = base[kind]
+                res = load_run(server, bodies, n, args.concurrency)
                 results[kind] = res
                 print(kind, res, flush=True)
             results["batch_mean"] = batch_mean(server.url)
+            results["predict_mean"] = batch_mean(server.url, "headwise_predict_batch_rows")
             server.stop()
             # The machine's load drifts: measure the baseline again after the server run and
             # compare with the mean of the two (both are reported).
-            after = in_process(d, m, 256 if args.quick else 1024)
+            after = in_process(d, m, n)
             print("in-process rows/s after:", after, flush=True)
             for kind in results:
                 if kind in base:
                     results[kind]["baseline_before"] = base[kind]
                     results[kind]["baseline_after"] = after[kind]
                     results[kind]["baseline"] = (base[kind] + after[kind]) / 2
+            results["text_cpu_ms"] = 1000 * (base["text_cpu_s"] + after["text_cpu_s"]) / (2 * n)
             if args.only_text:
                 print("mean batch", results["batch_mean"])
                 return
@@ -414,17 +399,29 @@ def load_lines(args: Any, results: dict[str, Any]) -> list[str]:
         r = results[kind]
         rows.append([kind, r["n"], args.concurrency, r["errors"], r["rps"], r["p50"], r["p99"],
                      f"{r['baseline_before']:,.1f} / {r['baseline_after']:,.1f}",
-                     r["rps"] / r["baseline"]])  # fmt: skip
+                     r["rps"] / r["baseline"], 1000 * r["server_cpu_s"] / r["n"],
+                     r["client_cpu_s"], f"{r['load'][0]:.1f} → {r['load'][1]:.1f}"])  # fmt: skip
     return ["### Load: one row per request\n",
             md_table(["request", "requests", "concurrency", "errors", "requests/s",
-                      "p50 ms", "p99 ms", "in-process rows/s before / after", "ratio"], rows),
+                      "p50 ms", "p99 ms", "in-process rows/s before / after", "ratio",
+                      "server CPU ms / request", "client CPU s", "load average (1 min)"], rows),
             *[f"\nErrors ({kind}): " + "; ".join(f"{k} ×{v}" for k, v in results[kind]["error_kinds"].items())
               for kind in ("embedding", "text") if results[kind]["errors"]],
-            f"\nMean texts per encoder forward pass under load: {results['batch_mean']:.1f} "
-            "(from `/metrics`). In-process = the library on the same rows, measured just "
-            "before and just after the server run (ratio = requests/s ÷ their mean): `encode` "
-            "in batches of 64 + logits, conformal sets and OOD scores (text); the same on "
-            "the stored embeddings (embedding). Target: text requests ≥ 0.7× in-process.\n"]  # fmt: skip
+            f"\nMean texts per encoder forward pass under load: {results['batch_mean']:.1f}; "
+            f"mean rows per head pass: {results['predict_mean']:.1f} (both runs; both from `/metrics`). "
+            "In-process = the library on the rows the requests carry (the same "
+            f"{results['text']['n']:,} texts), measured just before and just after the server "
+            "run (ratio = requests/s ÷ their mean): `encode(texts, batch_size=64)` + logits, "
+            "conformal sets and OOD scores (text); the same on the stored embeddings (embedding). "
+            f"In-process CPU: {results['text_cpu_ms']:.2f} ms per text, so the in-process CPU "
+            "per text ÷ the server's CPU per text request is "
+            f"{results['text_cpu_ms'] / (1000 * results['text']['server_cpu_s'] / results['text']['n']):.2f} "
+            "(roughly what the requests/s ratio comes to when each run has the cores to itself; "
+            "on a loaded machine the requests/s ratio comes out higher, likely because the "
+            "server runs more threads than the in-process run and so wins a larger share of the "
+            "cores). The client is a raw "
+            "asyncio HTTP/1.1 keep-alive client (`bench/_http_load.py`); its CPU seconds are "
+            "for the whole run. Target: text requests ≥ 0.7× in-process.\n"]  # fmt: skip
 
 
 def write(args: Any, spec: str, n: int, header: str, results: dict[str, Any], dur: dict[str, Any],

@@ -86,3 +86,46 @@ def test_doctests() -> None:
 
     for module in (_metrics, settings):
         assert doctest.testmod(module).failed == 0
+
+
+def _cost(lengths: list[int], groups: list[list[int]], a: float) -> float:
+    return sum(a + len(g) * max(lengths[i] for i in g) for g in groups)
+
+
+def test_length_groups_is_the_cheapest_split_of_the_sorted_rows() -> None:
+    from itertools import combinations
+
+    from headwise.service._batcher import length_groups
+
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        n = int(rng.integers(1, 8))
+        lengths = [int(v) for v in rng.integers(1, 60, n)]
+        a = float(np.mean(lengths))
+        groups = length_groups(lengths)
+        assert sorted(i for g in groups for i in g) == list(range(n))  # a partition
+        order = sorted(range(n), key=lambda i: -lengths[i])
+        brute = min(  # every split of the sorted rows into consecutive groups
+            _cost(lengths, [order[s:e] for s, e in zip((0, *cuts), (*cuts, n), strict=True)], a)
+            for k in range(n) for cuts in combinations(range(1, n), k)
+        )  # fmt: skip
+        assert _cost(lengths, groups, a) == pytest.approx(brute)
+    assert length_groups([]) == []
+    assert length_groups([3, 90, 4], overhead=1e9) == [[1, 2, 0]]  # passes dear: one pass
+    assert length_groups([3, 90, 4], overhead=0) == [[1], [2], [0]]  # passes free: no padding
+
+
+def test_encode_by_length_returns_rows_in_request_order() -> None:
+    from headwise.encoders import get_encoder
+    from headwise.service._batcher import encode_by_length
+
+    enc = get_encoder("hash")
+    texts = ["a", "a much longer text " * 20, "bb", "ccc ddd", "another long one " * 15, "e"]
+    calls: list[int] = []
+
+    def encode(batch: list[str], *, batch_size: int) -> np.ndarray:
+        calls.append(len(batch))
+        return enc.encode(batch, batch_size=batch_size)
+
+    np.testing.assert_array_equal(encode_by_length(encode, texts), enc.encode(texts))
+    assert len(calls) > 1 and sum(calls) == len(texts)  # the long texts went in a pass of their own

@@ -1,23 +1,90 @@
 """Micro-batching: texts from concurrent requests share one encoder forward pass.
 
-The first text to arrive waits at most ``max_wait_ms`` for others; a batch closes when it holds
-``max_batch`` texts (a request is never split) or the wait is over. One batch runs at a time per
-encoder, in a worker thread, so while it runs the next one fills up: under load the batches grow
-by themselves and throughput approaches the encoder's own.
+A batch closes when it holds ``max_batch`` texts (a request is never split) or when its oldest
+text has waited ``max_wait_ms`` since it arrived. One batch runs at a time per encoder, in a
+worker thread, so while it runs the next one fills up: texts that queued during a forward pass
+have already waited, and go into the next pass at once instead of waiting again. Under load the
+batches grow by themselves, the encoder never idles while texts wait, and throughput approaches
+the encoder's own; a lone request waits at most ``max_wait_ms`` for company.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import math
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from ._errors import Unavailable
 
-__all__ = ["MicroBatcher"]
+__all__ = ["MicroBatcher", "encode_by_length", "length_groups", "text_length"]
+
+_WORDS = re.compile(r"\w+|[^\w\s]")
+_Item = tuple[list[str], "asyncio.Future[np.ndarray]", float]  # texts, their answer, arrival time
+
+
+def length_groups(lengths: Sequence[int], overhead: float | None = None) -> list[list[int]]:
+    """Split rows into groups of similar length, so that padding costs least.
+
+    A forward pass pads every row to its group's longest, so a group of rows ``i..j`` (sorted
+    longest first) costs about ``overhead + (j - i) * lengths[i]``. The split minimising the sum
+    is found exactly by dynamic programming over the sorted lengths (``O(n²)``, n ≤ max_batch).
+    ``overhead`` defaults to the mean length: a MiniLM pass on two CPU cores cost about as much
+    as one more row of typical length (``bench/serve.py`` measures the effect), so a long
+    outlier gets a pass of its own instead of doubling the work of 30 short rows, while rows of
+    equal length stay together. Groups are returned longest first, indices into ``lengths``.
+
+    >>> length_groups([10, 80, 12, 11, 78])
+    [[1, 4], [2, 3, 0]]
+    >>> length_groups([5, 5, 5])
+    [[0, 1, 2]]
+    """
+    n = len(lengths)
+    if n == 0:
+        return []
+    order = sorted(range(n), key=lambda i: -lengths[i])
+    width = [float(lengths[i]) for i in order]
+    a = float(sum(width)) / n if overhead is None else float(overhead)
+    best = [0.0] + [math.inf] * n
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        for i in range(j):  # the group order[i:j], padded to width[i]
+            cost = best[i] + a + (j - i) * width[i]
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    groups, j = [], n
+    while j > 0:
+        groups.append(order[cut[j] : j])
+        j = cut[j]
+    return groups[::-1]
+
+
+def text_length(text: str) -> int:
+    """Words and punctuation marks, plus 2: a stand-in for the token count of a subword
+    tokenizer with start and end markers, without running one (correlation 0.995 with MiniLM's
+    token counts on Banking77, against 0.974 for the number of characters).
+
+    >>> text_length("my card, it was declined!")
+    9
+    """
+    return len(_WORDS.findall(text)) + 2
+
+
+def encode_by_length(encode: Callable[..., Any], texts: list[str]) -> np.ndarray:
+    """``encode(texts)`` one :func:`length_groups` group per call (:func:`text_length` stands in
+    for token counts), each group one forward pass; rows come back in the order of ``texts``."""
+    groups = length_groups([text_length(t) for t in texts])
+    if len(groups) == 1:
+        return np.asarray(encode(texts, batch_size=len(texts)))
+    parts = [np.asarray(encode([texts[i] for i in g], batch_size=len(g))) for g in groups]
+    out = np.empty((len(texts), parts[0].shape[1]), dtype=parts[0].dtype)
+    for g, X in zip(groups, parts, strict=True):
+        out[g] = X
+    return out
 
 
 class MicroBatcher:
@@ -37,7 +104,7 @@ class MicroBatcher:
         self.max_wait = max_wait_ms / 1000.0
         self.max_queue = max_queue
         self.on_batch = on_batch
-        self._queue: asyncio.Queue[tuple[list[str], asyncio.Future[np.ndarray]]] | None = None
+        self._queue: asyncio.Queue[_Item] | None = None
         self._pending = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -52,7 +119,7 @@ class MicroBatcher:
                 await self._task
             self._task = None
         while self._queue is not None and not self._queue.empty():
-            _, fut = self._queue.get_nowait()
+            _, fut, _ = self._queue.get_nowait()
             if not fut.done():
                 fut.set_exception(Unavailable("The service is shutting down."))
 
@@ -65,39 +132,43 @@ class MicroBatcher:
                 f"{self.max_queue}).",
                 "Retry shortly, or send fewer requests at once.",
             )
-        fut: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[np.ndarray] = loop.create_future()
         self._pending += len(texts)
-        await self._queue.put((texts, fut))
+        self._queue.put_nowait((texts, fut, loop.time()))  # unbounded: max_queue limits it
         return await fut
 
     async def _run(self) -> None:
         assert self._queue is not None
-        loop = asyncio.get_running_loop()
-        carry: tuple[list[str], asyncio.Future[np.ndarray]] | None = None
+        queue, loop = self._queue, asyncio.get_running_loop()
+        carry: _Item | None = None
         while True:
-            first = carry if carry is not None else await self._queue.get()
+            first = carry if carry is not None else await queue.get()
             carry = None
             batch = [first]
             n = len(first[0])
-            deadline = loop.time() + self.max_wait
+            deadline = first[2] + self.max_wait  # from its arrival, not from now
             while n < self.max_batch:
-                timeout = deadline - loop.time()
-                try:
-                    item = self._queue.get_nowait() if timeout <= 0 else await asyncio.wait_for(
-                        self._queue.get(), timeout
-                    )
-                except (asyncio.QueueEmpty, TimeoutError):
-                    break
+                if queue.empty():  # wait for company only while time is left
+                    timeout = deadline - loop.time()
+                    if timeout <= 0:
+                        break
+                    try:
+                        item = await asyncio.wait_for(queue.get(), timeout)
+                    except TimeoutError:
+                        break
+                else:
+                    item = queue.get_nowait()
                 if n + len(item[0]) > self.max_batch:
                     carry = item
                     break
                 batch.append(item)
                 n += len(item[0])
-            await self._encode(batch, n)
+            await self._encode(batch)
 
-    async def _encode(self, batch: list[tuple[list[str], asyncio.Future[np.ndarray]]], n: int) -> None:
-        live = [(t, f) for t, f in batch if not f.done()]  # a timed-out request is skipped
-        self._pending -= sum(len(t) for t, f in batch if f.done())
+    async def _encode(self, batch: list[_Item]) -> None:
+        live = [(t, f) for t, f, _ in batch if not f.done()]  # a timed-out request is skipped
+        self._pending -= sum(len(t) for t, f, _ in batch if f.done())
         if not live:
             return
         texts = [t for ts, _ in live for t in ts]

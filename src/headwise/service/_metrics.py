@@ -62,6 +62,7 @@ class Metrics:
         self.requests: defaultdict[tuple[str, str, int], int] = defaultdict(int)
         self.latency: dict[str, _Histogram] = {}
         self.batches = _Histogram(_BATCH_BUCKETS)
+        self.predict_batches = _Histogram(_BATCH_BUCKETS)
         self.writes: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.gauges: Callable[[], list[tuple[str, dict[str, object], float]]] | None = None
 
@@ -76,6 +77,10 @@ class Metrics:
     def batch(self, rows: int) -> None:
         with self._lock:
             self.batches.observe(rows)
+
+    def predict_batch(self, rows: int) -> None:
+        with self._lock:
+            self.predict_batches.observe(rows)
 
     def write(self, model: str, action: str) -> None:
         with self._lock:
@@ -99,6 +104,9 @@ class Metrics:
                 "# HELP headwise_encoder_batch_rows Texts per encoder forward pass (micro-batching).",
                 "# TYPE headwise_encoder_batch_rows histogram",
                 *self.batches.lines("headwise_encoder_batch_rows"),
+                "# HELP headwise_predict_batch_rows Rows per head pass (requests answered together).",
+                "# TYPE headwise_predict_batch_rows histogram",
+                *self.predict_batches.lines("headwise_predict_batch_rows"),
                 "# HELP headwise_writes_total Accepted writes by model and action.",
                 "# TYPE headwise_writes_total counter",
             ]

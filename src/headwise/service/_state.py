@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import EncoderMismatchError, HeadwiseError, InputError
-from ._batcher import MicroBatcher
+from ._batcher import MicroBatcher, encode_by_length
+from ._coalesce import PredictCoalescer
 from ._errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from ._journal import JOURNAL_NAME, Journal
 from ._metrics import Metrics
@@ -46,6 +47,15 @@ class SharedEncoder:
         return int(self.encoder.dim)
 
 
+_WARM_UP = ("warm-up",)
+
+
+def _warm_up(encode: Any) -> None:
+    """Embed one text, so that lazy imports, the tokenizer and the runtime session load at start,
+    not during the first requests (seconds for a transformer encoder)."""
+    encode(list(_WARM_UP), batch_size=1)
+
+
 def _key_id(key: Any) -> str:
     return json.dumps(key, sort_keys=True, default=str)
 
@@ -60,6 +70,7 @@ class ServiceState:
         self.model_encoder: dict[str, str] = {}
         self.metrics = Metrics()
         self.metrics.gauges = self._gauges
+        self.predictor = PredictCoalescer(on_batch=self.metrics.predict_batch)
         self.journal: Journal | None = None
         self.write_lock = threading.Lock()
         self.ready = False
@@ -88,6 +99,9 @@ class ServiceState:
         for name, model in self.models.items():
             if model.encoder_spec:
                 self._attach_encoder(name, model)
+        if not settings.encoder_process:
+            for shared in self.encoders.values():
+                _warm_up(shared.encoder.encode)  # in its worker process otherwise (see start)
         db = settings.state_path / JOURNAL_NAME
         if settings.read_only:
             self.journal = Journal(db, read_only=True) if db.exists() else None
@@ -127,7 +141,7 @@ class ServiceState:
         """``encode(texts)`` in this process (a worker thread) or in a process of its own."""
         if not self.settings.encoder_process:
             enc = shared.encoder
-            return lambda texts: enc.encode(texts, batch_size=max(len(texts), 1))
+            return lambda texts: encode_by_length(enc.encode, texts)
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -144,6 +158,7 @@ class ServiceState:
                 f"Encoder '{shared.spec}' gives another key in its worker process ({found}); "
                 "check that both see the same model files."
             )
+        pool.submit(_worker.encode, list(_WARM_UP)).result()
         return lambda texts: pool.submit(_worker.encode, texts).result()
 
     def start(self) -> None:
@@ -214,7 +229,8 @@ class ServiceState:
         if shared.batcher is None:
             raise Unavailable("The service is starting; the encoder is not running yet.")
         try:
-            return await asyncio.wait_for(shared.batcher.submit(texts), self.settings.timeout_s)
+            async with asyncio.timeout(self.settings.timeout_s):  # no extra task, unlike wait_for
+                return await shared.batcher.submit(texts)
         except TimeoutError:
             raise Unavailable(
                 f"The encoder did not answer within {self.settings.timeout_s:g} s.",

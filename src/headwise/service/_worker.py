@@ -30,4 +30,6 @@ def key() -> dict[str, Any]:
 
 
 def encode(texts: list[str]) -> np.ndarray:
-    return np.asarray(_encoder.encode(texts, batch_size=max(len(texts), 1)))
+    from ._batcher import encode_by_length
+
+    return encode_by_length(_encoder.encode, texts)

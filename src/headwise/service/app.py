@@ -112,6 +112,8 @@ class RequestGuard:
         service = self.service()
         if service is not None:
             service.metrics.request(route, scope["method"], status, seconds)
+        if not log.isEnabledFor(logging.INFO):
+            return  # the line is built only when it is written
         client = scope.get("client")
         line = {
             "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),

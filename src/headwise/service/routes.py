@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from .._validation import check_embeddings, check_n_features, check_texts
 from ._errors import Conflict, Forbidden, Invalid, TooLarge, Unauthorized, Unavailable
 from ._metrics import CONTENT_TYPE
 from ._model import ServedModel
-from ._predict import predict_rows
+from ._predict import PredictJob
 from ._state import ServiceState
 from .schemas import (
     DeleteResponse,
@@ -42,8 +43,12 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_service(request: Request) -> ServiceState:
-    """The running service (503 while it starts or stops)."""
+async def get_service(request: Request) -> ServiceState:
+    """The running service (503 while it starts or stops).
+
+    ``async`` although it never awaits: FastAPI runs a plain ``def`` dependency in its thread
+    pool, a thread hop per request that cost more than the whole check.
+    """
     state: ServiceState | None = getattr(request.app.state, "service", None)
     if state is None or not state.ready:
         raise Unavailable("The service is starting or stopping.")
@@ -53,8 +58,9 @@ def get_service(request: Request) -> ServiceState:
 Service = Annotated[ServiceState, Depends(get_service)]
 
 
-def require_writer(request: Request, service: Service) -> ServiceState:
-    """Writes need ``Authorization: Bearer <token>`` (compared in constant time)."""
+async def require_writer(request: Request, service: Service) -> ServiceState:
+    """Writes need ``Authorization: Bearer <token>`` (compared in constant time; ``async`` for the
+    reason given in :func:`get_service`)."""
     settings = service.settings
     if settings.read_only or settings.token is None:
         raise Forbidden("This service was started with --read-only; it accepts no writes.")
@@ -68,6 +74,11 @@ def require_writer(request: Request, service: Service) -> ServiceState:
 
 Writer = Annotated[ServiceState, Depends(require_writer)]
 router = APIRouter()
+
+
+def _json(content: dict[str, Any]) -> Response:
+    body = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return Response(body.encode("utf-8"), media_type="application/json")
 
 
 def _note(request: Request, **info: Any) -> None:
@@ -136,9 +147,7 @@ def get_model(name: str, service: Service) -> dict[str, Any]:
 @router.post(
     "/v1/models/{name}/predict", response_model=PredictResponse, tags=["predict"], responses=_ERRORS
 )
-async def predict(
-    name: str, body: PredictRequest, request: Request, service: Service
-) -> dict[str, Any]:
+async def predict(name: str, body: PredictRequest, request: Request, service: Service) -> Response:
     """Label, top-k probabilities, conformal set at ``alpha`` and OOD flag for every row."""
     model = service.model(name)
     _check_rows(service, body.texts, body.n_rows)
@@ -152,15 +161,17 @@ async def predict(
     alpha = model.check_alpha(body.alpha)
     X = await _embeddings(service, model, body.texts, body.embeddings)
     state = model.state  # the newest version once the embeddings are in
-    rows = predict_rows(
-        state, X, alpha=alpha, top_k=body.top_k, method=model.method,
-        ood_method=model.ood_method, include_logits=body.include_logits,
+    rows = await service.predictor.predict(
+        state, PredictJob(X, alpha, body.top_k, body.include_logits), method=model.method,
+        ood_method=model.ood_method,
     )  # fmt: skip
     _note(request, model=name, rows=len(rows), version=state.version)
-    return {
+    # Rendered here rather than re-validated against PredictResponse (which only documents it):
+    # the rows are built by predict_many, and validating them again cost more than computing them.
+    return _json({
         "model": name, "version": state.version, "alpha": alpha,
         "conformal_method": model.method, "predictions": rows,
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 @router.post("/v1/embed", response_model=EmbedResponse, tags=["predict"], responses=_ERRORS)

@@ -19,7 +19,7 @@ from ._mlconformal import (
     label_lac_thresholds,
 )
 from ._mlmetrics import MultiLabelMetrics, false_negative_rate, multilabel_metrics
-from ._ood import OOD_METHODS, OODDetector, ood_auroc, ood_scores
+from ._ood import OOD_METHODS, OODDetector, logit_ood_scores, ood_auroc, ood_scores
 from ._saved import TrustCalibration, load_calibrated_head, read_calibration, save_calibrated_head
 from ._scores import METHODS, check_alpha, conformal_quantile, nonconformity_scores
 from ._summary import ALPHA_GRID, trust_summary, write_json, write_trust_run
@@ -53,6 +53,7 @@ __all__ = [
     "nonconformity_scores",
     "read_calibration",
     "ood_auroc",
+    "logit_ood_scores",
     "ood_scores",
     "reliability_bins",
     "save_calibrated_head",

@@ -13,7 +13,7 @@ from .._validation import check_embeddings
 from ..exceptions import InputError
 from ._scores import check_alpha, conformal_quantile
 
-__all__ = ["OOD_METHODS", "OODDetector", "ood_auroc", "ood_scores"]
+__all__ = ["OOD_METHODS", "OODDetector", "logit_ood_scores", "ood_auroc", "ood_scores"]
 
 OOD_METHODS = ("msp", "energy", "mahalanobis")
 
@@ -63,7 +63,19 @@ def ood_scores(head: Any, X: Any, method: str = "energy", *, temperature: float 
     X = check_embeddings(X)
     if method == "mahalanobis":
         return _mahalanobis(head, X)
-    z = np.asarray(head.logits(X), dtype=np.float64) / float(temperature)
+    return logit_ood_scores(head.logits(X), method, temperature=temperature)
+
+
+def logit_ood_scores(logits: Any, method: str = "energy", *, temperature: float = 1.0) -> np.ndarray:
+    """:func:`ood_scores` from logits already computed (``"msp"`` and ``"energy"`` only), so a
+    caller that needs the logits anyway does not run the head twice.
+
+    >>> logit_ood_scores(np.array([[0.0, 0.0]]), "msp")
+    array([0.5])
+    """
+    if method not in ("msp", "energy"):
+        raise InputError(f"OOD method {method!r} needs the head, not its logits; use ood_scores.")
+    z = np.asarray(logits, dtype=np.float64) / float(temperature)
     if method == "msp":
         return 1.0 - softmax(z, axis=1).max(axis=1)
     return -float(temperature) * logsumexp(z, axis=1)

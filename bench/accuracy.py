@@ -1,6 +1,7 @@
 """Accuracy of every headwise head and ``auto`` against sklearn's LogisticRegression (issue #12).
 
     nice -n 10 python bench/accuracy.py [--sets sst2,trec,...] [--methods auto,logistic,...]
+    OPENBLAS_NUM_THREADS=1 ...   # on a busy machine: spinning BLAS threads cost 5-10x
     python bench/accuracy.py --quick          # CI smoke: synthetic data, no encoder
 
 all-MiniLM-L6-v2 embeddings (``get_encoder("minilm")``, through the headwise cache) of the shared
@@ -279,7 +280,21 @@ def main() -> None:
 
 def merge(path: Path, mine: dict[str, Any], info: dict[str, str], fresh: bool,
           timing: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Re-read the results file and put this run's entries in it (runs may overlap)."""
+    """Re-read the results file and put this run's entries in it; runs may overlap (several
+    processes, one per set, share the machine), so the read-modify-write holds a file lock."""
+    import fcntl
+
+    lock = path.with_suffix(".lock")
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            return _merge(path, mine, info, fresh, timing)
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _merge(path: Path, mine: dict[str, Any], info: dict[str, str], fresh: bool,
+           timing: dict[str, Any] | None) -> dict[str, Any]:
     results = json.loads(path.read_text()) if path.exists() and not fresh else {}
     results.setdefault("timing", {}).update(timing or {})
     results.setdefault("data", {})

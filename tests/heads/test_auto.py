@@ -184,3 +184,18 @@ def test_bad_candidate_params_surface_the_candidates_error():
         AutoHead(candidates=("logistic",), candidate_params={"logistic": {"C": -1}}).fit(
             *toy_blobs()
         )
+
+
+@pytest.mark.parametrize(("alphas", "side"), [((1e6, 1e7), "below"), ((1e-9, 1e-8), "above")])
+def test_ridge_alpha_search_widens_until_the_best_is_interior(alphas, side):
+    from headwise.heads._selection import evaluate_candidate
+
+    X, y = _anisotropic(n=200)
+    rows = np.arange(y.size)
+    out = evaluate_candidate("ridge", {"alphas": alphas}, X, y, 3, rows)
+    grid = sorted(float(k.split("=")[1]) for k in out.grid)
+    losses = [out.grid[f"alpha={a:.4g}"] for a in grid]
+    best = int(np.argmin(losses))
+    chosen = out.params["alphas"][0]
+    assert chosen < min(alphas) if side == "below" else chosen > max(alphas)
+    assert 0 < best < len(grid) - 1  # both neighbours of the optimum were scored, and lost

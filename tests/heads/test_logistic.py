@@ -211,18 +211,40 @@ def test_kfold_out_of_fold_probabilities_are_honest_refits():
     np.testing.assert_allclose(np.exp(head.oof_log_proba_), proba, atol=1e-5)
 
 
-def test_auto_preprocess_keeps_the_geometry_with_the_lower_held_out_log_loss():
+def test_auto_preprocess_whitens_only_on_paired_evidence():
     X, y = _overlapping(n=300)
     assert set(LogisticHead().fit(X, y).geometry_log_losses_) == {"whiten"}  # k-fold route
     head = LogisticHead(cv="holdout").fit(X, y)
     losses = head.geometry_log_losses_
     assert set(losses) == {"whiten", "isotropic"}
-    assert head.preprocess_ == min(losses, key=losses.__getitem__)
+    expected = "whiten" if head.geometry_evidence_ > 2.0 else "isotropic"
+    assert head.preprocess_ == expected
     for kind in ("whiten", "isotropic"):
         one = LogisticHead(preprocess=kind, cv="holdout").fit(X, y)
         assert one.geometry_log_losses_ == {kind: losses[kind]}
         if kind == head.preprocess_:
             np.testing.assert_allclose(one.coef_, head.coef_)
+
+
+def test_auto_preprocess_whitens_when_features_have_wildly_different_scales():
+    # the signal lives in low-variance directions drowned by high-variance noise: sklearn's
+    # isotropic penalty shrinks it away, whitening recovers it, and the evidence says so
+    rng = np.random.default_rng(3)
+    n, d = 1500, 20
+    y = rng.integers(0, 3, n)
+    X = rng.normal(size=(n, d)) * np.r_[np.full(10, 30.0), np.full(10, 0.05)]
+    X[:, 10:13] += 0.08 * np.eye(3)[y]
+    head = LogisticHead(cv="holdout").fit(X, y)
+    assert head.geometry_evidence_ > 2.0 and head.preprocess_ == "whiten"
+
+
+def test_paired_evidence_counts_standard_errors():
+    from headwise.heads._cpath import paired_evidence
+
+    ref = np.linspace(1.0, 2.0, 50)
+    assert paired_evidence(ref, ref) == 0.0
+    assert paired_evidence(ref, ref - 0.1 + 0.01 * np.sin(np.arange(50))) > 20
+    assert paired_evidence(ref, ref + 0.1 + 0.01 * np.sin(np.arange(50))) < -20
 
 
 def test_isotropic_penalty_is_sklearn_penalty_scaled():
@@ -293,15 +315,15 @@ def test_save_load_keeps_the_path_record(tmp_path):
     [
         (
             {"C": -1},
-            "The 'C' parameter of LogisticHead must be a float in (0, inf). Got -1 instead.",
+            "The 'C' parameter of LogisticHead must be a float in the range (0, inf). Got -1 instead.",
         ),
-        ({"C": 0.0}, "'C' parameter of LogisticHead must be a float in (0, inf)"),
+        ({"C": 0.0}, "'C' parameter of LogisticHead must be a float in the range (0, inf)"),
         ({"Cs": ()}, "The 'Cs' parameter of LogisticHead must be a non-empty sequence"),
         ({"Cs": (1.0, -2.0)}, "'Cs' parameter"),
         ({"Cs": "abc"}, "'Cs' parameter"),
         (
             {"validation_fraction": 0.0},
-            "'validation_fraction' parameter of LogisticHead must be a float in (0, 1). Got 0.0",
+            "'validation_fraction' parameter of LogisticHead must be a float in the range (0, 1). Got 0.0",
         ),
         ({"validation_fraction": 1.0}, "'validation_fraction'"),
         ({"preprocess": "pca"}, "'preprocess' parameter of LogisticHead must be one of"),

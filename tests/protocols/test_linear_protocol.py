@@ -67,3 +67,17 @@ def test_given_validation_split_is_used():
     Xva, yva = Xtr[::5] + 0.01, ytr[::5]
     res = linear_eval("ncm", Xtr, ytr, Xte, yte, X_val=Xva, y_val=yva)
     assert res.n_val == len(yva) and res.n_train == len(ytr)
+
+
+def test_logistic_uses_its_own_c_search_not_a_private_grid():
+    from headwise.heads import LogisticHead
+    from headwise.protocols.linear import DEFAULT_GRIDS
+
+    assert "logistic" not in DEFAULT_GRIDS  # one C grid, in the head
+    Xtr, ytr, Xte, yte = blobs(seed=2)
+    res = linear_eval("logistic", Xtr, ytr, Xte, yte, seeds=(0,))
+    chosen = res.heads["logistic"].chosen
+    assert set(chosen) == {"C"} and chosen["C"] > 0
+    # a user's fixed C is kept as given, not overwritten by the self-tuned value
+    fixed = linear_eval({"logistic": LogisticHead(C=0.5)}, Xtr, ytr, Xte, yte, seeds=(0,))
+    assert fixed.heads["logistic"].chosen == {}

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from scipy.special import log_softmax
 
+from .._validation import check_param_choice, check_param_float, check_param_int, param_error
 from ..exceptions import InputError
 from ._base import BaseHead
 from ._ensemble import mean_log_loss, mix_log_proba, stacking_weights
@@ -128,10 +128,8 @@ class AutoHead(BaseHead):
         owner = type(self).__name__
         names = [self.candidates] if isinstance(self.candidates, str) else list(self.candidates)
         if not names or not all(isinstance(n, str) for n in names):
-            raise InputError(
-                f"The 'candidates' parameter of {owner} must be a non-empty sequence of head "
-                f"names. Got {self.candidates!r} instead."
-            )
+            raise param_error(owner, "candidates", "a non-empty sequence of head names",
+                              self.candidates)
         if len(set(names)) != len(names):
             raise InputError(
                 f"The 'candidates' parameter of {owner} lists a head twice: {names}. To compare "
@@ -141,21 +139,9 @@ class AutoHead(BaseHead):
             get_head_class(name)  # UnknownHeadError lists the registered names
         if "auto" in names:
             raise InputError(f"{owner} cannot be its own candidate; remove 'auto' from candidates.")
-        if self.combine not in _COMBINE:
-            raise InputError(
-                f"The 'combine' parameter of {owner} must be one of {_COMBINE}. "
-                f"Got {self.combine!r} instead."
-            )
-        e = self.evidence
-        if isinstance(e, bool) or not isinstance(e, Real) or not 0 <= e < np.inf:
-            raise InputError(
-                f"The 'evidence' parameter of {owner} must be a float in [0, inf). Got {e!r} instead."
-            )
-        m = self.max_eval_rows
-        if isinstance(m, bool) or not isinstance(m, Integral) or m < 10:
-            raise InputError(
-                f"The 'max_eval_rows' parameter of {owner} must be an int >= 10. Got {m!r} instead."
-            )
+        check_param_choice(self.combine, "combine", owner, _COMBINE)
+        check_param_float(self.evidence, "evidence", owner, 0.0)
+        check_param_int(self.max_eval_rows, "max_eval_rows", owner, 10)
         extra = set(self.candidate_params or {}) - set(names)
         if extra:
             raise InputError(

@@ -30,7 +30,7 @@ from sklearn.utils import check_random_state
 
 from ._softmax import SoftmaxProblem
 
-__all__ = ["CSearch", "PathSplit", "stratified_folds"]
+__all__ = ["CSearch", "PathSplit", "paired_evidence", "stratified_folds"]
 
 _C_RANGE = (1e-8, 1e8)
 _MAX_EXTEND = 30
@@ -57,6 +57,22 @@ def stratified_folds(codes: np.ndarray, n_folds: int, random_state: Any = None) 
         members = rng.permutation(members)
         fold[members] = (np.arange(members.size) + rng.randint(n_folds)) % n_folds
     return fold
+
+
+def paired_evidence(reference: np.ndarray, challenger: np.ndarray) -> float:
+    """Mean per-row log-loss gain of ``challenger`` over ``reference`` in standard errors.
+
+    Both are per-row held-out log-losses of the same rows. Positive: the challenger is better.
+    ``0`` when there are fewer than two rows or the differences have no spread.
+
+    >>> paired_evidence(np.array([1.0, 1.2, 0.8]), np.array([0.5, 0.6, 0.4])) > 2
+    True
+    """
+    gain = np.asarray(reference, dtype=np.float64) - np.asarray(challenger, dtype=np.float64)
+    if gain.size < 2:
+        return 0.0
+    se = float(np.std(gain, ddof=1) / np.sqrt(gain.size))
+    return float(gain.mean() / se) if se > 0 else 0.0
 
 
 @dataclass
@@ -138,6 +154,13 @@ class CSearch:
             for i in todo:
                 evaluate(i)
         return self.best()
+
+    def row_log_losses(self, C: float, codes: np.ndarray) -> np.ndarray:
+        """Per-row held-out log-loss at ``C`` of every split, in split order (repeats kept)."""
+        return np.concatenate([
+            -sp.val_log_proba(C)[np.arange(sp.val_rows.size), codes[sp.val_rows]]
+            for sp in self.splits
+        ])
 
     def oof_log_proba(self, C: float, n_rows: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
         """Held-out rows and their log-probabilities at ``C`` (averaged over repeats)."""

@@ -6,7 +6,8 @@
 Embeddings (all through the EmbeddingStore, so a rerun only fits heads):
 - text: MiniLM (all-MiniLM-L6-v2) on the official train/test splits (SST-2's dev rows unused);
 - images: MobileNetV2 (ImageNet) on the stratified CIFAR-10 / MNIST subsamples of
-  ``bench/media.py`` (2000 train / 1000 test, seed 0: the same rows, so its cache entries hit);
+  ``bench/media.py`` (``--image-train`` / ``--image-test``, default 2000 / 1000, seed 0: the
+  same rows, so its cache entries hit);
 - audio: Whisper base encoder on FSDD, official split (2700 train / 300 test clips).
 
 Every head is fitted on the same train rows and scored on the same test rows. Each head picks
@@ -40,7 +41,7 @@ MEDIA = {"cifar10": ("mobilenetv2", "CIFAR-10"), "mnist": ("mobilenetv2", "MNIST
 STATE = RESULTS / "mlp.json"
 
 
-def load(name: str, quick: bool) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def load(name: str, quick: bool, image_sizes: tuple[int, int] = (2000, 1000)) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Encoder name and ``(X_train, y_train, X_test, y_test)`` of one data set."""
     if name in TEXT:
         from headwise.datasets import load_table
@@ -57,7 +58,7 @@ def load(name: str, quick: bool) -> tuple[str, np.ndarray, np.ndarray, np.ndarra
     from headwise.encoders import get_encoder
 
     enc_name, _ = MEDIA[name]
-    n_tr, n_te = (60, 30) if quick else (2000, 1000)
+    n_tr, n_te = (60, 30) if quick else image_sizes
     if name == "fsdd":
         tr, ytr, te, yte = media.fsdd(60 if quick else 2700)
     else:
@@ -68,10 +69,11 @@ def load(name: str, quick: bool) -> tuple[str, np.ndarray, np.ndarray, np.ndarra
     return enc_name, Xtr, np.asarray(ytr), Xte, np.asarray(yte)
 
 
-def run_one(name: str, seeds: int, quick: bool, heads: tuple[str, ...] = HEADS) -> dict[str, Any]:
+def run_one(name: str, seeds: int, quick: bool, heads: tuple[str, ...] = HEADS,
+            image_sizes: tuple[int, int] = (2000, 1000)) -> dict[str, Any]:  # fmt: skip
     from headwise.heads import get_head
 
-    enc, Xtr, ytr, Xte, yte = load(name, quick)
+    enc, Xtr, ytr, Xte, yte = load(name, quick, image_sizes)
     out: dict[str, Any] = {"encoder": enc, "n_train": int(len(ytr)), "n_test": int(len(yte)), "heads": {}}
     for h in heads:
         correct, secs, chosen = [], [], []
@@ -148,7 +150,8 @@ def render(saved: dict[str, Any]) -> str:
         "## MLP vs logistic vs LDA (text, image and audio sets)\n\n"
         "Commands: " + "; ".join(f"`{c}`" for c in cmds) + ".\n\n" + "\n\n".join(machines) + "\n\n"
         "Same train and test rows for every head. Text: MiniLM on the official splits. Images: "
-        "ImageNet MobileNetV2 on the stratified subsamples of `bench/media.py` (seed 0). Audio: "
+        "ImageNet MobileNetV2 on stratified subsamples (those of `bench/media.py`, seed 0; sizes in "
+        "the train/test column). Audio: "
         "Whisper base on FSDD's official split. Each head picks its settings on its own holdout "
         "of the train rows (MLP: width/lr/weight decay with early stopping, then a refit on all "
         "train rows; logistic (and SVM where listed): C; LDA: OAS shrinkage in closed form). "
@@ -169,6 +172,8 @@ def main() -> None:
     ap.add_argument("--data", default=",".join((*TEXT, *MEDIA)))
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--heads", default=",".join(HEADS))
+    ap.add_argument("--image-train", type=int, default=2000, help="CIFAR-10/MNIST train subsample")
+    ap.add_argument("--image-test", type=int, default=1000, help="CIFAR-10/MNIST test subsample")
     ap.add_argument("--quick", action="store_true", help="smoke run: few rows, short MLP, no files")
     ap.add_argument("--render-only", action="store_true")
     args = ap.parse_args()
@@ -177,7 +182,8 @@ def main() -> None:
         for d in args.data.split(","):
             if d not in TEXT and d not in MEDIA:
                 raise SystemExit(f"unknown data set {d!r}; choose from {', '.join((*TEXT, *MEDIA))}")
-            saved[d] = run_one(d, 1 if args.quick else args.seeds, args.quick, tuple(args.heads.split(",")))
+            saved[d] = run_one(d, 1 if args.quick else args.seeds, args.quick, tuple(args.heads.split(",")),
+                               (args.image_train, args.image_test))  # fmt: skip
             if not args.quick:
                 fresh = json.loads(STATE.read_text()) if STATE.exists() else {}
                 STATE.write_text(json.dumps({**fresh, d: saved[d]}))

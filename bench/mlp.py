@@ -176,7 +176,11 @@ def main() -> None:
     ap.add_argument("--image-test", type=int, default=1000, help="CIFAR-10/MNIST test subsample")
     ap.add_argument("--quick", action="store_true", help="smoke run: few rows, short MLP, no files")
     ap.add_argument("--render-only", action="store_true")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on busy cores)")
     args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
     saved = json.loads(STATE.read_text()) if STATE.exists() and not args.quick else {}
     if not args.render_only:
         for d in args.data.split(","):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
@@ -190,7 +191,9 @@ def main() -> None:
                                (args.image_train, args.image_test))  # fmt: skip
             if not args.quick:
                 fresh = json.loads(STATE.read_text()) if STATE.exists() else {}
-                STATE.write_text(json.dumps({**fresh, d: saved[d]}))
+                tmp = STATE.with_suffix(f".{os.getpid()}.tmp")  # runs for other sets may share it
+                tmp.write_text(json.dumps({**fresh, d: saved[d]}))
+                os.replace(tmp, STATE)
                 saved = {**fresh, **saved}
     text = render(saved)
     if args.quick:

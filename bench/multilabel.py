@@ -14,6 +14,7 @@ of the 90 topics (the usual ApteMod "R90" setup of the published figures: 7770 /
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -111,9 +112,13 @@ def main() -> None:
     saved = json.loads(store.read_text()) if store.exists() else {}
     for data in args.data.split(","):
         t0 = time.perf_counter()
-        saved[data] = {"rows": run(data, args.quick), "command": command(),
-                       "seconds": time.perf_counter() - t0, "machine": machine()}  # fmt: skip
-        store.write_text(json.dumps(saved, indent=1))
+        rec = {"rows": run(data, args.quick), "command": command(),
+               "seconds": time.perf_counter() - t0, "machine": machine()}  # fmt: skip
+        # re-read: runs for other data sets may have written meanwhile; replace atomically
+        saved = {**(json.loads(store.read_text()) if store.exists() else {}), data: rec}
+        tmp = store.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(saved, indent=1))
+        os.replace(tmp, store)
     cols = ["data", "head", "micro-F1", "macro-F1", "mAP", "subset acc", "Hamming",
             "FNR α=.1", "set size α=.1", "FNR α=.2", "set size α=.2", "LAC label cov. α=.1", "fit s"]  # fmt: skip
     runs = "\n".join(f"- {d}: `{v['command']}` ({v['seconds']:.0f} s). {v['machine']}" for d, v in saved.items())

@@ -122,14 +122,16 @@ def summarise(res: dict[str, Any], n_boot: int = 2000) -> list[list[Any]]:
             d0 = 100 * float(np.mean(per_row[h] - per_row["logistic"]))
             dlo, dhi = np.percentile(d, [2.5, 97.5])
             diff = f"{d0:+.2f} [{dlo:+.2f}, {dhi:+.2f}]"
-        rows.append([h, len(accs), f"{accs.mean():.2f} ± {t_interval(accs):.2f}", f"[{lo:.2f}, {hi:.2f}]",
+        spread = f"± {t_interval(accs):.2f}" if accs.size > 1 else "–"
+        rows.append([h, len(accs), f"{accs.mean():.2f}", spread, f"[{lo:.2f}, {hi:.2f}]",
                      diff, float(np.median(v["seconds"])), _chosen(v["chosen"])])  # fmt: skip
     return rows
 
 
 def _chosen(chosen: list[dict[str, Any]]) -> str:
     def fmt(d: dict[str, Any]) -> str:
-        return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items())
+        shown = {k: v for k, v in d.items() if k not in ("dropout", "hidden_layers")}  # not searched
+        return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())
 
     uniq = list(dict.fromkeys(fmt(c) for c in chosen))
     return "; ".join(uniq) if uniq != [""] else "–"
@@ -158,11 +160,12 @@ def render(saved: dict[str, Any]) -> str:
         "train rows; logistic (and SVM where listed): C; LDA: OAS shrinkage in closed form). "
         "Repeated over seeds (`random_state` of the MLP and logistic heads; LDA is deterministic "
         "and runs once). "
-        "acc: mean test accuracy % over seeds ± the 95% t-interval over seeds. test-row 95% CI: "
+        "acc: mean test accuracy % over seeds, with the 95% t-interval over seeds (– for one run). "
+        "test-row 95% CI: "
         "bootstrap over test rows (2000 resamples, shared by all heads) of each row's correctness "
         "averaged over seeds. vs logistic: paired difference in points with its bootstrap 95% "
         "interval. fit s: median seconds per fit (2 shared cores; the MLP's includes its grid).\n\n"
-        + md_table(["data", "encoder", "train/test", "head", "seeds", "acc % (± 95% seeds)",
+        + md_table(["data", "encoder", "train/test", "head", "seeds", "acc %", "± 95% over seeds",
                     "test-row 95% CI", "vs logistic, points [95% CI]", "fit s", "chosen"], rows)
         + "\n"
     )  # fmt: skip

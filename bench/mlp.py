@@ -139,6 +139,7 @@ def _chosen(chosen: list[dict[str, Any]]) -> str:
 
 def render(saved: dict[str, Any]) -> str:
     order = [d for d in (*TEXT, *MEDIA) if d in saved]
+    missing = [d for d in (*TEXT, *MEDIA) if d not in saved]
     rows = []
     for d in order:
         r = saved[d]
@@ -168,6 +169,8 @@ def render(saved: dict[str, Any]) -> str:
         + md_table(["data", "encoder", "train/test", "head", "seeds", "acc %", "± 95% over seeds",
                     "test-row 95% CI", "vs logistic, points [95% CI]", "fit s", "chosen"], rows)
         + "\n"
+        + (f"\nNot measured yet: {', '.join(missing)} (`python bench/mlp.py --data "
+           f"{','.join(missing)}`).\n" if missing else "")
     )  # fmt: skip
 
 

@@ -1,68 +1,32 @@
-"""MLP vs logistic vs LDA (and the linear SVM) on the shared text sets; GZSL on Banking77.
+"""GZSL on Banking77 (the MLP vs logistic vs LDA table is ``bench/mlp.py``).
 
-    python bench/heads_extra.py --part mlp [--data trec,sst2,banking77,emotion]
     python bench/heads_extra.py --part gzsl [--seeds 2]
 
-MiniLM embeddings from the cache. mlp: every head fitted on the train split (its own holdout
-for its settings), test accuracy once. gzsl: 20 of Banking77's 77 intents are unseen (their
-training rows are never used; seeded per seed); the zero-shot expert embeds the class names with
-the prompt ensemble; seen head: logistic.
+MiniLM embeddings from the cache. 20 of Banking77's 77 intents are unseen (their training rows
+are never used; seeded per seed); the zero-shot expert embeds the class names with the prompt
+ensemble; seen head: logistic.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, SHARED_DATA, command, machine, md_table, write_fragment  # noqa: E402
+from _common import SHARED_DATA, command, machine, md_table, write_fragment  # noqa: E402
 
 from headwise.datasets import load_table  # noqa: E402
-from headwise.heads import get_head  # noqa: E402
 from headwise.workflows import embed_texts  # noqa: E402
-
-MLP_HEADS = ("lda", "logistic", "svm", "mlp")
 
 
 def _load(name: str):
     table = load_table(SHARED_DATA / f"{name}.jsonl.gz")
     emb = embed_texts(table.texts, "minilm", {}, batch_size=64)
     return table, emb
-
-
-def part_mlp(names: list[str]) -> str:
-    store = RESULTS / "heads_extra_mlp.json"
-    saved = json.loads(store.read_text()) if store.exists() else {}
-    for name in names:
-        table, emb = _load(name)
-        tr, te = table.split_indices("train"), table.split_indices("test")
-        y = table.labels
-        rows = []
-        for h in MLP_HEADS:
-            t0 = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                head = get_head(h).fit(emb.X[tr], y[tr])
-            secs = time.perf_counter() - t0
-            acc = float(np.mean(head.predict(emb.X[te]) == y[te]))
-            chosen = getattr(head, "best_params_", None) or {k: getattr(head, k) for k in ("C_", "shrinkage_") if hasattr(head, k)}
-            rows.append([name, h, 100 * acc, secs, json.dumps(chosen, default=str)])
-            print(rows[-1], flush=True)
-        saved[name] = {"rows": rows, "command": command(), "machine": machine()}
-        store.write_text(json.dumps(saved, indent=1))
-    runs = "\n".join(f"- {k}: `{v['command']}`. {v['machine']}" for k, v in saved.items())
-    return ("## MLP vs logistic vs LDA vs linear SVM (text sets)\n\nCommands:\n" + runs + "\n\n"
-            "MiniLM embeddings; test accuracy of one fit on the train split (each head picks its "
-            "settings on its own holdout of the train rows: MLP width/lr/weight decay with early "
-            "stopping, logistic and SVM C, LDA shrinkage by OAS).\n\n"
-            + md_table(["data", "head", "test acc %", "fit s", "chosen"],
-                       [r for v in saved.values() for r in v["rows"]]) + "\n")  # fmt: skip
 
 
 def part_gzsl(seeds: int) -> str:
@@ -99,14 +63,10 @@ def part_gzsl(seeds: int) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--part", choices=("mlp", "gzsl"), required=True)
-    ap.add_argument("--data", default="trec,sst2,banking77,emotion")
+    ap.add_argument("--part", choices=("gzsl",), default="gzsl")
     ap.add_argument("--seeds", type=int, default=2)
     args = ap.parse_args()
-    if args.part == "mlp":
-        print(write_fragment("heads_extra_mlp", part_mlp(args.data.split(","))))
-    else:
-        print(write_fragment("gzsl", part_gzsl(args.seeds)))
+    print(write_fragment("gzsl", part_gzsl(args.seeds)))
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ Usage: python bench/media.py [--quick] [--n-train 500] [--n-test 300] [--fsdd-tr
 
 Image datasets are subsampled (stratified, seed 0) to keep a 2-core run in minutes; FSDD uses the
 official test split (300 clips) and a stratified subsample of train. Embeddings go through the
-EmbeddingStore ($HEADWISE_CACHE_DIR), so a rerun only fits heads; throughput is taken from the run
-that computed them (kept in bench/results/media.json).
+EmbeddingStore ($HEADWISE_CACHE_DIR), so a rerun only fits heads; throughput is measured by the
+run that computes them (kept in bench/results/media*.json; a rerun on cached rows keeps the
+rows of the earlier run's file and reports nan for its own).
 
 Probes on each (encoder, dataset):
 - linear: headwise LDAHead and LogisticHead, and scikit-learn LogisticRegression(max_iter=1000) on
@@ -83,20 +84,23 @@ def fsdd(n_train: int) -> tuple[list, np.ndarray, list, np.ndarray]:
 
 
 def embed(encoder, items: list, batch_size: int) -> tuple[np.ndarray, float]:
-    """Embeddings through the store, and items/s of the run that computed them.
+    """Embeddings through the store, and items/s when this call computed them.
 
-    The rate comes from the cache entry's manifest (created → last shard written), so a rerun
-    that hits the cache still reports the throughput measured when it was filled.
+    The rate is ``nan`` when the first row was already cached (a rerun, or one resuming an
+    interrupted run, which fills rows in order): the store keeps rows, not per-run timings.
     """
+    import time
+
     from headwise.store import EmbeddingStore
 
     store = EmbeddingStore()
-    if store.lookup(encoder, items) is None:
+    cached_any = store.lookup(encoder, items[:1]) is not None
+    if not cached_any:
         encoder.encode(items[:2], batch_size=2, progress=False)  # load and warm up first
+    t0 = time.perf_counter()
     es = store.get_or_compute(encoder, items, batch_size=batch_size)
-    info = next(e for e in store.entries() if e.id == es.key[: len(e.id)])
-    seconds = (info.updated - info.created).total_seconds()
-    return es.to_numpy(), len(items) / seconds if seconds > 0 else float("nan")
+    seconds = time.perf_counter() - t0
+    return es.to_numpy(), float("nan") if cached_any else len(items) / seconds
 
 
 def probes(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, yte: np.ndarray, shots: int,

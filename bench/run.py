@@ -36,7 +36,7 @@ EXTRA_FRAGMENTS = (
     "multilabel",
     "longtail",
     "gzsl",
-    "heads_extra_mlp",
+    "mlp",
 )
 QUICK_ALSO = ("accuracy",)  # extra-fragment scripts whose --quick smoke run joins `run.py --quick`
 

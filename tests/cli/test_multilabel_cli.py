@@ -63,3 +63,33 @@ def test_multilabel_refusals(ml_jsonl: Path, tmp_path: Path) -> None:
     assert "--calibrate" in msg
     msg = one_error_line(run_cli("predict", str(ml_jsonl), "--model", str(model), "--out", str(tmp_path / "p.csv")))
     assert ".jsonl" in msg
+
+
+def test_fit_run_dir_and_report_show_per_label_scores_and_coverage(ml_jsonl: Path, tmp_path: Path) -> None:
+    """`fit --calibrate --run-dir` on multi-label data writes multilabel.json (test split,
+    per-label F1/precision/recall/support, set FNR and coverage at the model's α), and
+    `headwise report` turns it into the per-label and label-set sections."""
+    pytest.importorskip("matplotlib")
+    run, model = tmp_path / "RUN", tmp_path / "ml.safetensors"
+    p = run_cli("fit", str(ml_jsonl), "--encoder", "hash", "--head", "mlridge", "--calibrate",
+                "--alpha", "0.2", "--run-dir", str(run), "--out", str(model), "--json")  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout)
+    doc = json.loads((run / "multilabel.json").read_text())
+    assert doc["alpha"] == 0.2 and doc["n_test"] == 60 and res["test_fnr_at_alpha_0.2"] == doc["sets"]["crc"]["fnr"]
+    assert {r["label"] for r in doc["per_label"]} == set(VOCAB)
+    assert sum(r["support"] for r in doc["per_label"]) >= 60
+    for r in doc["per_label"]:
+        assert set(r) >= {"f1", "precision", "recall", "support", "crc_coverage", "lac_coverage"}
+    assert 0.0 <= doc["sets"]["crc"]["fnr"] <= 1.0
+
+    out = tmp_path / "report.html"
+    p = run_cli("report", str(run), "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    page = out.read_text()
+    assert "<h2>Per-label scores" in page and "<h2>Conformal label sets at α = 0.2" in page
+    assert "E[FNR] ≤ 0.2" in page and "per-label coverage ≥ 0.8" in page
+
+    msg = one_error_line(run_cli("fit", str(ml_jsonl), "--encoder", "hash", "--head", "mlridge",
+                                 "--run-dir", str(tmp_path / "R2"), "--out", str(tmp_path / "y.safetensors")))  # fmt: skip
+    assert "--calibrate" in msg and not (tmp_path / "R2").exists()

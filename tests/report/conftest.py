@@ -51,4 +51,18 @@ def full_run(tmp_path: Path) -> Path:
                                   "n_in": 100, "n_out": 20, "n_calibration": 50,
                                   "methods": [{"method": "energy", "auroc": 0.8, "false_alarm_rate": 0.1,
                                                "detection_rate": 0.5}]})
+    write_json(run / "multilabel.json", multilabel_summary(rng))
     return run
+
+
+def multilabel_summary(rng: np.random.Generator, alpha: float = 0.1) -> dict:
+    """``multilabel.json`` of a calibrated multi-label ridge head on toy rows (the real writer's input)."""
+    from headwise.workflows import fit_multilabel, multilabel_run_summary
+
+    W = rng.normal(size=(6, 4))
+    X = rng.normal(size=(700, 6))
+    Y = X @ W + rng.normal(scale=1.0, size=(700, 4)) > 0.8
+    names = np.array(["arts", "bio", "chem", "dance"])
+    lists = [names[np.flatnonzero(r)].tolist() for r in Y]
+    fit = fit_multilabel("mlridge", {}, X[:500], lists[:500], calib_frac=0.3)
+    return multilabel_run_summary(fit, X[500:], lists[500:], alpha)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 
 from headwise.exceptions import InputError
@@ -18,10 +19,12 @@ def test_every_section_and_no_external_resources(full_run, tmp_path):
     page = out.read_text()
     for title in ("Leaderboard", "Calibration", "Errors", "Conformal prediction sets",
                   "Out-of-distribution", "Few-shot learning curves", "Active learning",
-                  "Class-incremental", "Layer sweep"):
+                  "Class-incremental", "Layer sweep", "Multi-label", "Conformal label sets",
+                  "Per-label scores"):
         assert f"<h2>{title}" in page, title
-    # reliability, confusion, per-class, coverage, set sizes, few-shot, active, incremental, sweep
-    assert page.count('src="data:image/png;base64,') == 9
+    # reliability, confusion, per-class, coverage, set sizes, per-label F1, few-shot, active,
+    # incremental, sweep
+    assert page.count('src="data:image/png;base64,') == 10
     assert not re.search(r'(src|href)="(?!data:)', page)  # nothing fetched from elsewhere
     assert "<script" not in page
     assert "15 equal-width bins" in page
@@ -64,3 +67,58 @@ def test_errors(tmp_path):
         load_run(tmp_path / "nope")
     with pytest.raises(InputError, match="none of the files"):
         load_run(tmp_path)
+
+
+def test_multilabel_section_shows_per_label_scores_and_set_coverage(full_run):
+    """The per-label table (F1, precision, recall, support) and the label sets' empirical FNR
+    and coverage at the model's α are in the page, with the numbers of multilabel.json."""
+    doc = json.loads((full_run / "multilabel.json").read_text())
+    page = render_report(load_run(full_run))
+    section = page[page.index("<h2>Multi-label"):page.index("<h2>Out-of-distribution")]
+    assert "<th class=\"\">F1</th><th class=\"\">precision</th><th class=\"\">recall</th>" in section
+    for p in doc["per_label"]:
+        assert f'<td class="l">{p["label"]}</td><td class="">{p["support"]}</td>' in section
+        assert f"{p['f1']:.4f}" in section and f"{p['precision']:.4f}" in section
+    crc = doc["sets"]["crc"]
+    assert "E[FNR] ≤ 0.1" in section and f"{crc['fnr']:.4f}" in section and f"{1 - crc['fnr']:.4f}" in section
+    assert f"{doc['sets']['lac']['worst_label_coverage']:.4f}" in section
+    # most supported label first
+    supports = [p["support"] for p in doc["per_label"]]
+    first = doc["per_label"][int(np.argmax(supports))]["label"]
+    rows = section[section.index("<h2>Per-label scores"):]
+    assert rows.index(f'<td class="l">{first}</td>') == min(
+        rows.index(f'<td class="l">{p["label"]}</td>') for p in doc["per_label"])
+
+
+def test_multilabel_summary_numbers_match_direct_computation():
+    """multilabel_run_summary agrees with sklearn's per-label precision/recall/F1 and with the
+    conformal sets built directly; the CRC sets' FNR stays near α on exchangeable test rows."""
+    from sklearn.metrics import f1_score, precision_score, recall_score
+
+    from headwise.trust import MultiLabelConformal, false_negative_rate
+    from headwise.workflows import fit_multilabel, multilabel_run_summary
+
+    rng = np.random.default_rng(3)
+    W = rng.normal(size=(6, 4))
+    X = rng.normal(size=(3000, 6))
+    Y = (X @ W + rng.normal(scale=1.0, size=(3000, 4)) > 0.8).astype(int)
+    names = np.array(["a", "b", "c", "d"])
+    lists = [names[np.flatnonzero(r)].tolist() for r in Y]
+    fit = fit_multilabel("mlridge", {}, X[:1000], lists[:1000], calib_frac=0.5)
+    s = multilabel_run_summary(fit, X[1000:], lists[1000:], 0.1)
+    P = fit.head.predict(X[1000:])
+    Yt = Y[1000:]
+    got = {k: [p[k] for p in s["per_label"]] for k in ("f1", "precision", "recall", "support")}
+    np.testing.assert_allclose(got["f1"], f1_score(Yt, P, average=None))
+    np.testing.assert_allclose(got["precision"], precision_score(Yt, P, average=None))
+    np.testing.assert_allclose(got["recall"], recall_score(Yt, P, average=None))
+    assert got["support"] == Yt.sum(axis=0).tolist()
+    crc = MultiLabelConformal.from_calibration(fit.head, fit.cal_logits, fit.cal_targets, "crc")
+    sets = crc.predict_set(X[1000:], 0.1)
+    assert s["sets"]["crc"]["fnr"] == pytest.approx(false_negative_rate(sets, Yt))
+    assert s["sets"]["crc"]["mean_set_size"] == pytest.approx(sets.sum(axis=1).mean())
+    assert s["sets"]["crc"]["fnr"] <= 0.1 + 0.03  # 2000 test rows, 500 calibration rows
+    kept = (sets * Yt).sum(axis=0) / Yt.sum(axis=0)
+    np.testing.assert_allclose([p["crc_coverage"] for p in s["per_label"]], kept)
+    lac = [p["lac_coverage"] for p in s["per_label"]]
+    assert min(lac) >= 0.9 - 0.05 and s["sets"]["lac"]["worst_label_coverage"] == pytest.approx(min(lac))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score, f1_score, hamming_loss
+from sklearn.metrics import accuracy_score, f1_score, hamming_loss, precision_score, recall_score
 
 from headwise.exceptions import InputError
 from headwise.heads import MultiLabelRidgeHead
@@ -35,6 +35,8 @@ def test_metrics_match_sklearn() -> None:
     assert m.subset_accuracy == pytest.approx(accuracy_score(Y, P))
     assert m.hamming_loss == pytest.approx(hamming_loss(Y, P))
     assert m.per_label_f1 == pytest.approx(list(f1_score(Y, P, average=None)))
+    assert m.per_label_precision == pytest.approx(list(precision_score(Y, P, average=None)))
+    assert m.per_label_recall == pytest.approx(list(recall_score(Y, P, average=None)))
     assert 0.5 < m.mean_average_precision <= 1.0
 
 
@@ -42,6 +44,9 @@ def test_metrics_ignore_unknown_entries() -> None:
     Y = np.array([[1.0, np.nan], [0.0, 1.0]])
     m = multilabel_metrics(Y, [[1, 0], [0, 1]])
     assert m.subset_accuracy == 1.0 and m.hamming_loss == 0.0 and m.micro_f1 == 1.0
+    assert m.per_label_precision == [1.0, 1.0] and m.per_label_recall == [1.0, 1.0]
+    none = multilabel_metrics([[0.0, 1.0]], [[0, 1]])  # label 0: no true, no predicted positive
+    assert np.isnan(none.per_label_precision[0]) and np.isnan(none.per_label_recall[0])
     with pytest.raises(InputError, match="shape"):
         multilabel_metrics(Y, [[1, 0]])
 

@@ -44,8 +44,8 @@ def render_eval(result: dict[str, Any], model: Path, table: Any, as_json: bool) 
     top = {names.get(k, k.replace("_", " ")): v for k, v in result.items() if k not in ("per_label", "model")}
     kinds = {"Hamming loss": "plain"}
     print_record(f"{model.name} on {table.path.name}", top, kinds=kinds)
-    rows = [[p["label"], p["f1"], p["support"]] for p in result["per_label"]]
-    print_table("per-label F1", ["label", "f1", "support"], rows)
+    rows = [[p["label"], p["f1"], p["precision"], p["recall"], p["support"]] for p in result["per_label"]]
+    print_table("per-label F1", ["label", "f1", "precision", "recall", "support"], rows)
 
 
 def predict_multilabel_rows(
@@ -89,7 +89,7 @@ def render_fit(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(result)
     else:
-        shown = {k.replace("_", " "): v for k, v in result.items() if k not in ("head", "out", "cache_entry")}
+        shown = {k.replace("_", " "): v for k, v in result.items() if k not in ("head", "out", "cache_entry", "run_dir")}
         print_record(f"fitted {result['head']} → {result['out']}", shown)
 
 

@@ -98,8 +98,8 @@ def fit(
         drop_unlabeled=drop_unlabeled, encoding=encoding, multilabel=True,
     )
     if table.is_multilabel:
-        if run_dir is not None or ray or ray_address is not None:
-            raise InputError("--run-dir and --ray take single-label data; drop them for multi-label data.")
+        if ray or ray_address is not None:
+            raise InputError("--ray takes single-label data; drop it for multi-label data.")
         from ..workflows import fit_multilabel_table
         from ._multilabel import render_fit
 
@@ -107,8 +107,11 @@ def fit(
             table, encoder=encoder, head=name, params=parse_params(param), out=out,
             train_split=train_split, options=encoder_options(layer, pooling, max_length, precision),
             batch_size=batch_size, dtype=dtype, calib_frac=calib_frac if calibrate else None,
+            alpha=alpha, run_dir=run_dir,
         )  # fmt: skip
         render_fit(res_ml, as_json)
+        if run_dir is not None and not as_json:
+            note(f"wrote {run_dir / 'multilabel.json'}")
         return
     res = fit_head(
         table, encoder=encoder, head=name, params=parse_params(param), out=out,

@@ -18,7 +18,10 @@ from __future__ import annotations
 from typing import Any, Self
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
+
+from ..exceptions import InputError
 
 __all__ = ["SeenUnseenGate", "calibrated_stacking", "cosmo_combine", "gate_features"]
 
@@ -70,14 +73,38 @@ class SeenUnseenGate:
         self.k = k
         self.C = C
 
-    def fit(self, P_seen: np.ndarray, P_unseen: np.ndarray, is_seen: np.ndarray) -> Self:
-        F = gate_features(P_seen, P_unseen, self.k)
+    def _features(self, P_seen: Any, P_unseen: Any) -> np.ndarray:
+        Ps = np.asarray(P_seen, dtype=np.float64)
+        Pu = np.asarray(P_unseen, dtype=np.float64)
+        if Ps.ndim != 2 or Pu.ndim != 2 or Ps.shape[0] != Pu.shape[0]:
+            raise InputError(
+                "SeenUnseenGate takes two probability matrices with one row per example; got "
+                f"shapes {Ps.shape} (seen expert) and {Pu.shape} (unseen expert)."
+            )
+        if not (np.all(np.isfinite(Ps)) and np.all(np.isfinite(Pu))):
+            raise InputError("SeenUnseenGate: the experts' probabilities contain NaN or infinity.")
+        return gate_features(Ps, Pu, self.k)
+
+    def fit(self, P_seen: Any, P_unseen: Any, is_seen: Any) -> Self:
+        """Fit the gate on rows whose truth is known: ``is_seen`` is 1 for a seen-class row."""
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
+            raise InputError(f"The 'k' parameter of SeenUnseenGate must be an int >= 1. Got {self.k!r}.")
+        F = self._features(P_seen, P_unseen)
+        t = np.asarray(is_seen).astype(int).ravel()
+        if t.size != F.shape[0] or not np.all(np.isin(t, (0, 1))) or np.unique(t).size < 2:
+            raise InputError(
+                f"is_seen must hold 0/1 for each of the {F.shape[0]} rows, with both values present "
+                f"(the gate learns seen vs unseen); got {t.size} values {np.unique(t).tolist()[:5]}."
+            )
         self.model_ = LogisticRegression(C=self.C, class_weight="balanced", max_iter=1000)
-        self.model_.fit(F, np.asarray(is_seen, dtype=int))
+        self.model_.fit(F, t)
         return self
 
-    def logit(self, P_seen: np.ndarray, P_unseen: np.ndarray) -> np.ndarray:
-        return self.model_.decision_function(gate_features(P_seen, P_unseen, self.k))
+    def logit(self, P_seen: Any, P_unseen: Any) -> np.ndarray:
+        """``log p(seen) − log p(unseen)`` per row."""
+        if not hasattr(self, "model_"):
+            raise NotFittedError("This SeenUnseenGate is not fitted yet; call fit first.")
+        return self.model_.decision_function(self._features(P_seen, P_unseen))
 
     def predict_proba(self, P_seen: np.ndarray, P_unseen: np.ndarray, bias: float = 0.0) -> Any:
         return 1.0 / (1.0 + np.exp(-(self.logit(P_seen, P_unseen) + bias)))

@@ -10,6 +10,19 @@
 - ``"zloss"`` (de Brébisson & Vincent, 2016): ``softplus(a·(b − z_y)) / a`` on the logits
   standardised per row, ``z = (o − mean(o)) / std(o)``; invariant to shifting and scaling the
   logits.
+
+Why ``zloss`` is an option of the MLP head and not of ``LogisticHead``: the logistic head is a
+linear model ``o = W x + c`` fitted by L-BFGS on ``mean loss + ‖W‖² / (2C)``, with ``C`` chosen
+on held-out rows. The Z-loss of ``(λW, λc)`` equals that of ``(W, c)`` for every ``λ > 0``,
+while the penalty falls as ``λ²``; so for any fit with ``W ≠ 0`` the shrunk fit ``(λW, λc)``,
+``λ < 1``, has a strictly lower objective, and ``W = 0`` (constant logits, no use of ``x``) is
+worse than the infimum whenever ``x`` carries any signal. The penalised objective therefore has
+no minimiser: L-BFGS would shrink ``W`` until the row standard deviation of the logits
+underflows, and ``C`` — the one thing the logistic head tunes — stops meaning anything. The
+linear Z-loss model is ``MLPHead(hidden_layers=0, loss="zloss")`` (CLI: ``--head mlp --param
+hidden_layers=0 --param loss=zloss``): the same linear logits, trained with AdamW and early
+stopping on a holdout, which regularise without a scale to shrink. ``LogisticHead`` refuses
+``loss="zloss"`` with a message that says so (:func:`check_loss`).
 """
 
 from __future__ import annotations
@@ -30,8 +43,15 @@ def check_loss(loss: str, owner: str, allowed: tuple[str, ...] = LOSSES) -> str:
     from ..exceptions import InputError
 
     if loss not in allowed:
+        why = ""
+        if loss == "zloss" and loss in LOSSES:
+            why = (
+                " The Z-loss is unchanged when the weights are scaled, so under an L2 penalty it has"
+                " no minimiser; for a linear Z-loss model use MLPHead(hidden_layers=0, loss='zloss')"
+                " (--head mlp --param hidden_layers=0 --param loss=zloss), regularised by early stopping."
+            )
         raise InputError(
-            f"The 'loss' parameter of {owner} must be one of {allowed}. Got {loss!r} instead."
+            f"The 'loss' parameter of {owner} must be one of {allowed}. Got {loss!r} instead.{why}"
         )
     return loss
 

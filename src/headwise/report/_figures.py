@@ -80,7 +80,13 @@ def confusion_figure(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> str:
     return _uri(fig)
 
 
-def per_class_figure(acc: np.ndarray, labels: list[str]) -> str:
+def per_class_figure(
+    acc: np.ndarray,
+    labels: list[str],
+    xlabel: str = "accuracy (recall)",
+    title: str = "Per-class accuracy, test split (sorted)",
+) -> str:
+    """Horizontal bars of one score per class (or label), sorted ascending."""
     order = np.argsort(acc)
     c = len(labels)
     fig = _figure(8, max(3.0, 0.16 * c + 1))
@@ -88,8 +94,8 @@ def per_class_figure(acc: np.ndarray, labels: list[str]) -> str:
     ax.barh(range(c), acc[order], color="tab:blue")
     ax.set_yticks(range(c), [labels[i] for i in order], fontsize=6 if c > 30 else 8)
     ax.set_xlim(0, 1)
-    ax.set_xlabel("accuracy (recall)")
-    ax.set_title("Per-class accuracy, test split (sorted)")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
     return _uri(fig)
 
 

@@ -110,6 +110,50 @@ def _trust(run: RunData) -> str:
     return "".join(parts)
 
 
+def _multilabel(run: RunData) -> str:
+    m = run.get("multilabel")
+    if not m or not m.get("per_label"):
+        return ""
+    a = float(m["alpha"])
+    met = m["metrics"]
+    parts = [
+        f"<h2>Multi-label ({html.escape(str(m.get('head')))} head)</h2>",
+        f"<p class='note'>{m['n_labels']} labels; fitted on {m['n_train']} rows, conformal sets "
+        f"calibrated on {m['n_calibration']} held-out train rows, measured on {m['n_test']} test "
+        f"rows ({m['n_test_labelled']} with at least one known label).</p>",
+        _table(["metric", "test"], [["micro-F1", met.get("micro_f1")], ["macro-F1", met.get("macro_f1")],
+                                    ["mAP", met.get("mean_average_precision")],
+                                    ["subset accuracy", met.get("subset_accuracy")],
+                                    ["Hamming loss", met.get("hamming_loss")]]),
+        f"<h2>Conformal label sets at α = {a:g}</h2>",
+        "<p class='note'>CRC controls the false-negative rate: the expected fraction of a row's "
+        f"true labels missing from its set is at most α = {a:g} (rows with a label). LAC keeps "
+        f"each true label with probability at least 1 − α = {1 - a:g}, label by label. Empirical "
+        "values on the test rows; they scatter around the guarantee by sampling noise.</p>",
+    ]  # fmt: skip
+    guarantee = {"crc": f"E[FNR] ≤ {a:g}", "lac": f"per-label coverage ≥ {1 - a:g}"}
+    rows = [[name.upper(), guarantee.get(name, ""), r["fnr"], 1 - r["fnr"], r["rows_fully_covered"],
+             r["mean_label_coverage"], r["worst_label_coverage"], r["mean_set_size"], r["empty_rate"]]
+            for name, r in m["sets"].items()]  # fmt: skip
+    parts.append(_table(["sets", "guarantee", "FNR", "coverage (1 − FNR)", "rows fully covered",
+                         "mean label coverage", "worst label", "mean set size", "empty"], rows, left=2))  # fmt: skip
+    per = sorted(m["per_label"], key=lambda p: (-p["support"], str(p["label"])))
+    parts.append("<h2>Per-label scores</h2><p class='note'>Test split, labels by support. F1, "
+                 "precision and recall of the head's own decisions (its tuned thresholds or "
+                 f"top-k); CRC / LAC coverage: fraction of the label's true occurrences kept in "
+                 f"the α = {a:g} sets (– where undefined).</p>")  # fmt: skip
+    parts.append(_table(["label", "support", "F1", "precision", "recall", "CRC coverage", "LAC coverage"],
+                        [[p["label"], p["support"], p["f1"], p["precision"], p["recall"],
+                          p["crc_coverage"], p["lac_coverage"]] for p in per]))  # fmt: skip
+    scored = [p for p in per if p["f1"] is not None]
+    if scored:
+        f1 = np.array([p["f1"] for p in scored], dtype=float)
+        uri = fg.per_class_figure(f1, [str(p["label"]) for p in scored], xlabel="F1",
+                                  title="Per-label F1, test split (sorted)")  # fmt: skip
+        parts.append(_img(uri, "per-label F1"))
+    return "".join(parts)
+
+
 def _ood(run: RunData) -> str:
     o = run.get("ood")
     if not o:
@@ -181,7 +225,7 @@ def _sweep(run: RunData) -> str:
 
 def render_report(run: RunData) -> str:
     """The report page for a loaded run, as an HTML string."""
-    sections = [_leaderboard(run), _trust(run), _ood(run), _fewshot(run), _active(run),
+    sections = [_leaderboard(run), _trust(run), _multilabel(run), _ood(run), _fewshot(run), _active(run),
                 _incremental(run), _sweep(run)]
     found = [n for n in RUN_FILES if (n.rsplit(".", 1)[0] in run.docs) or (n.endswith(".npz") and run.arrays)]
     missing = [f"{n} ({why})" for n, why in RUN_FILES.items() if n not in found]

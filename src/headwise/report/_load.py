@@ -23,6 +23,7 @@ RUN_FILES = {
     "trust.json": "`headwise fit --calibrate --run-dir` (calibration, conformal)",
     "trust_arrays.npz": "`headwise fit --calibrate --run-dir` (test labels and probabilities)",
     "ood.json": "`headwise ood --run-dir` (held-out-class OOD detection)",
+    "multilabel.json": "`headwise fit --calibrate --run-dir` on multi-label data (per-label F1, label-set coverage)",
 }
 
 

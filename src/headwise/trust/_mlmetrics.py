@@ -24,6 +24,8 @@ class MultiLabelMetrics:
     mean_average_precision: float | None  # mean per-label AP of the scores (None without scores)
     per_label_f1: list[float] = field(default_factory=list)  # NaN where undefined
     per_label_support: list[int] = field(default_factory=list)  # known positives per label
+    per_label_precision: list[float] = field(default_factory=list)  # NaN without a predicted positive
+    per_label_recall: list[float] = field(default_factory=list)  # NaN without a known positive
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -55,6 +57,8 @@ def multilabel_metrics(Y_true: Any, Y_pred: Any, scores: Any | None = None) -> M
     micro = 2 * tp.sum() / denom.sum() if denom.sum() > 0 else 1.0
     with np.errstate(invalid="ignore", divide="ignore"):
         per = np.where(denom > 0, 2 * tp / denom, np.nan)
+        precision = np.where(tp + fp > 0, tp / (tp + fp), np.nan)
+        recall = np.where(tp + fn > 0, tp / (tp + fn), np.nan)
     macro = float(np.nanmean(per)) if np.isfinite(per).any() else 1.0
     wrong = (Pk != Yk) & known
     ap = None
@@ -76,6 +80,8 @@ def multilabel_metrics(Y_true: Any, Y_pred: Any, scores: Any | None = None) -> M
         mean_average_precision=ap,
         per_label_f1=[float(v) for v in per],
         per_label_support=[int(v) for v in Yk.sum(axis=0)],
+        per_label_precision=[float(v) for v in precision],
+        per_label_recall=[float(v) for v in recall],
     )
 
 

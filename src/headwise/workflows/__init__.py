@@ -38,6 +38,7 @@ from ._evaluate import (
 )
 from ._fit import FitResult, fit_head
 from ._layers import LayerSweep, probe_table, sweep_sites, sweep_table
+from ._mlrun import multilabel_run_summary, write_multilabel_run
 from ._multilabel import (
     MultiLabelFit,
     evaluate_multilabel,
@@ -64,8 +65,10 @@ __all__ = [
     "fit_multilabel",
     "fit_multilabel_table",
     "load_multilabel_calibration",
+    "multilabel_run_summary",
     "predict_multilabel",
     "save_multilabel_head",
+    "write_multilabel_run",
     "CALIB_SEED",
     "CompareResult",
     "Embedded",

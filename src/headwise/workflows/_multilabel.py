@@ -16,6 +16,7 @@ import numpy as np
 from ..exceptions import InputError
 from ..heads import get_head, is_multilabel_head, load_head_extras, random_holdout, save_head
 from ..trust import MULTILABEL_METHODS, MultiLabelConformal, false_negative_rate, multilabel_metrics
+from ._mlrun import _plain
 
 __all__ = [
     "DEFAULT_MULTILABEL_HEAD",
@@ -90,13 +91,19 @@ def _known(head: Any, labels: list[Any]) -> list[Any]:
     return [v for v in labels if v in set(head.classes_.tolist())]
 
 
-def save_multilabel_head(fit: MultiLabelFit, path: Path, encoder_key: dict[str, Any]) -> Path:
+def save_multilabel_head(
+    fit: MultiLabelFit, path: Path, encoder_key: dict[str, Any], alpha: float | None = None
+) -> Path:
+    """Save the head, with its calibration rows (and the α it was reported at) when it has them."""
     if fit.cal_logits is None:
         return save_head(fit.head, path, encoder_key=encoder_key)
+    meta: dict[str, Any] = {"seed": CALIB_SEED, "n": int(fit.cal_logits.shape[0])}
+    if alpha is not None:
+        meta["alpha"] = float(alpha)
     return save_head(
         fit.head, path, encoder_key=encoder_key,
         extra_arrays={"ml_cal_logits": fit.cal_logits, "ml_cal_targets": fit.cal_targets},
-        extra_meta={_EXTRA_KEY: {"seed": CALIB_SEED, "n": int(fit.cal_logits.shape[0])}},
+        extra_meta={_EXTRA_KEY: meta},
     )  # fmt: skip
 
 
@@ -124,9 +131,10 @@ def evaluate_multilabel(head: Any, X: np.ndarray, labels: Any) -> dict[str, Any]
     m = multilabel_metrics(Y, head.predict(X), scores=z)
     out = {k: v for k, v in m.as_dict().items() if not k.startswith("per_label")}
     out["per_label"] = [
-        {"label": c.item() if hasattr(c, "item") else c, "f1": f, "support": s}
-        for c, f, s in zip(head.classes_, m.per_label_f1, m.per_label_support, strict=True)
-    ]
+        {"label": _plain(c), "f1": f, "precision": p, "recall": r, "support": s}
+        for c, f, p, r, s in zip(head.classes_, m.per_label_f1, m.per_label_precision,
+                                 m.per_label_recall, m.per_label_support, strict=True)
+    ]  # fmt: skip
     return out
 
 
@@ -170,22 +178,34 @@ def fit_multilabel_table(
     batch_size: int = 64,
     dtype: str = "float32",
     calib_frac: float | None = None,
+    alpha: float = 0.1,
+    run_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """`fit` on a table whose label column holds a list of labels per row: embed through the
     cache, fit ``head`` on ``train_split`` (optionally holding out calibration rows), save it
-    with the encoder key, and score the validation split when there is one."""
+    with the encoder key, and score the validation split when there is one. With ``run_dir``
+    (calibration required) the test split's per-label scores and the label sets' empirical
+    FNR and coverage at ``alpha`` go to ``RUN/multilabel.json`` for ``headwise report``."""
     import time
 
+    from ..trust import check_alpha
     from ._data import indices_for
     from ._embed import embed_table
+    from ._mlrun import multilabel_run_summary, write_multilabel_run
 
+    check_alpha(alpha, "--alpha")
+    if run_dir is not None:
+        if calib_frac is None:
+            raise InputError("--run-dir writes the label sets' coverage; add --calibrate.")
+        if table.splits is None or table.split_indices("test").size == 0:
+            raise InputError(f"--run-dir measures on the 'test' split, which {table.path.name} lacks.")
     emb = embed_table(table, encoder, options, batch_size=batch_size, dtype=dtype)
     idx = indices_for(table, train_split) if table.splits is not None else np.arange(len(table))
     t0 = time.perf_counter()
     fitted = fit_multilabel(head, params, emb.X[idx], table.labels[idx], calib_frac=calib_frac)
     fit_s = time.perf_counter() - t0
     fitted.head.encoder_spec_ = emb.encoder_spec
-    save_multilabel_head(fitted, out, emb.encoder_key)
+    save_multilabel_head(fitted, out, emb.encoder_key, alpha if calib_frac is not None else None)
     result: dict[str, Any] = {
         "head": fitted.name, "out": str(out), "n_train": fitted.n_train,
         "n_labels": int(len(fitted.head.classes_)), "multilabel": True, "fit_seconds": fit_s,
@@ -197,4 +217,10 @@ def fit_multilabel_table(
     if val_idx.size:
         m = evaluate_multilabel(fitted.head, emb.X[val_idx], table.labels[val_idx])
         result["validation_micro_f1"], result["validation_macro_f1"] = m["micro_f1"], m["macro_f1"]
+    if run_dir is not None:
+        test = table.split_indices("test")
+        summary = multilabel_run_summary(fitted, emb.X[test], table.labels[test], alpha)
+        result["run_dir"] = str(write_multilabel_run(run_dir, summary).parent)
+        crc = summary["sets"]["crc"]
+        result[f"test_fnr_at_alpha_{alpha:g}"], result["test_mean_set_size"] = crc["fnr"], crc["mean_set_size"]
     return result

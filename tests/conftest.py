@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# Idle OpenMP threads sleep instead of spinning. The tests run many tiny torch steps (MLP and
+# Fourier heads on toy blobs, tiny transformers): with GNU OpenMP's default spin-wait each step
+# left the second thread burning a core, 3-13x the CPU time of the work itself on a busy 2-core
+# machine. Thread counts, and so the code paths under test, are unchanged. It must be set before
+# torch loads its OpenMP runtime, hence here, and subprocesses of the tests inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 import pytest

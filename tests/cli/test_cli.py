@@ -1,4 +1,8 @@
-"""The CLI end to end in subprocesses, with the deterministic hash encoder."""
+"""The CLI end to end with the deterministic hash encoder.
+
+In process (``run_cli``: a subprocess per command costs seconds of imports); the bad-file test
+runs the real entry point in a subprocess, as do the golden-output tests.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_helpers import one_error_line, run_cli, toy_rows
+from cli_helpers import one_error_line, run_cli, run_entry_point, toy_rows
 
 
 def test_quickstart_embed_fit_eval_predict(toy_jsonl: Path, tmp_path: Path) -> None:
@@ -55,7 +59,7 @@ def test_human_tables_and_listings(toy_jsonl: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    msg = one_error_line(run_cli("fit", str(tmp_path / "nope.csv"), "--encoder", "hash"))
+    msg = one_error_line(run_entry_point("fit", str(tmp_path / "nope.csv"), "--encoder", "hash"))
     assert "does not exist" in msg
 
 

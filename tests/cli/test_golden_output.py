@@ -3,6 +3,8 @@
 Run with ``HEADWISE_UPDATE_GOLDEN=1`` to rewrite the files after an intended change. Times, the
 temporary folder and cache ids are masked, and runs of padding or rule characters are folded, so
 the files pin the words, columns, number formats and order, and no line may pass 80 columns.
+The commands run through the real entry point in a subprocess: the console reads its width and
+colour settings at start-up, which an in-process run would not exercise.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli, toy_rows
+from cli_helpers import run_entry_point, toy_rows
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("HEADWISE_UPDATE_GOLDEN") == "1"
@@ -46,7 +48,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, st
            "TERM": "dumb", "NO_COLOR": "1"}  # fmt: skip
     out = {}
     for name, args in COMMANDS.items():
-        p = run_cli(*[a.format(data=data.name) for a in args], cwd=tmp, env=env)
+        p = run_entry_point(*[a.format(data=data.name) for a in args], cwd=tmp, env=env)
         assert p.returncode == 0, p.stderr
         out[name] = (p.stdout, normalise(p.stdout, tmp))
     return out

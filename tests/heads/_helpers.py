@@ -17,8 +17,10 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "rpridge": {"n_components": 64, "alphas": (0.1, 1.0, 10.0)},
     "mlridge": {"alphas": (0.1, 1.0, 10.0)},
     "logitadjust": {"base": "lda"},
-    "fourier": {"max_epochs": 150, "n_frequencies": 6},
-    "mlp": {"param_grid": {}, "width": 32, "lr": 0.01, "max_epochs": 40, "patience": 5, "device": "cpu"},
+    # The two gradient-trained heads dominate the contract tests' time: a larger step and fewer
+    # epochs reach the same accuracies on the toy and sklearn check data (checked: >= 0.92).
+    "fourier": {"max_epochs": 40, "n_frequencies": 4, "lr": 0.05},
+    "mlp": {"param_grid": {}, "width": 32, "lr": 0.05, "max_epochs": 15, "patience": 5, "device": "cpu"},
     "mllogistic": {"max_iter": 100},
     "mlknn": {"n_neighbors": 5},
 }

@@ -1,7 +1,7 @@
 """Each protocol end to end through `headwise eval --protocol` / `headwise sweep`, hash encoder.
 
-In process with typer's CliRunner (a subprocess per command costs seconds of imports); the
-leakage test runs the real entry point in a subprocess.
+In process with typer's CliRunner (a subprocess per command costs seconds of imports; the real
+entry point runs in a subprocess in tests/cli).
 """
 
 from __future__ import annotations

@@ -2,10 +2,7 @@
 
 The session fixture reads ``HEADWISE_CACHE_DIR`` as it was when pytest started (the autouse
 fixture later points each test at a temporary cache): with a shared, warm cache the embeddings
-load in a second; otherwise they are computed once per session into a temporary cache. Without
-the variable, rows the user's default cache already holds are read from it (a lookup never
-computes into it), so a developer machine with warm embeddings does not embed Banking77 and
-Emotion again on every run.
+load in a second; otherwise they are computed once per session into a temporary cache.
 """
 
 from __future__ import annotations
@@ -18,11 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from headwise.config import cache_dir
-
 _STARTUP_CACHE = os.environ.get("HEADWISE_CACHE_DIR")
-# The user's default cache, read only when it exists and the variable is unset (see above).
-_USER_CACHE = None if _STARTUP_CACHE or not cache_dir().is_dir() else cache_dir()
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
@@ -42,7 +35,6 @@ def minilm_embeddings(tmp_path_factory):
 
     root = _STARTUP_CACHE or str(tmp_path_factory.mktemp("minilm-cache"))
     store = EmbeddingStore(root)
-    warm = EmbeddingStore(_USER_CACHE) if _USER_CACHE is not None else None
     encoder = get_encoder("minilm")
     memo: dict[tuple[str, int | None], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
@@ -55,8 +47,7 @@ def minilm_embeddings(tmp_path_factory):
                 keep = np.sort(np.random.default_rng(0).permutation(len(rows))[:max_rows])
                 rows = [rows[i] for i in keep]
             texts = [r["text"] for r in rows]
-            hit = warm.lookup(encoder, texts) if warm is not None else None
-            X = (hit if hit is not None else store.get_or_compute(encoder, texts, progress=False)).to_numpy()
+            X = store.get_or_compute(encoder, texts, progress=False).to_numpy()
             memo[(name, max_rows)] = (
                 np.asarray(X, dtype=np.float64),
                 np.array([r["label"] for r in rows]),

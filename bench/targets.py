@@ -86,7 +86,7 @@ def head_rows() -> list[list[Any]]:
             speed = num(r["sklearn ÷ headwise"])
             dacc = re.search(r"Δacc ([+-]?\d+\.\d+)", r["notes"])
             d = float(dacc.group(1)) if dacc else None
-            est = "" if speed is not None or "not run" not in r["notes"] else " (sklearn not run; see its estimate)"
+            est = "" if speed is not None or "not run" not in r["notes"] else " (sklearn not run)"
             rows.append([
                 workload, "logistic ≥ 20× faster than LogisticRegression (same C grid)" + est,
                 fmt(speed), verdict(None if speed is None else speed >= 20),

@@ -91,16 +91,23 @@ def _solve_spd_unlimited(cov: np.ndarray, rhs: np.ndarray, tol: float) -> np.nda
 
 
 def solve_lda(
-    stats: SufficientStats, shrinkage: float, priors: np.ndarray, tol: float = 1e-8
+    stats: SufficientStats,
+    shrinkage: float,
+    priors: np.ndarray,
+    tol: float = 1e-8,
+    within: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients (C, d) and intercepts (C,) of LDA from statistics.
 
-    ``Σ = within_scatter / n`` shrunk by ``shrinkage``; ``w_c = Σ_s⁻¹ μ_c`` and
-    ``b_c = -½ μ_cᵀ w_c + log prior_c``. Classes without rows get ``w_c = 0``, ``b_c = -inf``.
+    ``Σ = within_scatter / n`` (or ``within`` when the caller already has it) shrunk by
+    ``shrinkage``; ``w_c = Σ_s⁻¹ μ_c`` and ``b_c = -½ μ_cᵀ w_c + log prior_c``. Classes
+    without rows get ``w_c = 0``, ``b_c = -inf``.
     """
     present = stats.counts > 0
     means = safe_class_means(stats)
-    cov = shrink(stats.within_scatter() / stats.n_samples, shrinkage)
+    if within is None:
+        within = stats.within_scatter() / stats.n_samples
+    cov = shrink(within, shrinkage)
     coef = np.zeros_like(means)
     coef[present] = _solve_spd(cov, means[present].T, tol).T
     with np.errstate(divide="ignore"):
@@ -200,7 +207,10 @@ class LDAHead(StatsHead):
             raise _needs_rows(where)
 
     def _resolve_shrinkage(
-        self, stats: SufficientStats, rows: tuple[np.ndarray, np.ndarray] | None
+        self,
+        stats: SufficientStats,
+        rows: tuple[np.ndarray, np.ndarray] | None,
+        within: np.ndarray,
     ) -> float:
         s = self.shrinkage
         if s is None:
@@ -211,7 +221,7 @@ class LDAHead(StatsHead):
             X, y = rows
             return ledoit_wolf_shrinkage(X, y, stats.classes, safe_class_means(stats))
         if isinstance(s, str):  # "auto" / "oas"
-            return oas_shrinkage(stats.within_scatter() / stats.n_samples, stats.n_samples)
+            return oas_shrinkage(within, stats.n_samples)
         return float(s)
 
     def _resolve_priors(self, stats: SufficientStats) -> np.ndarray:
@@ -233,10 +243,13 @@ class LDAHead(StatsHead):
     def _solve(
         self, stats: SufficientStats, rows: tuple[np.ndarray, np.ndarray] | None = None
     ) -> None:
-        self.shrinkage_ = self._resolve_shrinkage(stats, rows)
+        within = stats.within_scatter() / stats.n_samples  # one d×d pass, shared
+        self.shrinkage_ = self._resolve_shrinkage(stats, rows, within)
         self.priors_ = self._resolve_priors(stats)
         self.means_ = safe_class_means(stats)
-        self.coef_, self.intercept_ = solve_lda(stats, self.shrinkage_, self.priors_, self.tol)
+        self.coef_, self.intercept_ = solve_lda(
+            stats, self.shrinkage_, self.priors_, self.tol, within
+        )
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
         z = np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_

@@ -22,7 +22,13 @@ from ._holdout import stratified_holdout
 from ._losses import balanced_softmax_offsets, check_loss
 from ._registry import register_head
 from ._rows import ChunkSource, RowSource
-from ._softmax import ChunkedSoftmaxProblem, Preprocessor, SoftmaxProblem, lda_start
+from ._softmax import (
+    ChunkedSoftmaxProblem,
+    Preprocessor,
+    SoftmaxProblem,
+    class_moments,
+    lda_start,
+)
 
 __all__ = ["LogisticHead"]
 
@@ -270,10 +276,11 @@ class LogisticHead(BaseHead):
             pre = Preprocessor.fit(X, codes, K, kinds[0])
             return self._fit_path(Cs, pre, self._problem(pre.transform(X, dtype), codes), [])
         best: tuple[np.ndarray, str, Preprocessor, list[PathSplit], CSearch] | None = None
+        moments = [class_moments(X[tr], codes[tr], K) for tr, _ in folds]  # shared by geometries
         for kind in kinds:  # each geometry gets its own C search on the same splits
             splits = []
-            for tr, va in folds:
-                pre = Preprocessor.fit(X[tr], codes[tr], K, kind)
+            for (tr, va), mom in zip(folds, moments, strict=True):
+                pre = Preprocessor.from_moments(*mom, kind)
                 part = self._problem(pre.transform(X[tr], dtype), codes[tr])
                 val = self._val_problem(pre.transform(X[va], dtype), codes[va], K, codes[tr])
                 splits.append(PathSplit(part, val, va, self._start(pre, part, float(Cs[0]))))
@@ -291,7 +298,12 @@ class LogisticHead(BaseHead):
         _, self.preprocess_, pre, splits, search = best
         if len(folds) > 1:  # k-fold: the refit gets its own preprocessing from every row
             pre = Preprocessor.fit(X, codes, K, self.preprocess_)
-        prob = self._problem(pre.transform(X, dtype), codes)
+            Z = pre.transform(X, dtype)
+        else:  # one holdout: same preprocessing, so the rows are already transformed
+            ((tr, va),) = folds
+            Z = np.empty((X.shape[0], splits[0].part.Z.shape[1]), dtype=splits[0].part.Z.dtype)
+            Z[tr], Z[va] = splits[0].part.Z, splits[0].val.Z
+        prob = self._problem(Z, codes)
         return self._fit_path(Cs, pre, prob, splits, search)
 
     def _begin(

@@ -13,18 +13,20 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from scipy import linalg
+from scipy.linalg import blas
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import log_softmax
 from threadpoolctl import ThreadpoolController
 
 from ._lda import oas_shrinkage, shrink
+from ._stats import _accumulate
 
 __all__ = [
     "ChunkedSoftmaxProblem",
     "Preprocessor",
     "SoftmaxProblem",
+    "class_moments",
     "lda_start",
     "softmax_objective",
     "softmax_terms",
@@ -42,17 +44,29 @@ def _one_blas_thread() -> Any:
     return _threadpools().limit(limits=1, user_api="blas")
 
 
-def _class_moments(
+_BLOCK_ROWS = 16384  # rows centred at a time by class_moments (bounded temporaries)
+
+
+def class_moments(
     X: np.ndarray, codes: np.ndarray, n_classes: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Counts (K,), class means (K, d) float64 and the pooled within-class covariance (d, d)."""
-    n = X.shape[0]
-    onehot = sp.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_classes, n))
+    """Counts (K,), class means (K, d) float64 and the pooled within-class covariance (d, d).
+
+    Class sums are exact float64 (one pass, float32 rows widened block by block); the
+    covariance is one pass of ``centredᵀ centred`` in ``X``'s dtype per block of rows (centring
+    first: no cancellation in float32), summed in float64. No ``n × d`` temporary is made.
+    """
+    n, d = X.shape
     counts = np.bincount(codes, minlength=n_classes).astype(np.float64)
-    means = np.asarray(onehot @ X.astype(np.float64)) / np.maximum(counts, 1.0)[:, None]
-    centred = X - means[codes].astype(X.dtype)  # centring first: no cancellation in float32
-    cov = (centred.T @ centred).astype(np.float64) / n
-    return counts, means, cov
+    sums, _ = _accumulate(X, codes, n_classes, None, False)
+    means = sums / np.maximum(counts, 1.0)[:, None]
+    means_x = means.astype(X.dtype)
+    cov = np.zeros((d, d))
+    for start in range(0, n, _BLOCK_ROWS):
+        stop = min(start + _BLOCK_ROWS, n)
+        centred = X[start:stop] - means_x[codes[start:stop]]
+        cov += centred.T @ centred
+    return counts, means, cov / max(n, 1)
 
 
 def _shrunk(cov: np.ndarray, n_samples: int) -> np.ndarray:
@@ -75,10 +89,11 @@ class Preprocessor:
     T: np.ndarray | None
     means: np.ndarray
     within: np.ndarray
+    chol: np.ndarray | None = None  # whitening: T = L⁻ᵀ with L this lower Cholesky factor
 
     @classmethod
     def fit(cls, X: np.ndarray, codes: np.ndarray, n_classes: int, kind: str) -> Preprocessor:
-        counts, means, cov = _class_moments(X, codes, n_classes)
+        counts, means, cov = class_moments(X, codes, n_classes)
         return cls.from_moments(counts, means, cov, kind)
 
     @classmethod
@@ -106,13 +121,22 @@ class Preprocessor:
         with _one_blas_thread():
             L = linalg.cholesky(_shrunk(cov, n), lower=True, check_finite=False)
             L_inv = linalg.solve_triangular(L, np.eye(d), lower=True, check_finite=False)
-        return cls(mean, L_inv.T, (means - mean) @ L_inv.T, np.eye(d))
+        return cls(mean, L_inv.T, (means - mean) @ L_inv.T, np.eye(d), L)
 
     def transform(self, X: np.ndarray, dtype: type) -> np.ndarray:
+        """``(X - shift) @ T`` in ``dtype`` (whitening: a triangular solve, half a GEMM's flops)."""
         Z = np.asarray(X, dtype=dtype) - self.shift.astype(dtype)
         if self.T is None:
             return Z
-        return Z * self.T.astype(dtype) if self.T.ndim == 1 else Z @ self.T.astype(dtype)
+        if self.T.ndim == 1:
+            Z *= self.T.astype(dtype)
+            return Z
+        if self.chol is not None and Z.flags.c_contiguous and Z.dtype in (np.float32, np.float64):
+            # Z L⁻ᵀ = (L⁻¹ Zᵀ)ᵀ; Zᵀ is a Fortran-ordered view, solved in place by BLAS trsm
+            trsm = blas.strsm if Z.dtype == np.float32 else blas.dtrsm
+            out = trsm(1.0, self.chol.astype(Z.dtype), Z.T, side=0, lower=1, overwrite_b=1)
+            return np.ascontiguousarray(out.T)
+        return Z @ self.T.astype(dtype)
 
     def to_original(self, V: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Weights ``V`` (d, K) and bias ``c`` on ``Z`` -> the same model on raw ``X``."""
@@ -153,34 +177,52 @@ def softmax_objective(
 
 
 def softmax_terms(
-    Z: np.ndarray, codes: np.ndarray, s: np.ndarray | None, V: np.ndarray, c: np.ndarray
+    Z: np.ndarray,
+    codes: np.ndarray,
+    s: np.ndarray | None,
+    V: np.ndarray,
+    c: np.ndarray,
+    out: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """Summed (weighted) cross-entropy of rows ``Z`` and its gradients in ``V`` and ``c``.
 
     Matrix products run in ``Z``'s dtype; the returned sums are float64. Rows can be split into
     chunks and the three outputs added: that is how the out-of-core problem evaluates them.
+    ``out`` is an optional C-ordered ``(n, K)`` buffer of ``Z``'s dtype reused for the logits
+    (one fresh ``n × K`` array per evaluation otherwise).
     """
-    rows = np.arange(Z.shape[0])
-    logits = Z @ V.astype(Z.dtype)
+    n, K = Z.shape[0], V.shape[1]
+    if out is None or out.shape != (n, K) or out.dtype != Z.dtype:
+        out = np.empty((n, K), dtype=Z.dtype)
+    logits = np.matmul(Z, V.astype(Z.dtype), out=out)
     logits += c.astype(Z.dtype)
-    picked = logits[rows, codes].astype(np.float64)
-    # exp without the usual row-max shift saves two passes over (n, K); it is exact unless
-    # exp overflows or a whole row underflows, and then the shifted form is used.
+    flat = np.arange(n) * K + codes  # each row's own class in the flattened (n, K) buffer
+    picked = logits.ravel()[flat].astype(np.float64)
+    # exp without the usual row-max shift saves two passes over (n, K), and runs in place: it
+    # is exact unless exp overflows or a whole row underflows, and then the shifted form is used.
+    P = logits
     with np.errstate(over="ignore", under="ignore"):
-        P = np.exp(logits)  # becomes probabilities, then residuals, in place
+        np.exp(logits, out=P)  # P becomes probabilities, then residuals, in place
         se = P.sum(axis=1)
-    shift = 0.0
+    shift: Any = 0.0
     if not (np.isfinite(se).all() and se.min() > np.finfo(P.dtype).tiny * 1e6):
-        shift = logits.max(axis=1)
-        np.exp(logits - shift[:, None], out=P)
+        np.matmul(Z, V.astype(Z.dtype), out=P)
+        P += c.astype(Z.dtype)
+        shift = P.max(axis=1)
+        P -= shift[:, None]
+        np.exp(P, out=P)
         se = P.sum(axis=1)
     ce = np.log(se.astype(np.float64)) + shift - picked
     P *= (1.0 / se)[:, None]
-    P[rows, codes] -= 1.0
+    P.ravel()[flat] -= 1.0
     if s is not None:
         P *= s[:, None].astype(P.dtype)
     f = float(ce.sum() if s is None else s @ ce)
     return f, (Z.T @ P).astype(np.float64), P.sum(axis=0, dtype=np.float64)
+
+
+_BLOCK_ENTRIES = 1 << 23  # logits held at once by SoftmaxProblem (32 MiB in float32)
+_MEMO = 4  # evaluations remembered per problem (the C path warm-starts from earlier solutions)
 
 
 class SoftmaxProblem:
@@ -207,9 +249,40 @@ class SoftmaxProblem:
     def n_features(self) -> int:
         return int(self.Z.shape[1])
 
+    def _data_terms(self, V: np.ndarray, c: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Cross-entropy sum and its gradients (no penalty): one pass over the rows, in blocks
+        whose ``(rows, K)`` logits fit one reused buffer (bounded memory for many classes)."""
+        n = self.Z.shape[0]
+        step = max(1, min(n, _BLOCK_ENTRIES // max(self.K, 1)))
+        buf = self.__dict__.get("_logits_buf")
+        if buf is None:
+            buf = self._logits_buf = np.empty((step, self.K), dtype=self.Z.dtype)
+        if step >= n:
+            return softmax_terms(self.Z, self.codes, self.s, V, c, out=buf)
+        f, gV, gc = 0.0, np.zeros(V.shape), np.zeros(self.K)
+        for a in range(0, n, step):
+            b = min(a + step, n)
+            s = None if self.s is None else self.s[a:b]
+            fb, gVb, gcb = softmax_terms(self.Z[a:b], self.codes[a:b], s, V, c, out=buf[: b - a])
+            f, gV, gc = f + fb, gV + gVb, gc + gcb
+        return f, gV, gc
+
     def __call__(self, theta: np.ndarray, inv_C: float) -> tuple[float, np.ndarray]:
+        """Objective and gradient at ``theta`` for the penalty ``inv_C = 1 / C``.
+
+        The data part does not depend on ``C``: the last few are remembered, so a solve
+        warm-started from another ``C``'s solution does not pass over the rows again there.
+        """
         V, c = self.split(theta)
-        f, gV, gc = softmax_terms(self.Z, self.codes, self.s, V, c)
+        memo: list[tuple[np.ndarray, tuple[float, np.ndarray, np.ndarray]]]
+        memo = self.__dict__.setdefault("_memo", [])
+        hit = [terms for seen, terms in memo if np.array_equal(seen, theta)]
+        if hit:
+            f, gV, gc = hit[0]
+        else:
+            f, gV, gc = self._data_terms(V, c)
+            memo.insert(0, (theta.copy(), (f, gV, gc)))
+            del memo[_MEMO:]
         f += 0.5 * inv_C * float(np.vdot(V, V))
         grad = np.concatenate([(gV + inv_C * V).ravel(), gc])
         return f / self.s_sum, grad / self.s_sum
@@ -298,13 +371,12 @@ class ChunkedSoftmaxProblem(SoftmaxProblem):
         for X, codes, s in self.chunks():
             yield self.pre.transform(X, self.dtype), codes, s
 
-    def __call__(self, theta: np.ndarray, inv_C: float) -> tuple[float, np.ndarray]:
-        V, c = self.split(theta)
-        f, gV, gc = 0.5 * inv_C * float(np.vdot(V, V)), inv_C * V, np.zeros(self.K)
+    def _data_terms(self, V: np.ndarray, c: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        f, gV, gc = 0.0, np.zeros(V.shape), np.zeros(self.K)
         for Z, codes, s in self._z_chunks():
             fc, gVc, gcc = softmax_terms(Z, codes, s, V, c)
             f, gV, gc = f + fc, gV + gVc, gc + gcc
-        return f / self.s_sum, np.concatenate([gV.ravel(), gc]) / self.s_sum
+        return f, gV, gc
 
     def logits(self, theta: np.ndarray) -> np.ndarray:  # pragma: no cover - never materialised
         raise NotImplementedError("ChunkedSoftmaxProblem never holds all logits at once.")

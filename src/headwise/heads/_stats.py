@@ -12,7 +12,7 @@ it; the per-class squares only naive Bayes reads. Heads build statistics with ju
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,6 @@ from scipy.linalg import blas
 from ..exceptions import InputError
 
 __all__ = ["SufficientStats", "class_union"]
-
 
 
 def class_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -40,16 +39,64 @@ def class_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.union1d(a, b)
 
 
-def _gram_update(gram: np.ndarray, X: np.ndarray) -> None:
-    """``gram += XᵀX`` (upper triangle only, via BLAS syrk; call ``_symmetrize`` to read)."""
+_BLOCK_BYTES = 32 << 20  # float64 rows converted at a time (larger blocks: faster dsyrk)
+
+
+def _float64_blocks(X: np.ndarray, codes: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(X_block as float64, codes_block)`` over row blocks of ``X``, converted into one reused
+    buffer (float32 embeddings are widened exactly; nothing of size ``n × d`` is allocated).
+
+    The buffer is rewritten for the next block: use each block before asking for the next.
+    """
+    n, d = X.shape
+    step = max(1, min(n, _BLOCK_BYTES // (8 * max(d, 1))))
+    if X.dtype == np.float64 and X.flags.c_contiguous:
+        for s in range(0, n, step):
+            yield X[s : s + step], codes[s : s + step]
+        return
+    buf = np.empty((step, d), dtype=np.float64)
+    for s in range(0, n, step):
+        e = min(s + step, n)
+        out = buf[: e - s]
+        np.copyto(out, X[s:e], casting="unsafe")
+        yield out, codes[s:e]
+
+
+def _syrk_update(gram: np.ndarray, X64: np.ndarray, alpha: float) -> None:
+    """``gram += alpha · XᵀX`` on the upper triangle only (BLAS dsyrk: half a GEMM's flops)."""
     # Xᵀ of a C-ordered (n, d) array is a Fortran-ordered (d, n) view: no copy. dsyrk with
-    # trans=0 computes alpha * A Aᵀ = Xᵀ X into the upper triangle of c (half a GEMM's flops).
-    A = np.asarray(X, dtype=np.float64).T
-    if not A.flags.f_contiguous:
-        A = np.asfortranarray(A)
-    out = blas.dsyrk(1.0, A, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
+    # trans=0 computes alpha * A Aᵀ = alpha * Xᵀ X into the upper triangle of c.
+    A = X64.T if X64.flags.c_contiguous else np.asfortranarray(X64.T)
+    out = blas.dsyrk(alpha, A, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
     if out is not gram:  # scipy copies when ``gram`` is not Fortran-ordered float64
         gram[...] = out
+
+
+def _accumulate(
+    X: np.ndarray,
+    codes: np.ndarray,
+    n_codes: int,
+    gram: np.ndarray | None,
+    squares: bool,
+    sign: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One pass over ``X``: per-code sums (and sums of squares), and ``gram += sign · XᵀX``.
+
+    All in float64. Per-code sums are a sparse one-hot product per block (``O(n d)`` whatever
+    the number of classes); the Gram matrix is updated in place, block by block.
+    """
+    d = X.shape[1]
+    sums = np.zeros((n_codes, d))
+    sq = np.zeros((n_codes, d)) if squares else None
+    for X64, cb in _float64_blocks(X, codes):
+        m = X64.shape[0]
+        onehot = sp.csr_matrix((np.ones(m), (cb, np.arange(m))), shape=(n_codes, m))
+        sums += onehot @ X64
+        if gram is not None:
+            _syrk_update(gram, X64, sign)
+        if sq is not None:
+            sq += onehot @ np.square(X64)
+    return sums, sq
 
 
 @dataclass(eq=False)
@@ -105,15 +152,17 @@ class SufficientStats:
         X: np.ndarray,
         y: np.ndarray,
         *,
-        chunk_size: int = 16384,
+        chunk_size: int | None = None,
         gram: bool = True,
         squares: bool = True,
     ) -> SufficientStats:
-        """Statistics of ``(X, y)`` accumulated in chunks of ``chunk_size`` rows."""
+        """Statistics of ``(X, y)``: one :meth:`update`, or one per ``chunk_size`` rows."""
         X = np.asarray(X)
+        y = np.asarray(y)
         stats = cls.empty(X.shape[1], gram=gram, squares=squares)
-        for start in range(0, X.shape[0], chunk_size):
-            stats.update(X[start : start + chunk_size], np.asarray(y)[start : start + chunk_size])
+        step = X.shape[0] if chunk_size is None else int(chunk_size)
+        for start in range(0, X.shape[0], max(step, 1)):
+            stats.update(X[start : start + step], y[start : start + step])
         return stats
 
     @classmethod
@@ -206,18 +255,11 @@ class SufficientStats:
         uniq, codes = np.unique(y, return_inverse=True)
         self._expand_classes(uniq)
         target = np.searchsorted(self.classes, uniq)
-        X64 = np.ascontiguousarray(X, dtype=np.float64)
-        n = X64.shape[0]
-        # Per-class sums as a sparse one-hot product: O(n·d) work whatever the number of classes.
-        onehot = sp.csr_matrix(
-            (np.ones(n), (codes, np.arange(n))), shape=(uniq.size, n), dtype=np.float64
-        )
         self.counts[target] += np.bincount(codes, minlength=uniq.size)
-        self.sums[target] += onehot @ X64
-        if self.gram is not None:
-            _gram_update(self.gram, X64)
+        sums, sq = _accumulate(X, codes, uniq.size, self.gram, self.sq_sums is not None)
+        self.sums[target] += sums
         if self.sq_sums is not None:
-            self.sq_sums[target] += onehot @ np.square(X64)
+            self.sq_sums[target] += sq
         return self
 
     def subtract(self, X: np.ndarray, y: np.ndarray) -> SufficientStats:
@@ -266,21 +308,12 @@ class SufficientStats:
                 f"Cannot remove more rows of class {bad.item()!r} than the statistics hold; each row "
                 "may be removed once."
             )
-        X64 = np.ascontiguousarray(X, dtype=np.float64)
-        n = X64.shape[0]
-        onehot = sp.csr_matrix(
-            (np.ones(n), (codes, np.arange(n))), shape=(uniq.size, n), dtype=np.float64
-        )
         was_present = self.counts > 0
+        sums, sq = _accumulate(X, codes, uniq.size, self.gram, self.sq_sums is not None, -1.0)
         self.counts[target] -= removed
-        self.sums[target] -= onehot @ X64
+        self.sums[target] -= sums
         if self.sq_sums is not None:
-            self.sq_sums[target] -= onehot @ np.square(X64)
-        if self.gram is not None:
-            A = np.asfortranarray(X64.T)
-            out = blas.dsyrk(-1.0, A, beta=1.0, c=self.gram, trans=0, lower=0, overwrite_c=1)
-            if out is not self.gram:
-                self.gram[...] = out
+            self.sq_sums[target] -= sq
         emptied = was_present & (self.counts <= 0)
         if emptied.any():
             keep = ~emptied

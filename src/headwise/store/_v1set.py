@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import CacheError, InputError
+from ..tokens import TokenEmbeddings
 from ._io import damaged_shard_error, shard_problem
-from ._set import EmbeddingSet, TokenArrays
+from ._set import EmbeddingSet
 
 __all__ = ["V1Set"]
 
@@ -42,6 +43,8 @@ class V1Set(EmbeddingSet):
     dtype : numpy.dtype
         Storage dtype (float32 or float16).
     """
+
+    _noun = "Cache entry"  # how the shared row/token checks name it
 
     def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
         self.path = Path(path)
@@ -135,14 +138,6 @@ class V1Set(EmbeddingSet):
         return out
 
     # ---------------------------------------------------------------- row access
-    def _require_rows(self, what: str) -> None:
-        if self.pooling == "tokens":
-            raise InputError(
-                f"Cache entry {self.entry_id} holds per-token embeddings (pooling='tokens'), so "
-                f"rows have different lengths and {what} is not defined. Use "
-                "token_embeddings(indices), or embed with a pooled encoder."
-            )
-
     def take(self, indices: Any) -> np.ndarray:
         """Return the rows at ``indices`` (ints or a boolean mask), in that order, as float32.
 
@@ -174,13 +169,6 @@ class V1Set(EmbeddingSet):
         return out
 
     # ---------------------------------------------------------------- token entries
-    def _require_tokens(self) -> None:
-        if self.pooling != "tokens":
-            raise InputError(
-                f"Cache entry {self.entry_id} holds pooled embeddings (pooling="
-                f"{self.pooling!r}), not per-token ones; use take() or to_numpy()."
-            )
-
     @property
     def token_offsets(self) -> np.ndarray:
         """``(n + 1,)`` int64 offsets into the concatenated token vectors of all shards."""
@@ -198,11 +186,11 @@ class V1Set(EmbeddingSet):
             self._token_offsets = np.concatenate(parts)
         return self._token_offsets
 
-    def token_embeddings(self, indices: Any = None) -> TokenArrays:
+    def token_embeddings(self, indices: Any = None) -> TokenEmbeddings:
         """Return the token vectors (float32) of the inputs at ``indices`` (all by default)."""
         offsets = self.token_offsets
         idx = np.arange(self.n) if indices is None else self._check_indices(indices)
         lengths = offsets[idx + 1] - offsets[idx]
         new_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         tokens = np.repeat(offsets[idx] - new_offsets[:-1], lengths) + np.arange(new_offsets[-1])
-        return TokenArrays(self._gather(tokens, self._token_starts), new_offsets)
+        return TokenEmbeddings(self._gather(tokens, self._token_starts), new_offsets)

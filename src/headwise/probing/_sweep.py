@@ -3,75 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..exceptions import InputError
+from ._result import SweepResult
 
-__all__ = ["SweepResult", "head_sweep", "layer_sweep", "parse_layers"]
+__all__ = ["head_sweep", "layer_sweep", "parse_layers"]
 
 SWEEP_HEADS = ("ridge", "lda", "logistic", "ncm")
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    """Accuracy of one head per site; rows are layers, columns poolings or attention heads.
-
-    ``kind == "layers"``: ``rows`` are hidden-state indices (0 = embeddings) and ``columns``
-    the poolings. ``kind == "heads"``: ``rows`` are block indices (0-based) and ``columns``
-    attention-head indices, all at ``pooling``. ``val_accuracy`` comes from a stratified
-    ``validation_fraction`` of the training rows (the head fitted on the rest); ``test_accuracy``
-    from the head refitted on all training rows (NaN without test rows). ``best`` is the site with
-    the highest validation accuracy (ties: the earlier one), so picking it never sees the test set.
-    """
-
-    kind: str  # "layers" or "heads"
-    encoder: str  # encoder name
-    head: str  # registry name of the head fitted per site
-    pooling: str | None  # the pooling of a head sweep; None for a layer sweep
-    rows: tuple[int, ...]  # layer (or block) indices
-    columns: tuple[Any, ...]  # poolings (layer sweep) or attention-head indices (head sweep)
-    val_accuracy: np.ndarray  # (len(rows), len(columns))
-    test_accuracy: np.ndarray  # (len(rows), len(columns)); NaN without test rows
-    best: tuple[int, Any]  # (row, column) with the best validation accuracy
-    best_val_accuracy: float
-    best_test_accuracy: float
-    n_train: int
-    n_val: int  # training rows held out for validation
-    n_test: int
-
-    def top(self, k: int = 10) -> list[tuple[int, Any, float, float]]:
-        """The ``k`` best sites by validation accuracy: ``(row, column, val, test)``."""
-        flat = [
-            (float(self.val_accuracy[i, j]), -i, -j, r, c)
-            for i, r in enumerate(self.rows)
-            for j, c in enumerate(self.columns)
-        ]
-        flat.sort(key=lambda x: (x[0], x[1], x[2]), reverse=True)
-        out = []
-        for v, mi, mj, r, c in flat[:k]:
-            out.append((r, c, v, float(self.test_accuracy[-mi, -mj])))
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "encoder": self.encoder,
-            "head": self.head,
-            "pooling": self.pooling,
-            "rows": list(self.rows),
-            "columns": list(self.columns),
-            "val_accuracy": self.val_accuracy.tolist(),
-            "test_accuracy": self.test_accuracy.tolist(),
-            "best": list(self.best),
-            "best_val_accuracy": self.best_val_accuracy,
-            "best_test_accuracy": self.best_test_accuracy,
-            "n_train": self.n_train,
-            "n_val": self.n_val,
-            "n_test": self.n_test,
-        }
 
 
 def parse_layers(spec: str | Sequence[int] | None, top: int) -> list[int]:
@@ -159,17 +100,6 @@ def _prepare(y: Any, train: Any, test: Any, n: int) -> tuple[np.ndarray, np.ndar
     return y, train, test
 
 
-def _result(kind: str, encoder: Any, head: str, pooling: str | None, rows: list[int], columns: list[Any],
-            val: np.ndarray, test_acc: np.ndarray, n_train: int, n_val: int, n_test: int) -> SweepResult:
-    i, j = np.unravel_index(int(np.argmax(val)), val.shape)  # first maximum: earliest site
-    return SweepResult(
-        kind=kind, encoder=str(encoder.name), head=head, pooling=pooling, rows=tuple(rows),
-        columns=tuple(columns), val_accuracy=val, test_accuracy=test_acc,
-        best=(rows[i], columns[j]), best_val_accuracy=float(val[i, j]),
-        best_test_accuracy=float(test_acc[i, j]), n_train=n_train, n_val=n_val, n_test=n_test,
-    )  # fmt: skip
-
-
 def layer_sweep(
     encoder: Any,
     texts: Sequence[str],
@@ -221,8 +151,8 @@ def layer_sweep(
         lambda r, p: feats[(r, None, p)], rows, poolings, head, params, y, fit_rows, val_rows,
         train, test,
     )  # fmt: skip
-    return _result("layers", encoder, head, None, rows, list(poolings), val, tst,
-                   train.size, val_rows.size, test.size)  # fmt: skip
+    return SweepResult.from_grid("layers", str(encoder.name), head, None, rows, list(poolings), val, tst,
+                                 train.size, val_rows.size, test.size)  # fmt: skip
 
 
 def head_sweep(
@@ -264,5 +194,5 @@ def head_sweep(
         lambda r, h: feats[(r, h, pooling)], rows, cols, head, params, y, fit_rows, val_rows,
         train, test,
     )  # fmt: skip
-    return _result("heads", encoder, head, pooling, rows, cols, val, tst,
-                   train.size, val_rows.size, test.size)  # fmt: skip
+    return SweepResult.from_grid("heads", str(encoder.name), head, pooling, rows, cols, val, tst,
+                                 train.size, val_rows.size, test.size)  # fmt: skip

@@ -25,7 +25,6 @@ __all__ = [
     "MTEBResult",
     "IncrementalCurve",
     "IncrementalResult",
-    "SweepResult",
     "ZeroShotResult",
     "summarize",
     "data_hash",
@@ -221,26 +220,6 @@ class IncrementalResult:
                           "task_classes": [list(t) for t in self.task_classes],
                           "heads": {n: c.to_json() for n, c in self.heads.items()},
                           "record": self.record.to_json()})
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    head: str
-    layers: tuple[int, ...]
-    val_accuracy: tuple[float, ...]
-    test_accuracy: tuple[float, ...]
-    record: RunRecord
-
-    @property
-    def best_layer(self) -> int:
-        """Layer with the best validation accuracy (the earliest on ties)."""
-        return self.layers[int(np.argmax(self.val_accuracy))]
-
-    def to_json(self, **extra: Any) -> dict[str, Any]:
-        return _jsonable({"protocol": "sweep", **extra, "head": self.head,
-                          "layers": list(self.layers), "val_accuracy": list(self.val_accuracy),
-                          "test_accuracy": list(self.test_accuracy),
-                          "best_layer": self.best_layer, "record": self.record.to_json()})
 
 
 @dataclass(frozen=True)

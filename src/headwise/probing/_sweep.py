@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -100,6 +100,32 @@ def _prepare(y: Any, train: Any, test: Any, n: int) -> tuple[np.ndarray, np.ndar
     return y, train, test
 
 
+def _sweep_sites(
+    kind: str, encoder: Any, texts: Sequence[str], y: Any, train: Any, test: Any, layers: Any,
+    top: int, cols: list[Any], site: Callable[[int, Any], tuple[int, Any, str]], pooling: str | None,
+    head: str, head_params: dict[str, Any] | None, validation_fraction: float, random_state: int,
+    store: Any, batch_size: int, progress: bool | None,
+) -> SweepResult:
+    """The sweep both public sweeps run: ``site(row, col)`` names the features of a grid cell
+    (``(layer, attention head or None, pooling)``); all come from one pass, then one head each."""
+    from ._features import site_features
+
+    texts = list(texts)
+    y, train, test = _prepare(y, train, test, len(texts))
+    params = _head_params(head, head_params)
+    rows = parse_layers(layers, top)
+    fit_rows, val_rows = _split(y, train, validation_fraction, random_state)
+    feats = site_features(
+        encoder, texts, [site(r, c) for r in rows for c in cols],
+        store=store, batch_size=batch_size, progress=progress,
+    )  # fmt: skip
+    val, tst = _score_grid(
+        lambda r, c: feats[site(r, c)], rows, cols, head, params, y, fit_rows, val_rows, train, test
+    )
+    return SweepResult.from_grid(kind, str(encoder.name), head, pooling, rows, cols, val, tst,
+                                 train.size, val_rows.size, test.size)  # fmt: skip
+
+
 def layer_sweep(
     encoder: Any,
     texts: Sequence[str],
@@ -136,23 +162,11 @@ def layer_sweep(
     >>> r.best, r.best_test_accuracy  # doctest: +SKIP
     ((18, 'mean'), 0.83)
     """
-    from ._features import site_features
-
-    texts = list(texts)
-    y, train, test = _prepare(y, train, test, len(texts))
-    params = _head_params(head, head_params)
-    rows = parse_layers(layers, encoder.n_layers)
-    fit_rows, val_rows = _split(y, train, validation_fraction, random_state)
-    feats = site_features(
-        encoder, texts, [(r, None, p) for r in rows for p in poolings],
-        store=store, batch_size=batch_size, progress=progress,
+    return _sweep_sites(
+        "layers", encoder, texts, y, train, test, layers, encoder.n_layers, list(poolings),
+        lambda r, p: (r, None, p), None, head, head_params, validation_fraction, random_state,
+        store, batch_size, progress,
     )  # fmt: skip
-    val, tst = _score_grid(
-        lambda r, p: feats[(r, None, p)], rows, poolings, head, params, y, fit_rows, val_rows,
-        train, test,
-    )  # fmt: skip
-    return SweepResult.from_grid("layers", str(encoder.name), head, None, rows, list(poolings), val, tst,
-                                 train.size, val_rows.size, test.size)  # fmt: skip
 
 
 def head_sweep(
@@ -178,21 +192,8 @@ def head_sweep(
     output before ``o_proj``, pooled with ``pooling``. Features of all sites come from one
     forward pass per batch and are cached per (block, head, pooling).
     """
-    from ._features import site_features
-
-    texts = list(texts)
-    y, train, test = _prepare(y, train, test, len(texts))
-    params = _head_params(head, head_params)
-    rows = parse_layers(layers, encoder.n_layers - 1)
-    cols = list(range(encoder.n_heads))
-    fit_rows, val_rows = _split(y, train, validation_fraction, random_state)
-    feats = site_features(
-        encoder, texts, [(r, h, pooling) for r in rows for h in cols],
-        store=store, batch_size=batch_size, progress=progress,
+    return _sweep_sites(
+        "heads", encoder, texts, y, train, test, layers, encoder.n_layers - 1,
+        list(range(encoder.n_heads)), lambda r, h: (r, h, pooling), pooling, head, head_params,
+        validation_fraction, random_state, store, batch_size, progress,
     )  # fmt: skip
-    val, tst = _score_grid(
-        lambda r, h: feats[(r, h, pooling)], rows, cols, head, params, y, fit_rows, val_rows,
-        train, test,
-    )  # fmt: skip
-    return SweepResult.from_grid("heads", str(encoder.name), head, pooling, rows, cols, val, tst,
-                                 train.size, val_rows.size, test.size)  # fmt: skip

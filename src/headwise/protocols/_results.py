@@ -104,6 +104,23 @@ class Summary:
         return cls(tuple(float(s) for s in scores), mean, half)
 
 
+class _Curve:
+    """What a curve of :class:`Summary` points shares: means, CI half-widths, per-seed JSON."""
+
+    scores: tuple[Summary, ...]  # one Summary per point of the curve
+
+    @property
+    def mean(self) -> list[float]:
+        return [s.mean for s in self.scores]
+
+    @property
+    def ci95(self) -> list[float]:
+        return [s.ci95 for s in self.scores]
+
+    def _curve_json(self) -> dict[str, Any]:
+        return {"mean": self.mean, "ci95": self.ci95, "per_seed": [list(s.per_seed) for s in self.scores]}
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """Exactly what ran: enough to reproduce a result or to refuse comparing unlike ones."""
@@ -147,21 +164,12 @@ class LinearResult:
 
 
 @dataclass(frozen=True)
-class FewShotCurve:
+class FewShotCurve(_Curve):
     shots: tuple[int, ...]  # labelled examples per class
     scores: tuple[Summary, ...]  # test accuracy per shot count
 
-    @property
-    def mean(self) -> list[float]:
-        return [s.mean for s in self.scores]
-
-    @property
-    def ci95(self) -> list[float]:
-        return [s.ci95 for s in self.scores]
-
     def to_json(self) -> dict[str, Any]:
-        return {"shots": list(self.shots), "mean": self.mean, "ci95": self.ci95,
-                "per_seed": [list(s.per_seed) for s in self.scores]}
+        return {"shots": list(self.shots), **self._curve_json()}
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -12,6 +12,7 @@ from scipy import linalg
 from scipy.optimize import minimize
 from scipy.special import expit
 
+from .._validation import check_param_grid, check_param_int
 from ..exceptions import InputError
 from ._lda import oas_shrinkage, shrink
 from ._mlbase import MultiLabelHead
@@ -152,18 +153,8 @@ class MultiLabelLogisticHead(MultiLabelHead):
 
     def _grid(self) -> np.ndarray:
         owner = type(self).__name__
-        try:
-            Cs = np.unique(np.asarray(self.C if self.C is not None else self.Cs, dtype=np.float64))
-        except (TypeError, ValueError):
-            Cs = np.array([np.nan])
-        if Cs.size == 0 or not np.all(np.isfinite(Cs) & (Cs > 0)):
-            raise InputError(
-                f"The 'Cs' and 'C' parameters of {owner} must be floats in (0, inf). "
-                f"Got Cs={self.Cs!r}, C={self.C!r} instead."
-            )
-        it = self.max_iter
-        if isinstance(it, bool) or not isinstance(it, Integral) or it < 1:
-            raise InputError(f"The 'max_iter' parameter of {owner} must be an int >= 1. Got {it!r}.")
+        Cs = check_param_grid(self.Cs, self.C, owner)
+        check_param_int(self.max_iter, "max_iter", owner)
         if isinstance(self.tol, bool) or not isinstance(self.tol, Real) or not self.tol > 0:
             raise InputError(f"The 'tol' parameter of {owner} must be a float > 0. Got {self.tol!r}.")
         if self.preprocess not in ("whiten", "none"):

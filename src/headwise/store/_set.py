@@ -109,6 +109,11 @@ class EmbeddingSet:
         for slot in np.unique(self._slot):
             self._vectors(int(slot))
 
+    def _rows(self, idx: np.ndarray) -> np.ndarray:
+        """The float32 rows of the inputs at ``idx`` (checked indices): where they live is the
+        one thing a kind of set defines (here: a shard slot and a position per input)."""
+        return self._gather(self._slot[idx], self._pos[idx])
+
     def _gather(self, slots: np.ndarray, pos: np.ndarray) -> np.ndarray:
         out = np.empty((slots.shape[0], self.dim), dtype=np.float32)
         if slots.shape[0] == 0:
@@ -161,20 +166,16 @@ class EmbeddingSet:
     def take(self, indices: Any) -> np.ndarray:
         """Return the rows at ``indices`` (ints or a boolean mask), in that order, as float32."""
         self._require_rows("take()")
-        idx = self._check_indices(indices)
-        return self._gather(self._slot[idx], self._pos[idx])
+        return self._rows(self._check_indices(indices))
 
     def iter_batches(self, batch_size: int, indices: Any = None) -> Iterator[np.ndarray]:
         """Yield float32 batches of at most ``batch_size`` rows, in order (or in ``indices`` order)."""
         self._require_rows("iter_batches()")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
             raise InputError(f"batch_size must be a positive int, got {batch_size!r} instead.")
-        if batch_size < 1:
-            raise InputError(f"batch_size must be a positive int, got {batch_size} instead.")
         idx = np.arange(self.n) if indices is None else self._check_indices(indices)
         for a in range(0, idx.shape[0], batch_size):
-            rows = idx[a : a + batch_size]
-            yield self._gather(self._slot[rows], self._pos[rows])
+            yield self._rows(idx[a : a + batch_size])
 
     def to_numpy(self, dtype: Any = np.float32) -> np.ndarray:
         """Return all embeddings as one ``(n, dim)`` array (float32 unless asked otherwise)."""

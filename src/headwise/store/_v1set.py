@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import CacheError, InputError
+from ..exceptions import CacheError
 from ..tokens import TokenEmbeddings
 from ._io import damaged_shard_error, shard_problem
 from ._set import EmbeddingSet
@@ -138,27 +138,9 @@ class V1Set(EmbeddingSet):
         return out
 
     # ---------------------------------------------------------------- row access
-    def take(self, indices: Any) -> np.ndarray:
-        """Return the rows at ``indices`` (ints or a boolean mask), in that order, as float32.
-
-        Only the shards holding those rows are read.
-        """
-        self._require_rows("take()")
-        return self._gather(self._check_indices(indices), self._starts)
-
-    def iter_batches(self, batch_size: int, indices: Any = None) -> Iterator[np.ndarray]:
-        """Yield float32 batches of at most ``batch_size`` rows, in order (or in ``indices`` order)."""
-        self._require_rows("iter_batches()")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
-            raise InputError(f"batch_size must be a positive int, got {batch_size!r} instead.")
-        if batch_size < 1:
-            raise InputError(f"batch_size must be a positive int, got {batch_size} instead.")
-        idx = None if indices is None else self._check_indices(indices)
-        total = self.n if idx is None else idx.shape[0]
-        for a in range(0, total, batch_size):
-            b = min(a + batch_size, total)
-            rows = np.arange(a, b, dtype=np.int64) if idx is None else idx[a:b]
-            yield self._gather(rows, self._starts)
+    def _rows(self, idx: np.ndarray) -> np.ndarray:
+        """The rows at ``idx``: row ``i`` lives in the shard whose start is the last <= ``i``."""
+        return self._gather(idx, self._starts)
 
     def to_numpy(self, dtype: Any = np.float32) -> np.ndarray:
         """Return all embeddings as one ``(n, dim)`` array (float32 unless asked otherwise)."""

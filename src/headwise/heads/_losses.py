@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_param_choice
+
 __all__ = [
     "LOSSES", "balanced_softmax_offsets", "check_loss", "torch_loss", "zloss_default_b", "zloss_terms",
 ]
@@ -27,13 +29,8 @@ _EPS = 1e-12
 
 
 def check_loss(loss: str, owner: str, allowed: tuple[str, ...] = LOSSES) -> str:
-    from ..exceptions import InputError
-
-    if loss not in allowed:
-        raise InputError(
-            f"The 'loss' parameter of {owner} must be one of {allowed}. Got {loss!r} instead."
-        )
-    return loss
+    """``loss`` if it is one of ``allowed``, else the standard parameter message."""
+    return str(check_param_choice(loss, "loss", owner, allowed))
 
 
 def balanced_softmax_offsets(counts: np.ndarray) -> np.ndarray:

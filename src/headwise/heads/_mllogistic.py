@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -12,8 +11,7 @@ from scipy import linalg
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from .._validation import check_param_grid, check_param_int
-from ..exceptions import InputError
+from .._validation import check_param_choice, check_param_float, check_param_grid, check_param_int
 from ._lda import oas_shrinkage, shrink
 from ._mlbase import MultiLabelHead
 from ._registry import register_head
@@ -155,13 +153,8 @@ class MultiLabelLogisticHead(MultiLabelHead):
         owner = type(self).__name__
         Cs = check_param_grid(self.Cs, self.C, owner)
         check_param_int(self.max_iter, "max_iter", owner)
-        if isinstance(self.tol, bool) or not isinstance(self.tol, Real) or not self.tol > 0:
-            raise InputError(f"The 'tol' parameter of {owner} must be a float > 0. Got {self.tol!r}.")
-        if self.preprocess not in ("whiten", "none"):
-            raise InputError(
-                f"The 'preprocess' parameter of {owner} must be 'whiten' or 'none'. "
-                f"Got {self.preprocess!r} instead."
-            )
+        check_param_float(self.tol, "tol", owner, 0.0, low_open=True)
+        check_param_choice(self.preprocess, "preprocess", owner, ("whiten", "none"))
         return Cs
 
     def _whitening(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

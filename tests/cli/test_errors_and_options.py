@@ -98,6 +98,8 @@ def test_inapplicable_options_are_refused(toy_jsonl: Path, tmp_path: Path) -> No
         (("predict", "--model", "head.safetensors", "--method", "aps"), "--method does not apply to predict"),
         (("predict", "--model", "head.safetensors", "--mondrian"), "--mondrian does not apply to predict"),
         (("probe", "--top", "5"), "--top lists the best"),
+        (("embed", "--on-error", "skip"), "a text table has none"),
+        (("ood", "--holdout-classes", "2", "--out-classes", "sport"), "Pass one."),
     ],
 )
 def test_options_that_do_nothing_here_are_refused_in_one_line(toy_jsonl: Path, args: tuple, said: str) -> None:

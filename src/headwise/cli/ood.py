@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..exceptions import InputError
 from ..workflows import EvalRequest, evaluate, load_inputs
 from ._options import (
     DEFAULT_ENCODER,
@@ -28,8 +29,8 @@ def ood(
     data: DataArg,
     head: HeadsOpt = None,
     holdout_classes: Annotated[
-        int, typer.Option("--holdout-classes", help="Hold out this many random classes as OOD.")
-    ] = 5,
+        int | None, typer.Option("--holdout-classes", help="Hold out this many random classes as OOD (default 5).")
+    ] = None,
     out_classes: Annotated[
         str | None, typer.Option("--out-classes", help="Comma-separated labels to treat as OOD instead.")
     ] = None,
@@ -45,9 +46,11 @@ def ood(
     opts: DataOptions,
 ) -> None:
     """OOD detection with held-out classes: AUROC and conformal-threshold rates per score."""
+    if holdout_classes is not None and out_classes is not None:
+        raise InputError("--out-classes names the classes held out; --holdout-classes picks them at random. Pass one.")
     request = EvalRequest(
         encoder=encoder, options=opts.encoder(), heads=one_head(head, "lda", "ood"), alpha=alpha,
-        holdout_classes=holdout_classes, calib_frac=calib_frac, seed=seed, batch_size=batch_size,
+        holdout_classes=5 if holdout_classes is None else holdout_classes, calib_frac=calib_frac, seed=seed, batch_size=batch_size,
         out_classes=tuple(c for c in (out_classes or "").split(",") if c.strip()),
     )  # fmt: skip
     table = load_inputs(data, encoder, **opts.reader())

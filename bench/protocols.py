@@ -78,7 +78,7 @@ def fig_c() -> str:
     res = {h: layer_sweep_eval(h, by_layer, table.labels, train_idx=sp["train"], test_idx=sp["test"],
                                val_idx=sp["validation"]) for h in ("lda", "ridge")}
     rows = [[layer, *(100 * v for h in ("lda", "ridge")
-                      for v in (res[h].val_accuracy[i], res[h].test_accuracy[i]))]
+                      for v in (res[h].val_accuracy[i, 0], res[h].test_accuracy[i, 0]))]
             for i, layer in enumerate(res["lda"].layers)]
     return md_table(["layer", "lda val %", "lda test %", "ridge val %", "ridge test %"], rows)
 

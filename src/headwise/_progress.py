@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -10,7 +11,7 @@ from typing import Any, TypeVar
 
 from .config import progress_enabled
 
-__all__ = ["progress_bar", "Progress", "track"]
+__all__ = ["progress_bar", "Progress", "track", "working"]
 
 T = TypeVar("T")
 
@@ -93,3 +94,51 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
         for item in seq:
             yield item
             bar.advance()
+
+
+@contextmanager
+def working(description: str, enabled: bool | None = None, delay: float = 1.0) -> Iterator[None]:
+    """A spinner with the elapsed seconds for one step of unknown length (a head's fit, a
+    report), shown on stderr only if the step passes ``delay`` seconds, and gone when it ends.
+
+    >>> with working("demo", enabled=False):
+    ...     pass
+    """
+    if not (progress_enabled() if enabled is None else enabled):
+        yield
+        return
+    lock = threading.Lock()
+    shown: list[Any] = []
+    done = False
+    t0 = time.perf_counter()
+
+    def start() -> None:
+        from rich.console import Console
+        from rich.progress import Progress as RichProgress
+        from rich.progress import ProgressColumn, SpinnerColumn, TextColumn
+        from rich.text import Text
+
+        class Since(ProgressColumn):  # seconds since the step began, not since the bar showed
+            def render(self, task: Any) -> Text:
+                return Text(f"{time.perf_counter() - t0:.0f} s")
+
+        with lock:
+            if done:
+                return
+            bar = RichProgress(SpinnerColumn(), TextColumn("{task.description}"), Since(),
+                               console=Console(file=sys.stderr), transient=True)  # fmt: skip
+            bar.add_task(description, total=None)
+            bar.start()
+            shown.append(bar)
+
+    timer = threading.Timer(delay, start)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        with lock:
+            done = True
+            for bar in shown:
+                bar.stop()

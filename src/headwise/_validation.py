@@ -197,6 +197,29 @@ def check_param_choice(value: Any, name: str, owner: str, choices: Sequence[Any]
     if value not in choices:
         raise param_error(owner, name, f"one of {tuple(choices)}", value)
     return value
+def check_param_grid(
+    grid: Any, single: Any, owner: str, names: tuple[str, str] = ("Cs", "C"), *, zero_ok: bool = False
+) -> np.ndarray:
+    """The sorted distinct values of a searched grid (``single`` alone when it is given): finite
+    floats > 0 (>= 0 with ``zero_ok``), bools refused; else one :func:`param_error`-style line.
+
+    >>> check_param_grid((1.0, 0.1, 1.0), None, "LinearSVMHead").tolist()
+    [0.1, 1.0]
+    """
+    values = list(grid) if single is None else [single]
+    ok = bool(values) and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in values
+    )
+    arr = np.unique(np.asarray(values, dtype=np.float64)) if ok else np.array([np.nan])
+    if not np.all(np.isfinite(arr) & ((arr >= 0) if zero_ok else (arr > 0))):
+        g, s = names
+        raise InputError(
+            f"The '{g}' and '{s}' parameters of {owner} must be floats in {'[' if zero_ok else '('}0, inf). "
+            f"Got {g}={grid!r}, {s}={single!r} instead."
+        )
+    return arr
+
+
 def _rows_of(obj: Any) -> int | None:
     try:
         return len(obj)

@@ -84,6 +84,30 @@ def test_inapplicable_options_are_refused(toy_jsonl: Path, tmp_path: Path) -> No
     assert r.exit_code == 1 and "add --calibrate" in r.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("fit", "--alpha", "0.2"), "--alpha does not apply to fit without --calibrate"),
+        (("fit", "--calib-frac", "0.3", "--alpha", "0.2"), "--calib-frac, --alpha do not apply"),
+        (("eval", "--protocol", "fewshot", "--tasks", "3"), "--tasks does not apply to eval --protocol fewshot"),
+        (("eval", "--protocol", "incremental", "--shots", "1", "--rounds", "2"), "--shots, --rounds do not"),
+        (("eval", "--protocol", "zeroshot", "--seeds", "2"), "--seeds does not apply to eval --protocol zeroshot"),
+        (("eval", "--protocol", "linear", "--preset", "mteb"), "--preset does not apply"),
+        (("eval", "--protocol", "fewshot", "--drop-overlap"), "--drop-overlap does not apply"),
+        (("eval", "--model", "head.safetensors", "--seeds", "2"), "--seeds does not apply to eval --model"),
+        (("predict", "--model", "head.safetensors", "--method", "aps"), "--method does not apply to predict"),
+        (("predict", "--model", "head.safetensors", "--mondrian"), "--mondrian does not apply to predict"),
+        (("probe", "--top", "5"), "--top lists the best"),
+        (("embed", "--on-error", "skip"), "a text table has none"),
+        (("ood", "--holdout-classes", "2", "--out-classes", "sport"), "Pass one."),
+    ],
+)
+def test_options_that_do_nothing_here_are_refused_in_one_line(toy_jsonl: Path, args: tuple, said: str) -> None:
+    r = invoke(args[0], str(toy_jsonl), "-e", "hash", *args[1:])
+    assert r.exit_code == 1 and said in r.stderr, r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 2  # the line and the debug hint
+
+
 def test_quickstart_never_overwrites_silently(toy_jsonl: Path, tmp_path: Path) -> None:
     out = tmp_path / "best.safetensors"
     args = ("quickstart", str(toy_jsonl), "-e", "hash", "--head", "ncm,lda", "--no-baseline", "-o", str(out))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -67,3 +68,14 @@ def test_beats_softmax_over_bins_on_a_bimodal_target() -> None:
     lohi = head.predict_interval(Xt, 0.9)
     assert np.mean((yt >= lohi[:, 0]) & (yt <= lohi[:, 1])) > 0.8
     assert np.abs(head.predict_mean(Xt) - (Xt @ np.array([0.8, -0.5, 0.3, 0.0]))).mean() < 1.0
+
+
+def test_parameter_messages_state_the_range_they_check() -> None:
+    from headwise.exceptions import InputError
+    from headwise.heads import get_head
+
+    X, y = np.random.default_rng(0).normal(size=(20, 3)), np.repeat([0, 1], 10)
+    with pytest.raises(InputError, match=r"'n_bins' parameter of FourierHead must be an int in the range \[2, inf\)"):
+        get_head("fourier", n_bins=1).fit(X, y)  # it checked >= 2 but said >= 1
+    with pytest.raises(InputError, match=r"'gamma' parameter of FourierHead must be a float in the range \[0, inf\)"):
+        get_head("fourier", gamma=-1.0).fit(X, y)

@@ -7,13 +7,20 @@ switches output (and errors) to JSON.
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from ..exceptions import InputError
+from ..workflows import encoder_options
 from ._errors import set_json
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_ENCODER = "minilm"  # every command that embeds defaults to this encoder
 
@@ -137,3 +144,72 @@ def refuse(command: str, **given: object) -> None:
         names = ", ".join("--" + b.replace("_", "-") for b in bad)
         raise InputError(f"{names} do{'es' if len(bad) == 1 else ''} not apply to {command}; drop "
                          f"{'it' if len(bad) == 1 else 'them'}.")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """How a command reads its table and sets up its encoder: the options most commands share.
+
+    A command declares the ones it takes with :func:`data_options` and receives them as one
+    ``opts`` argument; the ones it does not take keep their defaults here (never offered).
+    """
+
+    text_col: TextColOpt = None
+    label_col: LabelColOpt = None
+    split_col: SplitColOpt = None
+    on_error: OnErrorOpt = "fail"
+    drop_unlabeled: DropUnlabeledOpt = False
+    encoding: EncodingOpt = "utf-8"
+    layer: LayerOpt = None
+    pooling: PoolingOpt = None
+    max_length: MaxLenOpt = None
+    precision: PrecisionOpt = None
+
+    def reader(self) -> dict[str, Any]:
+        """Keywords of :func:`headwise.workflows.load_inputs`."""
+        return dict(text_col=self.text_col, label_col=self.label_col, split_col=self.split_col,
+                    on_error=self.on_error, drop_unlabeled=self.drop_unlabeled, encoding=self.encoding)  # fmt: skip
+
+    def encoder(self) -> dict[str, Any]:
+        """The encoder options given (see :func:`headwise.workflows.encoder_options`)."""
+        return encoder_options(self.layer, self.pooling, self.max_length, self.precision)
+
+    def encoder_given(self) -> dict[str, Any]:
+        """The encoder options by name, for :func:`refuse` where they do not apply."""
+        return dict(layer=self.layer, pooling=self.pooling, max_length=self.max_length, precision=self.precision)
+
+
+READ = ("text_col", "label_col", "split_col", "on_error", "drop_unlabeled", "encoding")
+ENCODE = ("layer", "pooling", "max_length", "precision")
+
+
+def data_options(*names: str) -> Callable[[F], F]:
+    """Give a command the shared options ``names`` (fields of :class:`DataOptions`), declared
+    once here, and hand them to it as one ``opts: DataOptions`` argument.
+
+    They are listed in the command's help after its own options, in :class:`DataOptions`
+    order.
+    """
+    hints = {f.name: f for f in fields(DataOptions)}
+    unknown = [n for n in names if n not in hints]
+    if unknown:  # pragma: no cover - a programming error
+        raise TypeError(f"not shared options: {unknown}")
+    annotations = inspect.get_annotations(DataOptions, eval_str=True)
+    shared = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=hints[n].default,
+                                annotation=annotations[n]) for n in hints if n in names]  # fmt: skip
+
+    def deco(fn: F) -> F:
+        sig = inspect.signature(fn, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.name != "opts"]
+
+        @functools.wraps(fn)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            given = {p.name: kwargs.pop(p.name) for p in shared if p.name in kwargs}
+            return fn(*args, opts=DataOptions(**given), **kwargs)
+
+        params = own + shared
+        command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command  # type: ignore[return-value]
+
+    return deco

@@ -6,53 +6,45 @@ Resumable; a second run is a cache hit.
 from __future__ import annotations
 
 from ..exceptions import InputError
-from ..workflows import embed_table, encoder_options, load_inputs, media_report
+from ..workflows import embed_table, load_inputs, media_report
 from ._options import (
     DEFAULT_ENCODER,
+    ENCODE,
     BatchOpt,
     DataArg,
+    DataOptions,
     DtypeOpt,
     EncoderOpt,
-    EncodingOpt,
     JsonOpt,
-    LayerOpt,
-    MaxLenOpt,
-    OnErrorOpt,
-    PoolingOpt,
-    PrecisionOpt,
     RayAddressOpt,
     RayOpt,
-    TextColOpt,
+    data_options,
 )
 from ._render import media_notes, print_json, print_record
 
 
+@data_options("text_col", "on_error", "encoding", *ENCODE)
 def embed(
     data: DataArg,
     encoder: EncoderOpt = DEFAULT_ENCODER,
-    text_col: TextColOpt = None,
-    layer: LayerOpt = None,
-    pooling: PoolingOpt = None,
-    max_length: MaxLenOpt = None,
-    precision: PrecisionOpt = None,
     batch_size: BatchOpt = 64,
     dtype: DtypeOpt = "float32",
-    on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
-    encoding: EncodingOpt = "utf-8",
     ray: RayOpt = False,
     ray_address: RayAddressOpt = None,
+    *,
+    opts: DataOptions,
 ) -> None:
     """Embed every row (image, clip) of DATA with ENCODER and keep the vectors in the cache."""
     if ray or ray_address is not None:  # the same job on Ray (headwise.distributed)
         from ..distributed import embed_table as embed_on_ray
 
-        if on_error != "fail":
+        if opts.on_error != "fail":
             raise InputError("--on-error skip is not available with --ray; unreadable files fail the run.")
-        if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        if opts.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
             raise InputError("--encoding is not available with --ray; Ray Data reads UTF-8 (convert the file first).")
-        res = embed_on_ray(data, encoder, backend="ray", address=ray_address, text_col=text_col,
-                           encoder_options=encoder_options(layer, pooling, max_length, precision),
+        res = embed_on_ray(data, encoder, backend="ray", address=ray_address, text_col=opts.text_col,
+                           encoder_options=opts.encoder(),
                            batch_size=batch_size, dtype=dtype)  # fmt: skip
         out = {"entry": res.embeddings.key, "encoder": res.encoder_name, "rows": res.rows,
                "dim": res.embeddings.dim, "dtype": dtype, "cache_hit": res.cache_hit,
@@ -62,10 +54,9 @@ def embed(
         else:
             print_record(f"embedded {data.name} on Ray", out, kinds={"rows_per_second": "plain"})
         return
-    table = load_inputs(data, encoder, text_col=text_col, require_labels=False, on_error=on_error,
-                        encoding=encoding)  # fmt: skip
+    table = load_inputs(data, encoder, **opts.reader(), require_labels=False)
     emb = embed_table(
-        table, encoder, encoder_options(layer, pooling, max_length, precision), batch_size=batch_size,
+        table, encoder, opts.encoder(), batch_size=batch_size,
         dtype=dtype, allow_tokens=True,
     )  # fmt: skip
     result = emb.to_dict()

@@ -13,7 +13,6 @@ import typer
 from ..exceptions import InputError
 from ..workflows import (
     EvalRequest,
-    encoder_options,
     evaluate,
     head_encoder,
     list_protocols,
@@ -22,23 +21,17 @@ from ..workflows import (
 )
 from ._options import (
     DEFAULT_ENCODER,
+    ENCODE,
+    READ,
     BatchOpt,
     DataArg,
+    DataOptions,
     DropOverlapOpt,
-    DropUnlabeledOpt,
-    EncodingOpt,
     HeadsOpt,
     JsonOpt,
-    LabelColOpt,
-    LayerOpt,
-    MaxLenOpt,
-    OnErrorOpt,
-    PoolingOpt,
-    PrecisionOpt,
     RunDirOpt,
-    SplitColOpt,
-    TextColOpt,
     WideOpt,
+    data_options,
     ints,
     refuse,
 )
@@ -49,14 +42,28 @@ ProtocolOpt = Annotated[
     typer.Option("--protocol", help="linear, fewshot, incremental, transductive, zeroshot, ood or active."),
 ]
 
+# The protocols each protocol-specific option applies to (refused with one line elsewhere).
+PROTOCOL_OPTIONS: dict[str, tuple[str, ...]] = {
+    "shots": ("fewshot", "transductive"),
+    "seeds": ("linear", "fewshot", "transductive", "incremental", "active", "longtail"),
+    "tasks": ("incremental",),
+    "preset": ("fewshot",),
+    "drop_overlap": ("linear",),
+    "transductive": ("fewshot",),
+    "strategies": ("active",), "rounds": ("active",), "budget": ("active",), "start": ("active",),
+}  # fmt: skip
 
+
+@data_options(*READ, *ENCODE)
 def evaluate_cmd(
     data: DataArg,
     protocol: ProtocolOpt = None,
     head: HeadsOpt = None,
-    shots: Annotated[str, typer.Option("--shots", help="Few-shot: labelled rows per class, e.g. 1,2,4,8.")] = "1,2,4,8,16",
-    seeds: Annotated[int, typer.Option("--seeds", help="Number of seeds (0..N-1).")] = 10,
-    tasks: Annotated[int, typer.Option("--tasks", help="Incremental: number of tasks.")] = 10,
+    shots: Annotated[
+        str | None, typer.Option("--shots", help="Few-shot: labelled rows per class (default 1,2,4,8,16).")
+    ] = None,
+    seeds: Annotated[int | None, typer.Option("--seeds", help="Number of seeds, 0..N-1 (default 10).")] = None,
+    tasks: Annotated[int | None, typer.Option("--tasks", help="Incremental: number of tasks (default 10).")] = None,
     preset: Annotated[
         str | None, typer.Option("--preset", help="Few-shot preset: 'mteb' reproduces MTEB's protocol.")
     ] = None,
@@ -65,15 +72,17 @@ def evaluate_cmd(
         bool, typer.Option("--transductive", help="Few-shot: also score each head's transductive refinement.")
     ] = False,
     strategies: Annotated[
-        str, typer.Option("--strategies", help="Active: comma list, e.g. random,entropy,coreset,pcoreset.")
-    ] = "random,entropy,coreset,pcoreset",
-    rounds: Annotated[int, typer.Option("--rounds", help="Active: rounds of queries.")] = 5,
+        str | None,
+        typer.Option("--strategies", help="Active: comma list (default random,entropy,coreset,pcoreset)."),
+    ] = None,
+    rounds: Annotated[int | None, typer.Option("--rounds", help="Active: rounds of queries (default 5).")] = None,
     budget: Annotated[
         int | None, typer.Option("--budget", help="Active: rows queried per round (default: classes).")
     ] = None,
     start: Annotated[
-        int, typer.Option("--start", help="Active: labels per class at the start (0: zero-shot start).")
-    ] = 1,
+        int | None,
+        typer.Option("--start", help="Active: labels per class at the start, 0 = zero-shot (default 1)."),
+    ] = None,
     imbalance: Annotated[
         float | None,
         typer.Option("--imbalance", help="Long-tail: train on a seeded exponential-profile split with this ratio (e.g. 10, 100)."),
@@ -87,29 +96,20 @@ def evaluate_cmd(
     encoder: Annotated[
         str | None, typer.Option("--encoder", "-e", help=f"Encoder id (default {DEFAULT_ENCODER}).")
     ] = None,
-    text_col: TextColOpt = None,
-    label_col: LabelColOpt = None,
-    split_col: SplitColOpt = None,
-    layer: LayerOpt = None,
-    pooling: PoolingOpt = None,
-    max_length: MaxLenOpt = None,
-    precision: PrecisionOpt = None,
     batch_size: BatchOpt = 64,
-    on_error: OnErrorOpt = "fail",
     wide: WideOpt = False,
     as_json: JsonOpt = False,
-    drop_unlabeled: DropUnlabeledOpt = False,
-    encoding: EncodingOpt = "utf-8",
+    *,
+    opts: DataOptions,
 ) -> None:
     """Run an evaluation protocol (--protocol) on DATA; results go to --run-dir/<protocol>.json."""
     if model is not None:
         if protocol is not None or preset is not None or imbalance is not None:
             raise InputError("Pass either --model (score a saved head) or --protocol, not both.")
         refuse("eval --model", head=head, run_dir=run_dir, out=out, transductive=transductive,
-               layer=layer, pooling=pooling, max_length=max_length, precision=precision)  # fmt: skip
-        table = load_inputs(data, head_encoder(model, encoder), text_col=text_col, label_col=label_col,
-                            split_col=split_col, on_error=on_error, drop_unlabeled=drop_unlabeled,
-                            encoding=encoding, multilabel=True)  # fmt: skip
+               shots=shots, seeds=seeds, tasks=tasks, strategies=strategies, rounds=rounds,
+               budget=budget, start=start, **opts.encoder_given())  # fmt: skip
+        table = load_inputs(data, head_encoder(model, encoder), **opts.reader(), multilabel=True)
         if table.is_multilabel:
             from ._multilabel import score_multilabel
 
@@ -129,18 +129,18 @@ def evaluate_cmd(
             + " (or score a saved head with `headwise score DATA --model HEAD_FILE`)."
         )
     name = protocol or "fewshot"
-    refuse(f"eval --protocol {name}", split=split)
-    if out is not None:
-        raise InputError(f"--out names a file, but eval writes a folder of results: use --run-dir {out}.")
-    request = EvalRequest(
-        encoder=encoder or DEFAULT_ENCODER, options=encoder_options(layer, pooling, max_length, precision),
-        heads=head, shots=ints(shots, "--shots"), seeds=seeds, tasks=tasks, preset=preset,
-        drop_overlap=drop_overlap, transductive=transductive, batch_size=batch_size,
-        strategies=strategies, rounds=rounds, budget=budget, start=start, imbalance=imbalance,
-    )  # fmt: skip
     if name not in list_protocols():
         raise InputError(f"Unknown protocol '{name}'. Available: {', '.join(list_protocols())}.")
-    table = load_inputs(data, request.encoder, text_col=text_col, label_col=label_col,
-                        split_col=split_col, on_error=on_error, drop_unlabeled=drop_unlabeled,
-                        encoding=encoding)  # fmt: skip
+    given = dict(shots=shots, seeds=seeds, tasks=tasks, preset=preset, drop_overlap=drop_overlap,
+                 transductive=transductive, strategies=strategies, rounds=rounds, budget=budget, start=start)  # fmt: skip
+    refuse(f"eval --protocol {name}", split=split,
+           **{k: v for k, v in given.items() if name not in PROTOCOL_OPTIONS.get(k, (name,))})  # fmt: skip
+    if out is not None:
+        raise InputError(f"--out names a file, but eval writes a folder of results: use --run-dir {out}.")
+    settings = {k: v for k, v in given.items() if v is not None}
+    if shots is not None:
+        settings["shots"] = ints(shots, "--shots")
+    request = EvalRequest(encoder=encoder or DEFAULT_ENCODER, options=opts.encoder(), heads=head,
+                          batch_size=batch_size, imbalance=imbalance, **settings)  # fmt: skip
+    table = load_inputs(data, request.encoder, **opts.reader())
     show_eval(evaluate(name, table, request, run_dir=run_dir), as_json, wide=wide, run_dir=run_dir)

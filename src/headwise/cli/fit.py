@@ -9,29 +9,24 @@ from typing import Annotated, Any
 import typer
 
 from ..exceptions import InputError
-from ..workflows import check_overlap, encoder_options, fit_head, load_inputs, media_report
+from ..workflows import check_overlap, fit_head, load_inputs, media_report
 from ._options import (
     DEFAULT_ENCODER,
+    ENCODE,
+    READ,
     BatchOpt,
     DataArg,
-    DropUnlabeledOpt,
+    DataOptions,
     DtypeOpt,
     EncoderOpt,
-    EncodingOpt,
     HeadsOpt,
     JsonOpt,
-    LabelColOpt,
-    LayerOpt,
-    MaxLenOpt,
-    OnErrorOpt,
-    PoolingOpt,
-    PrecisionOpt,
     RayAddressOpt,
     RayOpt,
     RunDirOpt,
-    SplitColOpt,
-    TextColOpt,
+    data_options,
     one_head,
+    refuse,
 )
 from ._render import media_notes, note, print_json, print_record, warn
 
@@ -50,6 +45,7 @@ def parse_params(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
+@data_options(*READ, *ENCODE)
 def fit(
     data: DataArg,
     head: HeadsOpt = None,
@@ -59,13 +55,6 @@ def fit(
     ] = None,
     train_split: Annotated[str, typer.Option("--train-split", help="Split to fit on.")] = "train",
     encoder: EncoderOpt = DEFAULT_ENCODER,
-    text_col: TextColOpt = None,
-    label_col: LabelColOpt = None,
-    split_col: SplitColOpt = None,
-    layer: LayerOpt = None,
-    pooling: PoolingOpt = None,
-    max_length: MaxLenOpt = None,
-    precision: PrecisionOpt = None,
     batch_size: BatchOpt = 64,
     dtype: DtypeOpt = "float32",
     calibrate: Annotated[
@@ -76,27 +65,28 @@ def fit(
         ),
     ] = False,
     calib_frac: Annotated[
-        float, typer.Option("--calib-frac", help="Fraction of train rows held out by --calibrate.")
-    ] = 0.2,
+        float | None,
+        typer.Option("--calib-frac", help="Fraction of train rows held out by --calibrate (default 0.2)."),
+    ] = None,
     alpha: Annotated[
-        float, typer.Option("--alpha", help="With --calibrate: report coverage at this miscoverage.")
-    ] = 0.1,
+        float | None,
+        typer.Option("--alpha", help="With --calibrate: report coverage at this miscoverage (default 0.1)."),
+    ] = None,
     run_dir: RunDirOpt = None,
-    on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
-    drop_unlabeled: DropUnlabeledOpt = False,
-    encoding: EncodingOpt = "utf-8",
     ray: RayOpt = False,
     ray_address: RayAddressOpt = None,
+    *,
+    opts: DataOptions,
 ) -> None:
     """Fit a head on the train split of DATA and save it (safetensors + JSON, no pickle)."""
     name = one_head(head, "auto", "fit")
     if run_dir is not None and not calibrate:
         raise InputError("--run-dir writes calibration and conformal results; add --calibrate.")
-    table = load_inputs(
-        data, encoder, text_col=text_col, label_col=label_col, split_col=split_col, on_error=on_error,
-        drop_unlabeled=drop_unlabeled, encoding=encoding, multilabel=True,
-    )
+    if not calibrate:
+        refuse("fit without --calibrate", calib_frac=calib_frac, alpha=alpha)
+    calib_frac = 0.2 if calib_frac is None else calib_frac
+    table = load_inputs(data, encoder, **opts.reader(), multilabel=True)
     if table.is_multilabel:
         if ray or ray_address is not None:
             raise InputError("--ray takes single-label data; drop it for multi-label data.")
@@ -105,7 +95,7 @@ def fit(
 
         res_ml = fit_multilabel_table(
             table, encoder=encoder, head=name, params=parse_params(param), out=out,
-            train_split=train_split, options=encoder_options(layer, pooling, max_length, precision),
+            train_split=train_split, options=opts.encoder(),
             batch_size=batch_size, dtype=dtype, calib_frac=calib_frac if calibrate else None,
             alpha=alpha, run_dir=run_dir,
         )  # fmt: skip
@@ -115,8 +105,8 @@ def fit(
         return
     res = fit_head(
         table, encoder=encoder, head=name, params=parse_params(param), out=out,
-        train_split=train_split, options=encoder_options(layer, pooling, max_length, precision),
-        batch_size=batch_size, dtype=dtype, calibrate=calibrate, calib_frac=calib_frac, alpha=alpha,
+        train_split=train_split, options=opts.encoder(),
+        batch_size=batch_size, dtype=dtype, calibrate=calibrate, calib_frac=calib_frac, alpha=0.1 if alpha is None else alpha,
         run_dir=run_dir, ray=ray or ray_address is not None, ray_address=ray_address,
     )  # fmt: skip
     result = res.to_dict()

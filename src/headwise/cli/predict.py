@@ -22,14 +22,12 @@ from ..workflows import (
 from ._options import (
     BatchOpt,
     DataArg,
-    DropUnlabeledOpt,
+    DataOptions,
     EncoderOverride,
-    EncodingOpt,
     JsonOpt,
-    OnErrorOpt,
-    SplitColOpt,
-    TextColOpt,
     WideOpt,
+    data_options,
+    refuse,
 )
 from ._render import fmt, media_notes, note, print_json, print_record, print_table
 
@@ -65,6 +63,7 @@ def _is_multilabel_model(model: Path) -> bool:
     return name is not None and name in list_heads() and is_multilabel_head(name)
 
 
+@data_options("text_col", "split_col", "on_error", "drop_unlabeled", "encoding")
 def predict(
     data: DataArg,
     model: Annotated[Path, typer.Option("--model", "-m", help="A head saved by `headwise fit`.")],
@@ -84,24 +83,22 @@ def predict(
         str | None, typer.Option("--ood", help="Flag rows as none of the known classes: msp, energy, mahalanobis.")
     ] = None,
     encoder: EncoderOverride = None,
-    text_col: TextColOpt = None,
-    split_col: SplitColOpt = None,
     batch_size: BatchOpt = 64,
-    on_error: OnErrorOpt = "fail",
     wide: WideOpt = False,
     as_json: JsonOpt = False,
-    drop_unlabeled: DropUnlabeledOpt = False,
-    encoding: EncodingOpt = "utf-8",
+    *,
+    opts: DataOptions,
 ) -> None:
     """Predict labels (with probabilities) for every row of DATA; labels are optional.
 
     When DATA has labels, accuracy (and with --alpha coverage and mean set size) is printed too.
     """
+    if alpha is None:
+        refuse("predict without --alpha", method=method, mondrian=mondrian)
     if out is not None and out.suffix.lower() not in (".jsonl", ".csv"):
         raise InputError(f"--out must end in .jsonl or .csv. Got {out.name} instead.")
-    table = load_inputs(data, head_encoder(model, encoder), text_col=text_col, split_col=split_col,
-                        require_labels=False, on_error=on_error, drop_unlabeled=drop_unlabeled,
-                        encoding=encoding, multilabel=True)  # fmt: skip
+    table = load_inputs(data, head_encoder(model, encoder), **opts.reader(), require_labels=False,
+                        multilabel=True)  # fmt: skip
     if table.is_multilabel or _is_multilabel_model(model):
         if ood is not None or mondrian or top_k != 1:
             raise InputError("--ood, --mondrian and --top-k apply to single-label heads; drop them.")

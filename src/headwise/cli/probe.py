@@ -16,19 +16,18 @@ from ..workflows import LayerSweep, load_inputs, sweep_sites
 from ._options import (
     DEFAULT_ENCODER,
     DataArg,
+    DataOptions,
     EncoderOpt,
     HeadsOpt,
     JsonOpt,
-    LabelColOpt,
-    MaxLenOpt,
     RunDirOpt,
-    SplitColOpt,
-    TextColOpt,
     WideOpt,
+    data_options,
 )
 from ._render import note, print_json, print_table, say_line
 
 
+@data_options("text_col", "label_col", "split_col", "max_length")
 def probe(
     data: DataArg,
     encoder: EncoderOpt = DEFAULT_ENCODER,
@@ -53,16 +52,16 @@ def probe(
     test_split: Annotated[
         str | None, typer.Option("--test-split", help="LLMs: split to report accuracy on (default: test).")
     ] = None,
-    text_col: TextColOpt = None,
-    label_col: LabelColOpt = None,
-    split_col: SplitColOpt = None,
-    max_length: MaxLenOpt = None,
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", help="Inputs per forward pass (16 for LLMs, else 64).")
     ] = None,
-    top: Annotated[int, typer.Option("--top", help="Best sites to list for --attention-heads.")] = 10,
+    top: Annotated[
+        int | None, typer.Option("--top", help="Best sites to list for --attention-heads (default 10).")
+    ] = None,
     wide: WideOpt = False,
     as_json: JsonOpt = False,
+    *,
+    opts: DataOptions,
 ) -> None:
     """Fit a head on every layer (or attention head) of an encoder; report accuracies.
 
@@ -71,11 +70,13 @@ def probe(
     """
     if out is not None:
         raise InputError(f"--out names a file, but this command writes a folder of results: use --run-dir {out}.")
-    table = load_inputs(data, encoder, text_col=text_col, label_col=label_col, split_col=split_col)
+    if top is not None and not attention_heads:
+        raise InputError("--top lists the best (layer, attention head) sites; add --attention-heads or drop it.")
+    table = load_inputs(data, encoder, **opts.reader())
     res = sweep_sites(
         table, encoder=encoder, layers=layers, heads=head, attention_heads=attention_heads,
         pooling=pooling, limit=limit, train_split=train_split, test_split=test_split,
-        max_length=max_length, batch_size=batch_size, plot=plot, run_dir=run_dir,
+        max_length=opts.max_length, batch_size=batch_size, plot=plot, run_dir=run_dir,
     )  # fmt: skip
     if run_dir is not None:
         note(f"wrote {run_dir / ('sweep.json' if isinstance(res, LayerSweep) else 'probe.json')}")
@@ -96,7 +97,7 @@ def probe(
     )
     if attention_heads:
         cols = ["layer", "attention head", "val accuracy", "test accuracy"]
-        print_table(title, cols, [list(t) for t in res.top(top)], wide=wide)
+        print_table(title, cols, [list(t) for t in res.top(top or 10)], wide=wide)
     else:
         cols = ["layer"] + [f"{c} val" for c in res.columns] + [f"{c} test" for c in res.columns]
         body = [[r, *res.val_accuracy[i].tolist(), *res.test_accuracy[i].tolist()] for i, r in enumerate(res.rows)]

@@ -9,22 +9,18 @@ import typer
 
 from ..compare import BASELINE_NAME, STANDARD_HEADS
 from ..exceptions import InputError
-from ..workflows import compare_table, encoder_options, load_inputs
+from ..workflows import compare_table, load_inputs
 from ._options import (
     DEFAULT_ENCODER,
+    ENCODE,
     BatchOpt,
+    DataOptions,
     DropOverlapOpt,
     EncoderOpt,
     HeadsOpt,
     JsonOpt,
-    LabelColOpt,
-    LayerOpt,
-    MaxLenOpt,
-    PoolingOpt,
-    PrecisionOpt,
-    SplitColOpt,
-    TextColOpt,
     WideOpt,
+    data_options,
     head_names,
 )
 from ._render import err_console, print_json, print_table, say_line, seconds, warn
@@ -47,6 +43,7 @@ def _find_data(data: Path | None) -> Path:
     )
 
 
+@data_options("text_col", "label_col", "split_col", *ENCODE)
 def quickstart(
     data: Annotated[
         Path | None,
@@ -67,16 +64,11 @@ def quickstart(
         bool, typer.Option("--baseline/--no-baseline", help="Also fit sklearn LogisticRegression.")
     ] = True,
     drop_overlap: DropOverlapOpt = False,
-    text_col: TextColOpt = None,
-    label_col: LabelColOpt = None,
-    split_col: SplitColOpt = None,
-    layer: LayerOpt = None,
-    pooling: PoolingOpt = None,
-    max_length: MaxLenOpt = None,
-    precision: PrecisionOpt = None,
     batch_size: BatchOpt = 64,
     wide: WideOpt = False,
     as_json: JsonOpt = False,
+    *,
+    opts: DataOptions,
 ) -> None:
     """Embed DATA (cached), fit every standard head, rank them and save the best one.
 
@@ -85,10 +77,10 @@ def quickstart(
     """
     path = _find_data(data)
     say = (lambda m: None) if as_json else (lambda m: err_console.print(f"» {m}", style="dim", markup=False))
-    table = load_inputs(path, encoder, text_col=text_col, label_col=label_col, split_col=split_col)
+    table = load_inputs(path, encoder, **opts.reader())
     res = compare_table(
         table, encoder=encoder, heads=head_names(head, ",".join(STANDARD_HEADS)),
-        options=encoder_options(layer, pooling, max_length, precision), validation_fraction=validation_fraction,
+        options=opts.encoder(), validation_fraction=validation_fraction,
         seed=seed, baseline=baseline, out=out, overwrite=force, drop_overlap=drop_overlap,
         batch_size=batch_size, on_step=say,
     )  # fmt: skip

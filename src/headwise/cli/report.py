@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from .._progress import working
+
 
 def report(
     run: Annotated[Path, typer.Argument(help="Run directory (trust.json, linear.json, fewshot.json, ...).")],
@@ -15,4 +17,6 @@ def report(
     """Write an HTML report (figures embedded) of the results found in RUN."""
     from ..report import build_report
 
-    typer.echo(f"wrote {build_report(run, out)}")
+    with working(f"building the report of {run}"):
+        page = build_report(run, out)
+    typer.echo(f"wrote {page}")

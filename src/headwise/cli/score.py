@@ -9,17 +9,14 @@ import typer
 
 from ..workflows import head_encoder, load_inputs, score_head
 from ._options import (
+    READ,
     BatchOpt,
     DataArg,
+    DataOptions,
     DropOverlapOpt,
-    DropUnlabeledOpt,
     EncoderOverride,
-    EncodingOpt,
     JsonOpt,
-    LabelColOpt,
-    OnErrorOpt,
-    SplitColOpt,
-    TextColOpt,
+    data_options,
 )
 from ._views import show_score
 
@@ -29,27 +26,20 @@ SplitOpt = Annotated[
 ]
 
 
+@data_options(*READ)
 def score(
     data: DataArg,
     model: ModelOpt,
     split: SplitOpt = None,
     encoder: EncoderOverride = None,
-    text_col: TextColOpt = None,
-    label_col: LabelColOpt = None,
-    split_col: SplitColOpt = None,
     batch_size: BatchOpt = 64,
     drop_overlap: DropOverlapOpt = False,
-    on_error: OnErrorOpt = "fail",
     as_json: JsonOpt = False,
-    drop_unlabeled: DropUnlabeledOpt = False,
-    encoding: EncodingOpt = "utf-8",
+    *,
+    opts: DataOptions,
 ) -> None:
     """Score a saved head on DATA: accuracy and macro-F1 (test split when present)."""
-    table = load_inputs(
-        data, head_encoder(model, encoder), text_col=text_col, label_col=label_col,
-        split_col=split_col, on_error=on_error, drop_unlabeled=drop_unlabeled, encoding=encoding,
-        multilabel=True,
-    )  # fmt: skip
+    table = load_inputs(data, head_encoder(model, encoder), **opts.reader(), multilabel=True)
     if table.is_multilabel:
         from ._multilabel import score_multilabel
 

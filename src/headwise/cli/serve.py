@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ..exceptions import InputError
+from .._validation import check_choice, check_int_range
 from ._render import err_console
 
 
@@ -99,10 +99,9 @@ def serve(
     """
     from ..service import ServeSettings, ServiceState, read_token
 
-    if not 0 < port < 65536:
-        raise InputError(f"--port must be between 1 and 65535. Got {port} instead.")
-    if log_level not in ("debug", "info", "warning"):
-        raise InputError(f"--log-level must be debug, info or warning. Got {log_level!r}.")
+    check_int_range(port, "--port", 1, 65535)
+    check_choice(log_level, "--log-level", ("debug", "info", "warning"))
+    check_int_range(blas_threads, "--blas-threads", 1)
     token = None if read_only else read_token(token_file)
     settings = ServeSettings(
         models, token=token, read_only=read_only, state_dir=state_dir, max_batch=max_batch,
@@ -123,8 +122,6 @@ def serve(
             f"[yellow]warning:[/] serving on {host}: other machines can reach it "
             "(use a TLS proxy in front of it).", highlight=False,
         )  # fmt: skip
-    if blas_threads < 1:
-        raise InputError(f"--blas-threads must be at least 1. Got {blas_threads} instead.")
     # The service's own linear algebra is small (one row's logits, a d×d solve per write); threaded
     # BLAS only adds spin-waiting between requests, which on a busy machine made each write ~15×
     # slower. This limits numpy/scipy's BLAS only: torch's encoder threads are separate.

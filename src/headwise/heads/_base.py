@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._validation import check_fit_inputs, check_n_features, extreme_scale
 from ..exceptions import HeadwiseError, InputError, InputTypeError
 from ._mltargets import refuse_label_lists
+from ._registry import get_head_class, name_of_head
 from ._stats import SufficientStats
 
 __all__ = ["BaseHead"]
@@ -147,12 +148,22 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         ]
 
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Split fitted attributes into numeric arrays and JSON-able metadata."""
+        """Split fitted attributes into numeric arrays and JSON-able metadata.
+
+        A fitted attribute that is itself a registered head (a base or inner head) is saved
+        nested: its arrays under ``<name>/``, its record ``{"kind": "head", "head": registry
+        name, "params": ..., "meta": its own state}``.
+        """
         arrays: dict[str, np.ndarray] = {}
         meta: dict[str, Any] = {}
         for name in self._fitted_attributes():
             value = getattr(self, name)
-            if isinstance(value, SufficientStats):
+            if isinstance(value, BaseHead):
+                inner_arrays, inner_meta = value._get_state()
+                arrays.update({f"{name}/{k}": v for k, v in inner_arrays.items()})
+                meta[name] = {"kind": "head", "head": name_of_head(type(value)),
+                              "params": value.get_params(deep=False), "meta": inner_meta}  # fmt: skip
+            elif isinstance(value, SufficientStats):
                 a, m = value.to_arrays(prefix=f"{name}.")
                 arrays.update(a)
                 meta[name] = {"kind": "stats", "meta": m}
@@ -180,6 +191,8 @@ class BaseHead(ClassifierMixin, BaseEstimator):
                 setattr(self, name, np.asarray(arrays[name]))
             elif kind == "list":
                 setattr(self, name, np.asarray(info["value"], dtype=np.dtype(info["dtype"])))
+            elif kind == "head":
+                setattr(self, name, _nested_head(name, info, arrays))
             else:
                 setattr(self, name, info["value"])
 
@@ -187,3 +200,19 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
+
+
+def _nested_head(name: str, info: dict[str, Any], arrays: dict[str, np.ndarray]) -> BaseHead:
+    """The head saved nested as attribute ``name`` (see :meth:`BaseHead._get_state`).
+
+    Files written before the one layout (transductive and logit-adjusted heads) keep their
+    own: the inner state under ``"state"`` (not ``"meta"``), arrays under ``<name>.``, and the
+    transductive head's registry name under ``"name"``; they load unchanged.
+    """
+    if "meta" in info:
+        prefix, inner_meta = f"{name}/", info["meta"]
+    else:
+        prefix, inner_meta = f"{name}.", info["state"]
+    head = get_head_class(info["head"] if "head" in info else info["name"])(**info["params"])
+    head._set_state({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}, inner_meta)
+    return head  # type: ignore[no-any-return]

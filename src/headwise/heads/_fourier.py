@@ -9,12 +9,12 @@ adds the frequency-weighted regulariser ``γ Σ_k k² |c_k / c_0|²``, which fav
 
 from __future__ import annotations
 
-from numbers import Integral, Real
 from typing import Any, Self
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from .._validation import check_param_float, check_param_int
 from ..exceptions import InputError
 from ._base import BaseHead
 from ._registry import register_head
@@ -108,13 +108,9 @@ class FourierHead(BaseHead):
 
     def _check(self) -> None:
         for name in ("n_bins", "n_frequencies", "max_epochs"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, Integral) or v < (2 if name == "n_bins" else 1):
-                raise InputError(f"The '{name}' parameter of FourierHead must be an int >= 1. Got {v!r}.")
+            check_param_int(getattr(self, name), name, "FourierHead", low=2 if name == "n_bins" else 1)
         for name in ("gamma", "lr", "weight_decay"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, Real) or not 0 <= v < np.inf:
-                raise InputError(f"The '{name}' parameter of FourierHead must be a float >= 0. Got {v!r}.")
+            check_param_float(getattr(self, name), name, "FourierHead", 0.0)
 
     def _validate_fit(self, X: Any, y: Any, *, reset: bool = True) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.utils.validation import validate_data

@@ -7,17 +7,16 @@ chosen on a class-balanced held-out split; ``τ = 0`` leaves the head unchanged.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from numbers import Real
 from typing import Any, Self
 
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .._validation import check_param_float, check_param_grid
 from ..exceptions import InputError
 from ._base import BaseHead
-from ._registry import get_head, name_of_head, register_head
+from ._registry import get_head, register_head
 
 __all__ = ["LogitAdjustedHead", "adjust_logits", "balanced_accuracy", "balanced_holdout"]
 
@@ -117,21 +116,9 @@ class LogitAdjustedHead(BaseHead):
         self.random_state = random_state
 
     def _grid(self) -> np.ndarray:
-        vals = [self.tau] if self.tau is not None else list(self.taus)
-        if not vals or any(
-            isinstance(t, bool) or not isinstance(t, Real) or not 0 <= t < np.inf for t in vals
-        ):
-            raise InputError(
-                "The 'taus'/'tau' parameters of LogitAdjustedHead must be floats in [0, inf). "
-                f"Got taus={self.taus!r}, tau={self.tau!r} instead."
-            )
-        f = self.validation_fraction
-        if isinstance(f, bool) or not isinstance(f, Real) or not 0 < f < 1:
-            raise InputError(
-                "The 'validation_fraction' parameter of LogitAdjustedHead must be a float in "
-                f"(0, 1). Got {f!r} instead."
-            )
-        return np.unique(np.asarray(vals, dtype=np.float64))
+        taus = check_param_grid(self.taus, self.tau, "LogitAdjustedHead", ("taus", "tau"), zero_ok=True)
+        check_param_float(self.validation_fraction, "validation_fraction", "LogitAdjustedHead", 0, 1, low_open=True)
+        return taus
 
     def _new_base(self) -> Any:
         if self.base == "logitadjust":
@@ -165,33 +152,3 @@ class LogitAdjustedHead(BaseHead):
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
         return adjust_logits(self.base_.logits(X), self.log_prior_, self.tau_)
-
-    # ---------------------------------------------------------------- persistence
-    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        base = self.__dict__.pop("base_")
-        try:
-            arrays, meta = super()._get_state()
-        finally:
-            self.base_ = base
-        b_arrays, b_meta = base._get_state()
-        arrays.update({f"base_.{k}": v for k, v in b_arrays.items()})
-        meta["base_"] = {"kind": "head", "head": name_of_head(type(base)),
-                         "params": json.loads(json.dumps(base.get_params(deep=False), default=_plain)),
-                         "state": b_meta}  # fmt: skip
-        return arrays, meta
-
-    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        info = meta.pop("base_")
-        super()._set_state({k: v for k, v in arrays.items() if not k.startswith("base_.")}, meta)
-        base = get_head(info["head"], **info["params"])
-        base._set_state({k[6:]: v for k, v in arrays.items() if k.startswith("base_.")}, info["state"])
-        base.n_features_in_ = self.n_features_in_
-        self.base_ = base
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, (np.ndarray, tuple)):
-        return list(v.tolist() if isinstance(v, np.ndarray) else v)
-    raise TypeError(type(v))

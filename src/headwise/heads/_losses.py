@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_param_choice
+
 __all__ = [
     "LOSSES", "balanced_softmax_offsets", "check_loss", "torch_loss", "zloss_default_b", "zloss_terms",
 ]
@@ -40,20 +42,20 @@ _EPS = 1e-12
 
 
 def check_loss(loss: str, owner: str, allowed: tuple[str, ...] = LOSSES) -> str:
-    from ..exceptions import InputError
+    """``loss`` if it is one of ``allowed``, else the standard parameter message.
 
-    if loss not in allowed:
-        why = ""
-        if loss == "zloss" and loss in LOSSES:
-            why = (
-                " The Z-loss is unchanged when the weights are scaled, so under an L2 penalty it has"
-                " no minimiser; for a linear Z-loss model use MLPHead(hidden_layers=0, loss='zloss')"
-                " (--head mlp --param hidden_layers=0 --param loss=zloss), regularised by early stopping."
-            )
+    The Z-loss refused by a head with an L2 penalty says why (no minimiser) and what to use.
+    """
+    if loss == "zloss" and loss in LOSSES and loss not in allowed:
+        from ..exceptions import InputError
+
         raise InputError(
-            f"The 'loss' parameter of {owner} must be one of {allowed}. Got {loss!r} instead.{why}"
+            f"The 'loss' parameter of {owner} must be one of {allowed}. Got {loss!r} instead."
+            " The Z-loss is unchanged when the weights are scaled, so under an L2 penalty it has"
+            " no minimiser; for a linear Z-loss model use MLPHead(hidden_layers=0, loss='zloss')"
+            " (--head mlp --param hidden_layers=0 --param loss=zloss), regularised by early stopping."
         )
-    return loss
+    return str(check_param_choice(loss, "loss", owner, allowed))
 
 
 def balanced_softmax_offsets(counts: np.ndarray) -> np.ndarray:

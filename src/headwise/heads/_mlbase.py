@@ -8,7 +8,7 @@ indicator matrix over ``classes_``: a label is on where its logit reaches ``thre
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any, Self
 
 import numpy as np
@@ -16,7 +16,7 @@ from scipy.special import expit
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validation import check_fit_inputs, extreme_scale
+from .._validation import check_fit_inputs, check_param_float, check_param_int, extreme_scale
 from ..exceptions import InputError
 from ._base import BaseHead, _as_input_error, _friendly_precheck
 from ._mltargets import align_targets, is_label_lists, multilabel_targets
@@ -107,17 +107,9 @@ class MultiLabelHead(BaseHead):
                 f"The 'threshold' parameter of {owner} must be 'f1' or a finite float (a logit). "
                 f"Got {t!r} instead."
             )
-        k = self.top_k
-        if k is not None and (isinstance(k, bool) or not isinstance(k, Integral) or k < 1):
-            raise InputError(
-                f"The 'top_k' parameter of {owner} must be None or an int >= 1. Got {k!r} instead."
-            )
-        f = self.validation_fraction
-        if isinstance(f, bool) or not isinstance(f, Real) or not 0.0 < f < 1.0:
-            raise InputError(
-                f"The 'validation_fraction' parameter of {owner} must be a float in (0, 1). "
-                f"Got {f!r} instead."
-            )
+        if self.top_k is not None:
+            check_param_int(self.top_k, "top_k", owner)
+        check_param_float(self.validation_fraction, "validation_fraction", owner, 0.0, 1.0, low_open=True)
 
     def _validate_ml(self, X: Any, y: Any, *, reset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if y is None or (not is_label_lists(y) and np.ndim(y) == 1):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
-from ..exceptions import InputError
+from .._validation import check_param_choice, check_param_float, check_param_int
 from ._knn import _WEIGHTS, _normalize_rows, knn_neighbours
 from ._mlbase import MultiLabelHead
 from ._registry import register_head
@@ -92,23 +91,9 @@ class MultiLabelKNNHead(MultiLabelHead):
 
     def _check_params(self) -> None:
         for name in ("n_neighbors", "batch_size"):
-            v = getattr(self, name)
-            if not (isinstance(v, Integral) and not isinstance(v, bool) and v >= 1):
-                raise InputError(
-                    f"The '{name}' parameter of MultiLabelKNNHead must be an int in [1, inf). "
-                    f"Got {v!r} instead."
-                )
-        if self.weights not in _WEIGHTS:
-            raise InputError(
-                f"The 'weights' parameter of MultiLabelKNNHead must be one of {_WEIGHTS}. "
-                f"Got {self.weights!r} instead."
-            )
-        s = self.smoothing
-        if isinstance(s, bool) or not isinstance(s, Real) or not 0 <= s < np.inf:
-            raise InputError(
-                f"The 'smoothing' parameter of MultiLabelKNNHead must be a float in [0, inf). "
-                f"Got {s!r} instead."
-            )
+            check_param_int(getattr(self, name), name, "MultiLabelKNNHead")
+        check_param_choice(self.weights, "weights", "MultiLabelKNNHead", _WEIGHTS)
+        check_param_float(self.smoothing, "smoothing", "MultiLabelKNNHead", 0.0)
 
     def _fit_core(self, X: np.ndarray, Y: np.ndarray, classes: np.ndarray) -> None:
         self._check_params()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -12,7 +11,7 @@ from scipy import linalg
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from ..exceptions import InputError
+from .._validation import check_param_choice, check_param_float, check_param_grid, check_param_int
 from ._lda import oas_shrinkage, shrink
 from ._mlbase import MultiLabelHead
 from ._registry import register_head
@@ -152,25 +151,10 @@ class MultiLabelLogisticHead(MultiLabelHead):
 
     def _grid(self) -> np.ndarray:
         owner = type(self).__name__
-        try:
-            Cs = np.unique(np.asarray(self.C if self.C is not None else self.Cs, dtype=np.float64))
-        except (TypeError, ValueError):
-            Cs = np.array([np.nan])
-        if Cs.size == 0 or not np.all(np.isfinite(Cs) & (Cs > 0)):
-            raise InputError(
-                f"The 'Cs' and 'C' parameters of {owner} must be floats in (0, inf). "
-                f"Got Cs={self.Cs!r}, C={self.C!r} instead."
-            )
-        it = self.max_iter
-        if isinstance(it, bool) or not isinstance(it, Integral) or it < 1:
-            raise InputError(f"The 'max_iter' parameter of {owner} must be an int >= 1. Got {it!r}.")
-        if isinstance(self.tol, bool) or not isinstance(self.tol, Real) or not self.tol > 0:
-            raise InputError(f"The 'tol' parameter of {owner} must be a float > 0. Got {self.tol!r}.")
-        if self.preprocess not in ("whiten", "none"):
-            raise InputError(
-                f"The 'preprocess' parameter of {owner} must be 'whiten' or 'none'. "
-                f"Got {self.preprocess!r} instead."
-            )
+        Cs = check_param_grid(self.Cs, self.C, owner)
+        check_param_int(self.max_iter, "max_iter", owner)
+        check_param_float(self.tol, "tol", owner, 0.0, low_open=True)
+        check_param_choice(self.preprocess, "preprocess", owner, ("whiten", "none"))
         return Cs
 
     def _whitening(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

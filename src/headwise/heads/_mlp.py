@@ -7,12 +7,12 @@ prediction is a numpy forward pass, so the head takes and returns numpy and save
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from numbers import Integral, Real
 from typing import Any, Self
 
 import numpy as np
 from sklearn.model_selection import ParameterGrid
 
+from .._validation import check_param_choice, check_param_float, check_param_int
 from ..exceptions import InputError, MissingDependencyError
 from ._base import BaseHead
 from ._holdout import stratified_holdout
@@ -193,19 +193,12 @@ class MLPHead(BaseHead):
         owner = type(self).__name__
         check_loss(self.loss, owner)
         for name in ("width", "batch_size", "max_epochs", "patience"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, Integral) or v < 1:
-                raise InputError(f"The '{name}' parameter of {owner} must be an int >= 1. Got {v!r} instead.")
-        if self.hidden_layers not in (0, 1, 2):
-            raise InputError(f"The 'hidden_layers' parameter of {owner} must be 0, 1 or 2. Got {self.hidden_layers!r}.")
-        for name, lo, hi in (("dropout", 0.0, 1.0), ("validation_fraction", 0.0, 1.0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, Real) or not lo <= v < hi or (name[0] == "v" and v == 0):
-                raise InputError(f"The '{name}' parameter of {owner} must be a float in [{lo}, {hi}). Got {v!r}.")
-        for name in ("lr", "weight_decay"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, Real) or not 0 <= v < np.inf or (name == "lr" and v == 0):
-                raise InputError(f"The '{name}' parameter of {owner} must be a float > 0. Got {v!r}.")
+            check_param_int(getattr(self, name), name, owner)
+        check_param_choice(self.hidden_layers, "hidden_layers", owner, (0, 1, 2))
+        check_param_float(self.dropout, "dropout", owner, 0.0, 1.0)
+        check_param_float(self.validation_fraction, "validation_fraction", owner, 0.0, 1.0, low_open=True)
+        check_param_float(self.lr, "lr", owner, 0.0, low_open=True)
+        check_param_float(self.weight_decay, "weight_decay", owner, 0.0)
         base = {"hidden_layers": self.hidden_layers, "width": self.width, "dropout": self.dropout,
                 "lr": self.lr, "weight_decay": self.weight_decay}  # fmt: skip
         grid = DEFAULT_GRID if self.param_grid is None else dict(self.param_grid)

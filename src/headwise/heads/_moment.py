@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .._validation import check_param_int
-from ..exceptions import InputError
+from .._validation import check_param_choice, check_param_int, param_error
 from ._registry import get_head, register_head
 from ._token_base import TokenHead
 from ._tokens import RaggedTokens
@@ -125,16 +124,9 @@ class MomentProbeHead(TokenHead):
     def _check_params(self, d: int) -> int:
         owner = type(self).__name__
         check_param_int(self.rank, "rank", owner)
-        if self.projection not in _PROJECTIONS:
-            raise InputError(
-                f"The 'projection' parameter of {owner} must be one of "
-                f"{', '.join(map(repr, _PROJECTIONS))}. Got {self.projection!r} instead."
-            )
+        check_param_choice(self.projection, "projection", owner, _PROJECTIONS)
         if self.head_params is not None and not isinstance(self.head_params, dict):
-            raise InputError(
-                f"The 'head_params' parameter of {owner} must be a dict or None. "
-                f"Got {self.head_params!r} instead."
-            )
+            raise param_error(owner, "head_params", "a dict or None", self.head_params)
         return int(min(self.rank, d))
 
     def _projection(self, tokens: RaggedTokens, rank: int) -> tuple[np.ndarray, np.ndarray]:

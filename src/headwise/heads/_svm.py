@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from numbers import Integral
 from typing import Any, Self
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
 
-from ..exceptions import InputError
+from .._validation import check_param_float, check_param_grid, check_param_int
 from ._base import BaseHead
 from ._holdout import stratified_holdout
 from ._registry import register_head
@@ -68,21 +67,9 @@ class LinearSVMHead(BaseHead):
         self.random_state = random_state
 
     def _grid(self) -> np.ndarray:
-        try:
-            Cs = np.unique(np.asarray(self.C if self.C is not None else self.Cs, dtype=np.float64))
-        except (TypeError, ValueError):
-            Cs = np.array([np.nan])
-        if Cs.size == 0 or not np.all(np.isfinite(Cs) & (Cs > 0)):
-            raise InputError(
-                "The 'Cs' and 'C' parameters of LinearSVMHead must be floats in (0, inf). "
-                f"Got Cs={self.Cs!r}, C={self.C!r} instead."
-            )
-        it = self.max_iter
-        if isinstance(it, bool) or not isinstance(it, Integral) or it < 1:
-            raise InputError(f"The 'max_iter' parameter of LinearSVMHead must be an int >= 1. Got {it!r}.")
-        f = self.validation_fraction
-        if not 0 < f < 1:
-            raise InputError(f"The 'validation_fraction' of LinearSVMHead must be in (0, 1). Got {f!r}.")
+        Cs = check_param_grid(self.Cs, self.C, "LinearSVMHead")
+        check_param_int(self.max_iter, "max_iter", "LinearSVMHead")
+        check_param_float(self.validation_fraction, "validation_fraction", "LinearSVMHead", 0, 1, low_open=True)
         return Cs
 
     def fit(self, X: Any, y: Any) -> Self:

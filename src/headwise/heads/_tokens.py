@@ -4,7 +4,7 @@ The token heads (:class:`~headwise.heads.AttentiveProbeHead`, :class:`~headwise.
 take ``X`` as any of
 
 * :class:`~headwise.encoders.TokenEmbeddings` (what ``pooling="tokens"`` encoders return) or the
-  store's ``TokenArrays`` (``EmbeddingSet.token_embeddings()``): anything with ``vectors``
+  store's ``EmbeddingSet.token_embeddings()`` (the same type): anything with ``vectors``
   ``(total_tokens, d)`` and ``offsets`` ``(n + 1,)``;
 * a list (or tuple) of ``(t_i, d)`` arrays, one per example;
 * a padded 3-D array ``(n, T, d)`` whose every position is a real token; for padded batches with

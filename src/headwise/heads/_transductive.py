@@ -162,30 +162,3 @@ class TransductiveHead(BaseHead):
             k=int(self.n_neighbors), n_iter=int(self.n_iter),
             support_weight=float(self.support_weight),
         )
-
-    # ---------------------------------------------------------------- persistence
-    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """The base head's state nests under ``base_.`` (save/load without pickle)."""
-        from ._registry import name_of_head
-
-        base = self.__dict__.pop("base_")
-        try:
-            arrays, meta = super()._get_state()
-        finally:
-            self.base_ = base
-        b_arrays, b_meta = base._get_state()
-        arrays.update({f"base_.{k}": v for k, v in b_arrays.items()})
-        meta["base_"] = {"kind": "head", "name": name_of_head(type(base)),
-                         "params": base.get_params(deep=False), "state": b_meta}
-        return arrays, meta
-
-    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        from ._registry import get_head_class
-
-        info = meta.pop("base_")
-        super()._set_state(arrays, meta)
-        base = get_head_class(info["name"])(**info["params"])
-        prefix = "base_."
-        base._set_state({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)},
-                        info["state"])
-        self.base_ = base

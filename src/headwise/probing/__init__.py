@@ -7,6 +7,7 @@
 
 from ._features import site_features
 from ._plot import plot_sweep
-from ._sweep import SweepResult, head_sweep, layer_sweep, parse_layers
+from ._result import SweepResult
+from ._sweep import head_sweep, layer_sweep, parse_layers
 
 __all__ = ["SweepResult", "head_sweep", "layer_sweep", "parse_layers", "plot_sweep", "site_features"]

@@ -1,8 +1,8 @@
 """The one sweep plot (matplotlib, optional): a heatmap of a site sweep, or accuracy by layer.
 
-:func:`plot_sweep` takes a :class:`~headwise.probing.SweepResult` (sites: layers × poolings or
-attention heads, drawn as a heatmap) or a list of per-layer results of
-:func:`headwise.protocols.layer_sweep_eval` (one head each, drawn as lines by layer).
+:func:`plot_sweep` takes a :class:`~headwise.probing.SweepResult`: a site sweep (layers × poolings
+or attention heads) is drawn as a heatmap; per-layer results of
+:func:`headwise.protocols.layer_sweep_eval` (one head each, alone or in a list) as lines by layer.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def _layer_lines(results: Sequence[Any], path: str | Path) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for r in results:
-        (line,) = ax.plot(r.layers, r.test_accuracy, marker="o", label=f"{r.head} test")
-        ax.plot(r.layers, r.val_accuracy, ls="--", color=line.get_color(), label=f"{r.head} val")
+        (line,) = ax.plot(r.layers, r.test_accuracy[:, 0], marker="o", label=f"{r.head} test")
+        ax.plot(r.layers, r.val_accuracy[:, 0], ls="--", color=line.get_color(), label=f"{r.head} val")
     ax.set_xlabel("layer")
     ax.set_ylabel("accuracy")
     ax.grid(alpha=0.3)
@@ -64,7 +64,7 @@ def plot_sweep(result: Any, path: str | Path, *, which: str = "test") -> Path:
     """
     if isinstance(result, (list, tuple)):
         return _layer_lines(result, path)
-    if hasattr(result, "layers") and not hasattr(result, "rows"):
+    if result.record is not None:  # a per-layer protocol sweep: one curve, drawn as lines
         return _layer_lines([result], path)
     plt = _pyplot()
     acc = np.asarray(result.test_accuracy if which == "test" else result.val_accuracy)

@@ -2,76 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..exceptions import InputError
+from ._result import SweepResult
 
-__all__ = ["SweepResult", "head_sweep", "layer_sweep", "parse_layers"]
+__all__ = ["head_sweep", "layer_sweep", "parse_layers"]
 
 SWEEP_HEADS = ("ridge", "lda", "logistic", "ncm")
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    """Accuracy of one head per site; rows are layers, columns poolings or attention heads.
-
-    ``kind == "layers"``: ``rows`` are hidden-state indices (0 = embeddings) and ``columns``
-    the poolings. ``kind == "heads"``: ``rows`` are block indices (0-based) and ``columns``
-    attention-head indices, all at ``pooling``. ``val_accuracy`` comes from a stratified
-    ``validation_fraction`` of the training rows (the head fitted on the rest); ``test_accuracy``
-    from the head refitted on all training rows (NaN without test rows). ``best`` is the site with
-    the highest validation accuracy (ties: the earlier one), so picking it never sees the test set.
-    """
-
-    kind: str  # "layers" or "heads"
-    encoder: str  # encoder name
-    head: str  # registry name of the head fitted per site
-    pooling: str | None  # the pooling of a head sweep; None for a layer sweep
-    rows: tuple[int, ...]  # layer (or block) indices
-    columns: tuple[Any, ...]  # poolings (layer sweep) or attention-head indices (head sweep)
-    val_accuracy: np.ndarray  # (len(rows), len(columns))
-    test_accuracy: np.ndarray  # (len(rows), len(columns)); NaN without test rows
-    best: tuple[int, Any]  # (row, column) with the best validation accuracy
-    best_val_accuracy: float
-    best_test_accuracy: float
-    n_train: int
-    n_val: int  # training rows held out for validation
-    n_test: int
-
-    def top(self, k: int = 10) -> list[tuple[int, Any, float, float]]:
-        """The ``k`` best sites by validation accuracy: ``(row, column, val, test)``."""
-        flat = [
-            (float(self.val_accuracy[i, j]), -i, -j, r, c)
-            for i, r in enumerate(self.rows)
-            for j, c in enumerate(self.columns)
-        ]
-        flat.sort(key=lambda x: (x[0], x[1], x[2]), reverse=True)
-        out = []
-        for v, mi, mj, r, c in flat[:k]:
-            out.append((r, c, v, float(self.test_accuracy[-mi, -mj])))
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "encoder": self.encoder,
-            "head": self.head,
-            "pooling": self.pooling,
-            "rows": list(self.rows),
-            "columns": list(self.columns),
-            "val_accuracy": self.val_accuracy.tolist(),
-            "test_accuracy": self.test_accuracy.tolist(),
-            "best": list(self.best),
-            "best_val_accuracy": self.best_val_accuracy,
-            "best_test_accuracy": self.best_test_accuracy,
-            "n_train": self.n_train,
-            "n_val": self.n_val,
-            "n_test": self.n_test,
-        }
 
 
 def parse_layers(spec: str | Sequence[int] | None, top: int) -> list[int]:
@@ -159,15 +100,30 @@ def _prepare(y: Any, train: Any, test: Any, n: int) -> tuple[np.ndarray, np.ndar
     return y, train, test
 
 
-def _result(kind: str, encoder: Any, head: str, pooling: str | None, rows: list[int], columns: list[Any],
-            val: np.ndarray, test_acc: np.ndarray, n_train: int, n_val: int, n_test: int) -> SweepResult:
-    i, j = np.unravel_index(int(np.argmax(val)), val.shape)  # first maximum: earliest site
-    return SweepResult(
-        kind=kind, encoder=str(encoder.name), head=head, pooling=pooling, rows=tuple(rows),
-        columns=tuple(columns), val_accuracy=val, test_accuracy=test_acc,
-        best=(rows[i], columns[j]), best_val_accuracy=float(val[i, j]),
-        best_test_accuracy=float(test_acc[i, j]), n_train=n_train, n_val=n_val, n_test=n_test,
+def _sweep_sites(
+    kind: str, encoder: Any, texts: Sequence[str], y: Any, train: Any, test: Any, layers: Any,
+    top: int, cols: list[Any], site: Callable[[int, Any], tuple[int, Any, str]], pooling: str | None,
+    head: str, head_params: dict[str, Any] | None, validation_fraction: float, random_state: int,
+    store: Any, batch_size: int, progress: bool | None,
+) -> SweepResult:
+    """The sweep both public sweeps run: ``site(row, col)`` names the features of a grid cell
+    (``(layer, attention head or None, pooling)``); all come from one pass, then one head each."""
+    from ._features import site_features
+
+    texts = list(texts)
+    y, train, test = _prepare(y, train, test, len(texts))
+    params = _head_params(head, head_params)
+    rows = parse_layers(layers, top)
+    fit_rows, val_rows = _split(y, train, validation_fraction, random_state)
+    feats = site_features(
+        encoder, texts, [site(r, c) for r in rows for c in cols],
+        store=store, batch_size=batch_size, progress=progress,
     )  # fmt: skip
+    val, tst = _score_grid(
+        lambda r, c: feats[site(r, c)], rows, cols, head, params, y, fit_rows, val_rows, train, test
+    )
+    return SweepResult.from_grid(kind, str(encoder.name), head, pooling, rows, cols, val, tst,
+                                 train.size, val_rows.size, test.size)  # fmt: skip
 
 
 def layer_sweep(
@@ -206,23 +162,11 @@ def layer_sweep(
     >>> r.best, r.best_test_accuracy  # doctest: +SKIP
     ((18, 'mean'), 0.83)
     """
-    from ._features import site_features
-
-    texts = list(texts)
-    y, train, test = _prepare(y, train, test, len(texts))
-    params = _head_params(head, head_params)
-    rows = parse_layers(layers, encoder.n_layers)
-    fit_rows, val_rows = _split(y, train, validation_fraction, random_state)
-    feats = site_features(
-        encoder, texts, [(r, None, p) for r in rows for p in poolings],
-        store=store, batch_size=batch_size, progress=progress,
+    return _sweep_sites(
+        "layers", encoder, texts, y, train, test, layers, encoder.n_layers, list(poolings),
+        lambda r, p: (r, None, p), None, head, head_params, validation_fraction, random_state,
+        store, batch_size, progress,
     )  # fmt: skip
-    val, tst = _score_grid(
-        lambda r, p: feats[(r, None, p)], rows, poolings, head, params, y, fit_rows, val_rows,
-        train, test,
-    )  # fmt: skip
-    return _result("layers", encoder, head, None, rows, list(poolings), val, tst,
-                   train.size, val_rows.size, test.size)  # fmt: skip
 
 
 def head_sweep(
@@ -248,21 +192,8 @@ def head_sweep(
     output before ``o_proj``, pooled with ``pooling``. Features of all sites come from one
     forward pass per batch and are cached per (block, head, pooling).
     """
-    from ._features import site_features
-
-    texts = list(texts)
-    y, train, test = _prepare(y, train, test, len(texts))
-    params = _head_params(head, head_params)
-    rows = parse_layers(layers, encoder.n_layers - 1)
-    cols = list(range(encoder.n_heads))
-    fit_rows, val_rows = _split(y, train, validation_fraction, random_state)
-    feats = site_features(
-        encoder, texts, [(r, h, pooling) for r in rows for h in cols],
-        store=store, batch_size=batch_size, progress=progress,
+    return _sweep_sites(
+        "heads", encoder, texts, y, train, test, layers, encoder.n_layers - 1,
+        list(range(encoder.n_heads)), lambda r, h: (r, h, pooling), pooling, head, head_params,
+        validation_fraction, random_state, store, batch_size, progress,
     )  # fmt: skip
-    val, tst = _score_grid(
-        lambda r, h: feats[(r, h, pooling)], rows, cols, head, params, y, fit_rows, val_rows,
-        train, test,
-    )  # fmt: skip
-    return _result("heads", encoder, head, pooling, rows, cols, val, tst,
-                   train.size, val_rows.size, test.size)  # fmt: skip

@@ -15,7 +15,6 @@ from ._results import (
     MTEBResult,
     RunRecord,
     Summary,
-    SweepResult,
     ZeroShotResult,
     summarize,
     write_json_atomic,
@@ -30,7 +29,14 @@ from .few_shot import (
     sample_per_class,
 )
 from .gzsl import GZSLResult, gzsl_eval
-from .layer_sweep import embed_layers, layer_sweep_eval, plot_sweep, resolve_layers
+from .layer_sweep import (
+    SweepResult,
+    embed_layers,
+    layer_sweep_eval,
+    layer_sweep_json,
+    plot_sweep,
+    resolve_layers,
+)
 from .linear import DEFAULT_GRIDS, find_leakage, linear_eval
 from .long_tail import LongTailResult, long_tail_eval, long_tail_indices
 from .transductive import transductive_eval
@@ -64,6 +70,7 @@ __all__ = [
     "forgetting",
     "gzsl_eval",
     "layer_sweep_eval",
+    "layer_sweep_json",
     "linear_eval",
     "long_tail_eval",
     "long_tail_indices",

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._results import RunRecord, Summary, _jsonable
+from ._results import RunRecord, Summary, _Curve, _jsonable
 
 __all__ = ["ActiveCurve", "ActiveResult", "area_under_curve"]
 
@@ -30,7 +30,7 @@ def area_under_curve(n_labels: Sequence[float], accuracy: Sequence[float]) -> fl
 
 
 @dataclass(frozen=True)
-class ActiveCurve:
+class ActiveCurve(_Curve):
     """One strategy's learning curve over seeds."""
 
     n_labels: tuple[int, ...]  # labelled rows after each round (round 0 first)
@@ -38,17 +38,8 @@ class ActiveCurve:
     aulc: Summary  # normalised area under each seed's curve, over seeds
     refits: Mapping[str, int]  # how the head was updated: {"partial_fit": n, "fit": n}
 
-    @property
-    def mean(self) -> list[float]:
-        return [s.mean for s in self.scores]
-
-    @property
-    def ci95(self) -> list[float]:
-        return [s.ci95 for s in self.scores]
-
     def to_json(self) -> dict[str, Any]:
-        return {"n_labels": list(self.n_labels), "mean": self.mean, "ci95": self.ci95,
-                "per_seed": [list(s.per_seed) for s in self.scores],
+        return {"n_labels": list(self.n_labels), **self._curve_json(),
                 "aulc": {"mean": self.aulc.mean, "ci95": self.aulc.ci95,
                          "per_seed": list(self.aulc.per_seed)},
                 "refits": dict(self.refits)}  # fmt: skip

@@ -25,7 +25,6 @@ __all__ = [
     "MTEBResult",
     "IncrementalCurve",
     "IncrementalResult",
-    "SweepResult",
     "ZeroShotResult",
     "summarize",
     "data_hash",
@@ -105,6 +104,23 @@ class Summary:
         return cls(tuple(float(s) for s in scores), mean, half)
 
 
+class _Curve:
+    """What a curve of :class:`Summary` points shares: means, CI half-widths, per-seed JSON."""
+
+    scores: tuple[Summary, ...]  # one Summary per point of the curve
+
+    @property
+    def mean(self) -> list[float]:
+        return [s.mean for s in self.scores]
+
+    @property
+    def ci95(self) -> list[float]:
+        return [s.ci95 for s in self.scores]
+
+    def _curve_json(self) -> dict[str, Any]:
+        return {"mean": self.mean, "ci95": self.ci95, "per_seed": [list(s.per_seed) for s in self.scores]}
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """Exactly what ran: enough to reproduce a result or to refuse comparing unlike ones."""
@@ -148,21 +164,12 @@ class LinearResult:
 
 
 @dataclass(frozen=True)
-class FewShotCurve:
+class FewShotCurve(_Curve):
     shots: tuple[int, ...]  # labelled examples per class
     scores: tuple[Summary, ...]  # test accuracy per shot count
 
-    @property
-    def mean(self) -> list[float]:
-        return [s.mean for s in self.scores]
-
-    @property
-    def ci95(self) -> list[float]:
-        return [s.ci95 for s in self.scores]
-
     def to_json(self) -> dict[str, Any]:
-        return {"shots": list(self.shots), "mean": self.mean, "ci95": self.ci95,
-                "per_seed": [list(s.per_seed) for s in self.scores]}
+        return {"shots": list(self.shots), **self._curve_json()}
 
 
 @dataclass(frozen=True)
@@ -221,26 +228,6 @@ class IncrementalResult:
                           "task_classes": [list(t) for t in self.task_classes],
                           "heads": {n: c.to_json() for n, c in self.heads.items()},
                           "record": self.record.to_json()})
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    head: str
-    layers: tuple[int, ...]
-    val_accuracy: tuple[float, ...]
-    test_accuracy: tuple[float, ...]
-    record: RunRecord
-
-    @property
-    def best_layer(self) -> int:
-        """Layer with the best validation accuracy (the earliest on ties)."""
-        return self.layers[int(np.argmax(self.val_accuracy))]
-
-    def to_json(self, **extra: Any) -> dict[str, Any]:
-        return _jsonable({"protocol": "sweep", **extra, "head": self.head,
-                          "layers": list(self.layers), "val_accuracy": list(self.val_accuracy),
-                          "test_accuracy": list(self.test_accuracy),
-                          "best_layer": self.best_layer, "record": self.record.to_json()})
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ import numpy as np
 
 from .._progress import track
 from ..exceptions import InputError
-from ..probing import plot_sweep  # the one sweep plot; re-exported here for old imports
+from ..probing import SweepResult, plot_sweep  # the one sweep result and plot
 from ..splits import stratified_holdout
 from ._common import accuracy, fresh, resolve_heads
-from ._results import RunRecord, SweepResult, data_hash, head_params
+from ._results import RunRecord, _jsonable, data_hash, head_params
 from .linear import DEFAULT_GRIDS, _select
 
-__all__ = ["resolve_layers", "embed_layers", "layer_sweep_eval", "plot_sweep"]
+__all__ = ["resolve_layers", "embed_layers", "layer_sweep_eval", "layer_sweep_json", "plot_sweep"]
 
 
 class _LayerView:
@@ -117,7 +117,8 @@ def layer_sweep_eval(
     Per layer, the head's settings (``grid``, default :data:`DEFAULT_GRIDS` for its name) are
     chosen on the validation rows (``val_idx``, or a stratified ``validation_fraction`` of
     train carved once, the same rows for every layer), the winner is refitted on train plus
-    validation, and the test rows are scored once.
+    validation, and the test rows are scored once. The result has one column, the
+    encoder's pooling (from ``encoder_key``), and carries the run record.
     """
     (name, est), = resolve_heads([head] if not isinstance(head, Mapping) else head).items()
     y = np.asarray(y)
@@ -148,4 +149,23 @@ def layer_sweep_eval(
         data_hash=data_hash(y, tr, va, te, *(layers[k] for k in keys[:1])),
         seeds=(seed,), heads={name: head_params(est)}, settings={"grid": dict(g)},
     )
-    return SweepResult(name, tuple(keys), tuple(vals), tuple(tests), record)
+    key = dict(encoder_key or {})
+    return SweepResult.from_grid(
+        "layers", str(key.get("id", "")), name, None, keys, (str(key.get("pooling", "mean")),),
+        np.array(vals)[:, None], np.array(tests)[:, None], tr.size, va.size, te.size, record=record,
+    )  # fmt: skip
+
+
+def layer_sweep_json(results: Sequence[SweepResult], **extra: Any) -> dict[str, Any]:
+    """The run file of per-layer sweeps (``RUN/sweep.json``): the first head's curve at the
+    top (with its record), every head's under ``heads``."""
+    first = results[0]
+    return _jsonable({
+        "protocol": "sweep", **extra, "head": first.head, "layers": list(first.layers),
+        "val_accuracy": first.val_accuracy[:, 0].tolist(),
+        "test_accuracy": first.test_accuracy[:, 0].tolist(), "best_layer": first.best_layer,
+        "record": first.record.to_json(),
+        "heads": {r.head: {"val_accuracy": r.val_accuracy[:, 0].tolist(),
+                           "test_accuracy": r.test_accuracy[:, 0].tolist(),
+                           "best_layer": r.best_layer} for r in results},
+    })  # fmt: skip

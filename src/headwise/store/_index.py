@@ -249,13 +249,7 @@ class Index:
     ) -> int:
         """Record a written shard file and its rows in one transaction; return the shard id."""
         with self.connect(write=True) as con:
-            cur = con.execute(
-                "INSERT INTO shards(enc, name, n_rows, n_vectors, nbytes, sha256, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (enc, rec["name"], len(hashes), rec["n_vectors"], rec["nbytes"], rec["sha256"],
-                 rec["created"]),
-            )
-            sid = int(cur.lastrowid or 0)
+            sid = _insert_shard(con, enc, rec, len(hashes))
             rows = sorted(zip(hashes, pos, length, strict=True))  # key order: fewer page splits
             con.executemany(
                 "INSERT OR IGNORE INTO rows(enc, hash, shard, pos, len) VALUES (?, ?, ?, ?, ?)",
@@ -393,17 +387,21 @@ def replace_shard(
     with index.connect(write=True) as con:
         con.execute("DELETE FROM rows WHERE shard = ?", (old,))
         con.execute("DELETE FROM shards WHERE id = ?", (old,))
-        cur = con.execute(
-            "INSERT INTO shards(enc, name, n_rows, n_vectors, nbytes, sha256, created) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (enc, rec["name"], len(rows), rec["n_vectors"], rec["nbytes"], rec["sha256"],
-             rec["created"]),
-        )
-        sid = int(cur.lastrowid or 0)
+        sid = _insert_shard(con, enc, rec, len(rows))
         con.executemany(
             "INSERT OR IGNORE INTO rows(enc, hash, shard, pos, len) VALUES (?, ?, ?, ?, ?)",
             ((enc, h, sid, p, n) for h, p, n in rows),
         )
+
+
+def _insert_shard(con: sqlite3.Connection, enc: int, rec: dict[str, Any], n_rows: int) -> int:
+    """Insert the record of a written shard file holding ``n_rows`` rows; return its id."""
+    cur = con.execute(
+        "INSERT INTO shards(enc, name, n_rows, n_vectors, nbytes, sha256, created) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (enc, rec["name"], n_rows, rec["n_vectors"], rec["nbytes"], rec["sha256"], rec["created"]),
+    )
+    return int(cur.lastrowid or 0)
 
 
 def quick_check(index: Index) -> str | None:

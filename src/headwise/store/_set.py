@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..exceptions import InputError
+from ..tokens import TokenEmbeddings
 from ._index import ShardRecord
 from ._shards import load_shard
 
@@ -21,21 +21,7 @@ _OPEN_SHARDS = 64  # memory maps kept open per set (each holds a file descriptor
 _BLOCK = 4096  # rows per block yielded by shards()
 
 
-@dataclass(frozen=True)
-class TokenArrays:
-    """Per-token embeddings of several inputs: input ``i`` is ``vectors[offsets[i]:offsets[i+1]]``.
-
-    Duck-type compatible with ``headwise.encoders.TokenEmbeddings``.
-    """
-
-    vectors: np.ndarray  # (total_tokens, dim) float32
-    offsets: np.ndarray  # (n_inputs + 1,) int64, starting at 0
-
-    def __len__(self) -> int:
-        return int(self.offsets.shape[0]) - 1
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        return self.vectors[self.offsets[i] : self.offsets[i + 1]]
+TokenArrays = TokenEmbeddings  # the one token container (headwise.tokens); the old name stays importable
 
 
 class EmbeddingSet:
@@ -62,6 +48,8 @@ class EmbeddingSet:
     dtype : numpy.dtype
         Storage dtype (float32 or float16).
     """
+
+    _noun = "Embedding set"  # how messages name this kind of set
 
     def __init__(
         self,
@@ -121,6 +109,11 @@ class EmbeddingSet:
         for slot in np.unique(self._slot):
             self._vectors(int(slot))
 
+    def _rows(self, idx: np.ndarray) -> np.ndarray:
+        """The float32 rows of the inputs at ``idx`` (checked indices): where they live is the
+        one thing a kind of set defines (here: a shard slot and a position per input)."""
+        return self._gather(self._slot[idx], self._pos[idx])
+
     def _gather(self, slots: np.ndarray, pos: np.ndarray) -> np.ndarray:
         out = np.empty((slots.shape[0], self.dim), dtype=np.float32)
         if slots.shape[0] == 0:
@@ -145,7 +138,7 @@ class EmbeddingSet:
     def _require_rows(self, what: str) -> None:
         if self.pooling == "tokens":
             raise InputError(
-                f"Embedding set {self.entry_id} holds per-token embeddings (pooling='tokens'), so "
+                f"{self._noun} {self.entry_id} holds per-token embeddings (pooling='tokens'), so "
                 f"rows have different lengths and {what} is not defined. Use "
                 "token_embeddings(indices), or embed with a pooled encoder."
             )
@@ -173,20 +166,16 @@ class EmbeddingSet:
     def take(self, indices: Any) -> np.ndarray:
         """Return the rows at ``indices`` (ints or a boolean mask), in that order, as float32."""
         self._require_rows("take()")
-        idx = self._check_indices(indices)
-        return self._gather(self._slot[idx], self._pos[idx])
+        return self._rows(self._check_indices(indices))
 
     def iter_batches(self, batch_size: int, indices: Any = None) -> Iterator[np.ndarray]:
         """Yield float32 batches of at most ``batch_size`` rows, in order (or in ``indices`` order)."""
         self._require_rows("iter_batches()")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
             raise InputError(f"batch_size must be a positive int, got {batch_size!r} instead.")
-        if batch_size < 1:
-            raise InputError(f"batch_size must be a positive int, got {batch_size} instead.")
         idx = np.arange(self.n) if indices is None else self._check_indices(indices)
         for a in range(0, idx.shape[0], batch_size):
-            rows = idx[a : a + batch_size]
-            yield self._gather(self._slot[rows], self._pos[rows])
+            yield self._rows(idx[a : a + batch_size])
 
     def to_numpy(self, dtype: Any = np.float32) -> np.ndarray:
         """Return all embeddings as one ``(n, dim)`` array (float32 unless asked otherwise)."""
@@ -202,7 +191,7 @@ class EmbeddingSet:
     def _require_tokens(self) -> None:
         if self.pooling != "tokens":
             raise InputError(
-                f"Embedding set {self.entry_id} holds pooled embeddings (pooling="
+                f"{self._noun} {self.entry_id} holds pooled embeddings (pooling="
                 f"{self.pooling!r}), not per-token ones; use take() or to_numpy()."
             )
 
@@ -212,7 +201,7 @@ class EmbeddingSet:
         self._require_tokens()
         return np.concatenate([[0], np.cumsum(self._len)]).astype(np.int64)
 
-    def token_embeddings(self, indices: Any = None) -> TokenArrays:
+    def token_embeddings(self, indices: Any = None) -> TokenEmbeddings:
         """Return the token vectors (float32) of the inputs at ``indices`` (all by default)."""
         self._require_tokens()
         idx = np.arange(self.n) if indices is None else self._check_indices(indices)
@@ -221,4 +210,4 @@ class EmbeddingSet:
         within = np.arange(offsets[-1]) - np.repeat(offsets[:-1], lengths)
         slots = np.repeat(self._slot[idx], lengths)
         pos = np.repeat(self._pos[idx], lengths) + within
-        return TokenArrays(self._gather(slots, pos), offsets)
+        return TokenEmbeddings(self._gather(slots, pos), offsets)

@@ -161,6 +161,20 @@ class EmbeddingStore(Maintenance):
     def _writable(self) -> bool:
         return os.access(self._base, os.W_OK)
 
+    def _cached(self, req: dict[str, Any], name: str | None) -> EmbeddingSet | None:
+        """The set when every row of ``req`` is in the row index already (the use recorded,
+        under ``name``), else None."""
+        enc = self._known(req["meta"])
+        if enc is None:
+            return None
+        found = self._index.lookup(enc, req["hashes"])
+        if found.missing.size:
+            return None
+        self._record(req, enc, name)
+        s = self._set(req, enc, found)
+        s.check()
+        return s
+
     # ---------------------------------------------------------------- public
     def lookup(
         self, encoder: Any, inputs: Sequence[Any], *, dtype: str = "float32"
@@ -171,14 +185,8 @@ class EmbeddingStore(Maintenance):
         which writes to the cache.
         """
         req = self._prepare(encoder, inputs, dtype)
-        enc = self._known(req["meta"])
-        if enc is not None:
-            found = self._index.lookup(enc, req["hashes"])
-            if found.missing.size == 0:
-                self._record(req, enc, None)
-                s = self._set(req, enc, found)
-                s.check()
-                return s
+        if (hit := self._cached(req, None)) is not None:
+            return hit
         v1 = self._v1.find(req["meta"]["encoder_key"], req["meta"]["dtype"], req["digest"])
         if v1 is None:
             return None
@@ -220,15 +228,9 @@ class EmbeddingStore(Maintenance):
         shard_size = min(check_positive_int(MAX_SHARD_ROWS if grow else shard_size, "shard_size"),
                          MAX_SHARD_ROWS)
         req = self._prepare(encoder, inputs, dtype)
+        if (hit := self._cached(req, name)) is not None:
+            return hit
         meta = req["meta"]
-        enc = self._known(meta)
-        if enc is not None:
-            found = self._index.lookup(enc, req["hashes"])
-            if found.missing.size == 0:
-                self._record(req, enc, name)
-                s = self._set(req, enc, found)
-                s.check()
-                return s
         make_dir(self._base, self.root)
         with flock(self._base / ".lock", shared=True):
             enc = self._index.add_encoder(meta)

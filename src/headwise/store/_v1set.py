@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import CacheError, InputError
+from ..exceptions import CacheError
+from ..tokens import TokenEmbeddings
 from ._io import damaged_shard_error, shard_problem
-from ._set import EmbeddingSet, TokenArrays
+from ._set import EmbeddingSet
 
 __all__ = ["V1Set"]
 
@@ -42,6 +43,8 @@ class V1Set(EmbeddingSet):
     dtype : numpy.dtype
         Storage dtype (float32 or float16).
     """
+
+    _noun = "Cache entry"  # how the shared row/token checks name it
 
     def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
         self.path = Path(path)
@@ -135,35 +138,9 @@ class V1Set(EmbeddingSet):
         return out
 
     # ---------------------------------------------------------------- row access
-    def _require_rows(self, what: str) -> None:
-        if self.pooling == "tokens":
-            raise InputError(
-                f"Cache entry {self.entry_id} holds per-token embeddings (pooling='tokens'), so "
-                f"rows have different lengths and {what} is not defined. Use "
-                "token_embeddings(indices), or embed with a pooled encoder."
-            )
-
-    def take(self, indices: Any) -> np.ndarray:
-        """Return the rows at ``indices`` (ints or a boolean mask), in that order, as float32.
-
-        Only the shards holding those rows are read.
-        """
-        self._require_rows("take()")
-        return self._gather(self._check_indices(indices), self._starts)
-
-    def iter_batches(self, batch_size: int, indices: Any = None) -> Iterator[np.ndarray]:
-        """Yield float32 batches of at most ``batch_size`` rows, in order (or in ``indices`` order)."""
-        self._require_rows("iter_batches()")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
-            raise InputError(f"batch_size must be a positive int, got {batch_size!r} instead.")
-        if batch_size < 1:
-            raise InputError(f"batch_size must be a positive int, got {batch_size} instead.")
-        idx = None if indices is None else self._check_indices(indices)
-        total = self.n if idx is None else idx.shape[0]
-        for a in range(0, total, batch_size):
-            b = min(a + batch_size, total)
-            rows = np.arange(a, b, dtype=np.int64) if idx is None else idx[a:b]
-            yield self._gather(rows, self._starts)
+    def _rows(self, idx: np.ndarray) -> np.ndarray:
+        """The rows at ``idx``: row ``i`` lives in the shard whose start is the last <= ``i``."""
+        return self._gather(idx, self._starts)
 
     def to_numpy(self, dtype: Any = np.float32) -> np.ndarray:
         """Return all embeddings as one ``(n, dim)`` array (float32 unless asked otherwise)."""
@@ -174,13 +151,6 @@ class V1Set(EmbeddingSet):
         return out
 
     # ---------------------------------------------------------------- token entries
-    def _require_tokens(self) -> None:
-        if self.pooling != "tokens":
-            raise InputError(
-                f"Cache entry {self.entry_id} holds pooled embeddings (pooling="
-                f"{self.pooling!r}), not per-token ones; use take() or to_numpy()."
-            )
-
     @property
     def token_offsets(self) -> np.ndarray:
         """``(n + 1,)`` int64 offsets into the concatenated token vectors of all shards."""
@@ -198,11 +168,11 @@ class V1Set(EmbeddingSet):
             self._token_offsets = np.concatenate(parts)
         return self._token_offsets
 
-    def token_embeddings(self, indices: Any = None) -> TokenArrays:
+    def token_embeddings(self, indices: Any = None) -> TokenEmbeddings:
         """Return the token vectors (float32) of the inputs at ``indices`` (all by default)."""
         offsets = self.token_offsets
         idx = np.arange(self.n) if indices is None else self._check_indices(indices)
         lengths = offsets[idx + 1] - offsets[idx]
         new_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         tokens = np.repeat(offsets[idx] - new_offsets[:-1], lengths) + np.arange(new_offsets[-1])
-        return TokenArrays(self._gather(tokens, self._token_starts), new_offsets)
+        return TokenEmbeddings(self._gather(tokens, self._token_starts), new_offsets)

@@ -41,6 +41,11 @@ def load_inputs(
     check_on_error(on_error)
     modality = encoder_modality(encoder)
     if modality == "text":
+        if on_error == "skip":
+            raise InputError(
+                "--on-error skip leaves out image or audio files that cannot be decoded; a text "
+                "table has none, so drop it (--drop-unlabeled leaves out rows without a label)."
+            )
         table = load_table(
             data, text_col=text_col, label_col=label_col, split_col=split_col,
             require_labels=require_labels, drop_unlabeled=drop_unlabeled, encoding=encoding,
@@ -48,10 +53,13 @@ def load_inputs(
         if not multilabel:
             table.require_single_label()
         return table
-    for flag, value in (("--text-col", text_col), ("--label-col", label_col), ("--split-col", split_col)):
+    utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+    text_only = (("--text-col", text_col), ("--label-col", label_col), ("--split-col", split_col),
+                 ("--drop-unlabeled", drop_unlabeled or None), ("--encoding", None if utf8 else encoding))  # fmt: skip
+    for flag, value in text_only:
         if value is not None:
             raise InputError(
-                f"{flag} names a table column, but encoder '{encoder}' reads {modality} files "
+                f"{flag} applies to text tables, but encoder '{encoder}' reads {modality} files "
                 "from class folders (or an .npz); drop the option."
             )
     from ..media import load_media

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._progress import working
 from ..datasets import Table
 from ._calibrate import (
     CALIB_SEED,
@@ -146,7 +147,8 @@ def fit_head(
     else:
         emb = embed_table(table, encoder, options, batch_size=batch_size, dtype=dtype, progress=progress)
         t0 = time.perf_counter()
-        estimator.fit(emb.X[idx], table.labels[idx])
+        with working(f"fitting {head} on {idx.size} rows", enabled=progress):
+            estimator.fit(emb.X[idx], table.labels[idx])
         fit_s = time.perf_counter() - t0
     estimator.encoder_spec_ = emb.encoder_spec
     if isinstance(params.get("encoder"), str):  # save the encoder's name, not the object
@@ -154,15 +156,17 @@ def fit_head(
     extra: dict[str, Any] = {}
     if cal_idx is not None:
         info = {"calib_frac": calib_frac, "seed": CALIB_SEED, "split": train_split}
-        cal = fit_calibration(estimator, emb.X[cal_idx], table.labels[cal_idx], info)
+        with working(f"calibrating on {cal_idx.size} held-out rows", enabled=progress):
+            cal = fit_calibration(estimator, emb.X[cal_idx], table.labels[cal_idx], info)
         if out is not None:
             save_calibrated_head(estimator, out, cal, encoder_key=emb.encoder_key)
         extra = {"n_calibration": int(cal_idx.size), "temperature": float(cal.temperature)}
         test = table.split_indices("test") if table.splits is not None else np.array([], int)
-        if test.size:
-            extra["trust"] = _test_trust(estimator, cal, emb.X[test], table.labels[test], alpha)
-        if run_dir is not None:
-            extra["run_dir"] = write_trust_run_for(run_dir, table, emb.X, estimator, cal)
+        with working("scoring the test split and writing the run", enabled=progress):
+            if test.size:
+                extra["trust"] = _test_trust(estimator, cal, emb.X[test], table.labels[test], alpha)
+            if run_dir is not None:
+                extra["run_dir"] = write_trust_run_for(run_dir, table, emb.X, estimator, cal)
     elif out is not None:
         estimator.save(out, encoder_key=emb.encoder_key)
     val_acc = None

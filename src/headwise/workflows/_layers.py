@@ -15,6 +15,7 @@ import numpy as np
 
 from ..datasets import Table
 from ..exceptions import InputError
+from ..probing import SweepResult
 from ._data import indices_for, require_splits
 
 __all__ = ["LayerSweep", "probe_table", "sweep_table"]
@@ -24,13 +25,13 @@ __all__ = ["LayerSweep", "probe_table", "sweep_table"]
 class LayerSweep:
     """Per-layer accuracies of one or more heads on one table."""
 
-    results: tuple[Any, ...] = field(repr=False)  # one protocols.SweepResult per head
+    results: tuple[SweepResult, ...] = field(repr=False)  # one per head, one column each
     payload: dict[str, Any] = field(repr=False)  # JSON written to RUN/sweep.json
     title: str
 
     def to_rows(self) -> list[list[Any]]:
         first = self.results[0]
-        return [[layer] + [v for r in self.results for v in (r.val_accuracy[i], r.test_accuracy[i])]
+        return [[layer] + [float(v) for r in self.results for v in (r.val_accuracy[i, 0], r.test_accuracy[i, 0])]
                 for i, layer in enumerate(first.layers)]  # fmt: skip
 
     @property
@@ -59,7 +60,13 @@ def sweep_table(
     """Accuracy of each head at every layer of ``encoder`` on ``table``'s train/test splits."""
     from .._atomic import write_json
     from ..encoders import get_encoder
-    from ..protocols import embed_layers, layer_sweep_eval, plot_sweep, resolve_layers
+    from ..protocols import (
+        embed_layers,
+        layer_sweep_eval,
+        layer_sweep_json,
+        plot_sweep,
+        resolve_layers,
+    )
 
     if plot is not None:
         _require_matplotlib()
@@ -73,10 +80,7 @@ def sweep_table(
                          val_idx=va if va.size else None, encoder_key=enc.key_for_layer(wanted[-1]))
         for h in names
     )  # fmt: skip
-    payload = results[0].to_json(dataset=table.path.name, encoder=encoder)
-    payload["heads"] = {r.head: {"val_accuracy": list(r.val_accuracy),
-                                 "test_accuracy": list(r.test_accuracy),
-                                 "best_layer": r.best_layer} for r in results}  # fmt: skip
+    payload = layer_sweep_json(results, dataset=table.path.name, encoder=encoder)
     if run_dir is not None:
         write_json(Path(run_dir) / "sweep.json", payload, make_parents=True)
     if plot is not None:
@@ -108,7 +112,7 @@ def probe_table(
     """Fit ``head`` on every layer (or attention head) output of a layered LLM encoder.
 
     The site is chosen on a validation part of the training rows; test accuracy is reported
-    for every site. Returns a :class:`headwise.probing.SweepResult`.
+    for every site. Returns a :class:`~headwise.probing.SweepResult`.
     """
     from .._validation import check_choice, check_int_range
     from ..encoders import get_encoder

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._progress import working
 from ..exceptions import InputError
 from ..heads import get_head, is_multilabel_head, load_head_extras, random_holdout, save_head
 from ..trust import MULTILABEL_METHODS, MultiLabelConformal, false_negative_rate, multilabel_metrics
@@ -202,7 +203,8 @@ def fit_multilabel_table(
     emb = embed_table(table, encoder, options, batch_size=batch_size, dtype=dtype)
     idx = indices_for(table, train_split) if table.splits is not None else np.arange(len(table))
     t0 = time.perf_counter()
-    fitted = fit_multilabel(head, params, emb.X[idx], table.labels[idx], calib_frac=calib_frac)
+    with working(f"fitting {head} on {idx.size} rows"):
+        fitted = fit_multilabel(head, params, emb.X[idx], table.labels[idx], calib_frac=calib_frac)
     fit_s = time.perf_counter() - t0
     fitted.head.encoder_spec_ = emb.encoder_spec
     save_multilabel_head(fitted, out, emb.encoder_key, alpha if calib_frac is not None else None)

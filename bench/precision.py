@@ -247,15 +247,17 @@ def report(args: Any, header: str, started: float, sets: tuple[str, ...], recipe
            sens_rows: list[list[Any]], speed: dict[str, float], rows: list[list[Any]],
            embed_rows: list[list[Any]], holds: dict[str, bool], done: bool) -> None:
     passing = sorted((r for r in recipes if holds[r]), key=lambda r: -speed.get(r, 0))
-    if not done:
-        decision = "(incomplete run: no decision)"
+    if not done and passing:  # a recipe that fails one set fails the rule whatever comes next
+        decision = "(incomplete run: no decision yet)"
     elif passing:
         decision = (f"Decision: **int8** is minilm's CPU default, recipe `{passing[0]}` (the "
                     "fastest recipe that holds on every set); `--precision fp32` keeps full "
                     "precision.")
     else:
         decision = ("Decision: **fp32** is minilm's CPU default (no int8 recipe holds on every "
-                    "set); `--precision int8` remains available.")
+                    "set" + ("" if done else f"; decided after {len(rows) // len(recipes)} of "
+                             f"{len(sets)} sets, each recipe having failed one") + "); "
+                    "`--precision int8` remains available.")
     calib = ", ".join(f"{n} {name}" for name, n in CALIBRATION)
     title = "## int8 vs fp32 encoding accuracy (minilm)" + (" — quick smoke run" if args.quick else "")
     text = "\n".join([

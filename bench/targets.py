@@ -126,8 +126,10 @@ def precision_rows() -> list[list[Any]]:
         for r in table:
             dl, df = num(r["Δ linear"]), num(r["Δ 8-shot"])
             ok = None if dl is None or df is None else (dl >= -0.3 and df >= -0.3)
+            recipe = f" (recipe {r['recipe']})" if r.get("recipe") else ""
             rows.append([
-                f"{r['set']}, minilm", "int8 linear-probe and 8-shot accuracy within 0.3 pts of fp32",
+                f"{r['set']}, minilm", f"int8{recipe} linear-probe and 8-shot accuracy within 0.3 "
+                "pts of fp32",
                 f"{dl:+.2f} / {df:+.2f} pts" if ok is not None else "–", verdict(ok),
             ])
     m = re.search(r"Decision: \*\*(\w+)\*\*", text)

@@ -163,8 +163,14 @@ def make_encoder(recipe: str | None) -> Any:
 def embed(texts: list[str], recipe: str | None, stores: list[Any]) -> tuple[np.ndarray, float, str]:
     enc = make_encoder(recipe)
     t0 = time.perf_counter()
+    from headwise.exceptions import CacheError
+
     for store in stores:
-        hit = store.lookup(enc, texts)
+        try:
+            hit = store.lookup(enc, texts)
+        except CacheError as exc:  # an unreadable reuse cache only costs a recompute
+            print(f"{store}: {exc}", file=sys.stderr)
+            continue
         if hit is not None:
             return hit.to_numpy(), time.perf_counter() - t0, "hit"
     es = stores[-1].get_or_compute(enc, texts, batch_size=64)

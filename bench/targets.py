@@ -121,7 +121,7 @@ def precision_rows() -> list[list[Any]]:
     rows: list[list[Any]] = []
     text = (RESULTS / "precision.md").read_text() if (RESULTS / "precision.md").exists() else ""
     for heading, table in tables(text).items():
-        if not heading.startswith("int8 vs fp32") or not table or "Δ linear" not in table[0]:
+        if not heading.startswith(("int8 vs fp32", "Accuracy gate")) or not table or "Δ linear" not in table[0]:
             continue
         for r in table:
             dl, df = num(r["Δ linear"]), num(r["Δ 8-shot"])

@@ -112,11 +112,38 @@ def test_key_differs_by_backend_and_quantize(ort, tiny, tiny_dir):
         ("onnx", None),
         ("onnx", "int8"),
     ]
-    drop = ("backend", "quantize")
+    drop = ("backend", "quantize", "int8_recipe")
+    assert "int8_recipe" not in keys[1] and keys[2]["int8_recipe"] == _onnx.INT8_RECIPE
     assert (
         len({tuple(sorted((k, str(v)) for k, v in key.items() if k not in drop)) for key in keys})
         == 1
     )
+
+
+def test_int8_recipe_keys_export_and_vectors(ort, tiny_dir, exports, _isolated_cache):
+    """Another recipe is another export folder and another cache key; the fp32 export is shared."""
+    a = HFEncoder(tiny_dir, backend="onnx", precision="int8", int8_recipe="dynamic")
+    b = HFEncoder(tiny_dir, backend="onnx", precision="int8", int8_recipe="dynamic-ffn-down-fp32")
+    assert a.key() != b.key() and a.key()["int8_recipe"] == "dynamic"
+    a.encode(TEXTS)
+    b.encode(TEXTS)
+    assert exports == {"export": 1, "quantize": 2}
+    folders = sorted(p.name for p in (_isolated_cache / "onnx").iterdir())
+    assert len(folders) == 3 and sum(name.split("-")[1] == "int8" for name in folders) == 2
+    fp32 = next(p for p in (_isolated_cache / "onnx").iterdir() if "-fp32-" in p.name)
+    kept = _onnx.contracting_matmuls(fp32 / "model.onnx")
+    assert kept and all("output/dense" in n and "attention" not in n for n in kept)
+    meta = next(iter(b._sessions.values())).path.parent / "meta.json"
+    assert '"fp32_nodes"' in meta.read_text() and kept[0] in meta.read_text()
+
+
+def test_int8_recipe_is_checked(tiny_dir):
+    pytest.importorskip("onnxruntime")
+    with pytest.raises(InputError, match="'int8_recipe' option must be one of"):
+        HFEncoder(tiny_dir, backend="onnx", precision="int8", int8_recipe="static")
+    with pytest.raises(InputError, match="int8_recipe applies to precision='int8' only"):
+        HFEncoder(tiny_dir, backend="onnx", int8_recipe="dynamic")
+    assert HFEncoder(tiny_dir, backend="onnx").int8_recipe is None
 
 
 def test_store_keeps_backends_apart(ort, tiny, tiny_dir, tmp_path):

@@ -36,6 +36,8 @@ from ._hf_dir import (
 )
 from ._onnx import (
     BACKENDS,
+    INT8_RECIPE,
+    INT8_RECIPES,
     QUANTIZATIONS,
     OnnxSession,
     check_onnxruntime_installed,
@@ -100,6 +102,9 @@ class HFEncoder:
     precision : {None, "fp32", "int8"}, optional
         Another way to say ``quantize``: ``"int8"`` is ``quantize="int8"`` (and needs
         ``backend="onnx"``), ``"fp32"`` is ``quantize=None``. Given with ``quantize``, both must agree.
+    int8_recipe : str, optional
+        How the int8 copy is made, one of :data:`headwise.encoders._onnx.INT8_RECIPES`; default
+        :data:`~headwise.encoders._onnx.INT8_RECIPE`. Recorded in :meth:`key` for int8 encoders.
     name : str, optional
         Stable id; default ``"hf:" + absolute path``.
     extra : str, default "hf"
@@ -124,12 +129,14 @@ class HFEncoder:
         backend: str = "torch",
         quantize: str | None = None,
         precision: str | None = None,
+        int8_recipe: str | None = None,
         name: str | None = None,
         extra: str = "hf",
     ) -> None:
         directory = check_model_dir(path)
         quantize = _quantize_for(precision, quantize)
         self.backend, self.quantize = _check_backend(backend, quantize)
+        self.int8_recipe = _check_recipe(int8_recipe, self.quantize)
         if self.backend == "onnx":
             check_onnxruntime_installed()  # fail before anything is loaded
         check_backend_installed(extra)
@@ -266,6 +273,7 @@ class HFEncoder:
                 "config_revision": self.key()["config_revision"],
                 "layers": list(layers),
                 "quantize": self.quantize,
+                **({"recipe": self.int8_recipe} if self.quantize else {}),
             }
             path = ensure_exported(fields, lambda: self._load_model("cpu"), self._export_feeds)
             session = self._sessions[layers] = OnnxSession(Path(path))
@@ -365,6 +373,8 @@ class HFEncoder:
             "dtype": "float32",
             "backend": self.backend,
             "quantize": self.quantize,
+            # int8 only, so fp32 keys (and the vectors cached under them) stay as they were
+            **({"int8_recipe": self.int8_recipe} if self.quantize else {}),
             "version": _FORMAT_VERSION,
         }
 
@@ -644,6 +654,20 @@ def _check_backend(backend: Any, quantize: Any) -> tuple[str, str | None]:
             f"backend={backend!r}. Pass backend='onnx', or precision='fp32'."
         )
     return backend, quantize
+
+
+def _check_recipe(recipe: Any, quantize: str | None) -> str | None:
+    """The int8 recipe of an int8 encoder (the default when not given); ``None`` at fp32."""
+    if recipe is not None and recipe not in INT8_RECIPES:
+        raise InputError(
+            f"The 'int8_recipe' option must be one of {', '.join(map(repr, INT8_RECIPES))}. "
+            f"Got {recipe!r} instead."
+        )
+    if quantize is None:
+        if recipe is not None:
+            raise InputError("int8_recipe applies to precision='int8' only; drop it at fp32.")
+        return None
+    return INT8_RECIPE if recipe is None else str(recipe)
 
 
 def _auto_backend(device: str | None, quantize: str | None) -> str:

@@ -12,7 +12,9 @@ where ``<name>`` hashes the weights and config revisions, the layers, the opset 
 quantization. Each is written to a temporary folder and renamed into place, so a reader never sees
 half a model and concurrent writers cannot corrupt each other. ``quantize="int8"`` is
 ``onnxruntime.quantization.quantize_dynamic`` with per-channel int8 weights (per-tensor int8 loses
-too much accuracy on MiniLM), applied to the fp32 export.
+too much accuracy on MiniLM), applied to the fp32 export by one of :data:`INT8_RECIPES`; the recipe
+is hashed into the export's folder name (and recorded in the encoder's cache key), so changing it
+never reuses a stale export or stale vectors.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from ..exceptions import CacheError, HeadwiseError, MissingDependencyError
 
 __all__ = [
     "BACKENDS",
+    "INT8_RECIPE",
+    "INT8_RECIPES",
     "OPSET",
     "QUANTIZATIONS",
     "OnnxSession",
@@ -49,6 +53,14 @@ __all__ = [
 
 BACKENDS: tuple[str, ...] = ("torch", "onnx")
 QUANTIZATIONS: tuple[str, ...] = ("int8",)
+#: How ``quantize="int8"`` is made from the fp32 export. Both quantize weights per output channel
+#: and activations per tensor at run time (``quantize_dynamic``). ``"dynamic"`` quantizes every
+#: weight MatMul; ``"dynamic-ffn-down-fp32"`` keeps in fp32 the MatMuls that contract their input
+#: (weight rows > columns: a transformer's FFN down-projection, whose input is the wide, heavy-tailed
+#: GELU output). Per-group error of MiniLM's int8 copy on unlabelled text: bench/results/precision.md.
+INT8_RECIPES: tuple[str, ...] = ("dynamic", "dynamic-ffn-down-fp32")
+#: The recipe ``quantize="int8"`` uses unless another is asked for.
+INT8_RECIPE = "dynamic-ffn-down-fp32"
 OPSET = 17
 _EXPORT_VERSION = 1  # bump when the wrapper or the export settings change
 _MODEL_FILE = "model.onnx"
@@ -159,8 +171,9 @@ def ensure_exported(
     Parameters
     ----------
     fields : dict
-        ``revision``, ``config_revision``, ``layers`` (sorted tuple), ``quantize`` (None or "int8")
-        and anything else that changes the graph; hashed into the folder name.
+        ``revision``, ``config_revision``, ``layers`` (sorted tuple), ``quantize`` (None or "int8"),
+        ``recipe`` (one of :data:`INT8_RECIPES`, with ``quantize`` only) and anything else that
+        changes the graph; hashed into the folder name.
     load_model : callable
         Returns ``(model, token_types, forward_kwargs)``: a float32 CPU torch model in eval mode,
         whether it takes ``token_type_ids``, and extra keyword arguments for its forward.
@@ -176,9 +189,8 @@ def ensure_exported(
         if fields["quantize"] is None:
             _export(dest, fields, load_model, make_feeds)
         else:
-            source = ensure_exported(
-                {**fields, "quantize": None}, load_model, make_feeds, root=root
-            )
+            fp32 = {k: v for k, v in fields.items() if k != "recipe"}
+            source = ensure_exported({**fp32, "quantize": None}, load_model, make_feeds, root=root)
             _quantize(source, dest, fields)
     except CacheError:
         raise
@@ -322,6 +334,12 @@ def _quantize(source: Path, dest: Path, fields: dict[str, Any]) -> None:
             f"quantize='int8' needs onnxruntime.quantization and onnx, which could not be "
             f"imported ({exc}). pip install 'headwise[onnx]'"
         ) from exc
+    recipe = fields.get("recipe", "dynamic")
+    if recipe not in INT8_RECIPES:
+        raise HeadwiseError(
+            f"Unknown int8 recipe {recipe!r}; expected one of {', '.join(map(repr, INT8_RECIPES))}."
+        )
+    keep = contracting_matmuls(source) if recipe == "dynamic-ffn-down-fp32" else []
     with _staging(dest) as tmp, _quiet_root_logger():
         quantization.quantize_dynamic(
             source,
@@ -329,5 +347,25 @@ def _quantize(source: Path, dest: Path, fields: dict[str, Any]) -> None:
             per_channel=True,
             reduce_range=False,
             weight_type=quantization.QuantType.QInt8,
+            nodes_to_exclude=keep,
         )
-        _write_meta(tmp, fields, source=source.parent.name)
+        _write_meta(tmp, fields, source=source.parent.name, fp32_nodes=keep)
+
+
+def contracting_matmuls(path: Path) -> list[str]:
+    """Names of the MatMul nodes whose constant weight has more rows than columns.
+
+    In a transformer encoder these are the FFN down-projections (intermediate -> hidden); every
+    other projection is square or widening. Read from the graph, not from node names, so any
+    exported architecture is handled alike.
+    """
+    onnx = importlib.import_module("onnx")
+    model = onnx.load(str(path), load_external_data=False)
+    shapes = {init.name: tuple(init.dims) for init in model.graph.initializer}
+    return [
+        node.name
+        for node in model.graph.node
+        if node.op_type == "MatMul"
+        and len(shapes.get(node.input[1], ())) == 2
+        and shapes[node.input[1]][0] > shapes[node.input[1]][1]
+    ]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from numbers import Integral, Real
 from typing import Any, Self
 
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .._validation import check_param_choice, check_param_float, check_param_int, param_error
 from ..exceptions import InputError
 from ._base import BaseHead
 from ._propagate import choose_propagation, knn_affinity
@@ -168,53 +168,28 @@ class DHOHead(BaseHead):
     def _check_params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         owner = type(self).__name__
 
-        def positive(name: str, value: Any, hi: float = np.inf) -> None:
-            if isinstance(value, bool) or not isinstance(value, Real) or not 0 < value <= hi:
-                rng = "(0, 1]" if hi == 1 else "(0, inf)"
-                raise InputError(
-                    f"The '{name}' parameter of {owner} must be a float in {rng}. "
-                    f"Got {value!r} instead."
-                )
-
-        def grid(name: str, value: Any) -> np.ndarray:
+        def grid(name: str, low: float, high: float, low_open: bool) -> np.ndarray:
+            value = getattr(self, name)
             try:
                 a = np.asarray(value, dtype=np.float64).ravel()
             except (TypeError, ValueError):
                 a = np.array([np.nan])
-            if a.size == 0 or not np.all(np.isfinite(a) & (a > 0)):
-                raise InputError(
-                    f"The '{name}' parameter of {owner} must be a non-empty sequence of floats "
-                    f"in (0, inf). Got {value!r} instead."
-                )
+            ok = (a > low) if low_open else (a >= low)
+            if a.size == 0 or not np.all(np.isfinite(a) & ok & (a < high)):
+                rng = f"{'(' if low_open else '['}{low:g}, {'inf' if high == np.inf else f'{high:g}'})"
+                raise param_error(owner, name, f"a non-empty sequence of floats in {rng}", value)
             return a
 
-        positive("temperature", self.temperature)
-        positive("kd_weight_decay", self.kd_weight_decay)
-        positive("alpha_step", self.alpha_step, hi=1.0)
-        positive("tol", self.tol)
-        for name in ("n_folds", "max_iter", "n_neighbors"):
-            v, lo = getattr(self, name), 2 if name == "n_folds" else 1
-            if isinstance(v, bool) or not isinstance(v, Integral) or v < lo:
-                raise InputError(
-                    f"The '{name}' parameter of {owner} must be an int in [{lo}, inf). "
-                    f"Got {v!r} instead."
-                )
-        if self.ce_prior not in ("kd", "zero"):
-            raise InputError(
-                f"The 'ce_prior' parameter of {owner} must be 'kd' or 'zero'. "
-                f"Got {self.ce_prior!r} instead."
-            )
-        try:
-            strengths = np.asarray(self.propagation, dtype=np.float64).ravel()
-        except (TypeError, ValueError):
-            strengths = np.array([np.nan])
-        if strengths.size == 0 or not np.all((strengths >= 0) & (strengths < 1)):
-            raise InputError(
-                f"The 'propagation' parameter of {owner} must be a non-empty sequence of floats "
-                f"in [0, 1). Got {self.propagation!r} instead."
-            )
-        decays = np.unique(grid("ce_weight_decays", self.ce_weight_decays))
-        betas = grid("betas", self.betas)
+        for name in ("temperature", "kd_weight_decay", "tol"):
+            check_param_float(getattr(self, name), name, owner, low_open=True)
+        check_param_float(self.alpha_step, "alpha_step", owner, 0.0, 1.0, low_open=True, high_open=False)
+        check_param_int(self.n_folds, "n_folds", owner, low=2)
+        check_param_int(self.max_iter, "max_iter", owner)
+        check_param_int(self.n_neighbors, "n_neighbors", owner)
+        check_param_choice(self.ce_prior, "ce_prior", owner, ("kd", "zero"))
+        strengths = grid("propagation", 0.0, 1.0, low_open=False)
+        betas = grid("betas", 0.0, np.inf, low_open=True)
+        decays = np.unique(grid("ce_weight_decays", 0.0, np.inf, low_open=True))
         n_steps = int(round(1.0 / float(self.alpha_step)))
         alphas = np.unique(np.clip(np.r_[np.arange(n_steps + 1) * float(self.alpha_step), 1.0], 0, 1))
         return decays, alphas, betas, strengths

@@ -122,11 +122,87 @@ def test_save_load_keeps_the_mixture(tmp_path):
     assert (loaded.alpha_, loaded.beta_, loaded.temperature) == (head.alpha_, head.beta_, 3.0)
 
 
-def test_one_label_per_class_uses_the_fixed_mixture():
+def test_one_label_per_class_uses_the_fixed_mixture_under_the_plain_decay():
+    X, y, P = _problem(0, n_per_class=20)
+    lab = np.array([np.flatnonzero(y == c)[0] for c in range(4)])
+    head = DHOHead(ce_prior="zero").fit(X[lab], y[lab], X_unlabeled=X, teacher_proba=np.r_[P[lab], P])
+    assert (head.alpha_, head.beta_) == (0.5, 1.0) and np.isnan(head.cv_accuracy_)
+
+
+def test_the_kd_prior_lets_one_label_per_class_be_cross_validated():
     X, y, P = _problem(0, n_per_class=20)
     lab = np.array([np.flatnonzero(y == c)[0] for c in range(4)])
     head = DHOHead().fit(X[lab], y[lab], X_unlabeled=X, teacher_proba=np.r_[P[lab], P])
-    assert (head.alpha_, head.beta_) == (0.5, 1.0) and np.isnan(head.cv_accuracy_)
+    assert np.isfinite(head.cv_accuracy_)
+
+
+def test_anchored_solver_matches_a_numpy_oracle_and_a_huge_decay_returns_the_anchor():
+    import torch
+
+    X, y = toy_blobs(n_per_class=15, n_features=4)
+    Y = np.eye(3)[y]
+    rng = np.random.default_rng(3)
+    W0, b0 = rng.normal(size=(4, 3)), rng.normal(size=3)
+    lam, cpu = 0.3, torch.device("cpu")
+    W, b, _ = fit_soft_linear(X, Y, temperature=1.0, weight_decay=lam, max_iter=1000, tol=1e-10,
+                              device=cpu, anchor=(W0, b0))
+
+    def f(theta):
+        Wo, bo = theta[:12].reshape(4, 3), theta[12:]
+        ce = -(Y * log_softmax(X @ Wo + bo, axis=1)).sum(axis=1).mean()
+        return ce + 0.5 * lam * (((Wo - W0) ** 2).sum() + ((bo - b0) ** 2).sum())
+
+    ref = minimize(f, np.zeros(15), method="BFGS", options={"gtol": 1e-10}).x
+    np.testing.assert_allclose(np.r_[W.ravel(), b], ref, atol=1e-4)
+    Wh, bh, _ = fit_soft_linear(X, Y, temperature=1.0, weight_decay=1e8, max_iter=100, tol=1e-10,
+                                device=cpu, anchor=(W0, b0))
+    np.testing.assert_allclose(np.r_[Wh.ravel(), bh], np.r_[W0.ravel(), b0], atol=1e-6)
+
+
+def test_best_mixture_shrinks_to_the_kd_head_on_a_tie():
+    codes = np.arange(20) % 2
+    kd = np.eye(2)[codes] * 3.0
+    kd[:4] = kd[:4, ::-1]  # the KD head is wrong on 4 of 20 rows
+    ce_swap = np.eye(2)[codes] * 9  # right where the KD head is wrong ...
+    ce_swap[4:8] = ce_swap[4:8, ::-1]  # ... and wrong on 4 others: as many right rows
+    alphas = np.linspace(0, 1, 21)
+    _, a, b, _ = best_mixture([ce_swap], kd, codes, alphas, [1.0, 2.0])
+    assert a > 0  # without shrinkage some mixture wins on log-loss or accuracy
+    _, a, b, acc = best_mixture([ce_swap], kd, codes, alphas, [1.0, 2.0], shrink=True)
+    assert acc == 0.8 and (a, b) == (0.0, 1.0)  # no mixture gets both groups right: a tie
+    ce_right = np.eye(2)[codes] * 9
+    _, a, _, acc = best_mixture([ce_right], kd, codes, alphas, [1.0], shrink=True)
+    assert a > 0 and acc == 1.0
+
+
+def test_cv_folds_all_hold_every_row_out_once_and_spread_classes():
+    from headwise.heads._soft_linear import cv_folds_all
+
+    codes = np.repeat(np.arange(3), [1, 4, 7])
+    fold = cv_folds_all(codes, 5, np.random.default_rng(0))
+    assert fold.min() == 0 and fold.max() == 4 and fold.size == codes.size
+    assert np.bincount(fold).max() - np.bincount(fold).min() <= 1
+    for c in (1, 2):  # a class's rows are spread over distinct folds first
+        assert np.unique(fold[codes == c]).size == min(5, np.sum(codes == c))
+    assert cv_folds_all(np.array([0]), 5, np.random.default_rng(0)) is None
+
+
+def test_warm_start_reuses_the_graph_for_the_same_pool_in_another_order():
+    X, y, P = _problem(4, n_per_class=30)
+    lab_a, lab_b = np.arange(0, y.size, 6), np.arange(3, y.size, 6)
+
+    def fit(head, lab):
+        unl = np.setdiff1d(np.arange(y.size), lab)
+        return head.fit(X[lab], y[lab], X_unlabeled=X[unl], teacher_proba=np.r_[P[lab], P[unl]])
+
+    warm = DHOHead(warm_start=True, tol=1e-9)
+    fit(warm, lab_a)
+    key = warm._graph[0]
+    fit(warm, lab_b)
+    assert warm._graph[0] == key  # same rows as a set: the same graph
+    cold = fit(DHOHead(tol=1e-9), lab_b)
+    assert cold.propagation_ == warm.propagation_
+    np.testing.assert_allclose(warm.predict_proba(X), cold.predict_proba(X), atol=1e-5)
 
 
 def test_bad_teacher_inputs_are_one_clear_line():
@@ -142,6 +218,12 @@ def test_bad_teacher_inputs_are_one_clear_line():
         DHOHead(temperature=0).fit(X, y)
     with pytest.raises(InputError, match="X_unlabeled"):
         DHOHead().fit(X, y, X_unlabeled=X[:, :3])
+    with pytest.raises(InputError, match="ce_prior"):
+        DHOHead(ce_prior="teacher").fit(X, y)
+    with pytest.raises(InputError, match="propagation"):
+        DHOHead(propagation=(0.5, 1.0)).fit(X, y)
+    with pytest.raises(InputError, match="n_neighbors"):
+        DHOHead(n_neighbors=0).fit(X, y)
 
 
 def test_warm_start_reaches_the_same_optimum():

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from numbers import Integral, Real
 from typing import Any, Self
 
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .._validation import check_param_choice, check_param_float, check_param_int, param_error
 from ..exceptions import InputError
 from ._base import BaseHead
+from ._propagate import choose_propagation, knn_affinity
 from ._registry import register_head
 from ._soft_linear import (
     best_mixture,
     cv_folds,
+    cv_folds_all,
     fit_soft_linear,
     mixture_log_proba,
     resolve_device,
+    tempered_targets,
     torch_module,
 )
-from ._teacher import teacher_targets
+from ._teacher import teacher_probabilities
 
 __all__ = ["DHOHead"]
 
@@ -34,19 +38,33 @@ class DHOHead(BaseHead):
     Two linear heads on the same frozen features: the CE head minimises cross-entropy on the
     labelled rows, the KD head minimises ``T² KL(teacher_T || softmax(z_kd / T))`` on the
     labelled and unlabelled rows together. With frozen features the joint objective
-    ``0.5·CE + 0.5·KD + (λ/2)(||W_ce||² + ||W_kd||²)`` separates into two convex problems, each
-    solved to convergence (L-BFGS, torch on ``device``). Prediction mixes
-    ``α softmax(z_ce) + (1 − α) softmax(z_kd / β)``; ``predict_proba`` returns that mixture and
-    ``logits`` its logarithm. A class with no labelled row (``classes=`` or a teacher that knows
-    more classes) gets its probability from the KD head alone: the CE head only splits the mass
-    the KD head gives the labelled classes (see :func:`ce_log_proba`).
+    ``0.5·CE + 0.5·KD + penalties`` separates into two convex problems, each solved to
+    convergence (L-BFGS, torch on ``device``): the KD head first, then the CE head. Prediction
+    mixes ``α softmax(z_ce) + (1 − α) softmax(z_kd / β)``; ``predict_proba`` returns that mixture
+    and ``logits`` its logarithm.
 
-    ``α`` (on the ``alpha_step`` grid), ``β`` (in ``betas``) and the CE head's weight decay (in
-    ``ce_weight_decays``) are chosen together by stratified cross-validation over the labelled
-    rows (``n_folds`` folds; ties: lower log-loss). The KD head never sees a label, so its
-    predictions on held-out labelled rows are honest; only the CE head is refitted per fold.
-    A class with one labelled row always stays in training; when no row can be held out (one
-    label per class), ``α = 0.5``, ``β = 1`` and the largest weight decay are used.
+    Three choices make few labels count, each made on the labelled rows only:
+
+    * **The teacher, smoothed over the pool.** With a teacher and a pool, the teacher's
+      probabilities are propagated over the pool's cosine kNN graph (``n_neighbors``; see
+      :mod:`~headwise.heads._propagate`) at the strength in ``propagation`` whose result is right
+      most often on the labelled rows, whose labels it never saw; a strength must beat the plain
+      teacher (strength 0) by more than one standard error of the paired difference.
+    * **The CE head's prior** (``ce_prior="kd"``, the default with a teacher): its penalty is
+      ``(λ/2)||θ_ce − θ_kd||²``, a Gaussian prior centred on the KD head rather than on zero, so
+      a large ``λ`` returns the teacher's head and a small one the labels' own fit. Every class
+      is then known to the CE head, and every labelled row can be held out, even the only row
+      of its class. ``ce_prior="zero"`` is the paper's plain weight decay. A class with no
+      labelled row at all gets its probability from the KD head alone, the CE head only
+      splitting the mass the KD head gives the labelled classes (see :func:`ce_log_proba`).
+    * **λ, α and β**: ``λ`` (in ``ce_weight_decays``), ``α`` (on the ``alpha_step`` grid) and
+      ``β`` (in ``betas``) are chosen together by stratified cross-validation over the labelled
+      rows (``n_folds`` folds; best held-out accuracy, ties: lower log-loss), shrunk toward the
+      KD head alone: with a teacher, the best setting must be right on more held-out rows than
+      ``α = 0, β = 1`` (:func:`best_mixture`). The KD head never
+      sees a label, so its predictions on held-out labelled rows are honest; only the CE head
+      is refitted per fold. When no row can be held out (``ce_prior="zero"`` with one label per
+      class), ``α = 0.5``, ``β = 1`` and the largest ``λ`` are used.
 
     Rows are centred on the mean of all rows seen (labelled and unlabelled) and scaled to unit
     root-mean-square norm before fitting; the stored coefficients act on raw features.
@@ -55,12 +73,17 @@ class DHOHead(BaseHead):
     ----------
     temperature : float > 0, default=2.0
         Distillation temperature ``T``.
-    ce_weight_decays : sequence of float > 0, default=(1e-3, 1e-2, 1e-1, 1)
-        Candidate ``λ`` for the CE head (mean loss plus ``(λ/2)||W||²``). Without a held-out
-        row the largest is used: with one label per class nothing supports a confident CE head,
-        and a strongly penalised one is close to a class-prototype classifier.
-    kd_weight_decay : float > 0, default=1e-4
-        ``λ`` of the KD head, which has many soft-labelled rows and needs little.
+    ce_weight_decays : sequence of float > 0, default=(1e-3, 1e-2, 1e-1, 1, 10)
+        Candidate ``λ`` for the CE head (mean loss plus ``(λ/2)||θ − θ_prior||²``).
+    kd_weight_decay : float > 0, default=1e-5
+        ``λ`` of the KD head, which has many soft-labelled rows and needs little: it should
+        reproduce the teacher, not a shrunk copy of it.
+    ce_prior : {"kd", "zero"}, default="kd"
+        Centre of the CE head's penalty: the KD head's weights and bias (with a teacher) or zero.
+    propagation : sequence of float in [0, 1), default=(0, 0.5, 0.8, 0.9)
+        Candidate label-propagation strengths for the teacher; ``(0,)`` turns smoothing off.
+    n_neighbors : int >= 1, default=10
+        Neighbours per row of the propagation graph.
     alpha_step : float in (0, 1], default=0.05
     betas : sequence of float > 0, default=(0.5, 0.75, 1, 1.25, 1.5, 2, 4)
     n_folds : int >= 2, default=5
@@ -70,8 +93,9 @@ class DHOHead(BaseHead):
         Gradient tolerance (largest entry) of L-BFGS.
     warm_start : bool, default=False
         Start both heads' solvers from the previous fit's weights (when the classes and width
-        are unchanged). The optimum is the same, only reached sooner: active-learning rounds
-        refit on almost the same rows, and the KD head's problem does not change at all.
+        are unchanged), and reuse the propagation graph while the pool's rows are the same set.
+        The optimum is the same, only reached sooner: active-learning rounds and seeds refit on
+        the same pool split differently.
     device : str or None, default=None
         torch device; ``None`` picks CUDA when available, else the CPU.
     random_state : int, RandomState or None, default=0
@@ -84,13 +108,15 @@ class DHOHead(BaseHead):
     intercept_ce_, intercept_kd_ : ndarray of shape (n_classes,)
     alpha_, beta_, ce_weight_decay_ : float
         The chosen mixture weight, KD-logit temperature and CE weight decay.
+    propagation_ : float
+        The chosen propagation strength (0: the teacher as given).
     cv_accuracy_ : float
         Held-out accuracy of the chosen setting (NaN when none was held out).
     has_teacher_ : bool
         False when fitted without a teacher: the KD head then distils the one-hot labels of the
         labelled rows (unlabelled rows carry no target and are ignored).
     seen_classes_ : ndarray of bool, shape (n_classes,)
-        Classes with at least one labelled row.
+        Classes with a labelled row; the others get their probability from the KD head alone.
     n_unlabeled_ : int
     n_iter_ : ndarray of shape (2,)
         L-BFGS iterations of the final CE head and of the KD head.
@@ -109,8 +135,11 @@ class DHOHead(BaseHead):
     def __init__(
         self,
         temperature: float = 2.0,
-        ce_weight_decays: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),
-        kd_weight_decay: float = 1e-4,
+        ce_weight_decays: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0, 10.0),
+        kd_weight_decay: float = 1e-5,
+        ce_prior: str = "kd",
+        propagation: Sequence[float] = (0.0, 0.5, 0.8, 0.9),
+        n_neighbors: int = 10,
         alpha_step: float = 0.05,
         betas: Sequence[float] = _BETAS,
         n_folds: int = 5,
@@ -123,6 +152,9 @@ class DHOHead(BaseHead):
         self.temperature = temperature
         self.ce_weight_decays = ce_weight_decays
         self.kd_weight_decay = kd_weight_decay
+        self.ce_prior = ce_prior
+        self.propagation = propagation
+        self.n_neighbors = n_neighbors
         self.alpha_step = alpha_step
         self.betas = betas
         self.n_folds = n_folds
@@ -133,45 +165,34 @@ class DHOHead(BaseHead):
         self.random_state = random_state
 
     # ---------------------------------------------------------------- checks
-    def _check_params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _check_params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         owner = type(self).__name__
 
-        def positive(name: str, value: Any, hi: float = np.inf) -> None:
-            if isinstance(value, bool) or not isinstance(value, Real) or not 0 < value <= hi:
-                rng = "(0, 1]" if hi == 1 else "(0, inf)"
-                raise InputError(
-                    f"The '{name}' parameter of {owner} must be a float in {rng}. "
-                    f"Got {value!r} instead."
-                )
-
-        def grid(name: str, value: Any) -> np.ndarray:
+        def grid(name: str, low: float, high: float, low_open: bool) -> np.ndarray:
+            value = getattr(self, name)
             try:
                 a = np.asarray(value, dtype=np.float64).ravel()
             except (TypeError, ValueError):
                 a = np.array([np.nan])
-            if a.size == 0 or not np.all(np.isfinite(a) & (a > 0)):
-                raise InputError(
-                    f"The '{name}' parameter of {owner} must be a non-empty sequence of floats "
-                    f"in (0, inf). Got {value!r} instead."
-                )
+            ok = (a > low) if low_open else (a >= low)
+            if a.size == 0 or not np.all(np.isfinite(a) & ok & (a < high)):
+                rng = f"{'(' if low_open else '['}{low:g}, {'inf' if high == np.inf else f'{high:g}'})"
+                raise param_error(owner, name, f"a non-empty sequence of floats in {rng}", value)
             return a
 
-        positive("temperature", self.temperature)
-        positive("kd_weight_decay", self.kd_weight_decay)
-        positive("alpha_step", self.alpha_step, hi=1.0)
-        positive("tol", self.tol)
-        for name in ("n_folds", "max_iter"):
-            v, lo = getattr(self, name), 2 if name == "n_folds" else 1
-            if isinstance(v, bool) or not isinstance(v, Integral) or v < lo:
-                raise InputError(
-                    f"The '{name}' parameter of {owner} must be an int in [{lo}, inf). "
-                    f"Got {v!r} instead."
-                )
-        decays = np.unique(grid("ce_weight_decays", self.ce_weight_decays))
-        betas = grid("betas", self.betas)
+        for name in ("temperature", "kd_weight_decay", "tol"):
+            check_param_float(getattr(self, name), name, owner, low_open=True)
+        check_param_float(self.alpha_step, "alpha_step", owner, 0.0, 1.0, low_open=True, high_open=False)
+        check_param_int(self.n_folds, "n_folds", owner, low=2)
+        check_param_int(self.max_iter, "max_iter", owner)
+        check_param_int(self.n_neighbors, "n_neighbors", owner)
+        check_param_choice(self.ce_prior, "ce_prior", owner, ("kd", "zero"))
+        strengths = grid("propagation", 0.0, 1.0, low_open=False)
+        betas = grid("betas", 0.0, np.inf, low_open=True)
+        decays = np.unique(grid("ce_weight_decays", 0.0, np.inf, low_open=True))
         n_steps = int(round(1.0 / float(self.alpha_step)))
         alphas = np.unique(np.clip(np.r_[np.arange(n_steps + 1) * float(self.alpha_step), 1.0], 0, 1))
-        return decays, alphas, betas
+        return decays, alphas, betas, strengths
 
     # ---------------------------------------------------------------- fit
     def fit(
@@ -201,7 +222,7 @@ class DHOHead(BaseHead):
             All classes, when some have no labelled row yet (a zero-shot start, active
             learning). Default: those in ``y`` (and, with a ``teacher``, those it knows).
         """
-        decays, alphas, betas = self._check_params()
+        decays, alphas, betas, strengths = self._check_params()
         X, y = self._validate_fit(X, y)
         if classes is None and teacher is None:
             self._require_two_classes(y)
@@ -221,9 +242,14 @@ class DHOHead(BaseHead):
         if X_unlabeled is not None:
             X_u = self._validate_predict_like(X_unlabeled, X.shape[1])
         X_all = np.concatenate([np.asarray(X, np.float64), X_u])
-        Q = teacher_targets(teacher, teacher_proba, X_all, all_classes, float(self.temperature))
+        P = teacher_probabilities(teacher, teacher_proba, X_all, all_classes)
         mean = X_all.mean(axis=0)
         scale = 1.0 / max(float(np.sqrt(np.mean(np.sum((X_all - mean) ** 2, axis=1)))), 1e-12)
+        self.propagation_ = 0.0
+        if P is not None and X_all.shape[0] > int(self.n_neighbors) + 1 and max(strengths) > 0:
+            S = self._affinity(X_all)
+            self.propagation_, P = choose_propagation(S, P, np.arange(X.shape[0]), codes, strengths)
+        Q = None if P is None else tempered_targets(P, float(self.temperature))
         starts = {h: self._previous(h, all_classes, mean, scale) for h in ("kd", "ce")}
         self.classes_ = all_classes
         self.has_teacher_ = Q is not None
@@ -245,7 +271,10 @@ class DHOHead(BaseHead):
         )  # fmt: skip
 
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
-        fold = cv_folds(codes, int(self.n_folds), rng)
+        anchored = Q is not None and self.ce_prior == "kd"
+        anchor = (W_kd, b_kd) if anchored else None
+        cv_seen = np.ones(K, dtype=bool) if anchored else seen  # a held-out class stays known
+        fold = (cv_folds_all if anchored else cv_folds)(codes, int(self.n_folds), rng)
         if fold is None:
             pick, alpha, beta, acc = decays.size - 1, 0.5, 1.0, float("nan")
         else:
@@ -259,16 +288,17 @@ class DHOHead(BaseHead):
                 for j in range(decays.size - 1, -1, -1):
                     W, b, _ = fit_soft_linear(
                         Z[tr], onehot[tr], temperature=1.0, weight_decay=float(decays[j]),
-                        start=path, **opts,
+                        start=path, anchor=anchor, **opts,
                     )  # fmt: skip
                     path = (W, b)
                     oof[j][where[va]] = Z[va] @ W + b
             pick, alpha, beta, acc = best_mixture(
-                oof, Z[held] @ W_kd + b_kd, codes[held], alphas, betas, seen
+                oof, Z[held] @ W_kd + b_kd, codes[held], alphas, betas, cv_seen,
+                shrink=Q is not None,
             )
         W_ce, b_ce, it_ce = fit_soft_linear(
             Z, onehot, temperature=1.0, weight_decay=float(decays[pick]),
-            start=starts["ce"], **opts,
+            start=starts["ce"], anchor=anchor, **opts,
         )
         # fold centring and scaling into raw-feature coefficients: z = x (sW) + (b - s mean W)
         self.coef_ce_ = np.ascontiguousarray((scale * W_ce).T)
@@ -294,6 +324,25 @@ class DHOHead(BaseHead):
             return None
         # x·coef + c = ((x - mean)·s)·W + b  =>  W = coefᵀ / s,  b = c + coef·mean
         return coef.T / scale, getattr(self, f"intercept_{which}_") + coef @ mean
+
+    def _affinity(self, X_all: np.ndarray) -> Any:
+        """The pool's kNN affinity; with ``warm_start``, reused while the rows (as a set) stay.
+
+        Rows are put in a canonical order before hashing and building, so the same pool split
+        differently into labelled and unlabelled rows (another seed, another round) hits.
+        """
+        order = np.lexsort(X_all.T[::-1])
+        digest = hashlib.sha256(np.ascontiguousarray(X_all[order]).tobytes())
+        key = f"{digest.hexdigest()}:{int(self.n_neighbors)}"
+        cached = getattr(self, "_graph", None)
+        if self.warm_start and cached is not None and cached[0] == key:
+            S = cached[1]
+        else:
+            S = knn_affinity(X_all[order], int(self.n_neighbors))
+            self._graph = (key, S) if self.warm_start else None
+        back = np.empty_like(order)
+        back[order] = np.arange(order.size)
+        return S[back][:, back]
 
     def _validate_predict_like(self, X: Any, n_features: int) -> np.ndarray:
         arr = np.asarray(X, dtype=np.float64)

@@ -25,6 +25,7 @@ __all__ = [
     "tempered_targets",
     "fit_soft_linear",
     "cv_folds",
+    "cv_folds_all",
     "best_mixture",
     "mixture_log_proba",
     "ce_log_proba",
@@ -72,6 +73,7 @@ def fit_soft_linear(
     tol: float,
     device: Any,
     start: tuple[np.ndarray, np.ndarray] | None = None,
+    anchor: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Minimise ``mean_i T² H(q_i, softmax(z_i / T)) + (λ/2) ||W||²`` with ``z = X W + b``.
 
@@ -79,7 +81,10 @@ def fit_soft_linear(
     target's entropy, a constant, so this is the distillation loss ``T² KL`` (and plain
     cross-entropy for one-hot ``Q`` at ``T = 1``). The problem is strictly convex in ``W``
     (for ``λ > 0``); the bias is unpenalised. ``start = (W, b)`` warm-starts L-BFGS (default:
-    zero weights and the targets' log-prior as bias). Returns ``(W (d, K), b (K,), iterations)``.
+    zero weights and the targets' log-prior as bias). ``anchor = (W0, b0)`` replaces the penalty
+    by ``(λ/2)(||W − W0||² + ||b − b0||²)``: a Gaussian prior centred on another head (a large
+    ``λ`` returns that head, a small one the data's own fit), and starts the solver there.
+    Returns ``(W (d, K), b (K,), iterations)``.
     """
     torch = torch_module()
     n, d = X.shape
@@ -88,20 +93,29 @@ def fit_soft_linear(
     Xt = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float64), device=device)
     Qt = torch.as_tensor(np.ascontiguousarray(Q, dtype=np.float64), device=device)
     lam = float(weight_decay)
+    W0 = torch.zeros((d, K), dtype=torch.float64, device=device)
+    b0, lam_b = torch.zeros(K, dtype=torch.float64, device=device), 0.0
+    if anchor is not None:
+        W0 = torch.as_tensor(np.asarray(anchor[0], dtype=np.float64).reshape(d, K), device=device)
+        b0, lam_b = torch.as_tensor(np.asarray(anchor[1], dtype=np.float64), device=device), lam
 
     def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
         th = torch.as_tensor(theta, device=device)
         W, b = th[: d * K].reshape(d, K), th[d * K :]
         z = (Xt @ W + b) / T
         logp = torch.log_softmax(z, dim=1)
-        loss = -(T * T) * float((Qt * logp).sum()) / n + 0.5 * lam * float((W * W).sum())
+        dW, db = W - W0, b - b0
+        penalty = 0.5 * (lam * float((dW * dW).sum()) + lam_b * float((db * db).sum()))
+        loss = -(T * T) * float((Qt * logp).sum()) / n + penalty
         G = (T / n) * (torch.exp(logp) - Qt)  # d loss / d (XW + b)
-        gW = Xt.T @ G + lam * W
-        grad = torch.cat([gW.reshape(-1), G.sum(dim=0)])
+        gW = Xt.T @ G + lam * dW
+        grad = torch.cat([gW.reshape(-1), G.sum(dim=0) + lam_b * db])
         return loss, grad.cpu().numpy()
 
     prior = np.log(np.clip(Q.mean(axis=0), 1e-12, None))
     theta0 = np.concatenate([np.zeros(d * K), T * (prior - prior.mean())])
+    if anchor is not None:
+        theta0 = np.concatenate([np.ravel(anchor[0]), np.ravel(anchor[1])]).astype(np.float64)
     if start is not None and start[0].shape == (d, K) and start[1].shape == (K,):
         theta0 = np.concatenate([np.ravel(start[0]), start[1]]).astype(np.float64)
     threads = torch.get_num_threads()
@@ -137,6 +151,23 @@ def cv_folds(codes: np.ndarray, n_folds: int, rng: np.random.Generator) -> np.nd
     for c in np.flatnonzero(counts >= 2):
         rows = rng.permutation(np.flatnonzero(codes == c))
         fold[rows] = np.arange(rows.size) % min(k, rows.size)
+    return fold
+
+
+def cv_folds_all(codes: np.ndarray, n_folds: int, rng: np.random.Generator) -> np.ndarray | None:
+    """Fold of every labelled row, all held out once, classes spread evenly over the folds.
+
+    For a head that knows every class without its rows (one anchored on a teacher's head), so
+    a class with a single row can be held out too. ``None`` with fewer than two rows.
+
+    >>> sorted(cv_folds_all(np.array([0, 1, 2]), 5, np.random.default_rng(0)).tolist())
+    [0, 1, 2]
+    """
+    if codes.size < 2:
+        return None
+    order = np.concatenate([rng.permutation(np.flatnonzero(codes == c)) for c in np.unique(codes)])
+    fold = np.empty(codes.size, dtype=np.int64)
+    fold[order] = np.arange(codes.size) % min(int(n_folds), codes.size)
     return fold
 
 
@@ -182,24 +213,37 @@ def best_mixture(
     alphas: np.ndarray,
     betas: Sequence[float],
     seen: np.ndarray | None = None,
+    shrink: bool = False,
 ) -> tuple[int, float, float, float]:
     """The ``(candidate, α, β)`` with the best held-out accuracy (ties: lower log-loss).
 
     ``ce_logits[j]`` are the out-of-fold CE-head logits of candidate ``j`` (one per weight
     decay); ``kd_logits`` the KD head's logits on the same rows. Returns the candidate index,
-    ``α``, ``β`` and the accuracy reached. ``seen`` marks the classes with labelled rows.
+    ``α``, ``β`` and the accuracy reached. ``seen`` marks the classes the CE head knows.
+
+    With ``shrink``, the KD head alone (``α = 0``, ``β = 1``: the teacher's own head) is kept
+    unless the best setting is right on more held-out rows: a tie goes to the teacher, whose
+    head was not chosen by this search. (A stricter bar, one standard error of the paired
+    difference, was tried and rejected: labelled rows drawn evenly per class understate what
+    the labels buy on a skewed pool, so it kept the teacher where the labels were far better.)
     """
     rows = np.arange(codes.size)
     best: tuple[float, float] | None = None
     pick = (0, 1.0, 1.0, 0.0)
+    best_hit = np.zeros(codes.size, dtype=bool)
     kd_log = {b: log_softmax(kd_logits / float(b), axis=1) for b in betas}
     for j, z in enumerate(ce_logits):
         for b in betas:
             ce, kd = np.exp(ce_log_proba(z, kd_log[b], seen)), np.exp(kd_log[b])
             for a in alphas:
                 P = float(a) * ce + (1.0 - float(a)) * kd
-                acc = float(np.mean(P.argmax(axis=1) == codes))
+                hit = P.argmax(axis=1) == codes
+                acc = float(np.mean(hit))
                 loss = float(-np.mean(np.log(np.clip(P[rows, codes], 1e-300, None))))
                 if best is None or (-acc, loss) < best:
-                    best, pick = (-acc, loss), (j, float(a), float(b), acc)
+                    best, pick, best_hit = (-acc, loss), (j, float(a), float(b), acc), hit
+    if shrink:
+        safe = kd_logits.argmax(axis=1) == codes
+        if int(best_hit.sum()) <= int(safe.sum()):
+            return len(ce_logits) - 1, 0.0, 1.0, float(np.mean(safe))
     return pick

@@ -9,7 +9,7 @@ import numpy as np
 from ..exceptions import InputError
 from ._soft_linear import tempered_targets
 
-__all__ = ["teacher_targets"]
+__all__ = ["teacher_probabilities", "teacher_targets"]
 
 
 def teacher_targets(
@@ -17,12 +17,22 @@ def teacher_targets(
 ) -> np.ndarray | None:
     """The teacher's distribution at ``temperature`` on every row, columns in ``classes`` order.
 
-    From a fitted classifier (its ``predict_proba`` on ``X_all``, columns matched by label; it
-    must know every class) or from given probabilities; ``None`` when neither is given. Rows
-    are renormalised, then tempered (:func:`tempered_targets`).
+    :func:`teacher_probabilities`, tempered (:func:`tempered_targets`); ``None`` without a teacher.
 
     >>> teacher_targets(None, [[0.5, 0.5]], np.zeros((1, 2)), np.array([0, 1]), 2.0).tolist()
     [[0.5, 0.5]]
+    """
+    P = teacher_probabilities(teacher, teacher_proba, X_all, classes)
+    return None if P is None else tempered_targets(P, float(temperature))
+
+
+def teacher_probabilities(
+    teacher: Any, teacher_proba: Any, X_all: np.ndarray, classes: np.ndarray
+) -> np.ndarray | None:
+    """The teacher's probabilities on every row, columns in ``classes`` order, rows summing to 1.
+
+    From a fitted classifier (its ``predict_proba`` on ``X_all``, columns matched by label; it
+    must know every class) or from given probabilities; ``None`` when neither is given.
     """
     if teacher is not None and teacher_proba is not None:
         raise InputError("Pass either teacher= (a fitted head) or teacher_proba=, not both.")
@@ -57,4 +67,4 @@ def teacher_targets(
     sums = P.sum(axis=1, keepdims=True)
     if np.any(sums <= 0):
         raise InputError("teacher probabilities sum to 0 on some row; check the teacher.")
-    return tempered_targets(P / sums, float(temperature))
+    return P / sums

@@ -65,8 +65,9 @@ def test_streaming_logistic_equals_in_memory_fit(cached, params) -> None:
     streamed = fit_streaming(
         get_head("logistic", tol=1e-6, **params), es, y, indices=idx, chunk_rows=40
     )
-    # fit_streaming always validates on one holdout split; fit does so with cv="holdout"
-    batch = get_head("logistic", tol=1e-6, cv="holdout", **params).fit(X[idx], y[idx])
+    # fit_streaming always validates on one holdout split; fit does so with cv="holdout". With
+    # preprocess="auto" streaming keeps the whitened geometry (no per-row losses for the contest).
+    batch = get_head("logistic", tol=1e-6, cv="holdout", preprocess="whiten", **params).fit(X[idx], y[idx])
     assert streamed.C_ == batch.C_
     np.testing.assert_array_equal(streamed.classes_, batch.classes_)
     np.testing.assert_allclose(streamed.val_scores_, batch.val_scores_)

@@ -97,7 +97,7 @@ def fit(
             table, encoder=encoder, head=name, params=parse_params(param), out=out,
             train_split=train_split, options=opts.encoder(),
             batch_size=batch_size, dtype=dtype, calib_frac=calib_frac if calibrate else None,
-            alpha=alpha, run_dir=run_dir,
+            alpha=0.1 if alpha is None else alpha, run_dir=run_dir,
         )  # fmt: skip
         render_fit(res_ml, as_json)
         if run_dir is not None and not as_json:

@@ -392,7 +392,9 @@ class LogisticHead(BaseHead):
         The same problem, holdout split, preprocessing and C search as :meth:`fit_streaming`;
         ``source`` supplies the class statistics and evaluates the objective and gradient over
         its rows (see :mod:`headwise.heads._rows`). Only ``y``, the parameters and the gradients
-        live here.
+        live here. One difference from :meth:`fit`: with ``preprocess="auto"`` this route keeps
+        the whitened geometry, because the geometry contest compares per-row held-out losses,
+        which a chunked problem never holds; pass ``preprocess="isotropic"`` to choose the other.
         """
         Cs = self._check_params()
         y = np.asarray(y)

@@ -7,18 +7,27 @@ of conformal label sets at the model's α (CRC: false-negative rate; LAC: per-la
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..exceptions import InputError
 from ..trust import MULTILABEL_METHODS, MultiLabelConformal, false_negative_rate, multilabel_metrics
 
-if TYPE_CHECKING:
-    from ._multilabel import MultiLabelFit
+__all__ = ["MultiLabelFit", "multilabel_run_summary", "write_multilabel_run"]
 
-__all__ = ["multilabel_run_summary", "write_multilabel_run"]
+
+@dataclass
+class MultiLabelFit:
+    """A fitted multi-label head and, with calibration, its held-out logits and targets."""
+
+    head: Any
+    name: str  # registry name of the head
+    n_train: int
+    cal_logits: np.ndarray | None = None
+    cal_targets: np.ndarray | None = None
 
 
 def _plain(v: Any) -> Any:

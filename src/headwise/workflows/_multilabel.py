@@ -7,7 +7,6 @@ labels per row. Calibration rows travel inside the head file (``save_head`` extr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from .._progress import working
 from ..exceptions import InputError
 from ..heads import get_head, is_multilabel_head, load_head_extras, random_holdout, save_head
 from ..trust import MULTILABEL_METHODS, MultiLabelConformal, false_negative_rate, multilabel_metrics
-from ._mlrun import _plain
+from ._mlrun import MultiLabelFit, _plain
 
 __all__ = [
     "DEFAULT_MULTILABEL_HEAD",
@@ -33,17 +32,6 @@ __all__ = [
 DEFAULT_MULTILABEL_HEAD = "mllogistic"
 CALIB_SEED = 0
 _EXTRA_KEY = "multilabel_calibration"
-
-
-@dataclass
-class MultiLabelFit:
-    """A fitted multi-label head and, with calibration, its held-out logits and targets."""
-
-    head: Any
-    name: str  # registry name of the head
-    n_train: int
-    cal_logits: np.ndarray | None = None
-    cal_targets: np.ndarray | None = None
 
 
 def _lists(labels: Any) -> list[list[Any]]:

@@ -237,19 +237,24 @@ class SufficientStats:
             self.sq_sums = sq
         self.classes, self.counts, self.sums = union, counts, sums
 
-    def update(self, X: np.ndarray, y: np.ndarray) -> SufficientStats:
-        """Add rows ``X`` with labels ``y`` in place; new classes are inserted in sorted order."""
+    def _rows(self, X: Any, y: Any, hint: str) -> tuple[np.ndarray, np.ndarray]:
+        """``X`` (n, n_features) and ``y`` (n,) as arrays, or one line saying what is wrong."""
         X = np.asarray(X)
         y = np.asarray(y)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise InputError(
                 f"X has {X.shape[-1] if X.ndim else 0} features, but these statistics hold "
-                f"{self.n_features} features. Were these embeddings made by a different encoder?"
+                f"{self.n_features} features. {hint[0].upper()}{hint[1:]}"
             )
         if y.shape != (X.shape[0],):
             raise InputError(
                 f"X has {X.shape[0]} rows but y has shape {y.shape}; pass one label per row."
             )
+        return X, y
+
+    def update(self, X: np.ndarray, y: np.ndarray) -> SufficientStats:
+        """Add rows ``X`` with labels ``y`` in place; new classes are inserted in sorted order."""
+        X, y = self._rows(X, y, "Were these embeddings made by a different encoder?")
         if X.shape[0] == 0:
             return self
         uniq, codes = np.unique(y, return_inverse=True)
@@ -278,18 +283,9 @@ class SufficientStats:
         >>> s.subtract(X[2:], np.array([2])).classes.tolist(), s.sums.tolist()
         ([0, 1], [[0.0, 1.0], [1.0, 0.0]])
         """
-        X = np.asarray(X)
-        y = np.asarray(y)
-        if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise InputError(
-                f"X has {X.shape[-1] if X.ndim else 0} features, but these statistics hold "
-                f"{self.n_features} features; rows can only be removed from the statistics "
-                "they were added to."
-            )
-        if y.shape != (X.shape[0],):
-            raise InputError(
-                f"X has {X.shape[0]} rows but y has shape {y.shape}; pass one label per row."
-            )
+        X, y = self._rows(
+            X, y, "rows can only be removed from the statistics they were added to."
+        )
         if X.shape[0] == 0:
             return self
         uniq, codes = np.unique(y, return_inverse=True)

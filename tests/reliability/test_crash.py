@@ -14,7 +14,8 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 @pytest.mark.slow
-def test_killed_embeds_resume_bitwise_identical_and_clean() -> None:
+def test_killed_embeds_resume_bitwise_identical_and_clean(shared_data: Path) -> None:
+    """The crash bench embeds 20 Newsgroups texts from the shared data (skipped without it)."""
     src = str(Path(__file__).resolve().parents[2] / "src")
     proc = subprocess.run(
         [sys.executable, "crash.py", "--quick", "--out", "-"],

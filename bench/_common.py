@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -85,3 +86,13 @@ def write_fragment(name: str, text: str) -> Path:
     tmp.write_text(text)
     os.replace(tmp, path)
     return path
+
+
+def replace_section(text: str, tag: str, key: str, body: str) -> str:
+    """``text`` with the block between ``<!-- {tag} {key} -->`` and ``<!-- /{tag} {key} -->``
+    replaced by ``body`` (appended as a new block if absent): one fragment, several runs."""
+    start, end = f"<!-- {tag} {key} -->", f"<!-- /{tag} {key} -->"
+    block = f"{start}\n{body}\n{end}"
+    if start in text:
+        return re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    return text.rstrip() + "\n\n" + block + "\n"

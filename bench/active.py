@@ -13,7 +13,6 @@ Each part replaces its own section of bench/results/active.md, with the command 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, SHARED_DATA, command, machine, md_table  # noqa: E402
+from _common import RESULTS, SHARED_DATA, command, machine, md_table, replace_section  # noqa: E402
 
 from headwise.datasets import load_table  # noqa: E402
 from headwise.workflows import embed_texts  # noqa: E402
@@ -199,14 +198,6 @@ def part_strategies(sets: list[str], seeds: list[int], rounds: int, emit: Any = 
     )
 
 
-def replace_section(text: str, key: str, body: str) -> str:
-    start, end = f"<!-- part {key} -->", f"<!-- /part {key} -->"
-    block = f"{start}\n{body}\n{end}"
-    if start in text:
-        return re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    return text.rstrip() + "\n\n" + block + "\n"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--parts", default="dho,strategies")
@@ -233,7 +224,7 @@ def main() -> None:
                 return
             body = f"{head} ({time.perf_counter() - t0:.0f} s)\n\n{where}\n\n{table}"
             text = OUT.read_text() if OUT.exists() else HEADER  # re-read: parts may run in parallel
-            OUT.write_text(replace_section(text, args.section or part, body))
+            OUT.write_text(replace_section(text, "part", args.section or part, body))
 
         if part == "dho":
             shots = [1, 2] if args.quick else [int(k) for k in args.shots.split(",")]

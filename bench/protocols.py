@@ -11,7 +11,6 @@ bench/results/protocols.md, with the exact command that produced it.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, SHARED_DATA, command, machine, md_table  # noqa: E402
+from _common import RESULTS, SHARED_DATA, command, machine, md_table, replace_section  # noqa: E402
 
 from headwise.datasets import load_table  # noqa: E402
 from headwise.workflows import embed_texts  # noqa: E402
@@ -149,14 +148,6 @@ HEADER = (
 )
 
 
-def replace_section(text: str, key: str, body: str) -> str:
-    start, end = f"<!-- fig {key} -->", f"<!-- /fig {key} -->"
-    block = f"{start}\n{body}\n{end}"
-    if start in text:
-        return re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    return text.rstrip() + "\n\n" + block + "\n"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--figures", default="a,b,c,d,e")
@@ -168,7 +159,7 @@ def main() -> None:
         body = (f"### {title}\n\nCommand: `HEADWISE_CACHE_DIR=/work/hwcache {command()}` "
                 f"({time.perf_counter() - t0:.0f} s)\n\n{machine()}\n\n{table}")
         text = OUT.read_text() if OUT.exists() else HEADER  # re-read: figures may run in parallel
-        OUT.write_text(replace_section(text, key, body))
+        OUT.write_text(replace_section(text, "fig", key, body))
         print(body, flush=True)
 
 

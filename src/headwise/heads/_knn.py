@@ -12,7 +12,7 @@ from ._base import BaseHead
 from ._registry import register_head
 from ._stats import class_union
 
-__all__ = ["KNNHead", "knn_neighbours", "knn_vote_fractions"]
+__all__ = ["KNNHead", "knn_neighbours", "knn_vote_fractions", "neighbour_weights"]
 
 _WEIGHTS = ("distance", "uniform")
 _METRICS = ("cosine",)
@@ -26,6 +26,20 @@ def _normalize_rows(X: np.ndarray) -> np.ndarray:
     X = np.asarray(X)
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     return (X / np.where(norms > 0, norms, 1.0)).astype(np.float32, copy=False)
+
+
+def neighbour_weights(dist: np.ndarray, weights: str) -> np.ndarray:
+    """Vote weights of neighbours at cosine distances ``dist`` (q, k): all ones for
+    ``"uniform"``; ``1 / distance`` for ``"distance"``, where a row with an exact match (distance
+    below float32 resolution) gives its exact matches weight 1 and every other neighbour 0."""
+    if weights == "uniform":
+        return np.ones_like(dist)
+    exact = dist < _EXACT_MATCH
+    with np.errstate(divide="ignore"):
+        w = 1.0 / dist
+    has_exact = exact.any(axis=1)
+    w[has_exact] = exact[has_exact]
+    return w
 
 
 def knn_neighbours(
@@ -49,15 +63,7 @@ def knn_neighbours(
         else:
             idx = np.broadcast_to(np.arange(n_train), (q.shape[0], n_train))
         dist = np.maximum(1.0 - np.take_along_axis(sims, idx, axis=1).astype(np.float64), 0.0)
-        if weights == "uniform":
-            w = np.ones_like(dist)
-        else:
-            exact = dist < _EXACT_MATCH
-            with np.errstate(divide="ignore"):
-                w = 1.0 / dist
-            has_exact = exact.any(axis=1)
-            w[has_exact] = exact[has_exact]
-        yield start, idx, w
+        yield start, idx, neighbour_weights(dist, weights)
 
 
 def knn_vote_fractions(

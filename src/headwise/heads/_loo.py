@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import linalg
 
-from ._knn import _EXACT_MATCH, _LOG_FLOOR, _normalize_rows
+from ._knn import _LOG_FLOOR, _normalize_rows, neighbour_weights
 from ._lda import oas_shrinkage
 from ._softmax import _one_blas_thread
 
@@ -227,15 +227,7 @@ def loo_knn_logits(
         dist = np.maximum(1.0 - np.take_along_axis(top, order, axis=1).astype(np.float64), 0.0)
         for out, k in zip(outs, ks, strict=True):
             kk = min(int(k), k_max)
-            dk = dist[:, :kk]
-            if weights == "uniform":
-                w = np.ones_like(dk)
-            else:
-                exact = dk < _EXACT_MATCH
-                with np.errstate(divide="ignore"):
-                    w = 1.0 / dk
-                has = exact.any(axis=1)
-                w[has] = exact[has]
+            w = neighbour_weights(dist[:, :kk], weights)
             flat = (np.arange(q.size)[:, None] * n_classes + codes[idx[:, :kk]]).ravel()
             votes = np.bincount(flat, weights=w.ravel(), minlength=q.size * n_classes)
             votes = votes.reshape(q.size, n_classes)

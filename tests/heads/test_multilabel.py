@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
 from headwise.heads import MultiLabelKNNHead, MultiLabelLogisticHead, MultiLabelRidgeHead
-from headwise.heads._mlbase import f1_thresholds
+from headwise.heads._mlbase import f1_thresholds, kfold_rows
 from headwise.heads._mltargets import multilabel_targets
 
 from .test_multilabel_contract import toy_multilabel
@@ -154,7 +154,7 @@ def test_f1_thresholds_reach_the_best_f1(seed: int, n: int) -> None:
     rng = np.random.default_rng(seed)
     s = np.round(rng.normal(size=(n, 2)), 1)  # ties on purpose
     Y = (rng.random((n, 2)) < 0.4).astype(float)
-    thr = f1_thresholds(s, Y)
+    thr = f1_thresholds(s, Y, fbr=0.0)  # no fallback: the cut reaches the best F1
     for j in range(2):
         if Y[:, j].sum() == 0:
             assert thr[j] == 0.0
@@ -162,6 +162,57 @@ def test_f1_thresholds_reach_the_best_f1(seed: int, n: int) -> None:
         best = max(f1_score(Y[:, j], s[:, j] >= c, zero_division=0) for c in np.unique(s[:, j]))
         got = f1_score(Y[:, j], s[:, j] >= thr[j], zero_division=0)
         assert got == pytest.approx(best)
+
+
+def test_f1_thresholds_fall_back_to_the_top_score_when_the_best_f1_is_low() -> None:
+    # label 0: its one positive ranks 30th of 40, so the best cut admits 30 rows (F1 = 2/31);
+    # SCutFBR.1 keeps the label off unless a row scores as high as the highest validation score.
+    s = np.column_stack([np.linspace(1.0, 0.0, 40), np.linspace(1.0, 0.0, 40)])
+    Y = np.zeros((40, 2))
+    Y[29, 0] = 1.0
+    Y[:4, 1] = 1.0  # label 1: a clean cut, kept
+    thr = f1_thresholds(s, Y)
+    assert thr[0] == s[0, 0]
+    assert (s[:, 0] >= thr[0]).sum() == 1
+    assert thr[1] == pytest.approx((s[3, 1] + s[4, 1]) / 2)
+    thr0 = f1_thresholds(s, Y, fbr=0.0)
+    assert (s[:, 0] >= thr0[0]).sum() == 30
+
+
+@pytest.mark.parametrize("head", [MultiLabelRidgeHead(), MultiLabelLogisticHead(C=0.1), MultiLabelKNNHead()])
+def test_f1_thresholds_come_from_out_of_fold_logits(head) -> None:  # type: ignore[no-untyped-def]
+    # the oracle: fit a copy per fold by hand, score its held-out rows, tune on all of them
+    X, Y = toy_multilabel(90, d=6, L=3)
+    head.fit(X, Y)
+    oof = np.empty(Y.shape)
+    for tr, te in kfold_rows(90, 10, 0):
+        part = type(head)(**{**head.get_params(), "threshold": 0.0}).fit(X[tr], Y[tr])
+        oof[te] = part.logits(X[te])
+    np.testing.assert_allclose(head.thresholds_, f1_thresholds(oof, Y), atol=1e-6)
+
+
+def test_logistic_folds_keep_the_chosen_c(monkeypatch: pytest.MonkeyPatch) -> None:
+    X, Y = toy_multilabel(120, d=6, L=3)
+    seen: list[float] = []
+    real = MultiLabelLogisticHead._fit_core
+
+    def spy(self, X, Y, classes):  # type: ignore[no-untyped-def]
+        seen.append(self.C if self.C is not None else self._selected_C)
+        return real(self, X, Y, classes)
+
+    monkeypatch.setattr(MultiLabelLogisticHead, "_fit_core", spy)
+    head = MultiLabelLogisticHead().fit(X, Y)
+    assert len(seen) == 11 and set(seen) == {head.C_}  # ten folds and the final fit
+
+
+def test_kfold_rows_partition_every_row_once() -> None:
+    folds = kfold_rows(23, 5, 0)
+    assert len(folds) == 5
+    tests = np.sort(np.concatenate([te for _, te in folds]))
+    assert tests.tolist() == list(range(23))
+    for tr, te in folds:
+        assert np.intersect1d(tr, te).size == 0 and tr.size + te.size == 23
+    assert kfold_rows(3, 5, 0) == []
 
 
 def test_targets_formats() -> None:

@@ -13,6 +13,7 @@ from typing import Any, Self
 
 import numpy as np
 from scipy.special import expit
+from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -21,15 +22,25 @@ from ..exceptions import InputError
 from ._base import BaseHead, _as_input_error, _friendly_precheck
 from ._mltargets import align_targets, is_label_lists, multilabel_targets
 
-__all__ = ["MultiLabelHead", "f1_thresholds", "random_holdout", "top_k_indicator"]
+__all__ = ["FBR", "MultiLabelHead", "f1_thresholds", "kfold_rows", "random_holdout", "top_k_indicator"]
 
 
-def f1_thresholds(scores: np.ndarray, Y: np.ndarray, default: float = 0.0) -> np.ndarray:
+FBR = 0.1
+"""The F1 below which a tuned cut is not trusted (SCutFBR.1, Yang 2001; see :func:`f1_thresholds`)."""
+
+
+def f1_thresholds(
+    scores: np.ndarray, Y: np.ndarray, default: float = 0.0, fbr: float = FBR
+) -> np.ndarray:
     """Per-label threshold on ``scores`` that maximises that label's F1 on ``(scores, Y)``.
 
     ``Y`` is 0/1 with NaN for unknown entries (ignored). The threshold sits halfway between the
     lowest score kept and the next one; cuts fall only between distinct scores. A label with no
-    known positive row keeps ``default``.
+    known positive row keeps ``default``. Where the best cut's F1 is below ``fbr`` the cut is not
+    evidence of anything (a rare label whose one or two positives rank among the negatives: its
+    F1-best cut admits most rows), so the threshold becomes the label's highest score instead and
+    the label is predicted only for rows that score at least that high (SCutFBR.1, Y. Yang, "A
+    study of thresholding strategies for text categorization", SIGIR 2001).
 
     >>> s = np.array([[3.0], [2.0], [1.0], [0.0]])
     >>> f1_thresholds(s, np.array([[1.0], [1.0], [0.0], [0.0]])).tolist()
@@ -52,7 +63,10 @@ def f1_thresholds(scores: np.ndarray, Y: np.ndarray, default: float = 0.0) -> np
         valid[:-1] = s[:-1] > s[1:]  # cut only where the next score is strictly lower
         f1[~valid] = -1.0
         b = int(np.argmax(f1))
-        out[j] = (s[b] + s[b + 1]) / 2.0 if b + 1 < s.size else s[b] - 1.0
+        if f1[b] < fbr:
+            out[j] = s[0]
+        else:
+            out[j] = (s[b] + s[b + 1]) / 2.0 if b + 1 < s.size else s[b] - 1.0
     return out
 
 
@@ -75,6 +89,15 @@ def random_holdout(n: int, fraction: float, random_state: Any) -> tuple[np.ndarr
 
 
 
+def kfold_rows(n: int, folds: int, random_state: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Shuffled ``(train, test)`` row indices of ``min(folds, n)`` folds; ``[]`` if n < 4."""
+    k = min(int(folds), n)
+    if n < 4 or k < 2:
+        return []
+    parts = np.array_split(check_random_state(random_state).permutation(n), k)
+    return [(np.sort(np.concatenate(parts[:i] + parts[i + 1 :])), np.sort(p)) for i, p in enumerate(parts)]
+
+
 def _n_rows(y: Any) -> int:
     """Rows of a multi-label target (label lists, indicator matrix); 0 when it has no length."""
     try:
@@ -87,9 +110,14 @@ class MultiLabelHead(BaseHead):
     """Base class: subclasses implement ``_fit_core(X, Y)`` and ``_logits(X)``.
 
     ``fit(X, y)`` takes label lists, an indicator matrix (``-1``/``NaN`` = unknown) or one label
-    per row. With ``threshold="f1"`` it holds out ``validation_fraction`` of the rows, fits on the
-    rest, tunes one threshold per label for F1 on the held-out rows, then refits on all rows and
-    keeps those thresholds (:meth:`tune_thresholds` re-tunes them on a validation set of yours).
+    per row. A head that chooses settings (a penalty) holds out ``validation_fraction`` of the rows
+    for that. With ``threshold="f1"`` one threshold per label is then tuned for F1 on out-of-fold
+    logits over every row (``round(1 / validation_fraction)`` folds, at least 2, each holding out
+    about that fraction; the chosen settings fixed): a rare label has all its positives to tune on
+    rather than the one or two a single holdout would keep, and a cut whose
+    F1 is below :data:`FBR` falls back to the label's top score (see :func:`f1_thresholds`).
+    Finally the head is refitted on all rows and keeps those thresholds
+    (:meth:`tune_thresholds` re-tunes them on a validation set of yours).
     """
 
     _target_kind = "multilabel"  # see headwise.heads.is_multilabel_head
@@ -144,10 +172,9 @@ class MultiLabelHead(BaseHead):
 
     def _fit_select(
         self, X: np.ndarray, Y: np.ndarray, classes: np.ndarray, val: tuple[np.ndarray, np.ndarray]
-    ) -> np.ndarray:
-        """Fit on ``(X, Y)``, choose settings on ``val``; return the logits of the ``val`` rows."""
-        self._fit_core(X, Y, classes)
-        return self._logits(val[0])
+    ) -> None:
+        """Fit on ``(X, Y)`` and choose settings on ``val`` (heads whose ``_selects_on_validation``)."""
+        raise NotImplementedError  # pragma: no cover
 
     def fit(self, X: Any, y: Any) -> Self:
         """Fit on embeddings ``X`` (n, d) and multi-label targets ``y``; see the class docstring."""
@@ -156,20 +183,38 @@ class MultiLabelHead(BaseHead):
         X, Y, classes = self._validate_ml(X, y, reset=True)
         if classes.size < 1:
             raise InputError("y has no labels at all; a multi-label head needs at least one label.")
-        split = None
-        if self.threshold == "f1" or self._selects_on_validation():
+        if self._selects_on_validation():
             split = random_holdout(X.shape[0], self.validation_fraction, self.random_state)
-        if split is not None:
-            tr, va = split
-            val_logits = self._fit_select(X[tr], Y[tr], classes, (X[va], Y[va]))
+            if split is not None:
+                tr, va = split
+                self._fit_select(X[tr], Y[tr], classes, (X[va], Y[va]))
+        folds = []
+        if self.threshold == "f1":
+            folds = kfold_rows(X.shape[0], max(2, round(1.0 / self.validation_fraction)), self.random_state)
+        oof = self._out_of_fold_logits(X, Y, classes, folds) if folds else None
         self._fit_core(X, Y, classes)
         self.classes_ = classes
-        if self.threshold == "f1" and split is not None:
-            self.thresholds_ = f1_thresholds(val_logits, Y[split[1]])
+        if oof is not None:
+            self.thresholds_ = f1_thresholds(oof, Y)
         else:
             default = 0.0 if self.threshold == "f1" else float(self.threshold)
             self.thresholds_ = np.full(classes.size, default)
         return self
+
+    def _out_of_fold_logits(
+        self, X: np.ndarray, Y: np.ndarray, classes: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]
+    ) -> np.ndarray:
+        """Logits of every row from a copy fitted without its fold, with the chosen settings fixed."""
+        out = np.empty(Y.shape, dtype=np.float64)
+        for tr, te in folds:
+            est = self._fold_copy()
+            est._fit_core(X[tr], Y[tr], classes)
+            out[te] = est._logits(X[te])
+        return out
+
+    def _fold_copy(self) -> MultiLabelHead:
+        """An unfitted copy for one fold; heads that chose settings pass them on (and warm starts)."""
+        return clone(self)
 
     def _selects_on_validation(self) -> bool:
         return False

@@ -10,6 +10,7 @@ import numpy as np
 from scipy import linalg
 from scipy.optimize import minimize
 from scipy.special import expit
+from sklearn.base import clone
 
 from .._validation import check_param_choice, check_param_float, check_param_grid, check_param_int
 from ._lda import oas_shrinkage, shrink
@@ -95,9 +96,10 @@ class MultiLabelLogisticHead(MultiLabelHead):
     entries (partial labels are masked, not counted as negatives). Rows are whitened by the
     OAS-shrunk covariance first, so ``C`` means the same whatever the encoder. With ``C=None``,
     ``fit`` holds out ``validation_fraction`` of the rows, walks ``Cs`` from the strongest penalty
-    (warm starts), keeps the ``C`` with the lowest held-out cross-entropy, tunes per-label
-    thresholds on the same rows (``threshold="f1"``) and refits on all rows, warm-started from the
-    path and with the same whitening (so ``C`` means the same penalty).
+    (warm starts) and keeps the ``C`` with the lowest held-out cross-entropy. With
+    ``threshold="f1"`` the per-label thresholds are tuned on out-of-fold logits at that ``C`` (see
+    :class:`MultiLabelHead`); the final fit on all rows is warm-started from the path and keeps the
+    same whitening (so ``C`` means the same penalty).
 
     Parameters
     ----------
@@ -171,7 +173,7 @@ class MultiLabelLogisticHead(MultiLabelHead):
 
     def _fit_select(
         self, X: np.ndarray, Y: np.ndarray, classes: np.ndarray, val: tuple[np.ndarray, np.ndarray]
-    ) -> np.ndarray:
+    ) -> None:
         Cs = self._grid()
         self._mean, self._T = self._whitening(X)
         part, held = _problem(self._prep(X), Y), _problem(self._prep(val[0]), val[1])
@@ -184,8 +186,13 @@ class MultiLabelLogisticHead(MultiLabelHead):
         best = int(np.argmin(self.val_losses_))
         self._selected_C = float(Cs[best])
         self._warm = thetas[best]  # the refit starts here, with the same whitening
-        d, L = X.shape[1], Y.shape[1]
-        return held.Z.astype(np.float64) @ thetas[best][: d * L].reshape(d, L) + thetas[best][d * L :]
+
+    def _fold_copy(self) -> MultiLabelLogisticHead:
+        est = clone(self)
+        if getattr(self, "_selected_C", None) is not None:  # the chosen C, warm start and whitening
+            est.set_params(C=self._selected_C)
+            est._mean, est._T, est._warm = self._mean, self._T, self._warm
+        return est
 
     def _fit_core(self, X: np.ndarray, Y: np.ndarray, classes: np.ndarray) -> None:
         Cs = self._grid()

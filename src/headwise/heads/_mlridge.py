@@ -58,9 +58,9 @@ class MultiLabelRidgeHead(MultiLabelHead):
     ----------
     alphas : sequence of float > 0, default=np.logspace(-3, 3, 13)
     threshold : "f1" or float, default="f1"
-        ``"f1"``: per-label thresholds tuned for F1 on a held-out ``validation_fraction`` of the
-        rows in :meth:`fit` (then the head is refitted on all rows). A float: one fixed logit
-        threshold for every label. :meth:`partial_fit` keeps the thresholds it has (0 at first).
+        ``"f1"``: per-label thresholds tuned for F1 in :meth:`fit` on out-of-fold logits, each
+        fold holding out ``validation_fraction`` of the rows (see :class:`MultiLabelHead`). A
+        float: one fixed logit threshold for every label. :meth:`partial_fit` keeps the thresholds it has (0 at first).
     top_k : int or None, default=None
         Predict the ``k`` best labels per row instead of thresholding.
     validation_fraction : float in (0, 1), default=0.1

@@ -12,12 +12,10 @@ from sklearn.utils import check_random_state
 from .._validation import check_param_choice, check_param_float, check_param_int, param_error
 from ..exceptions import InputError
 from ._base import BaseHead
+from ._dho_select import ce_candidates, choose_ce_mixture
 from ._propagate import choose_propagation, knn_affinity
 from ._registry import register_head
 from ._soft_linear import (
-    best_mixture,
-    cv_folds,
-    cv_folds_all,
     fit_soft_linear,
     mixture_log_proba,
     resolve_device,
@@ -137,7 +135,7 @@ class DHOHead(BaseHead):
         temperature: float = 2.0,
         ce_weight_decays: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0, 10.0),
         kd_weight_decay: float = 1e-5,
-        ce_prior: str = "kd",
+        ce_prior: str = "auto",
         propagation: Sequence[float] = (0.0, 0.5, 0.8, 0.9),
         n_neighbors: int = 10,
         alpha_step: float = 0.05,
@@ -186,7 +184,7 @@ class DHOHead(BaseHead):
         check_param_int(self.n_folds, "n_folds", owner, low=2)
         check_param_int(self.max_iter, "max_iter", owner)
         check_param_int(self.n_neighbors, "n_neighbors", owner)
-        check_param_choice(self.ce_prior, "ce_prior", owner, ("kd", "zero"))
+        check_param_choice(self.ce_prior, "ce_prior", owner, ("auto", "kd", "zero"))
         strengths = grid("propagation", 0.0, 1.0, low_open=False)
         betas = grid("betas", 0.0, np.inf, low_open=True)
         decays = np.unique(grid("ce_weight_decays", 0.0, np.inf, low_open=True))
@@ -271,43 +269,24 @@ class DHOHead(BaseHead):
         )  # fmt: skip
 
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
-        anchored = Q is not None and self.ce_prior == "kd"
-        anchor = (W_kd, b_kd) if anchored else None
-        cv_seen = np.ones(K, dtype=bool) if anchored else seen  # a held-out class stays known
-        fold = (cv_folds_all if anchored else cv_folds)(codes, int(self.n_folds), rng)
-        if fold is None:
-            pick, alpha, beta, acc = decays.size - 1, 0.5, 1.0, float("nan")
-        else:
-            held = np.flatnonzero(fold >= 0)
-            oof = [np.zeros((held.size, K)) for _ in decays]
-            where = np.full(codes.size, -1)
-            where[held] = np.arange(held.size)
-            for f in range(int(fold.max()) + 1):
-                tr, va = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
-                path = None  # strongest penalty first, each fit warm-started from the last
-                for j in range(decays.size - 1, -1, -1):
-                    W, b, _ = fit_soft_linear(
-                        Z[tr], onehot[tr], temperature=1.0, weight_decay=float(decays[j]),
-                        start=path, anchor=anchor, **opts,
-                    )  # fmt: skip
-                    path = (W, b)
-                    oof[j][where[va]] = Z[va] @ W + b
-            pick, alpha, beta, acc = best_mixture(
-                oof, Z[held] @ W_kd + b_kd, codes[held], alphas, betas, cv_seen,
-                shrink=Q is not None,
-            )
+        candidates = ce_candidates(decays, self.ce_prior, codes, has_teacher=Q is not None)
+        choice = choose_ce_mixture(
+            Z, codes, (W_kd, b_kd), candidates, alphas=alphas, betas=betas, seen=seen,
+            n_folds=int(self.n_folds), rng=rng, shrink=Q is not None, opts=opts,
+        )  # fmt: skip
         W_ce, b_ce, it_ce = fit_soft_linear(
-            Z, onehot, temperature=1.0, weight_decay=float(decays[pick]),
-            start=starts["ce"], anchor=anchor, **opts,
-        )
+            Z, onehot, temperature=1.0, weight_decay=choice.weight_decay,
+            start=starts["ce"], anchor=(W_kd, b_kd) if choice.anchored else None, **opts,
+        )  # fmt: skip
         # fold centring and scaling into raw-feature coefficients: z = x (sW) + (b - s mean W)
         self.coef_ce_ = np.ascontiguousarray((scale * W_ce).T)
         self.intercept_ce_ = b_ce - self.coef_ce_ @ mean
         self.coef_kd_ = np.ascontiguousarray((scale * W_kd).T)
         self.intercept_kd_ = b_kd - self.coef_kd_ @ mean
-        self.alpha_, self.beta_ = float(alpha), float(beta)
-        self.ce_weight_decay_ = float(decays[pick])
-        self.cv_accuracy_ = float(acc)
+        self.alpha_, self.beta_ = choice.alpha, choice.beta
+        self.ce_weight_decay_ = choice.weight_decay
+        self.ce_anchored_ = choice.anchored
+        self.cv_accuracy_ = choice.cv_accuracy
         self.seen_classes_ = seen
         self.n_iter_ = np.array([it_ce, it_kd], dtype=np.int64)
         return self

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any, Self
 
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .._validation import check_param_choice, check_param_float, check_param_int, param_error
+from .._validation import check_param_choice, check_param_float, check_param_int
 from ..exceptions import InputError
 from ._base import BaseHead
-from ._dho_select import ce_candidates, choose_ce_mixture
-from ._propagate import choose_propagation, knn_affinity
+from ._dho_select import ce_candidates, choose_ce_mixture, param_grid
+from ._propagate import choose_propagation, pool_affinity
 from ._registry import register_head
 from ._soft_linear import (
     fit_soft_linear,
@@ -22,7 +21,7 @@ from ._soft_linear import (
     tempered_targets,
     torch_module,
 )
-from ._teacher import teacher_probabilities
+from ._teacher import known_classes, teacher_probabilities
 
 __all__ = ["DHOHead"]
 
@@ -48,21 +47,26 @@ class DHOHead(BaseHead):
       :mod:`~headwise.heads._propagate`) at the strength in ``propagation`` whose result is right
       most often on the labelled rows, whose labels it never saw; a strength must beat the plain
       teacher (strength 0) by more than one standard error of the paired difference.
-    * **The CE head's prior** (``ce_prior="kd"``, the default with a teacher): its penalty is
-      ``(λ/2)||θ_ce − θ_kd||²``, a Gaussian prior centred on the KD head rather than on zero, so
-      a large ``λ`` returns the teacher's head and a small one the labels' own fit. Every class
-      is then known to the CE head, and every labelled row can be held out, even the only row
-      of its class. ``ce_prior="zero"`` is the paper's plain weight decay. A class with no
-      labelled row at all gets its probability from the KD head alone, the CE head only
-      splitting the mass the KD head gives the labelled classes (see :func:`ce_log_proba`).
-    * **λ, α and β**: ``λ`` (in ``ce_weight_decays``), ``α`` (on the ``alpha_step`` grid) and
-      ``β`` (in ``betas``) are chosen together by stratified cross-validation over the labelled
-      rows (``n_folds`` folds; best held-out accuracy, ties: lower log-loss), shrunk toward the
-      KD head alone: with a teacher, the best setting must be right on more held-out rows than
-      ``α = 0, β = 1`` (:func:`best_mixture`). The KD head never
-      sees a label, so its predictions on held-out labelled rows are honest; only the CE head
-      is refitted per fold. When no row can be held out (``ce_prior="zero"`` with one label per
-      class), ``α = 0.5``, ``β = 1`` and the largest ``λ`` are used.
+    * **The CE head's prior**: its penalty is ``(λ/2)||θ_ce − θ_centre||²``. Centred on the KD
+      head (a Gaussian prior on the teacher's head), a large ``λ`` returns the teacher's head and
+      a small one moves toward the labels; every class is then known to the CE head, and every
+      labelled row can be held out, even the only row of its class. Centred on zero, it is the
+      paper's plain weight decay and the labels' own fit. ``ce_prior="auto"`` (the default)
+      lets the cross-validation choose the centre with ``λ`` (zero-centred candidates only
+      when every labelled class has two rows or more), so the labels-only head is in the
+      searched family: with many labels a KD-centred head stops at the edge of the ``λ`` grid
+      still pulled toward the teacher. A class with no labelled row at all gets its probability
+      from the KD head alone, the CE head only splitting the mass the KD head gives the
+      labelled classes (see :func:`ce_log_proba`).
+    * **centre, λ, α and β**: the centre, ``λ`` (in ``ce_weight_decays``), ``α`` (on the
+      ``alpha_step`` grid) and ``β`` (in ``betas``) are chosen together by stratified
+      cross-validation over the labelled rows (``n_folds`` folds; best held-out accuracy, ties:
+      lower log-loss; see :mod:`~headwise.heads._dho_select`), shrunk toward the KD head alone:
+      with a teacher, the best setting must be right on more held-out rows than ``α = 0,
+      β = 1``. The KD head never sees a label, so its predictions on held-out labelled rows are
+      honest; only the CE head is refitted per fold. When no row can be held out
+      (``ce_prior="zero"`` with one label per class), ``α = 0.5``, ``β = 1`` and the largest
+      ``λ`` are used.
 
     Rows are centred on the mean of all rows seen (labelled and unlabelled) and scaled to unit
     root-mean-square norm before fitting; the stored coefficients act on raw features.
@@ -76,8 +80,9 @@ class DHOHead(BaseHead):
     kd_weight_decay : float > 0, default=1e-5
         ``λ`` of the KD head, which has many soft-labelled rows and needs little: it should
         reproduce the teacher, not a shrunk copy of it.
-    ce_prior : {"kd", "zero"}, default="kd"
-        Centre of the CE head's penalty: the KD head's weights and bias (with a teacher) or zero.
+    ce_prior : {"auto", "kd", "zero"}, default="auto"
+        Centre of the CE head's penalty: the KD head's weights and bias (with a teacher), zero,
+        or either, chosen by cross-validation.
     propagation : sequence of float in [0, 1), default=(0, 0.5, 0.8, 0.9)
         Candidate label-propagation strengths for the teacher; ``(0,)`` turns smoothing off.
     n_neighbors : int >= 1, default=10
@@ -106,6 +111,8 @@ class DHOHead(BaseHead):
     intercept_ce_, intercept_kd_ : ndarray of shape (n_classes,)
     alpha_, beta_, ce_weight_decay_ : float
         The chosen mixture weight, KD-logit temperature and CE weight decay.
+    ce_anchored_ : bool
+        True when the chosen CE head's penalty is centred on the KD head, False on zero.
     propagation_ : float
         The chosen propagation strength (0: the teacher as given).
     cv_accuracy_ : float
@@ -167,16 +174,7 @@ class DHOHead(BaseHead):
         owner = type(self).__name__
 
         def grid(name: str, low: float, high: float, low_open: bool) -> np.ndarray:
-            value = getattr(self, name)
-            try:
-                a = np.asarray(value, dtype=np.float64).ravel()
-            except (TypeError, ValueError):
-                a = np.array([np.nan])
-            ok = (a > low) if low_open else (a >= low)
-            if a.size == 0 or not np.all(np.isfinite(a) & ok & (a < high)):
-                rng = f"{'(' if low_open else '['}{low:g}, {'inf' if high == np.inf else f'{high:g}'})"
-                raise param_error(owner, name, f"a non-empty sequence of floats in {rng}", value)
-            return a
+            return param_grid(getattr(self, name), name, owner, low, high, low_open)
 
         for name in ("temperature", "kd_weight_decay", "tol"):
             check_param_float(getattr(self, name), name, owner, low_open=True)
@@ -224,17 +222,7 @@ class DHOHead(BaseHead):
         X, y = self._validate_fit(X, y)
         if classes is None and teacher is None:
             self._require_two_classes(y)
-        known = [np.unique(y)]
-        if classes is not None:
-            known.append(np.asarray(classes))
-        if teacher is not None and hasattr(teacher, "classes_"):
-            known.append(np.asarray(teacher.classes_))
-        try:
-            all_classes = np.unique(np.concatenate(known))
-        except (TypeError, ValueError):
-            raise InputError("classes and the labels in y must be of one comparable type.") from None
-        if all_classes.size < 2:
-            raise InputError("A classifier needs at least two classes; got one.")
+        all_classes = known_classes(y, classes, teacher)
         codes = np.searchsorted(all_classes, y)
         X_u = np.empty((0, X.shape[1]))
         if X_unlabeled is not None:
@@ -305,23 +293,12 @@ class DHOHead(BaseHead):
         return coef.T / scale, getattr(self, f"intercept_{which}_") + coef @ mean
 
     def _affinity(self, X_all: np.ndarray) -> Any:
-        """The pool's kNN affinity; with ``warm_start``, reused while the rows (as a set) stay.
-
-        Rows are put in a canonical order before hashing and building, so the same pool split
-        differently into labelled and unlabelled rows (another seed, another round) hits.
-        """
-        order = np.lexsort(X_all.T[::-1])
-        digest = hashlib.sha256(np.ascontiguousarray(X_all[order]).tobytes())
-        key = f"{digest.hexdigest()}:{int(self.n_neighbors)}"
-        cached = getattr(self, "_graph", None)
-        if self.warm_start and cached is not None and cached[0] == key:
-            S = cached[1]
-        else:
-            S = knn_affinity(X_all[order], int(self.n_neighbors))
-            self._graph = (key, S) if self.warm_start else None
-        back = np.empty_like(order)
-        back[order] = np.arange(order.size)
-        return S[back][:, back]
+        """The pool's kNN affinity; with ``warm_start``, reused while the rows (as a set) stay."""
+        cached = getattr(self, "_graph", None) if self.warm_start else None
+        S, self._graph = pool_affinity(X_all, int(self.n_neighbors), cached)
+        if not self.warm_start:
+            self._graph = None
+        return S
 
     def _validate_predict_like(self, X: Any, n_features: int) -> np.ndarray:
         arr = np.asarray(X, dtype=np.float64)

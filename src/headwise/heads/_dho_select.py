@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import param_error
 from ._soft_linear import best_mixture, cv_folds, cv_folds_all, fit_soft_linear
 
-__all__ = ["CEChoice", "ce_candidates", "choose_ce_mixture"]
+__all__ = ["CEChoice", "param_grid", "ce_candidates", "choose_ce_mixture"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,26 @@ class CEChoice:
     alpha: float  # weight of the CE head in the mixture
     beta: float  # temperature of the KD head's logits in the mixture
     cv_accuracy: float  # held-out accuracy of this setting (NaN when no row was held out)
+
+
+def param_grid(
+    value: Any, name: str, owner: str, low: float, high: float, low_open: bool
+) -> np.ndarray:
+    """``value`` as a non-empty float array inside ``(low, high)`` (``[low, high)`` if not
+    ``low_open``), or the parameter error that says so.
+
+    >>> param_grid((0.5, 1), "betas", "DHOHead", 0.0, np.inf, True).tolist()
+    [0.5, 1.0]
+    """
+    try:
+        a = np.asarray(value, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        a = np.array([np.nan])
+    ok = (a > low) if low_open else (a >= low)
+    if a.size == 0 or not np.all(np.isfinite(a) & ok & (a < high)):
+        rng = f"{'(' if low_open else '['}{low:g}, {'inf' if high == np.inf else f'{high:g}'})"
+        raise param_error(owner, name, f"a non-empty sequence of floats in {rng}", value)
+    return a
 
 
 def ce_candidates(

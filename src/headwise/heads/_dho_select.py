@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from .._validation import param_error
-from ._soft_linear import best_mixture, cv_folds, cv_folds_all, fit_soft_linear
+from ._soft_linear import (
+    best_mixture,
+    cv_folds,
+    cv_folds_all,
+    fit_soft_linear,
+    mixture_log_proba,
+)
 
 __all__ = ["CEChoice", "param_grid", "ce_candidates", "choose_ce_mixture"]
 
@@ -127,9 +133,19 @@ def choose_ce_mixture(
                 path = (W, b)
                 oof[j][where[va]] = Z[va] @ W + b
     # a KD-centred head knows every class; a zero-centred one those with labels (defers to KD)
-    masks = [np.ones(K, dtype=bool) if a else seen for a, _ in candidates]
-    j, alpha, beta, acc = best_mixture(
-        oof, Z[held] @ W_kd + b_kd, codes[held], alphas, betas, masks, shrink=shrink
-    )
-    anchored, lam = candidates[j]
-    return CEChoice(anchored, lam, float(alpha), float(beta), float(acc))
+    kd_held = Z[held] @ W_kd + b_kd
+    found: list[tuple[CEChoice, np.ndarray]] = []
+    for centred in [c for c in (True, False) if groups[c]]:  # the teacher's family first
+        js = groups[centred]
+        mask = np.ones(K, dtype=bool) if centred else seen
+        j, alpha, beta, acc = best_mixture(
+            [oof[i] for i in js], kd_held, codes[held], alphas, betas, mask,
+            shrink=shrink and centred,
+        )  # fmt: skip
+        hit = mixture_log_proba(oof[js[j]], kd_held, alpha, beta, mask).argmax(axis=1) == codes[held]
+        found.append((CEChoice(centred, candidates[js[j]][1], alpha, beta, acc), hit))
+    best, best_hit = found[0]
+    for here, hit in found[1:]:  # the other family must beat it by more than its noise
+        if int(hit.sum()) - int(best_hit.sum()) > np.sqrt(np.sum(hit != best_hit)):
+            best, best_hit = here, hit
+    return best

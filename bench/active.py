@@ -83,13 +83,15 @@ DHO_COLS = ["data", "labels/class", "zero-shot", "DHO (labels + pool + teacher)"
             "CE head, labels alone", "DHO − zero-shot", "DHO − CE (paired)", "beats both", "s"]
 DHO_NOTE = (
     "\n\nDHO: default `DHOHead(warm_start=True)` (teacher propagated over the pool's kNN graph at a strength "
-    "checked on the labelled rows, CE head with a Gaussian prior centred on the KD head, λ/α/β by "
-    "5-fold CV on the labelled rows, shrunk toward the KD head alone). CE head, labels alone: the "
-    "same solver, centring and λ grid with the plain zero-centred decay, λ chosen by 5-fold CV "
-    "accuracy on the labels (the largest λ when no row can be held out). "
-    "`DHO − zero-shot` and `DHO − CE (paired)`: mean and 95% interval of the per-seed "
-    "differences (the same labelled rows for both heads of a seed). `beats both`: yes when both "
-    "differences' intervals lie above 0, mean when only both means do, no otherwise."
+    "checked on the labelled rows; CE head's penalty centred on the KD head or on zero and its λ, "
+    "with α and β, chosen by 5-fold CV on the labelled rows, shrunk toward the KD head alone; the "
+    "zero-centred candidates only when every class has two labelled rows or more). CE head, labels "
+    "alone: the same solver, centring and λ grid with the plain zero-centred decay, λ chosen by "
+    "5-fold CV accuracy on the labels (the largest λ when no row can be held out). "
+    "`DHO − zero-shot` and `DHO − CE (paired)`: mean and 95% t-interval of the per-seed "
+    "differences (the same labelled rows for both heads of a seed; the zero-shot head has no "
+    "seed, so its interval is DHO's own). `beats both`: yes when both differences' intervals lie "
+    "above 0, mean when only both means do, no otherwise."
 )
 
 

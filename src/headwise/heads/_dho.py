@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any, Self
 
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .._validation import check_param_choice, check_param_float, check_param_int, param_error
+from .._validation import check_param_choice, check_param_float, check_param_int
 from ..exceptions import InputError
 from ._base import BaseHead
-from ._propagate import choose_propagation, knn_affinity
+from ._dho_select import ce_candidates, choose_ce_mixture, param_grid
+from ._propagate import choose_propagation, pool_affinity
 from ._registry import register_head
 from ._soft_linear import (
-    best_mixture,
-    cv_folds,
-    cv_folds_all,
     fit_soft_linear,
     mixture_log_proba,
     resolve_device,
     tempered_targets,
     torch_module,
 )
-from ._teacher import teacher_probabilities
+from ._teacher import known_classes, teacher_probabilities
 
 __all__ = ["DHOHead"]
 
@@ -50,21 +47,26 @@ class DHOHead(BaseHead):
       :mod:`~headwise.heads._propagate`) at the strength in ``propagation`` whose result is right
       most often on the labelled rows, whose labels it never saw; a strength must beat the plain
       teacher (strength 0) by more than one standard error of the paired difference.
-    * **The CE head's prior** (``ce_prior="kd"``, the default with a teacher): its penalty is
-      ``(λ/2)||θ_ce − θ_kd||²``, a Gaussian prior centred on the KD head rather than on zero, so
-      a large ``λ`` returns the teacher's head and a small one the labels' own fit. Every class
-      is then known to the CE head, and every labelled row can be held out, even the only row
-      of its class. ``ce_prior="zero"`` is the paper's plain weight decay. A class with no
-      labelled row at all gets its probability from the KD head alone, the CE head only
-      splitting the mass the KD head gives the labelled classes (see :func:`ce_log_proba`).
-    * **λ, α and β**: ``λ`` (in ``ce_weight_decays``), ``α`` (on the ``alpha_step`` grid) and
-      ``β`` (in ``betas``) are chosen together by stratified cross-validation over the labelled
-      rows (``n_folds`` folds; best held-out accuracy, ties: lower log-loss), shrunk toward the
-      KD head alone: with a teacher, the best setting must be right on more held-out rows than
-      ``α = 0, β = 1`` (:func:`best_mixture`). The KD head never
-      sees a label, so its predictions on held-out labelled rows are honest; only the CE head
-      is refitted per fold. When no row can be held out (``ce_prior="zero"`` with one label per
-      class), ``α = 0.5``, ``β = 1`` and the largest ``λ`` are used.
+    * **The CE head's prior**: its penalty is ``(λ/2)||θ_ce − θ_centre||²``. Centred on the KD
+      head (a Gaussian prior on the teacher's head), a large ``λ`` returns the teacher's head and
+      a small one moves toward the labels; every class is then known to the CE head, and every
+      labelled row can be held out, even the only row of its class. Centred on zero, it is the
+      paper's plain weight decay and the labels' own fit. ``ce_prior="auto"`` (the default)
+      lets the cross-validation choose the centre with ``λ`` (zero-centred candidates only
+      when every labelled class has two rows or more), so the labels-only head is in the
+      searched family: with many labels a KD-centred head stops at the edge of the ``λ`` grid
+      still pulled toward the teacher. A class with no labelled row at all gets its probability
+      from the KD head alone, the CE head only splitting the mass the KD head gives the
+      labelled classes (see :func:`ce_log_proba`).
+    * **centre, λ, α and β**: the centre, ``λ`` (in ``ce_weight_decays``), ``α`` (on the
+      ``alpha_step`` grid) and ``β`` (in ``betas``) are chosen together by stratified
+      cross-validation over the labelled rows (``n_folds`` folds; best held-out accuracy, ties:
+      lower log-loss; see :mod:`~headwise.heads._dho_select`), shrunk toward the KD head alone:
+      with a teacher, the best setting must be right on more held-out rows than ``α = 0,
+      β = 1``. The KD head never sees a label, so its predictions on held-out labelled rows are
+      honest; only the CE head is refitted per fold. When no row can be held out
+      (``ce_prior="zero"`` with one label per class), ``α = 0.5``, ``β = 1`` and the largest
+      ``λ`` are used.
 
     Rows are centred on the mean of all rows seen (labelled and unlabelled) and scaled to unit
     root-mean-square norm before fitting; the stored coefficients act on raw features.
@@ -78,8 +80,9 @@ class DHOHead(BaseHead):
     kd_weight_decay : float > 0, default=1e-5
         ``λ`` of the KD head, which has many soft-labelled rows and needs little: it should
         reproduce the teacher, not a shrunk copy of it.
-    ce_prior : {"kd", "zero"}, default="kd"
-        Centre of the CE head's penalty: the KD head's weights and bias (with a teacher) or zero.
+    ce_prior : {"auto", "kd", "zero"}, default="auto"
+        Centre of the CE head's penalty: the KD head's weights and bias (with a teacher), zero,
+        or either, chosen by cross-validation.
     propagation : sequence of float in [0, 1), default=(0, 0.5, 0.8, 0.9)
         Candidate label-propagation strengths for the teacher; ``(0,)`` turns smoothing off.
     n_neighbors : int >= 1, default=10
@@ -108,6 +111,8 @@ class DHOHead(BaseHead):
     intercept_ce_, intercept_kd_ : ndarray of shape (n_classes,)
     alpha_, beta_, ce_weight_decay_ : float
         The chosen mixture weight, KD-logit temperature and CE weight decay.
+    ce_anchored_ : bool
+        True when the chosen CE head's penalty is centred on the KD head, False on zero.
     propagation_ : float
         The chosen propagation strength (0: the teacher as given).
     cv_accuracy_ : float
@@ -137,7 +142,7 @@ class DHOHead(BaseHead):
         temperature: float = 2.0,
         ce_weight_decays: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0, 10.0),
         kd_weight_decay: float = 1e-5,
-        ce_prior: str = "kd",
+        ce_prior: str = "auto",
         propagation: Sequence[float] = (0.0, 0.5, 0.8, 0.9),
         n_neighbors: int = 10,
         alpha_step: float = 0.05,
@@ -169,16 +174,7 @@ class DHOHead(BaseHead):
         owner = type(self).__name__
 
         def grid(name: str, low: float, high: float, low_open: bool) -> np.ndarray:
-            value = getattr(self, name)
-            try:
-                a = np.asarray(value, dtype=np.float64).ravel()
-            except (TypeError, ValueError):
-                a = np.array([np.nan])
-            ok = (a > low) if low_open else (a >= low)
-            if a.size == 0 or not np.all(np.isfinite(a) & ok & (a < high)):
-                rng = f"{'(' if low_open else '['}{low:g}, {'inf' if high == np.inf else f'{high:g}'})"
-                raise param_error(owner, name, f"a non-empty sequence of floats in {rng}", value)
-            return a
+            return param_grid(getattr(self, name), name, owner, low, high, low_open)
 
         for name in ("temperature", "kd_weight_decay", "tol"):
             check_param_float(getattr(self, name), name, owner, low_open=True)
@@ -186,7 +182,7 @@ class DHOHead(BaseHead):
         check_param_int(self.n_folds, "n_folds", owner, low=2)
         check_param_int(self.max_iter, "max_iter", owner)
         check_param_int(self.n_neighbors, "n_neighbors", owner)
-        check_param_choice(self.ce_prior, "ce_prior", owner, ("kd", "zero"))
+        check_param_choice(self.ce_prior, "ce_prior", owner, ("auto", "kd", "zero"))
         strengths = grid("propagation", 0.0, 1.0, low_open=False)
         betas = grid("betas", 0.0, np.inf, low_open=True)
         decays = np.unique(grid("ce_weight_decays", 0.0, np.inf, low_open=True))
@@ -226,17 +222,7 @@ class DHOHead(BaseHead):
         X, y = self._validate_fit(X, y)
         if classes is None and teacher is None:
             self._require_two_classes(y)
-        known = [np.unique(y)]
-        if classes is not None:
-            known.append(np.asarray(classes))
-        if teacher is not None and hasattr(teacher, "classes_"):
-            known.append(np.asarray(teacher.classes_))
-        try:
-            all_classes = np.unique(np.concatenate(known))
-        except (TypeError, ValueError):
-            raise InputError("classes and the labels in y must be of one comparable type.") from None
-        if all_classes.size < 2:
-            raise InputError("A classifier needs at least two classes; got one.")
+        all_classes = known_classes(y, classes, teacher)
         codes = np.searchsorted(all_classes, y)
         X_u = np.empty((0, X.shape[1]))
         if X_unlabeled is not None:
@@ -271,43 +257,24 @@ class DHOHead(BaseHead):
         )  # fmt: skip
 
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
-        anchored = Q is not None and self.ce_prior == "kd"
-        anchor = (W_kd, b_kd) if anchored else None
-        cv_seen = np.ones(K, dtype=bool) if anchored else seen  # a held-out class stays known
-        fold = (cv_folds_all if anchored else cv_folds)(codes, int(self.n_folds), rng)
-        if fold is None:
-            pick, alpha, beta, acc = decays.size - 1, 0.5, 1.0, float("nan")
-        else:
-            held = np.flatnonzero(fold >= 0)
-            oof = [np.zeros((held.size, K)) for _ in decays]
-            where = np.full(codes.size, -1)
-            where[held] = np.arange(held.size)
-            for f in range(int(fold.max()) + 1):
-                tr, va = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
-                path = None  # strongest penalty first, each fit warm-started from the last
-                for j in range(decays.size - 1, -1, -1):
-                    W, b, _ = fit_soft_linear(
-                        Z[tr], onehot[tr], temperature=1.0, weight_decay=float(decays[j]),
-                        start=path, anchor=anchor, **opts,
-                    )  # fmt: skip
-                    path = (W, b)
-                    oof[j][where[va]] = Z[va] @ W + b
-            pick, alpha, beta, acc = best_mixture(
-                oof, Z[held] @ W_kd + b_kd, codes[held], alphas, betas, cv_seen,
-                shrink=Q is not None,
-            )
+        candidates = ce_candidates(decays, self.ce_prior, codes, has_teacher=Q is not None)
+        choice = choose_ce_mixture(
+            Z, codes, (W_kd, b_kd), candidates, alphas=alphas, betas=betas, seen=seen,
+            n_folds=int(self.n_folds), rng=rng, shrink=Q is not None, opts=opts,
+        )  # fmt: skip
         W_ce, b_ce, it_ce = fit_soft_linear(
-            Z, onehot, temperature=1.0, weight_decay=float(decays[pick]),
-            start=starts["ce"], anchor=anchor, **opts,
-        )
+            Z, onehot, temperature=1.0, weight_decay=choice.weight_decay,
+            start=starts["ce"], anchor=(W_kd, b_kd) if choice.anchored else None, **opts,
+        )  # fmt: skip
         # fold centring and scaling into raw-feature coefficients: z = x (sW) + (b - s mean W)
         self.coef_ce_ = np.ascontiguousarray((scale * W_ce).T)
         self.intercept_ce_ = b_ce - self.coef_ce_ @ mean
         self.coef_kd_ = np.ascontiguousarray((scale * W_kd).T)
         self.intercept_kd_ = b_kd - self.coef_kd_ @ mean
-        self.alpha_, self.beta_ = float(alpha), float(beta)
-        self.ce_weight_decay_ = float(decays[pick])
-        self.cv_accuracy_ = float(acc)
+        self.alpha_, self.beta_ = choice.alpha, choice.beta
+        self.ce_weight_decay_ = choice.weight_decay
+        self.ce_anchored_ = choice.anchored
+        self.cv_accuracy_ = choice.cv_accuracy
         self.seen_classes_ = seen
         self.n_iter_ = np.array([it_ce, it_kd], dtype=np.int64)
         return self
@@ -326,23 +293,12 @@ class DHOHead(BaseHead):
         return coef.T / scale, getattr(self, f"intercept_{which}_") + coef @ mean
 
     def _affinity(self, X_all: np.ndarray) -> Any:
-        """The pool's kNN affinity; with ``warm_start``, reused while the rows (as a set) stay.
-
-        Rows are put in a canonical order before hashing and building, so the same pool split
-        differently into labelled and unlabelled rows (another seed, another round) hits.
-        """
-        order = np.lexsort(X_all.T[::-1])
-        digest = hashlib.sha256(np.ascontiguousarray(X_all[order]).tobytes())
-        key = f"{digest.hexdigest()}:{int(self.n_neighbors)}"
-        cached = getattr(self, "_graph", None)
-        if self.warm_start and cached is not None and cached[0] == key:
-            S = cached[1]
-        else:
-            S = knn_affinity(X_all[order], int(self.n_neighbors))
-            self._graph = (key, S) if self.warm_start else None
-        back = np.empty_like(order)
-        back[order] = np.arange(order.size)
-        return S[back][:, back]
+        """The pool's kNN affinity; with ``warm_start``, reused while the rows (as a set) stay."""
+        cached = getattr(self, "_graph", None) if self.warm_start else None
+        S, self._graph = pool_affinity(X_all, int(self.n_neighbors), cached)
+        if not self.warm_start:
+            self._graph = None
+        return S
 
     def _validate_predict_like(self, X: Any, n_features: int) -> np.ndarray:
         arr = np.asarray(X, dtype=np.float64)

@@ -212,14 +212,15 @@ def best_mixture(
     codes: np.ndarray,
     alphas: np.ndarray,
     betas: Sequence[float],
-    seen: np.ndarray | None = None,
+    seen: np.ndarray | Sequence[np.ndarray] | None = None,
     shrink: bool = False,
 ) -> tuple[int, float, float, float]:
     """The ``(candidate, α, β)`` with the best held-out accuracy (ties: lower log-loss).
 
     ``ce_logits[j]`` are the out-of-fold CE-head logits of candidate ``j`` (one per weight
     decay); ``kd_logits`` the KD head's logits on the same rows. Returns the candidate index,
-    ``α``, ``β`` and the accuracy reached. ``seen`` marks the classes the CE head knows.
+    ``α``, ``β`` and the accuracy reached. ``seen`` marks the classes the CE head knows (one
+    mask for all candidates, or a list with one mask per candidate).
 
     With ``shrink``, the KD head alone (``α = 0``, ``β = 1``: the teacher's own head) is kept
     unless the best setting is right on more held-out rows: a tie goes to the teacher, whose
@@ -232,9 +233,10 @@ def best_mixture(
     pick = (0, 1.0, 1.0, 0.0)
     best_hit = np.zeros(codes.size, dtype=bool)
     kd_log = {b: log_softmax(kd_logits / float(b), axis=1) for b in betas}
+    masks = list(seen) if isinstance(seen, (list, tuple)) else [seen] * len(ce_logits)
     for j, z in enumerate(ce_logits):
         for b in betas:
-            ce, kd = np.exp(ce_log_proba(z, kd_log[b], seen)), np.exp(kd_log[b])
+            ce, kd = np.exp(ce_log_proba(z, kd_log[b], masks[j])), np.exp(kd_log[b])
             for a in alphas:
                 P = float(a) * ce + (1.0 - float(a)) * kd
                 hit = P.argmax(axis=1) == codes

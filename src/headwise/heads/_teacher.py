@@ -9,7 +9,27 @@ import numpy as np
 from ..exceptions import InputError
 from ._soft_linear import tempered_targets
 
-__all__ = ["teacher_probabilities", "teacher_targets"]
+__all__ = ["known_classes", "teacher_probabilities", "teacher_targets"]
+
+
+def known_classes(y: np.ndarray, classes: Any, teacher: Any) -> np.ndarray:
+    """Every class of a distillation fit, sorted: the labels', ``classes``' and the teacher's.
+
+    >>> known_classes(np.array([2, 0]), [1], None).tolist()
+    [0, 1, 2]
+    """
+    known = [np.unique(y)]
+    if classes is not None:
+        known.append(np.asarray(classes))
+    if teacher is not None and hasattr(teacher, "classes_"):
+        known.append(np.asarray(teacher.classes_))
+    try:
+        out = np.unique(np.concatenate(known))
+    except (TypeError, ValueError):
+        raise InputError("classes and the labels in y must be of one comparable type.") from None
+    if out.size < 2:
+        raise InputError("A classifier needs at least two classes; got one.")
+    return out
 
 
 def teacher_targets(

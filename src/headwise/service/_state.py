@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +26,9 @@ from ._metrics import Metrics
 from ._model import ServedModel
 from .settings import ServeSettings
 
-__all__ = ["ServiceState", "SharedEncoder"]
+__all__ = ["SWITCH_INTERVAL_S", "ServiceState", "SharedEncoder"]
 
+SWITCH_INTERVAL_S = 0.0005  # GIL switch interval while an encoder thread runs (default 0.005)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
 
@@ -74,6 +76,7 @@ class ServiceState:
         self.journal: Journal | None = None
         self.write_lock = threading.Lock()
         self.ready = False
+        self._switch_interval: float | None = None  # the interpreter's own, while start() changed it
 
     # ---------------------------------------------------------------- start and stop
     @classmethod
@@ -162,8 +165,17 @@ class ServiceState:
         return lambda texts: pool.submit(_worker.encode, texts).result()
 
     def start(self) -> None:
-        """Start one micro-batcher per encoder (inside the running event loop)."""
+        """Start one micro-batcher per encoder (inside the running event loop).
+
+        With an encoder in a worker thread, the interpreter's GIL switch interval is shortened to
+        :data:`SWITCH_INTERVAL_S` until :meth:`stop`: when a forward pass returns (the runtime
+        releases the GIL while it computes), the encoder thread otherwise waits up to the default
+        5 ms for the event loop to let go, on every pass, while the cores idle.
+        """
         s = self.settings
+        if self.encoders and not s.encoder_process and self._switch_interval is None:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(SWITCH_INTERVAL_S, self._switch_interval))
         for shared in self.encoders.values():
             shared.batcher = MicroBatcher(
                 self._encode_fn(shared), max_batch=s.max_batch, max_wait_ms=s.max_wait_ms,
@@ -174,6 +186,9 @@ class ServiceState:
 
     async def stop(self) -> None:
         self.ready = False
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
         for shared in self.encoders.values():
             if shared.batcher is not None:
                 await shared.batcher.stop()

@@ -11,6 +11,7 @@ log (never a 4xx in disguise). Extra routers (a labelling page, say) plug in thr
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import time
@@ -29,7 +30,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from ..exceptions import HeadwiseError
-from ._errors import hint_for, status_for
+from ._errors import error_body, hint_for
+from ._fastpath import PredictFastPath
 from ._state import ServiceState
 from .routes import router
 from .settings import ServeSettings
@@ -46,6 +48,15 @@ class _BodyTooLarge(StarletteHTTPException):
         super().__init__(413, f"The request body is larger than {limit} bytes.")
 
 
+_RUN_ID = uuid.uuid4().hex[:8]  # this process's prefix: ids stay unique across restarts
+_request_numbers = itertools.count(1)
+
+
+def _next_request_id() -> str:
+    """A request id unique to this process run (a counter: no random bytes per request)."""
+    return f"{_RUN_ID}{next(_request_numbers):08x}"
+
+
 def _error(status: int, message: str, hint: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message, "hint": hint}, status_code=status, headers=headers)
 
@@ -53,10 +64,13 @@ def _error(status: int, message: str, hint: str, headers: dict[str, str] | None 
 class RequestGuard:
     """Body-size limit, timing, metrics and one structured log line per HTTP request."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, service: Any) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, service: Any, fast: PredictFastPath | None = None
+    ) -> None:
         self.app = app
         self.max_body = max_body_bytes
         self.service = service  # a callable returning the ServiceState (or None)
+        self.fast = fast  # the predict endpoint's hot path (None: every request goes to FastAPI)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,7 +78,7 @@ class RequestGuard:
             return
         start = time.perf_counter()
         headers = dict(scope.get("headers") or [])
-        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex[:16]
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or _next_request_id()
         status = 500
         received = 0
 
@@ -102,6 +116,8 @@ class RequestGuard:
                     413, f"The request body is {declared} bytes; the limit is {self.max_body}.",
                     hint_for(Exception(), 413),
                 )(scope, receive, send_wrapped)  # fmt: skip
+            elif self.fast is not None and (name := self.fast.model_name(scope)) is not None:
+                await self.fast(scope, receive_guarded, send_wrapped, name, self.app)
             else:
                 await self.app(scope, receive_guarded, send_wrapped)
         finally:
@@ -146,9 +162,9 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(HeadwiseError)
     async def _known(request: Request, exc: HeadwiseError) -> JSONResponse:
-        status = status_for(exc) or 422
+        status, body = error_body(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return _error(status, str(exc).replace("\n", " "), hint_for(exc, status), headers)
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(NotFittedError)
     async def _not_fitted(request: Request, exc: NotFittedError) -> JSONResponse:
@@ -222,7 +238,11 @@ def create_app(
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    # CORS headers come from a middleware the fast path would skip: with CORS, no fast path.
+    predict_route = next(r for r in router.routes if getattr(r, "name", None) == "predict")
+    fast = None if settings.cors_origins else PredictFastPath(lambda: holder["state"], predict_route)
     app.add_middleware(
-        RequestGuard, max_body_bytes=settings.max_body_bytes, service=lambda: holder["state"]
-    )
+        RequestGuard, max_body_bytes=settings.max_body_bytes, service=lambda: holder["state"],
+        fast=fast,
+    )  # fmt: skip
     return app

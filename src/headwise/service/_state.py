@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import EncoderMismatchError, HeadwiseError, InputError
-from ._batcher import MicroBatcher, encode_by_length
+from ._batcher import MicroBatcher, encode_by_length, measure_overhead
 from ._coalesce import PredictCoalescer
 from ._errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from ._journal import JOURNAL_NAME, Journal
@@ -43,6 +43,7 @@ class SharedEncoder:
     models: list[str] = field(default_factory=list)
     batcher: MicroBatcher | None = None
     pool: Any = None  # the worker process pool when the encoder runs in its own process
+    overhead: float | None = None  # measured fixed cost of a pass (length units; see _batcher)
 
     @property
     def dim(self) -> int:
@@ -105,6 +106,7 @@ class ServiceState:
         if not settings.encoder_process:
             for shared in self.encoders.values():
                 _warm_up(shared.encoder.encode)  # in its worker process otherwise (see start)
+                shared.overhead = measure_overhead(shared.encoder.encode)
         db = settings.state_path / JOURNAL_NAME
         if settings.read_only:
             self.journal = Journal(db, read_only=True) if db.exists() else None
@@ -143,8 +145,8 @@ class ServiceState:
     def _encode_fn(self, shared: SharedEncoder) -> Any:
         """``encode(texts)`` in this process (a worker thread) or in a process of its own."""
         if not self.settings.encoder_process:
-            enc = shared.encoder
-            return lambda texts: encode_by_length(enc.encode, texts)
+            enc, overhead = shared.encoder, shared.overhead
+            return lambda texts: encode_by_length(enc.encode, texts, overhead)
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -162,6 +164,7 @@ class ServiceState:
                 "check that both see the same model files."
             )
         pool.submit(_worker.encode, list(_WARM_UP)).result()
+        shared.overhead = pool.submit(_worker.measure).result()
         return lambda texts: pool.submit(_worker.encode, texts).result()
 
     def start(self) -> None:
@@ -285,6 +288,10 @@ class ServiceState:
             for role in ("train", "calibration"):
                 n = sum(1 for r in m.active.values() if r.role == role)
                 out.append(("headwise_model_examples", {"model": name, "role": role}, n))
+        for shared in self.encoders.values():
+            if shared.overhead is not None:
+                labels: dict[str, object] = {"encoder": shared.spec}
+                out.append(("headwise_encoder_pass_overhead", labels, round(shared.overhead, 2)))
         out.append(("headwise_ready", {}, 1.0 if self.ready else 0.0))
         return out
 

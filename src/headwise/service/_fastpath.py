@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from sklearn.exceptions import NotFittedError
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive, Scope, Send
 
@@ -147,7 +148,7 @@ class PredictFastPath:
                 top_k=fields["top_k"], include_logits=fields["include_logits"],
                 note=scope.setdefault("headwise", {}),
             )  # fmt: skip
-        except HeadwiseError as exc:
+        except (HeadwiseError, NotFittedError) as exc:
             status, body = error_body(exc)
             await _send_json(send, status, render_json(body))
             return

@@ -3,9 +3,10 @@
 The lifespan loads models and encoders once (or takes a :class:`ServiceState` opened already, as
 the CLI does so that a bad models folder fails before a port is bound) and starts one
 micro-batcher per encoder. One pure-ASGI guard around everything limits the body size, times the
-request, counts it for ``/metrics`` and writes one JSON log line. Every known error becomes
-``{"error": ..., "hint": ...}`` with its status; anything else is a 500 with the traceback in the
-log (never a 4xx in disguise). Extra routers (a labelling page, say) plug in through ``routers``.
+request, counts it for ``/metrics`` and writes one JSON log line; it also answers well-formed
+predict requests itself, without FastAPI's layers (``_fastpath.py``: same code, same answers).
+Every known error becomes ``{"error": ..., "hint": ...}`` with its status; anything else is a 500
+with the traceback in the log (never a 4xx in disguise). Extra routers (a labelling page, say) plug in through ``routers``.
 """
 
 from __future__ import annotations

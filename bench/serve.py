@@ -133,6 +133,21 @@ def in_process(d: dict[str, Any], m: dict[str, Any], n: int) -> dict[str, float]
     return {"text": n / text_s, "embedding": n / emb_s, "text_cpu_s": text_cpu}
 
 
+def in_micro_batches(d: dict[str, Any], m: dict[str, Any], n: int, batch: int, overhead: float | None) -> float:
+    """CPU ms per text of the encoder alone on the first ``n`` request texts in consecutive
+    micro-batches of ``batch``, split as the server splits them (``encode_by_length`` with the
+    server's measured pass overhead): the cost of batching, without HTTP."""
+    from headwise.service._batcher import encode_by_length
+
+    enc = d["encoder"]
+    rows = m["test"][np.arange(n) % m["test"].size]
+    texts = [d["texts"][i] for i in rows]
+    c0 = time.process_time()
+    for start in range(0, n, batch):
+        encode_by_length(enc.encode, texts[start : start + batch], overhead)
+    return 1000 * (time.process_time() - c0) / n
+
+
 # ---------------------------------------------------------------- server
 def free_port() -> int:
     with socket.socket() as s:
@@ -203,6 +218,14 @@ def batch_mean(url: str, metric: str = "headwise_encoder_batch_rows") -> float:
                 vals[k] = float(line.split()[-1])
     n = vals.get(f"{metric}_count", 0.0)
     return vals.get(f"{metric}_sum", 0.0) / n if n else float("nan")
+
+
+def pass_overhead(url: str) -> float | None:
+    """The encoder's fixed cost per pass that the server measured at start (length units)."""
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if line.startswith("headwise_encoder_pass_overhead{"):
+            return float(line.split()[-1])
+    return None
 
 
 # ---------------------------------------------------------------- durability
@@ -358,7 +381,12 @@ def main() -> None:
                 print(kind, res, flush=True)
             results["batch_mean"] = batch_mean(server.url)
             results["predict_mean"] = batch_mean(server.url, "headwise_predict_batch_rows")
+            results["overhead"] = pass_overhead(server.url)
             server.stop()
+            mean = results["batch_mean"]  # texts per encoder call under load (text requests only)
+            text_batch = max(1, round(mean)) if np.isfinite(mean) else 16
+            results["micro_cpu_ms"] = in_micro_batches(d, m, min(n, 2000), text_batch, results["overhead"])
+            results["micro_batch"] = text_batch
             # The machine's load drifts: measure the baseline again after the server run and
             # compare with the mean of the two (both are reported).
             after = in_process(d, m, n)
@@ -370,7 +398,8 @@ def main() -> None:
                     results[kind]["baseline"] = (base[kind] + after[kind]) / 2
             results["text_cpu_ms"] = 1000 * (base["text_cpu_s"] + after["text_cpu_s"]) / (2 * n)
             if args.only_text:
-                print("mean batch", results["batch_mean"])
+                print("mean batch", results["batch_mean"], "encoder alone in such batches (CPU ms/text)",
+                      results["micro_cpu_ms"], "overhead", results["overhead"])  # fmt: skip
                 return
         if args.skip_kill:
             replace_load_section(args, spec, n, header, results, time.perf_counter() - t_start)
@@ -420,8 +449,23 @@ def load_lines(args: Any, results: dict[str, Any]) -> list[str]:
             "on a loaded machine the requests/s ratio comes out higher, likely because the "
             "server runs more threads than the in-process run and so wins a larger share of the "
             "cores). The client is a raw "
-            "asyncio HTTP/1.1 keep-alive client (`bench/_http_load.py`); its CPU seconds are "
-            "for the whole run. Target: text requests ≥ 0.7× in-process.\n"]  # fmt: skip
+            "asyncio HTTP/1.1 keep-alive client on uvloop (`bench/_http_load.py`); its CPU seconds are "
+            "for the whole run. Target: text requests ≥ 0.7× in-process.\n",
+            "Where the text requests' CPU goes: the encoder alone, on the first "
+            f"{min(results['text']['n'], 2000):,} request texts in consecutive micro-batches of "
+            f"{results['micro_batch']} (the server's mean) split into passes as the server splits "
+            f"them (pass overhead measured by the server at start: "
+            f"{_fmt_overhead(results['overhead'])} length units), costs "
+            f"**{results['micro_cpu_ms']:.2f} ms CPU per text**, against {results['text_cpu_ms']:.2f} "
+            "in-process (which sorts all the texts by length first, so its passes are full and "
+            "hardly padded) and "
+            f"{1000 * results['text']['server_cpu_s'] / results['text']['n']:.2f} per request in "
+            "the server; the first gap is the price of micro-batches, the second is HTTP, JSON, "
+            "the head and the event loop.\n"]  # fmt: skip
+
+
+def _fmt_overhead(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
 
 
 def write(args: Any, spec: str, n: int, header: str, results: dict[str, Any], dur: dict[str, Any],

@@ -129,3 +129,22 @@ def test_encode_by_length_returns_rows_in_request_order() -> None:
 
     np.testing.assert_array_equal(encode_by_length(encode, texts), enc.encode(texts))
     assert len(calls) > 1 and sum(calls) == len(texts)  # the long texts went in a pass of their own
+
+
+def test_measure_overhead_reads_the_fixed_cost_of_a_call() -> None:
+    from headwise.service._batcher import measure_overhead, text_length
+
+    def encode(texts: list[str], *, batch_size: int) -> np.ndarray:
+        busy(0.004 + 0.001 * len(texts))  # a call costs 4 ms + 1 ms per row, in CPU time
+        return np.zeros((len(texts), 2))
+
+    def busy(seconds: float) -> None:
+        import time
+
+        t0 = time.process_time()
+        while time.process_time() - t0 < seconds:
+            pass
+
+    text = "one two three"
+    found = measure_overhead(encode, text, rows=8, repeats=3)
+    assert found is not None and abs(found - 4 * text_length(text)) < 2 * text_length(text)

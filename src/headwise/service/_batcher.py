@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import math
 import re
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,9 +22,10 @@ import numpy as np
 
 from ._errors import Unavailable
 
-__all__ = ["MicroBatcher", "encode_by_length", "length_groups", "text_length"]
+__all__ = ["MicroBatcher", "encode_by_length", "length_groups", "measure_overhead", "text_length"]
 
 _WORDS = re.compile(r"\w+|[^\w\s]")
+_PROBE = "how long does a transfer to my account from another bank take?"  # a typical request
 _Item = tuple[list[str], "asyncio.Future[np.ndarray]", float]  # texts, their answer, arrival time
 
 
@@ -33,10 +35,12 @@ def length_groups(lengths: Sequence[int], overhead: float | None = None) -> list
     A forward pass pads every row to its group's longest, so a group of rows ``i..j`` (sorted
     longest first) costs about ``overhead + (j - i) * lengths[i]``. The split minimising the sum
     is found exactly by dynamic programming over the sorted lengths (``O(n²)``, n ≤ max_batch).
-    ``overhead`` defaults to the mean length: a MiniLM pass on two CPU cores cost about as much
-    as one more row of typical length (``bench/serve.py`` measures the effect), so a long
-    outlier gets a pass of its own instead of doubling the work of 30 short rows, while rows of
-    equal length stay together. Groups are returned longest first, indices into ``lengths``.
+    ``overhead`` is the fixed cost of a pass in units of length; the service measures it when it
+    starts (:func:`measure_overhead`: for MiniLM on two busy cores, about two rows of typical
+    length, mostly streaming the weights from memory once per pass). It defaults to the mean
+    length. A long outlier gets a pass of its own instead of doubling the work of 30 short rows,
+    while rows of similar length stay together. Groups are returned longest first, indices into
+    ``lengths``.
 
     >>> length_groups([10, 80, 12, 11, 78])
     [[1, 4], [2, 3, 0]]
@@ -74,10 +78,39 @@ def text_length(text: str) -> int:
     return len(_WORDS.findall(text)) + 2
 
 
-def encode_by_length(encode: Callable[..., Any], texts: list[str]) -> np.ndarray:
+def measure_overhead(
+    encode: Callable[..., Any], text: str = _PROBE, rows: int = 8, repeats: int = 5
+) -> float | None:
+    """The fixed CPU cost of one ``encode(texts, batch_size=len(texts))`` call, in units of
+    :func:`text_length`: the ``overhead`` of :func:`length_groups` for this encoder on this machine.
+
+    Times one call of 1 row and one of ``rows`` copies of ``text`` (process CPU time, the fastest
+    of ``repeats``): cost = overhead + rows x per-row cost. ``None`` when the per-row cost does not
+    come out positive (an encoder too cheap to time, such as ``hash``): the caller keeps the default.
+    """
+
+    def cost(n: int) -> float:
+        best = math.inf
+        for _ in range(repeats):
+            t0 = time.process_time()
+            encode([text] * n, batch_size=n)
+            best = min(best, time.process_time() - t0)
+        return best
+
+    one, many = cost(1), cost(rows)
+    per_row = (many - one) / (rows - 1)
+    if not per_row > 0:
+        return None
+    return max(one - per_row, 0.0) / per_row * text_length(text)
+
+
+def encode_by_length(
+    encode: Callable[..., Any], texts: list[str], overhead: float | None = None
+) -> np.ndarray:
     """``encode(texts)`` one :func:`length_groups` group per call (:func:`text_length` stands in
-    for token counts), each group one forward pass; rows come back in the order of ``texts``."""
-    groups = length_groups([text_length(t) for t in texts])
+    for token counts, ``overhead`` is the fixed cost of a call in those units), each group one
+    forward pass; rows come back in the order of ``texts``."""
+    groups = length_groups([text_length(t) for t in texts], overhead)
     if len(groups) == 1:
         return np.asarray(encode(texts, batch_size=len(texts)))
     parts = [np.asarray(encode([texts[i] for i in g], batch_size=len(g))) for g in groups]

@@ -29,6 +29,7 @@ __all__ = [
     "TooLarge",
     "Unauthorized",
     "Unavailable",
+    "error_body",
     "hint_for",
     "status_for",
 ]
@@ -99,3 +100,10 @@ def status_for(exc: BaseException) -> int | None:
 def hint_for(exc: BaseException, status: int) -> str:
     hint = getattr(exc, "hint", None)
     return hint or _HINTS.get(status, "")
+
+
+def error_body(exc: BaseException) -> tuple[int, dict[str, str]]:
+    """Status and ``{"error", "hint"}`` body of a known error (the app's handler and the predict
+    fast path answer with this one rendering)."""
+    status = status_for(exc) or 422
+    return status, {"error": str(exc).replace("\n", " "), "hint": hint_for(exc, status)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import EncoderMismatchError, HeadwiseError, InputError
-from ._batcher import MicroBatcher, encode_by_length
+from ._batcher import MicroBatcher, encode_by_length, measure_overhead
 from ._coalesce import PredictCoalescer
 from ._errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from ._journal import JOURNAL_NAME, Journal
@@ -25,8 +26,9 @@ from ._metrics import Metrics
 from ._model import ServedModel
 from .settings import ServeSettings
 
-__all__ = ["ServiceState", "SharedEncoder"]
+__all__ = ["SWITCH_INTERVAL_S", "ServiceState", "SharedEncoder"]
 
+SWITCH_INTERVAL_S = 0.0005  # GIL switch interval while an encoder thread runs (default 0.005)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
 
@@ -41,6 +43,7 @@ class SharedEncoder:
     models: list[str] = field(default_factory=list)
     batcher: MicroBatcher | None = None
     pool: Any = None  # the worker process pool when the encoder runs in its own process
+    overhead: float | None = None  # measured fixed cost of a pass (length units; see _batcher)
 
     @property
     def dim(self) -> int:
@@ -74,6 +77,7 @@ class ServiceState:
         self.journal: Journal | None = None
         self.write_lock = threading.Lock()
         self.ready = False
+        self._switch_interval: float | None = None  # the interpreter's own, while start() changed it
 
     # ---------------------------------------------------------------- start and stop
     @classmethod
@@ -102,6 +106,7 @@ class ServiceState:
         if not settings.encoder_process:
             for shared in self.encoders.values():
                 _warm_up(shared.encoder.encode)  # in its worker process otherwise (see start)
+                shared.overhead = measure_overhead(shared.encoder.encode)
         db = settings.state_path / JOURNAL_NAME
         if settings.read_only:
             self.journal = Journal(db, read_only=True) if db.exists() else None
@@ -140,8 +145,8 @@ class ServiceState:
     def _encode_fn(self, shared: SharedEncoder) -> Any:
         """``encode(texts)`` in this process (a worker thread) or in a process of its own."""
         if not self.settings.encoder_process:
-            enc = shared.encoder
-            return lambda texts: encode_by_length(enc.encode, texts)
+            enc, overhead = shared.encoder, shared.overhead
+            return lambda texts: encode_by_length(enc.encode, texts, overhead)
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -159,11 +164,21 @@ class ServiceState:
                 "check that both see the same model files."
             )
         pool.submit(_worker.encode, list(_WARM_UP)).result()
+        shared.overhead = pool.submit(_worker.measure).result()
         return lambda texts: pool.submit(_worker.encode, texts).result()
 
     def start(self) -> None:
-        """Start one micro-batcher per encoder (inside the running event loop)."""
+        """Start one micro-batcher per encoder (inside the running event loop).
+
+        With an encoder in a worker thread, the interpreter's GIL switch interval is shortened to
+        :data:`SWITCH_INTERVAL_S` until :meth:`stop`: when a forward pass returns (the runtime
+        releases the GIL while it computes), the encoder thread otherwise waits up to the default
+        5 ms for the event loop to let go, on every pass, while the cores idle.
+        """
         s = self.settings
+        if self.encoders and not s.encoder_process and self._switch_interval is None:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(SWITCH_INTERVAL_S, self._switch_interval))
         for shared in self.encoders.values():
             shared.batcher = MicroBatcher(
                 self._encode_fn(shared), max_batch=s.max_batch, max_wait_ms=s.max_wait_ms,
@@ -174,6 +189,9 @@ class ServiceState:
 
     async def stop(self) -> None:
         self.ready = False
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
         for shared in self.encoders.values():
             if shared.batcher is not None:
                 await shared.batcher.stop()
@@ -270,6 +288,10 @@ class ServiceState:
             for role in ("train", "calibration"):
                 n = sum(1 for r in m.active.values() if r.role == role)
                 out.append(("headwise_model_examples", {"model": name, "role": role}, n))
+        for shared in self.encoders.values():
+            if shared.overhead is not None:
+                labels: dict[str, object] = {"encoder": shared.spec}
+                out.append(("headwise_encoder_pass_overhead", labels, round(shared.overhead, 2)))
         out.append(("headwise_ready", {}, 1.0 if self.ready else 0.0))
         return out
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["encode", "key", "load"]
+__all__ = ["encode", "key", "load", "measure"]
 
 _encoder: Any = None
+_overhead: float | None = None
 
 
 def load(spec: str, options: dict[str, Any]) -> None:
@@ -29,7 +30,16 @@ def key() -> dict[str, Any]:
     return dict(_encoder.key())
 
 
+def measure() -> float | None:
+    """Measure (once, after the warm-up) the fixed cost of a pass in this process."""
+    global _overhead
+    from ._batcher import measure_overhead
+
+    _overhead = measure_overhead(_encoder.encode)
+    return _overhead
+
+
 def encode(texts: list[str]) -> np.ndarray:
     from ._batcher import encode_by_length
 
-    return encode_by_length(_encoder.encode, texts)
+    return encode_by_length(_encoder.encode, texts, _overhead)

@@ -3,14 +3,16 @@
 The lifespan loads models and encoders once (or takes a :class:`ServiceState` opened already, as
 the CLI does so that a bad models folder fails before a port is bound) and starts one
 micro-batcher per encoder. One pure-ASGI guard around everything limits the body size, times the
-request, counts it for ``/metrics`` and writes one JSON log line. Every known error becomes
-``{"error": ..., "hint": ...}`` with its status; anything else is a 500 with the traceback in the
-log (never a 4xx in disguise). Extra routers (a labelling page, say) plug in through ``routers``.
+request, counts it for ``/metrics`` and writes one JSON log line; it also answers well-formed
+predict requests itself, without FastAPI's layers (``_fastpath.py``: same code, same answers).
+Every known error becomes ``{"error": ..., "hint": ...}`` with its status; anything else is a 500
+with the traceback in the log (never a 4xx in disguise). Extra routers (a labelling page, say) plug in through ``routers``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import time
@@ -29,7 +31,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from ..exceptions import HeadwiseError
-from ._errors import hint_for, status_for
+from ._errors import error_body, hint_for
+from ._fastpath import PredictFastPath
 from ._state import ServiceState
 from .routes import router
 from .settings import ServeSettings
@@ -46,6 +49,15 @@ class _BodyTooLarge(StarletteHTTPException):
         super().__init__(413, f"The request body is larger than {limit} bytes.")
 
 
+_RUN_ID = uuid.uuid4().hex[:8]  # this process's prefix: ids stay unique across restarts
+_request_numbers = itertools.count(1)
+
+
+def _next_request_id() -> str:
+    """A request id unique to this process run (a counter: no random bytes per request)."""
+    return f"{_RUN_ID}{next(_request_numbers):08x}"
+
+
 def _error(status: int, message: str, hint: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message, "hint": hint}, status_code=status, headers=headers)
 
@@ -53,10 +65,13 @@ def _error(status: int, message: str, hint: str, headers: dict[str, str] | None 
 class RequestGuard:
     """Body-size limit, timing, metrics and one structured log line per HTTP request."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, service: Any) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, service: Any, fast: PredictFastPath | None = None
+    ) -> None:
         self.app = app
         self.max_body = max_body_bytes
         self.service = service  # a callable returning the ServiceState (or None)
+        self.fast = fast  # the predict endpoint's hot path (None: every request goes to FastAPI)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,7 +79,7 @@ class RequestGuard:
             return
         start = time.perf_counter()
         headers = dict(scope.get("headers") or [])
-        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex[:16]
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or _next_request_id()
         status = 500
         received = 0
 
@@ -102,6 +117,8 @@ class RequestGuard:
                     413, f"The request body is {declared} bytes; the limit is {self.max_body}.",
                     hint_for(Exception(), 413),
                 )(scope, receive, send_wrapped)  # fmt: skip
+            elif self.fast is not None and (name := self.fast.model_name(scope)) is not None:
+                await self.fast(scope, receive_guarded, send_wrapped, name, self.app)
             else:
                 await self.app(scope, receive_guarded, send_wrapped)
         finally:
@@ -146,9 +163,9 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(HeadwiseError)
     async def _known(request: Request, exc: HeadwiseError) -> JSONResponse:
-        status = status_for(exc) or 422
+        status, body = error_body(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return _error(status, str(exc).replace("\n", " "), hint_for(exc, status), headers)
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(NotFittedError)
     async def _not_fitted(request: Request, exc: NotFittedError) -> JSONResponse:
@@ -222,7 +239,11 @@ def create_app(
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    # CORS headers come from a middleware the fast path would skip: with CORS, no fast path.
+    predict_route = next(r for r in router.routes if getattr(r, "name", None) == "predict")
+    fast = None if settings.cors_origins else PredictFastPath(lambda: holder["state"], predict_route)
     app.add_middleware(
-        RequestGuard, max_body_bytes=settings.max_body_bytes, service=lambda: holder["state"]
-    )
+        RequestGuard, max_body_bytes=settings.max_body_bytes, service=lambda: holder["state"],
+        fast=fast,
+    )  # fmt: skip
     return app

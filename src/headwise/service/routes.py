@@ -33,7 +33,7 @@ from .schemas import (
     VersionsResponse,
 )
 
-__all__ = ["get_service", "require_writer", "router"]
+__all__ = ["answer_predict", "get_service", "render_json", "require_writer", "router"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 404, 409, 413, 422, 503)
@@ -76,9 +76,9 @@ Writer = Annotated[ServiceState, Depends(require_writer)]
 router = APIRouter()
 
 
-def _json(content: dict[str, Any]) -> Response:
-    body = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return Response(body.encode("utf-8"), media_type="application/json")
+def render_json(content: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON (non-finite floats refused: the rows carry ``None`` for them)."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 def _note(request: Request, **info: Any) -> None:
@@ -144,34 +144,58 @@ def get_model(name: str, service: Service) -> dict[str, Any]:
     return service.model(name).describe(not service.settings.read_only)
 
 
-@router.post(
-    "/v1/models/{name}/predict", response_model=PredictResponse, tags=["predict"], responses=_ERRORS
-)
-async def predict(name: str, body: PredictRequest, request: Request, service: Service) -> Response:
-    """Label, top-k probabilities, conformal set at ``alpha`` and OOD flag for every row."""
+async def answer_predict(
+    service: ServiceState,
+    name: str,
+    texts: list[str] | None,
+    embeddings: Any,
+    *,
+    alpha: float | None,
+    top_k: int,
+    include_logits: bool,
+    note: dict[str, Any],
+) -> bytes:
+    """The JSON reply of ``POST /v1/models/{name}/predict`` on a validated body.
+
+    Shared by the route below and the guard's fast path (``_fastpath.py``); the details for the
+    request's log line (model, rows, version) go into ``note``.
+    """
     model = service.model(name)
-    _check_rows(service, body.texts, body.n_rows)
+    n_rows = len(texts) if texts is not None else len(embeddings)
+    _check_rows(service, texts, n_rows)
     state = model.state
-    if body.alpha is not None and state.conformal is None:
+    if alpha is not None and state.conformal is None:
         raise Conflict(
             f"Model '{name}' holds no calibration, so it cannot give prediction sets.",
             "Refit it with `headwise fit ... --calibrate`, or POST calibration examples; "
             "leave 'alpha' out for labels and probabilities only.",
         )
-    alpha = model.check_alpha(body.alpha)
-    X = await _embeddings(service, model, body.texts, body.embeddings)
+    alpha = model.check_alpha(alpha)
+    X = await _embeddings(service, model, texts, embeddings)
     state = model.state  # the newest version once the embeddings are in
     rows = await service.predictor.predict(
-        state, PredictJob(X, alpha, body.top_k, body.include_logits), method=model.method,
+        state, PredictJob(X, alpha, top_k, include_logits), method=model.method,
         ood_method=model.ood_method,
     )  # fmt: skip
-    _note(request, model=name, rows=len(rows), version=state.version)
+    note.update(model=name, rows=len(rows), version=state.version)
     # Rendered here rather than re-validated against PredictResponse (which only documents it):
     # the rows are built by predict_many, and validating them again cost more than computing them.
-    return _json({
+    return render_json({
         "model": name, "version": state.version, "alpha": alpha,
         "conformal_method": model.method, "predictions": rows,
     })  # fmt: skip
+
+
+@router.post(
+    "/v1/models/{name}/predict", response_model=PredictResponse, tags=["predict"], responses=_ERRORS
+)
+async def predict(name: str, body: PredictRequest, request: Request, service: Service) -> Response:
+    """Label, top-k probabilities, conformal set at ``alpha`` and OOD flag for every row."""
+    reply = await answer_predict(
+        service, name, body.texts, body.embeddings, alpha=body.alpha, top_k=body.top_k,
+        include_logits=body.include_logits, note=request.scope.setdefault("headwise", {}),
+    )  # fmt: skip
+    return Response(reply, media_type="application/json")
 
 
 @router.post("/v1/embed", response_model=EmbedResponse, tags=["predict"], responses=_ERRORS)

@@ -48,10 +48,13 @@ class AutoHead(BaseHead):
        out-of-sample log-loss beats the default's by more than ``evidence`` standard errors of
        the paired differences. With a few dozen rows no choice among heads is reliable (on
        16 rows, 1-NN can look best by luck); the default is then kept, a head chosen on
-       principle: shrunk LDA is the plug-in Bayes classifier for Gaussian classes with a
-       shared covariance, its OAS/LOO shrinkage adapts from nearest-mean (few rows) to full
-       discriminant (many), and it needs no iterative fit. Heads with a weight are refitted
-       on every row at their chosen setting.
+       principle: the logistic head, which is sklearn's ``LogisticRegression`` at its default
+       penalty unless its own held-out evidence moves ``C`` (the baseline a user would
+       otherwise run, so ``auto`` leaves it only on evidence); without it, shrunk LDA (the
+       plug-in Bayes classifier for Gaussian classes with a shared covariance, no iterative
+       fit). The evidence of a k-fold head (trained on fewer rows) is pessimistic next to the
+       leave-one-out evidence of the statistics heads, one more reason for the gate. Heads
+       with a weight are refitted on every row at their chosen setting.
 
     Logits are ``log Σ_h w_h softmax(T_h z_h(x))``. A zero-shot prior (the ``blend`` head) needs
     class names and an encoder, which ``fit(X, y)`` does not see: to let it compete, list it in
@@ -70,8 +73,9 @@ class AutoHead(BaseHead):
     candidate_params : dict of str to dict, default=None
         Constructor parameters per candidate name; a parameter given here is fixed rather than
         searched, e.g. ``{"lda": {"shrinkage": 0.2}, "logistic": {"Cs": (0.01, 0.1)}}``.
-    default : str, default="lda"
-        The head kept unless the evidence favours the combination (the first candidate if
+    default : str or None, default=None
+        The head kept unless the evidence favours the combination. ``None``: ``"logistic"``
+        if it is a candidate, else ``"lda"``, else the first candidate (also the fallback when
         ``default`` is not among them).
     evidence : float >= 0, default=2.0
         Standard errors of out-of-sample log-loss gain needed to leave ``default``; ``0``
@@ -113,7 +117,7 @@ class AutoHead(BaseHead):
         max_eval_rows: int = 3000,
         random_state: Any = 0,
         candidate_params: Mapping[str, Mapping[str, Any]] | None = None,
-        default: str = "lda",
+        default: str | None = None,
         evidence: float = 2.0,
     ) -> None:
         self.candidates = candidates
@@ -139,6 +143,8 @@ class AutoHead(BaseHead):
             get_head_class(name)  # UnknownHeadError lists the registered names
         if "auto" in names:
             raise InputError(f"{owner} cannot be its own candidate; remove 'auto' from candidates.")
+        if self.default is not None and not isinstance(self.default, str):
+            raise param_error(owner, "default", "a head name or None", self.default)
         check_param_choice(self.combine, "combine", owner, _COMBINE)
         check_param_float(self.evidence, "evidence", owner, 0.0)
         check_param_int(self.max_eval_rows, "max_eval_rows", owner, 10)
@@ -149,6 +155,12 @@ class AutoHead(BaseHead):
                 f"{names}. Add them to candidates or drop their parameters."
             )
         return names
+
+    def _default(self, names: list[str]) -> str:
+        for name in (self.default, "logistic", "lda"):
+            if name in names:
+                return name
+        return names[0]
 
     def _params(self, name: str) -> dict[str, Any]:
         return dict((self.candidate_params or {}).get(name, {}))
@@ -182,9 +194,11 @@ class AutoHead(BaseHead):
         self.n_eval_rows_ = int(rows.size)
         if rows.size == 0:
             return self._fallback(names, X, codes, fitted)
+        # a head that validated on several folds sets the splits every candidate is scored on
+        splits = next((h.oof_splits_ for h in fitted.values() if len(h.oof_splits_) > 1), None)
         evidence = [
             evaluate_candidate(n, self._params(n), X, codes, K, rows, self.random_state,
-                               fitted.get(n))
+                               fitted.get(n), splits)
             for n in names
         ]
         y_eval = codes[rows]
@@ -201,7 +215,7 @@ class AutoHead(BaseHead):
         w /= w.sum()
         # leave the default head only on evidence: the paired per-row log-loss gain of the
         # combination over it must exceed `evidence` standard errors
-        ref = names.index(self.default) if self.default in names else 0
+        ref = names.index(self._default(names))
         rr = np.arange(rows.size)
         gain = lps[ref][rr, y_eval] - mix_log_proba(lps, w)[rr, y_eval]
         se = float(np.std(gain, ddof=1) / np.sqrt(gain.size)) if gain.size > 1 else np.inf
@@ -221,7 +235,7 @@ class AutoHead(BaseHead):
         self.log_losses_ = {n: nan for n in names}
         self.stack_log_loss_ = nan
         self.evidence_ = nan
-        ref = self.default if self.default in names else names[0]
+        ref = self._default(names)
         first = Evaluated(ref, self._params(ref), 1.0, np.zeros((0, 0)), nan, nan, fitted.get(ref))
         self._set_members([first], [1.0], X, codes)
         return self

@@ -10,6 +10,10 @@ log-probabilities on the evaluation rows and the setting that minimises their lo
   whose out-of-fold probabilities at the chosen ``C`` come with the fit;
 * any other head: stratified k-fold refits.
 
+When the logistic head validated on several folds, every other candidate is then scored by
+refits on those same folds (at the setting leave-one-out chose), so that all are compared on
+the same rows with the same number of training rows.
+
 The log-loss after one temperature per setting is the criterion: it is a proper scoring rule,
 it uses the confidence of every prediction rather than 0/1 hits on a few dozen rows, and the
 temperature makes heads whose scores are not probabilities (NCM cosines, ridge values)
@@ -173,6 +177,8 @@ def evaluate_candidate(
             chosen = {k: v for k, v in out.params.items() if k != "_"}
             out = _on_splits(name, chosen, X, codes, K, rows, splits)
             out.grid = grid
+    elif splits:
+        out = _on_splits(name, params, X, codes, K, rows, splits)
     else:
         out = _kfold(name, params, X, codes, K, rows, random_state)
     out.params.pop("_", None)

@@ -11,7 +11,6 @@ from headwise.exceptions import InputError, UnknownHeadError
 from headwise.heads import get_head, load_head, save_head
 from headwise.heads._auto import AutoHead
 from headwise.heads._ensemble import fit_temperature, mix_log_proba, stacking_weights
-from headwise.heads._logistic import LogisticHead
 from headwise.heads._loo import loo_lda_logits
 
 from ._helpers import toy_blobs
@@ -201,20 +200,3 @@ def test_ridge_alpha_search_widens_until_the_best_is_interior(alphas, side):
     assert chosen < min(alphas) if side == "below" else chosen > max(alphas)
     assert 0 < best < len(grid) - 1  # both neighbours of the optimum were scored, and lost
 
-
-def test_candidates_are_scored_on_the_logistic_heads_folds():
-    # with k-fold logistic evidence, NCM is refitted on the same folds (not leave-one-out), so
-    # both are judged with the same number of training rows
-    X, y, _, _ = _gaussian(8)
-    head = AutoHead(candidates=("ncm", "logistic")).fit(X, y)
-    splits = LogisticHead().fit(X, y).oof_splits_
-    assert len(splits) > 1
-    z = np.zeros((y.size, 6))
-    seen = np.zeros(y.size)
-    for va in splits:
-        tr = np.setdiff1d(np.arange(y.size), va)
-        z[va] += get_head("ncm").fit(X[tr], y[tr]).logits(X[va])
-        seen[va] += 1
-    z /= seen[:, None]
-    lp = log_softmax(fit_temperature(z, y) * z, axis=1)
-    assert head.log_losses_["ncm"] == pytest.approx(-np.mean(lp[np.arange(y.size), y]), rel=1e-9)

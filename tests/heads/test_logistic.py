@@ -273,7 +273,9 @@ def test_kfold_out_of_fold_probabilities_are_honest_refits():
 
 def test_auto_preprocess_whitens_only_on_paired_evidence():
     X, y = _overlapping(n=300)
-    assert set(LogisticHead().fit(X, y).geometry_log_losses_) == {"isotropic"}  # k-fold route
+    kfold = LogisticHead().fit(X, y)
+    assert set(kfold.geometry_log_losses_) == {"isotropic", "whiten"}  # both routes compete
+    assert kfold.preprocess_ == ("whiten" if kfold.geometry_evidence_ > 2.0 else "isotropic")
     head = LogisticHead(cv="holdout").fit(X, y)
     losses = head.geometry_log_losses_
     assert set(losses) == {"whiten", "isotropic"}

@@ -29,7 +29,7 @@ from scipy.special import log_softmax
 from sklearn.utils import check_random_state
 
 from ._ensemble import fit_temperature
-from ._softmax import SoftmaxProblem
+from ._softmax import ChunkedSoftmaxProblem, SoftmaxProblem
 
 __all__ = ["CSearch", "PathSplit", "paired_evidence", "stratified_folds"]
 
@@ -115,6 +115,9 @@ class CSearch:
         self.temperatures: dict[float, float] = {}
 
     def _evaluate(self, C: float) -> None:
+        if any(isinstance(sp.val, ChunkedSoftmaxProblem) for sp in self.splits):
+            self._evaluate_chunked(C)
+            return
         logits, codes = [], []
         for sp in self.splits:
             sp.solve(C, self.max_iter, self.tol)
@@ -125,6 +128,17 @@ class CSearch:
         losses = -log_softmax(T * z, axis=1)[np.arange(y.size), y]
         self.temperatures[C], self.row_losses[C] = T, losses
         self.scores[C] = (float(np.mean(z.argmax(axis=1) == y)), float(losses.mean()))
+
+    def _evaluate_chunked(self, C: float) -> None:
+        """Rows re-read in chunks never hold their logits: plain log-loss, no per-row losses
+        (so :meth:`choose` falls back to the best)."""
+        hits, loss, n = 0.0, 0.0, 0
+        for sp in self.splits:
+            sp.solve(C, self.max_iter, self.tol)
+            acc, ll = sp.val.scores(sp.thetas[C])
+            m = sp.val_rows.size
+            hits, loss, n = hits + acc * m, loss + ll * m, n + m
+        self.scores[C] = (hits / n, loss / n)
 
     def _distance(self, C: float) -> float:
         return abs(float(np.log(C / self.prior))) if self.prior is not None else float(np.log(C))
@@ -141,7 +155,7 @@ class CSearch:
         the best's by at most ``n_se`` standard errors of the per-row differences (or by
         ``_TIE``), the nearest to ``prior``; the best itself without a prior."""
         b = self.best()
-        if self.prior is None:
+        if self.prior is None or b not in self.row_losses:
             return b
 
         def close(c: float) -> bool:

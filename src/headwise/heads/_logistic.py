@@ -34,13 +34,14 @@ __all__ = ["LogisticHead"]
 
 _PREPROCESS = ("auto", "whiten", "isotropic", "standardize", "none")
 _AUTO_KINDS = ("isotropic", "whiten")  # preprocess="auto": the default first, then the challenger
-_EVIDENCE = 2.0  # paired standard errors of held-out log-loss gain needed to whiten or leave C0
+_GEOMETRY_EVIDENCE = 2.0  # paired standard errors of held-out log-loss gain needed to whiten
+_ONE_SE = 1.0  # the one-standard-error rule: C leaves the prior C0 beyond this many
 _KFOLD_MAX_ROWS = 1000  # cv="auto": k-fold up to this many rows, one holdout split above
 _KFOLD_MIN_VAL = 400  # cv="auto": repeat the k-fold (up to 3 times) below this many rows
 _KFOLD = 3  # cv="auto": folds on few rows (each C costs one fit per fold: 3 keeps few-shot fast)
 _GRID = (0.1, 0.316, 1.0, 3.16, 10.0)  # Cs=None: half-decades around the prior C
 _C_RULES = ("one_se", "min")
-_NOT_SAVED = ("oof_rows_", "oof_log_proba_", "oof_splits_")  # per-row by-products of the fit, for AutoHead
+_NOT_SAVED = ("oof_rows_", "oof_log_proba_")  # per-row by-products of the fit, for AutoHead
 
 
 def _check_positive(owner: str, name: str, value: Any) -> None:
@@ -65,15 +66,14 @@ class LogisticHead(BaseHead):
     neighbours evaluated; when that is the smallest or largest ``C`` of the grid, the grid is
     extended by its own step, so the best never sits on an edge (within ``[1e-8, 1e8]``).
 
-    ``c_rule="one_se"`` (default) then shrinks towards the prior: of the ``C`` whose score is
-    within two standard errors (of the paired per-row differences) of the best, the one
-    nearest ``C0`` in ``log C`` wins. The prior is sklearn's ``C=1`` on rows scaled to unit
-    RMS norm, ``C0 = 1/d`` on the preprocessed features (exactly sklearn's default for
-    L2-normalised embeddings such as MiniLM's, up to their centring; ``1`` with
-    ``preprocess="none"``). Held-out scores on 8 rows per class are noisy and a weaker penalty
-    often looks better by chance, while sklearn's default is a strong baseline on embeddings:
-    ``C`` leaves it only on evidence, the same two standard errors the geometry needs.
-    ``c_rule="min"`` takes the lowest score. The head is then refitted on all rows at ``C_``,
+    ``c_rule="one_se"`` (default) then shrinks towards the prior by the one-standard-error
+    rule: of the ``C`` whose score is within one standard error (of the paired per-row
+    differences) of the best, the one nearest ``C0`` in ``log C`` wins. The prior is sklearn's
+    ``C=1`` on rows scaled to unit RMS norm, ``C0 = 1/d`` on the preprocessed features
+    (sklearn's default for L2-normalised embeddings such as MiniLM's, up to their centring;
+    ``1`` with ``preprocess="none"``). Held-out scores on 8 rows per class are noisy and a
+    weaker penalty often looks better by chance, while sklearn's default is a strong baseline
+    on embeddings: ``C`` leaves it only on evidence. ``c_rule="min"`` takes the lowest score. The head is then refitted on all rows at ``C_``,
     warm-started from the path (the holdout's solution, or the folds' mean). Classes with a
     single row always stay in training; if no row can be held out at all, the middle value of
     ``Cs`` (the lower one for an even count) is used.
@@ -85,15 +85,13 @@ class LogisticHead(BaseHead):
     about ``1/384``) sklearn's default ``C=1`` is ``C ≈ 1/384`` here: the prior ``C0``.
 
     ``"auto"`` (default) chooses the geometry and ``C`` on the same held-out rows and the same
-    criterion (held-out log-loss): on the holdout route it runs the C search in both
+    criterion (held-out log-loss after temperature): it runs the C search in both
     geometries and keeps sklearn's raw-space penalty (``"isotropic"``, what a user of
     ``LogisticRegression`` expects) unless whitening lowers the held-out log-loss by more than
     two standard errors of the paired per-row differences (``geometry_evidence_``). Neither
     wins everywhere, and on a few hundred held-out rows most differences are noise, so the
-    familiar penalty is the default and whitening has to earn its place. On the k-fold route
-    (at most 1000 rows) it keeps the isotropic penalty without a contest: a few hundred rows
-    do not separate the geometries, and near the prior ``C0`` (strong penalty, where the walk
-    starts and usually stays) the isotropic problem is well conditioned.
+    familiar penalty is the default and whitening has to earn its place. The contest runs on
+    both routes (k-fold and holdout), on the same splits.
 
     Parameters
     ----------
@@ -104,9 +102,8 @@ class LogisticHead(BaseHead):
         Fit at this ``C`` on all rows, without a validation split.
     preprocess : {"auto", "whiten", "isotropic", "standardize", "none"}, default="auto"
         ``"auto"``: ``"isotropic"`` unless ``"whiten"`` is better on held-out log-loss by two
-        paired standard errors, when ``C`` is validated on a holdout; ``"isotropic"`` on the
-        k-fold route; ``"whiten"`` otherwise (a fixed ``C``, no validation rows,
-        ``fit_streaming``).
+        paired standard errors, when ``C`` is validated; ``"whiten"`` otherwise (a fixed ``C``,
+        no validation rows, ``fit_streaming``).
         ``"isotropic"``: ``T = I / s`` with ``s²`` the mean per-feature variance.
         ``"whiten"``: ``T = Σ^{-1/2}`` of the OAS-shrunk pooled within-class covariance ``Σ``;
         the problem becomes well conditioned and the penalty is ``Wᵀ Σ W`` on raw-space
@@ -135,8 +132,8 @@ class LogisticHead(BaseHead):
     random_state : int, RandomState or None, default=0
         Seeds the validation split.
     c_rule : {"one_se", "min"}, default="one_se"
-        How the validated ``C`` is chosen: the one nearest the prior within two standard
-        errors of the best, or the best.
+        How the validated ``C`` is chosen: the one nearest the prior within one standard
+        error of the best, or the best.
     cv : "auto", "holdout" or int >= 2, default="auto"
         How ``C`` is validated: ``"holdout"`` one ``validation_fraction`` split; an int, that
         many stratified folds (repeated up to 3 times while there are fewer than 400 rows);
@@ -163,14 +160,12 @@ class LogisticHead(BaseHead):
         Held-out log-loss at the best ``C`` of each geometry tried (empty without validation).
     geometry_evidence_ : float
         Held-out log-loss gain of whitening over the isotropic penalty in paired standard
-        errors (``preprocess="auto"`` on the holdout route; NaN otherwise).
+        errors (``preprocess="auto"`` with validation splits; NaN otherwise).
     n_splits_ : int
         Validation splits the C search ran on (0: none).
     oof_rows_, oof_log_proba_ : ndarray
         Held-out rows and their log-probabilities at ``C_`` (averaged over repeats), for model
         selection by :class:`AutoHead`; not saved with the head.
-    oof_splits_ : list of ndarray
-        The held-out rows of every split (each trained on all other rows), in order; not saved.
     n_iter_ : int
         L-BFGS iterations of the final fit.
 
@@ -301,8 +296,8 @@ class LogisticHead(BaseHead):
         dtype = np.float32 if X.dtype == np.float32 else np.float64
         K = self.classes_.size
         kinds: tuple[str, ...] = (self.preprocess,)
-        if self.preprocess == "auto":  # geometries compete on a holdout of many rows only
-            kinds = _AUTO_KINDS if len(folds) == 1 else ("isotropic",)
+        if self.preprocess == "auto":  # the geometries compete on the same splits
+            kinds = _AUTO_KINDS
         self.geometry_log_losses_: dict[str, float] = {}
         self.geometry_evidence_ = float("nan")
         if not folds:
@@ -320,14 +315,14 @@ class LogisticHead(BaseHead):
                 splits.append(PathSplit(part, val, va, self._start(pre, part, float(Cs[0]))))
             search = self._search(splits, X.shape[1])
             search.run(Cs)
-            C = search.choose(_EVIDENCE)
+            C = search.choose(_ONE_SE)
             self.geometry_log_losses_[kind] = search.scores[C][1]
             losses = search.row_losses[C]
             if best is None:
                 best = (losses, kind, pre, splits, search)
                 continue
             self.geometry_evidence_ = paired_evidence(best[0], losses)
-            if self.geometry_evidence_ > _EVIDENCE:
+            if self.geometry_evidence_ > _GEOMETRY_EVIDENCE:
                 best = (losses, kind, pre, splits, search)
         assert best is not None
         _, self.preprocess_, pre, splits, search = best
@@ -349,7 +344,6 @@ class LogisticHead(BaseHead):
         self.classes_, codes = np.unique(y, return_inverse=True)
         self.oof_rows_ = np.zeros(0, dtype=np.int64)
         self.oof_log_proba_ = np.zeros((0, self.classes_.size))
-        self.oof_splits_: list[np.ndarray] = []
         if self.C is not None:
             return codes, []
         n_folds = self.cv
@@ -383,7 +377,7 @@ class LogisticHead(BaseHead):
             if search is None:
                 search = self._search(splits, prob.n_features)
                 search.run(Cs)
-            self.C_ = search.choose(_EVIDENCE)
+            self.C_ = search.choose(_ONE_SE)
             grid = sorted(search.scores)
             self.Cs_ = np.array(grid)
             self.val_scores_ = np.array([search.scores[c][0] for c in grid])
@@ -393,7 +387,6 @@ class LogisticHead(BaseHead):
                 self.oof_rows_, self.oof_log_proba_ = search.oof_log_proba(
                     self.C_, prob.codes.size, prob.K
                 )
-                self.oof_splits_ = [sp.val_rows for sp in splits]
             # one holdout split shares the refit's preprocessing: warm start from its solution;
             # k-fold: the folds' mean solution (same geometry, nearly the same scaling) is a
             # start a few iterations from the refit's optimum
@@ -434,6 +427,8 @@ class LogisticHead(BaseHead):
         live here. One difference from :meth:`fit`: with ``preprocess="auto"`` this route keeps
         the whitened geometry, because the geometry contest compares per-row held-out losses,
         which a chunked problem never holds; pass ``preprocess="isotropic"`` to choose the other.
+        For the same reason ``C`` is scored by the plain held-out log-loss (no temperature) and
+        the lowest wins (no one-standard-error rule); the walk still starts at the prior.
         """
         self._check_params()
         y = np.asarray(y)

@@ -10,10 +10,6 @@ log-probabilities on the evaluation rows and the setting that minimises their lo
   whose out-of-fold probabilities at the chosen ``C`` come with the fit;
 * any other head: stratified k-fold refits.
 
-When the logistic head validated on several folds, every other candidate is then scored by
-refits on those same folds (at the setting leave-one-out chose), so that all are compared on
-the same rows with the same number of training rows.
-
 The log-loss after one temperature per setting is the criterion: it is a proper scoring rule,
 it uses the confidence of every prediction rather than 0/1 hits on a few dozen rows, and the
 temperature makes heads whose scores are not probabilities (NCM cosines, ridge values)
@@ -151,17 +147,11 @@ def evaluate_candidate(
     rows: np.ndarray,
     random_state: Any = 0,
     fitted: BaseHead | None = None,
-    splits: Sequence[np.ndarray] | None = None,
 ) -> Evaluated:
     """Out-of-sample evidence for one candidate on ``rows`` (indices into ``X``).
 
     ``fitted`` is a head already fitted on every row that carries its own out-of-fold
     log-probabilities (``oof_rows_``, ``oof_log_proba_``: the logistic head), covering ``rows``.
-    ``splits`` (held-out rows of each split, each trained on all other rows): the evidence is
-    refits on these splits at the setting chosen by leave-one-out, so that every candidate is
-    scored on the same splits with the same number of training rows (leave-one-out next to
-    3-fold favours the leave-one-out heads: with 8 rows per class they train on 7 rows per
-    class, the k-fold head on 5).
     """
     params = dict(params)
     y = codes[rows]
@@ -172,38 +162,11 @@ def evaluate_candidate(
         out.fitted = fitted
     elif name in _LOO_KEYS and set(params) <= _LOO_KEYS[name] and _closed_form_ok(name, params):
         out = _LOO_ROUTES[name](X, codes, K, rows, params)
-        if splits:
-            grid = out.grid
-            chosen = {k: v for k, v in out.params.items() if k != "_"}
-            out = _on_splits(name, chosen, X, codes, K, rows, splits)
-            out.grid = grid
-    elif splits:
-        out = _on_splits(name, params, X, codes, K, rows, splits)
     else:
         out = _kfold(name, params, X, codes, K, rows, random_state)
     out.params.pop("_", None)
     out.name = name
     return out
-
-
-def _on_splits(
-    name: str, params: Mapping[str, Any], X: np.ndarray, codes: np.ndarray, K: int,
-    rows: np.ndarray, splits: Sequence[np.ndarray],
-) -> Evaluated:
-    """Refits on the given splits (each trained on the other rows), logits averaged over
-    repeats, scored on ``rows``."""
-    total = np.zeros((codes.size, K))
-    seen = np.zeros(codes.size)
-    for va in splits:
-        tr = np.setdiff1d(np.arange(codes.size), va, assume_unique=True)
-        head = get_head(name, **params).fit(X[tr], codes[tr])
-        z = np.full((va.size, K), -1e300)
-        z[:, head.classes_.astype(np.int64)] = head.logits(X[va])
-        total[va] += z
-        seen[va] += 1
-    logits = total[rows] / np.maximum(seen[rows], 1)[:, None]
-    logits = np.where(logits <= -1e299, -np.inf, logits)
-    return _pick(name, "_", [0], [logits], codes[rows], params)
 
 
 def _closed_form_ok(name: str, params: Mapping[str, Any]) -> bool:

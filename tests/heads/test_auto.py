@@ -109,6 +109,10 @@ def test_temperature_minimises_the_log_loss():
     T = fit_temperature(z, codes)
     loss = lambda t: -np.mean(log_softmax(t * z, axis=1)[np.arange(300), codes])  # noqa: E731
     assert loss(T) <= min(loss(T * 0.9), loss(T * 1.1)) + 1e-9
+    # safeguarded Newton: the same optimum from any start, and the bounds when it lies beyond
+    for start in (1e-3, 0.5, 30.0):
+        assert fit_temperature(z, codes, start) == pytest.approx(T, rel=2e-3)
+    assert fit_temperature(-z * 1e3, codes) == pytest.approx(np.exp(-9.0), rel=2e-3)
 
 
 def test_thin_evidence_keeps_the_default_head():
@@ -199,3 +203,4 @@ def test_ridge_alpha_search_widens_until_the_best_is_interior(alphas, side):
     chosen = out.params["alphas"][0]
     assert chosen < min(alphas) if side == "below" else chosen > max(alphas)
     assert 0 < best < len(grid) - 1  # both neighbours of the optimum were scored, and lost
+

@@ -164,7 +164,8 @@ def test_float32_and_float64_agree():
 def test_c_chosen_on_validation_then_refit_on_all_rows():
     X, y = _overlapping(n=400)
     Cs = (0.001, 0.1, 10.0)
-    head = LogisticHead(Cs=Cs, preprocess="none", tol=1e-8, max_iter=3000).fit(X, y)
+    head = LogisticHead(Cs=Cs, preprocess="none", tol=1e-8, max_iter=3000, c_rule="min")
+    head.fit(X, y)
     assert head.val_scores_.shape == head.val_log_losses_.shape == head.Cs_.shape
     # the lowest held-out log-loss wins, and it is never an edge of the grid tried
     best = int(np.argmin(head.val_log_losses_))
@@ -177,10 +178,28 @@ def test_c_chosen_on_validation_then_refit_on_all_rows():
     assert f_path == pytest.approx(f_fixed, rel=1e-8)
 
 
-@pytest.mark.parametrize(("Cs", "side"), [((30.0, 100.0), "below"), ((1e-4, 3e-4), "above")])
+def _aniso(n=600, d=20, seed=3):
+    """Signal in low-variance features: the isotropic penalty needs a large C to reach it."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    X = rng.normal(size=(n, d)) * np.r_[np.full(d // 2, 5.0), np.full(d - d // 2, 0.2)]
+    X[:, d // 2 : d // 2 + 3] += 0.4 * np.eye(3)[y]
+    return X, y
+
+
+def _noisy_wide(n=150, d=60, seed=0):
+    """Few rows, many noise features: a weak penalty overfits."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    X = rng.normal(size=(n, d))
+    X[:, :3] += 0.7 * np.eye(3)[y]
+    return X, y
+
+
+@pytest.mark.parametrize(("Cs", "side"), [((30.0, 100.0), "below"), ((0.01, 0.03), "above")])
 def test_grid_widens_until_the_best_c_is_interior(Cs, side):
-    X, y = _overlapping(n=200)
-    head = LogisticHead(Cs=Cs, cv="holdout").fit(X, y)
+    X, y = _noisy_wide() if side == "below" else _aniso()
+    head = LogisticHead(Cs=Cs, cv="holdout", c_rule="min", validation_fraction=0.3).fit(X, y)
     best = int(np.argmin(head.val_log_losses_))
     assert 0 < best < head.Cs_.size - 1
     assert head.C_ < min(Cs) if side == "below" else head.C_ > max(Cs)
@@ -188,6 +207,47 @@ def test_grid_widens_until_the_best_c_is_interior(Cs, side):
     np.testing.assert_allclose(steps, np.log(Cs[1] / Cs[0]))  # widened by the grid's own step
     # the walk starts inside the grid and stops one step past the best
     assert best == (1 if side == "below" else head.Cs_.size - 2)
+
+
+def test_one_se_rule_takes_the_c_nearest_the_prior_within_the_evidence():
+    from headwise.heads._cpath import CSearch
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.2, 1.0, 400)
+    search = CSearch([], 100, 1e-3, prior=0.01)
+    for C, shift, noise in [(0.001, 0.3, 0.0), (0.01, 0.02, 0.3), (0.1, 0.0, 0.0),
+                            (1.0, 0.04, 0.0)]:
+        search.row_losses[C] = base + shift + noise * rng.normal(size=400)
+        search.scores[C] = (0.5, float(search.row_losses[C].mean()))
+    assert search.best() == 0.1
+    assert search.choose(2.0) == 0.01  # 0.02 nats worse, but within 2 noisy standard errors
+    assert search.choose(0.0) == 0.1
+    search.prior = None
+    assert search.choose(2.0) == 0.1
+
+
+def test_default_c_is_sklearns_default_on_few_noisy_rows():
+    # 8 rows per class of nearly pure noise: no C can show evidence, so the head is sklearn's
+    # LogisticRegression(C=1) on rows of unit RMS norm (here: raw rows scaled by 1/sqrt(total))
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 30)) * 0.2
+    y = np.repeat(np.arange(5), 8)
+    X[np.arange(40), y] += 0.05
+    head = LogisticHead(tol=1e-9, max_iter=5000).fit(X, y)
+    assert head.preprocess_ == "isotropic" and head.C_ == pytest.approx(1 / 30)
+    Xc = X - X.mean(0)
+    U = X / np.sqrt(np.mean(np.sum(Xc**2, axis=1)))  # unit RMS centred norm
+    oracle = LogisticRegression(C=1.0, max_iter=5000, tol=1e-10).fit(U, y)
+    np.testing.assert_allclose(head.predict_proba(X), oracle.predict_proba(U), atol=1e-4)
+
+
+def test_strong_evidence_moves_c_off_the_prior():
+    # the isotropic penalty at the prior shrinks the low-variance signal away, and 600 rows
+    # show that a weaker penalty is far better
+    X, y = _aniso()
+    head = LogisticHead().fit(X, y)
+    assert head.preprocess_ == "isotropic" and head.C_ > 10 / X.shape[1]
+    assert head.score(X, y) > 0.85
 
 
 def test_kfold_out_of_fold_probabilities_are_honest_refits():
@@ -213,7 +273,9 @@ def test_kfold_out_of_fold_probabilities_are_honest_refits():
 
 def test_auto_preprocess_whitens_only_on_paired_evidence():
     X, y = _overlapping(n=300)
-    assert set(LogisticHead().fit(X, y).geometry_log_losses_) == {"whiten"}  # k-fold route
+    kfold = LogisticHead().fit(X, y)
+    assert set(kfold.geometry_log_losses_) == {"isotropic", "whiten"}  # both routes compete
+    assert kfold.preprocess_ == ("whiten" if kfold.geometry_evidence_ > 2.0 else "isotropic")
     head = LogisticHead(cv="holdout").fit(X, y)
     losses = head.geometry_log_losses_
     assert set(losses) == {"whiten", "isotropic"}

@@ -65,16 +65,20 @@ def test_streaming_logistic_equals_in_memory_fit(cached, params) -> None:
     streamed = fit_streaming(
         get_head("logistic", tol=1e-6, **params), es, y, indices=idx, chunk_rows=40
     )
-    # fit_streaming always validates on one holdout split; fit does so with cv="holdout". With
-    # preprocess="auto" streaming keeps the whitened geometry (no per-row losses for the contest).
-    batch = get_head("logistic", tol=1e-6, cv="holdout", preprocess="whiten", **params).fit(X[idx], y[idx])
-    assert streamed.C_ == batch.C_
+    # fit_streaming validates on one holdout split and, holding no per-row logits, scores C by
+    # the plain held-out log-loss (fit: after a temperature, with the one-SE rule), so the C
+    # may differ; at the C it chose, the refit is the in-memory fit's problem on every row.
+    at = streamed.val_log_losses_[streamed.Cs_ == streamed.C_]
+    if "C" not in params:
+        assert at.size == 1 and at[0] <= streamed.val_log_losses_.min() + 1e-4  # best, or a tie
+    fixed = {k: v for k, v in params.items() if k not in ("C", "Cs")}
+    batch = get_head("logistic", tol=1e-6, C=streamed.C_, preprocess="whiten", **fixed)
+    batch.fit(X[idx], y[idx])
     np.testing.assert_array_equal(streamed.classes_, batch.classes_)
-    np.testing.assert_allclose(streamed.val_scores_, batch.val_scores_)
-    # These rows are nearly separable: the widened C grid reaches C ~ 30, where the objective is
-    # flat enough that coefficients agree to ~1% while the probabilities agree to 1e-4.
-    np.testing.assert_allclose(streamed.coef_, batch.coef_, rtol=1e-2, atol=3e-2)
-    np.testing.assert_allclose(streamed.predict_proba(X), batch.predict_proba(X), atol=1e-3)
+    # the streamed refit whitens with the training part's statistics (as fit does after a
+    # holdout), the fixed-C fit with every row's: nearly the same problem
+    np.testing.assert_allclose(streamed.predict_proba(X), batch.predict_proba(X), atol=0.05)
+    assert np.mean(streamed.predict(X) == batch.predict(X)) > 0.98
     assert streamed.n_features_in_ == X.shape[1]
 
 

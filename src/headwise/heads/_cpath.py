@@ -28,7 +28,8 @@ import numpy as np
 from scipy.special import log_softmax
 from sklearn.utils import check_random_state
 
-from ._softmax import SoftmaxProblem
+from ._ensemble import fit_temperature
+from ._softmax import ChunkedSoftmaxProblem, SoftmaxProblem
 
 __all__ = ["CSearch", "PathSplit", "paired_evidence", "stratified_folds"]
 
@@ -99,14 +100,38 @@ class PathSplit:
 
 
 class CSearch:
-    """Runs the C path on every split and keeps widening the grid until the best C is interior."""
+    """Runs the C path on every split and keeps widening the grid until the best C is interior.
 
-    def __init__(self, splits: Sequence[PathSplit], max_iter: int, tol: float) -> None:
+    ``prior`` (a C, or None) is where the walk starts and what :meth:`choose` shrinks towards.
+    """
+
+    def __init__(
+        self, splits: Sequence[PathSplit], max_iter: int, tol: float, prior: float | None = None
+    ) -> None:
         self.splits = list(splits)
-        self.max_iter, self.tol = max_iter, tol
+        self.max_iter, self.tol, self.prior = max_iter, tol, prior
         self.scores: dict[float, tuple[float, float]] = {}  # C -> (accuracy, log-loss)
+        self.row_losses: dict[float, np.ndarray] = {}  # C -> per-row log-loss, after temperature
+        self.temperatures: dict[float, float] = {}
 
     def _evaluate(self, C: float) -> None:
+        if any(isinstance(sp.val, ChunkedSoftmaxProblem) for sp in self.splits):
+            self._evaluate_chunked(C)
+            return
+        logits, codes = [], []
+        for sp in self.splits:
+            sp.solve(C, self.max_iter, self.tol)
+            logits.append(sp.val.logits(sp.thetas[C]).astype(np.float64))
+            codes.append(sp.val.codes)
+        z, y = np.concatenate(logits), np.concatenate(codes)
+        T = fit_temperature(z, y)
+        losses = -log_softmax(T * z, axis=1)[np.arange(y.size), y]
+        self.temperatures[C], self.row_losses[C] = T, losses
+        self.scores[C] = (float(np.mean(z.argmax(axis=1) == y)), float(losses.mean()))
+
+    def _evaluate_chunked(self, C: float) -> None:
+        """Rows re-read in chunks never hold their logits: plain log-loss, no per-row losses
+        (so :meth:`choose` falls back to the best)."""
         hits, loss, n = 0.0, 0.0, 0
         for sp in self.splits:
             sp.solve(C, self.max_iter, self.tol)
@@ -115,17 +140,40 @@ class CSearch:
             hits, loss, n = hits + acc * m, loss + ll * m, n + m
         self.scores[C] = (hits / n, loss / n)
 
+    def _distance(self, C: float) -> float:
+        return abs(float(np.log(C / self.prior))) if self.prior is not None else float(np.log(C))
+
     def best(self) -> float:
-        """The strongest penalty whose log-loss is within ``_TIE`` of the lowest."""
+        """The lowest log-loss; within ``_TIE`` of it, the C nearest the prior (no prior: the
+        strongest penalty)."""
         low = min(ll for _, ll in self.scores.values())
-        return min(c for c, (_, ll) in self.scores.items() if ll <= low + _TIE)
+        return min((c for c, (_, ll) in self.scores.items() if ll <= low + _TIE),
+                   key=lambda c: (self._distance(c), c))
+
+    def choose(self, n_se: float = 1.0) -> float:
+        """The one-standard-error rule toward the prior: of the C whose mean log-loss exceeds
+        the best's by at most ``n_se`` standard errors of the per-row differences (or by
+        ``_TIE``), the nearest to ``prior``; the best itself without a prior."""
+        b = self.best()
+        if self.prior is None or b not in self.row_losses:
+            return b
+
+        def close(c: float) -> bool:
+            diff = self.row_losses[c] - self.row_losses[b]
+            se = float(np.std(diff, ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else 0.0
+            return float(diff.mean()) <= max(n_se * se, _TIE)
+
+        return min((c for c in self.scores if close(c)), key=lambda c: (self._distance(c), c))
 
     def run(self, Cs: np.ndarray) -> float:
-        """Walk the grid ``Cs`` (sorted, extended by its step past either end) from its middle
-        towards lower log-loss until the best C has both neighbours evaluated; return it.
+        """Walk the grid ``Cs`` (sorted, extended by its step past either end) from the value
+        nearest the prior (without one: its middle) towards lower log-loss until the best C has
+        both neighbours evaluated; return the best.
 
         The validation log-loss is close to unimodal in ``log C``, so this finds the grid's
-        best at a cost of (distance to it + 2) fits per split instead of the whole grid.
+        best at a cost of (distance to it + 2) fits per split instead of the whole grid. One
+        neighbour is probed at a time, the weaker penalty first: once the walk has moved, the
+        neighbour behind it is already known, so a walk in one direction costs one fit per step.
         """
         step = float(np.exp(np.median(np.diff(np.log(Cs))))) if Cs.size > 1 else 10.0**0.5
         lo, n = float(Cs[0]), Cs.size
@@ -143,24 +191,19 @@ class CSearch:
                 index[C] = i
                 self._evaluate(C)
 
-        evaluate((n - 1) // 2)
-        for _ in range(n + 2 * _MAX_EXTEND):
+        start = (n - 1) // 2
+        if self.prior is not None:
+            start = int(np.argmin(np.abs(np.log(Cs / self.prior))))
+        evaluate(start)
+        for _ in range(2 * n + 2 * _MAX_EXTEND):
             b = index[self.best()]
-            todo = [i for i in (b - 1, b + 1) if value(i) not in index
+            todo = [i for i in (b + 1, b - 1) if value(i) not in index
                     and _C_RANGE[0] <= value(i) <= _C_RANGE[1] and (0 <= i < n or
                     abs(i if i < 0 else i - n + 1) <= _MAX_EXTEND)]
             if not todo:
                 break
-            for i in todo:
-                evaluate(i)
+            evaluate(todo[0])  # one neighbour at a time: a walk uphill never probes behind it
         return self.best()
-
-    def row_log_losses(self, C: float, codes: np.ndarray) -> np.ndarray:
-        """Per-row held-out log-loss at ``C`` of every split, in split order (repeats kept)."""
-        return np.concatenate([
-            -sp.val_log_proba(C)[np.arange(sp.val_rows.size), codes[sp.val_rows]]
-            for sp in self.splits
-        ])
 
     def oof_log_proba(self, C: float, n_rows: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
         """Held-out rows and their log-probabilities at ``C`` (averaged over repeats)."""

@@ -35,9 +35,12 @@ __all__ = ["LogisticHead"]
 _PREPROCESS = ("auto", "whiten", "isotropic", "standardize", "none")
 _AUTO_KINDS = ("isotropic", "whiten")  # preprocess="auto": the default first, then the challenger
 _GEOMETRY_EVIDENCE = 2.0  # paired standard errors of held-out log-loss gain needed to whiten
+_ONE_SE = 1.0  # the one-standard-error rule: C leaves the prior C0 beyond this many
 _KFOLD_MAX_ROWS = 1000  # cv="auto": k-fold up to this many rows, one holdout split above
 _KFOLD_MIN_VAL = 400  # cv="auto": repeat the k-fold (up to 3 times) below this many rows
 _KFOLD = 3  # cv="auto": folds on few rows (each C costs one fit per fold: 3 keeps few-shot fast)
+_GRID = (0.1, 0.316, 1.0, 3.16, 10.0)  # Cs=None: half-decades around the prior C
+_C_RULES = ("one_se", "min")
 _NOT_SAVED = ("oof_rows_", "oof_log_proba_")  # per-row by-products of the fit, for AutoHead
 
 
@@ -55,46 +58,52 @@ class LogisticHead(BaseHead):
 
     With ``C=None``, ``C`` is chosen on held-out rows: stratified k-fold (repeated when there
     are few rows) or one stratified ``validation_fraction`` holdout (see ``cv``). On every split
-    the model is fitted along ``Cs`` from the strongest penalty to the weakest, each fit
-    warm-started from the previous one; the ``C`` with the lowest validation log-loss over all
-    held-out rows wins (ties: higher accuracy). When that is the smallest or largest ``C`` tried,
-    the grid is extended by its own step in that direction until the best is interior, so the
-    result never sits on an edge of the grid (within ``[1e-8, 1e8]``). The head is then refitted
-    on all rows at that ``C`` (after a single holdout: warm-started from the path and with the
-    same preprocessing, so ``C`` means the same penalty). Classes with a single row always stay
-    in training; if no row can be held out at all, the middle value of ``Cs`` (the lower one for
-    an even count) is used.
+    the model is fitted along ``Cs``, each fit warm-started from its neighbour's solution. A
+    ``C`` is scored by the log-loss of all held-out rows after one fitted temperature
+    (``softmax(T z)``): the temperature removes the under-confidence of a strong penalty, so
+    the score measures the direction of the logits rather than their scale. The walk starts at
+    the prior ``C0`` (below) and moves towards lower score until the best ``C`` has both
+    neighbours evaluated; when that is the smallest or largest ``C`` of the grid, the grid is
+    extended by its own step, so the best never sits on an edge (within ``[1e-8, 1e8]``).
+
+    ``c_rule="one_se"`` (default) then shrinks towards the prior by the one-standard-error
+    rule: of the ``C`` whose score is within one standard error (of the paired per-row
+    differences) of the best, the one nearest ``C0`` in ``log C`` wins. The prior is sklearn's
+    ``C=1`` on rows scaled to unit RMS norm, ``C0 = 1/d`` on the preprocessed features
+    (sklearn's default for L2-normalised embeddings such as MiniLM's, up to their centring;
+    ``1`` with ``preprocess="none"``). Held-out scores on 8 rows per class are noisy and a
+    weaker penalty often looks better by chance, while sklearn's default is a strong baseline
+    on embeddings: ``C`` leaves it only on evidence. ``c_rule="min"`` takes the lowest score. The head is then refitted on all rows at ``C_``,
+    warm-started from the path (the holdout's solution, or the folds' mean). Classes with a
+    single row always stay in training; if no row can be held out at all, the middle value of
+    ``Cs`` (the lower one for an even count) is used.
 
     Which penalty: ``||V||²`` on the preprocessed ``z``. With ``preprocess="whiten"`` that is
     ``Wᵀ Σ W`` on raw weights (LDA's metric: weak directions are penalised less); with
     ``"isotropic"`` (centre, one common scale ``s``) it is ``s² ||W||²``, sklearn's raw-space
     penalty at ``C_sklearn = C / s²``. For embeddings with per-feature variance ``s²`` (MiniLM:
-    about ``1/384``) sklearn's default ``C=1`` is ``C ≈ 0.003`` here, which is why the default
-    grid is centred there.
+    about ``1/384``) sklearn's default ``C=1`` is ``C ≈ 1/384`` here: the prior ``C0``.
 
     ``"auto"`` (default) chooses the geometry and ``C`` on the same held-out rows and the same
-    criterion (held-out log-loss): on the holdout route it runs the C search in both
+    criterion (held-out log-loss after temperature): it runs the C search in both
     geometries and keeps sklearn's raw-space penalty (``"isotropic"``, what a user of
     ``LogisticRegression`` expects) unless whitening lowers the held-out log-loss by more than
     two standard errors of the paired per-row differences (``geometry_evidence_``). Neither
     wins everywhere, and on a few hundred held-out rows most differences are noise, so the
-    familiar penalty is the default and whitening has to earn its place. On the k-fold route
-    (at most 1000 rows) it keeps whitening: a few hundred rows do not separate the geometries,
-    and the isotropic path, as badly conditioned as sklearn's, costs ten times the L-BFGS
-    iterations on every fold.
+    familiar penalty is the default and whitening has to earn its place. The contest runs on
+    both routes (k-fold and holdout), on the same splits.
 
     Parameters
     ----------
-    Cs : sequence of float > 0, default=(0.001, 0.003, 0.01, 0.03, 0.1)
-        Inverse penalties tried first when ``C`` is None (then widened until the best is
-        interior). The default suits ``preprocess="whiten"`` (and ``"standardize"``), where
-        features have unit scale whatever the encoder.
+    Cs : sequence of float > 0 or None, default=None
+        Inverse penalties of the walk (then widened until the best is interior). ``None``:
+        half-decades around the prior, ``C0 * (0.1, 0.316, 1, 3.16, 10)``.
     C : float > 0 or None, default=None
         Fit at this ``C`` on all rows, without a validation split.
     preprocess : {"auto", "whiten", "isotropic", "standardize", "none"}, default="auto"
         ``"auto"``: ``"isotropic"`` unless ``"whiten"`` is better on held-out log-loss by two
-        paired standard errors, when ``C`` is validated on a holdout; ``"whiten"`` otherwise (k-fold, a fixed ``C``, no
-        validation rows, ``fit_streaming``).
+        paired standard errors, when ``C`` is validated; ``"whiten"`` otherwise (a fixed ``C``,
+        no validation rows, ``fit_streaming``).
         ``"isotropic"``: ``T = I / s`` with ``s²`` the mean per-feature variance.
         ``"whiten"``: ``T = Σ^{-1/2}`` of the OAS-shrunk pooled within-class covariance ``Σ``;
         the problem becomes well conditioned and the penalty is ``Wᵀ Σ W`` on raw-space
@@ -122,6 +131,9 @@ class LogisticHead(BaseHead):
         validation logits. See :mod:`headwise.heads._losses`.
     random_state : int, RandomState or None, default=0
         Seeds the validation split.
+    c_rule : {"one_se", "min"}, default="one_se"
+        How the validated ``C`` is chosen: the one nearest the prior within one standard
+        error of the best, or the best.
     cv : "auto", "holdout" or int >= 2, default="auto"
         How ``C`` is validated: ``"holdout"`` one ``validation_fraction`` split; an int, that
         many stratified folds (repeated up to 3 times while there are fewer than 400 rows);
@@ -148,7 +160,7 @@ class LogisticHead(BaseHead):
         Held-out log-loss at the best ``C`` of each geometry tried (empty without validation).
     geometry_evidence_ : float
         Held-out log-loss gain of whitening over the isotropic penalty in paired standard
-        errors (``preprocess="auto"`` on the holdout route; NaN otherwise).
+        errors (``preprocess="auto"`` with validation splits; NaN otherwise).
     n_splits_ : int
         Validation splits the C search ran on (0: none).
     oof_rows_, oof_log_proba_ : ndarray
@@ -168,7 +180,7 @@ class LogisticHead(BaseHead):
 
     def __init__(
         self,
-        Cs: Sequence[float] = (0.001, 0.003, 0.01, 0.03, 0.1),
+        Cs: Sequence[float] | None = None,
         C: float | None = None,
         preprocess: str = "auto",
         validation_fraction: float = 0.1,
@@ -179,6 +191,7 @@ class LogisticHead(BaseHead):
         random_state: Any = 0,
         cv: int | str = "auto",
         loss: str = "ce",
+        c_rule: str = "one_se",
     ) -> None:
         self.Cs = Cs
         self.C = C
@@ -191,11 +204,14 @@ class LogisticHead(BaseHead):
         self.random_state = random_state
         self.cv = cv
         self.loss = loss
+        self.c_rule = c_rule
 
-    def _check_params(self) -> np.ndarray:
+    def _check_params(self, n_features: int | None = None) -> np.ndarray:
         owner = type(self).__name__
         try:
-            Cs = np.asarray(self.Cs, dtype=np.float64).ravel()
+            Cs = np.asarray(
+                _GRID if self.Cs is None else self.Cs, dtype=np.float64
+            ).ravel()
         except (TypeError, ValueError):
             Cs = np.array([np.nan])
         if Cs.size == 0 or not np.all((Cs > 0) & np.isfinite(Cs)):
@@ -213,13 +229,25 @@ class LogisticHead(BaseHead):
             raise param_error(owner, "class_weight",
                               "None, 'balanced' or a dict mapping labels to weights", cw)
         check_loss(self.loss, owner, ("ce", "balanced_softmax"))
+        check_param_choice(self.c_rule, "c_rule", owner, _C_RULES)
         cv = self.cv
         if not (
             cv in ("auto", "holdout")
             or isinstance(cv, Integral) and not isinstance(cv, bool) and cv >= 2
         ):
             raise param_error(owner, "cv", "'auto', 'holdout' or an int >= 2", cv)
+        if self.Cs is None and n_features is not None:
+            Cs = Cs * self._prior(n_features)
         return np.unique(Cs)  # sorted: the path runs from the strongest penalty to the weakest
+
+    def _prior(self, n_features: int) -> float:
+        """sklearn's ``C=1`` on rows scaled to unit RMS norm: ``1/d`` on preprocessed features
+        of unit mean variance, ``1`` on raw features (``preprocess="none"``)."""
+        return 1.0 if self.preprocess == "none" else 1.0 / max(n_features, 1)
+
+    def _search(self, splits: list[PathSplit], n_features: int) -> CSearch:
+        prior = self._prior(n_features) if self.c_rule == "one_se" else None
+        return CSearch(splits, self.max_iter, self.tol, prior)
 
     def _class_weights(self, codes: np.ndarray) -> np.ndarray:
         K = self.classes_.size
@@ -261,14 +289,15 @@ class LogisticHead(BaseHead):
 
     def fit(self, X: Any, y: Any) -> LogisticHead:
         """Fit on embeddings ``X`` (n, d) and labels ``y`` (n,); see the class docstring."""
-        Cs = self._check_params()
+        self._check_params()
         X, y = self._validate_fit(X, y)
+        Cs = self._check_params(X.shape[1])
         codes, folds = self._begin(y)
         dtype = np.float32 if X.dtype == np.float32 else np.float64
         K = self.classes_.size
         kinds: tuple[str, ...] = (self.preprocess,)
-        if self.preprocess == "auto":  # geometries compete on a holdout of many rows only
-            kinds = _AUTO_KINDS if len(folds) == 1 else ("whiten",)
+        if self.preprocess == "auto":  # the geometries compete on the same splits
+            kinds = _AUTO_KINDS
         self.geometry_log_losses_: dict[str, float] = {}
         self.geometry_evidence_ = float("nan")
         if not folds:
@@ -284,10 +313,11 @@ class LogisticHead(BaseHead):
                 part = self._problem(pre.transform(X[tr], dtype), codes[tr])
                 val = self._val_problem(pre.transform(X[va], dtype), codes[va], K, codes[tr])
                 splits.append(PathSplit(part, val, va, self._start(pre, part, float(Cs[0]))))
-            search = CSearch(splits, self.max_iter, self.tol)
-            C = search.run(Cs)
+            search = self._search(splits, X.shape[1])
+            search.run(Cs)
+            C = search.choose(_ONE_SE)
             self.geometry_log_losses_[kind] = search.scores[C][1]
-            losses = search.row_log_losses(C, codes)
+            losses = search.row_losses[C]
             if best is None:
                 best = (losses, kind, pre, splits, search)
                 continue
@@ -345,9 +375,9 @@ class LogisticHead(BaseHead):
         self.n_splits_ = len(splits)
         if splits:
             if search is None:
-                search = CSearch(splits, self.max_iter, self.tol)
+                search = self._search(splits, prob.n_features)
                 search.run(Cs)
-            self.C_ = search.best()
+            self.C_ = search.choose(_ONE_SE)
             grid = sorted(search.scores)
             self.Cs_ = np.array(grid)
             self.val_scores_ = np.array([search.scores[c][0] for c in grid])
@@ -357,8 +387,10 @@ class LogisticHead(BaseHead):
                 self.oof_rows_, self.oof_log_proba_ = search.oof_log_proba(
                     self.C_, prob.codes.size, prob.K
                 )
-            # one holdout split shares the refit's preprocessing: warm start from its solution
-            theta = splits[0].thetas[self.C_] if len(splits) == 1 else self._start(pre, prob, self.C_)
+            # one holdout split shares the refit's preprocessing: warm start from its solution;
+            # k-fold: the folds' mean solution (same geometry, nearly the same scaling) is a
+            # start a few iterations from the refit's optimum
+            theta = np.mean([sp.thetas[self.C_] for sp in splits], axis=0)
         else:
             self.C_ = float(self.C) if self.C is not None else float(Cs[(Cs.size - 1) // 2])
             self.Cs_ = np.array([self.C_]) if self.C is not None else Cs
@@ -395,8 +427,10 @@ class LogisticHead(BaseHead):
         live here. One difference from :meth:`fit`: with ``preprocess="auto"`` this route keeps
         the whitened geometry, because the geometry contest compares per-row held-out losses,
         which a chunked problem never holds; pass ``preprocess="isotropic"`` to choose the other.
+        For the same reason ``C`` is scored by the plain held-out log-loss (no temperature) and
+        the lowest wins (no one-standard-error rule); the walk still starts at the prior.
         """
-        Cs = self._check_params()
+        self._check_params()
         y = np.asarray(y)
         if y.ndim != 1 or y.size == 0:
             raise InputError(f"y must be a non-empty 1-D array of labels; got shape {y.shape}.")
@@ -413,6 +447,7 @@ class LogisticHead(BaseHead):
                 "positions asked for, with the same labels."
             )
         self.n_features_in_ = stats.n_features
+        Cs = self._check_params(stats.n_features)
         cov = stats.within_scatter() / stats.n_samples
         self.preprocess_ = "whiten" if self.preprocess == "auto" else self.preprocess
         self.geometry_log_losses_ = {}

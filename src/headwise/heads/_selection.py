@@ -55,8 +55,9 @@ class Evaluated:
     grid: dict[str, float] = field(default_factory=dict)  # setting -> log-loss
 
 
-def _scaled(logits: np.ndarray, codes: np.ndarray) -> tuple[float, np.ndarray, float]:
-    T = fit_temperature(logits, codes)
+def _scaled(logits: np.ndarray, codes: np.ndarray, start: float = 1.0,
+            ) -> tuple[float, np.ndarray, float]:
+    T = fit_temperature(logits, codes, start)
     lp = log_softmax(np.where(np.isneginf(logits), -np.inf, T * logits), axis=1)
     return T, lp, mean_log_loss(lp, codes)
 
@@ -68,8 +69,9 @@ def _pick(
     """The setting with the lowest log-loss after temperature (ties: the earlier value)."""
     best: Evaluated | None = None
     grid = {}
+    T = 1.0
     for v, z in zip(values, logits, strict=True):
-        T, lp, ll = _scaled(z, codes)
+        T, lp, ll = _scaled(z, codes, T)  # neighbouring settings have similar temperatures
         grid[f"{key}={v:.4g}"] = ll
         if best is None or ll < best.log_loss:
             acc = float(np.mean(lp.argmax(axis=1) == codes))

@@ -8,6 +8,7 @@ head trained on the labels alone; 5 seeds, mean and 95% interval. (strategies) A
 from one label per class: our strategies next to the `small-text` package's on the same
 embeddings and the same refitted DHO student, area under the learning curve at equal budgets.
 Each part replaces its own section of bench/results/active.md, with the command that made it.
+bench/active_classmix.py measures the class-mix ideas tried for DHO and rejected.
 """
 
 from __future__ import annotations

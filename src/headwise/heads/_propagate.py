@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from ._knn import _normalize_rows, knn_neighbours
 
-__all__ = ["knn_affinity", "pool_affinity", "propagate", "choose_propagation"]
+__all__ = ["knn_affinity", "pool_affinity", "propagate", "choose_propagation", "clears_noise"]
 
 
 def knn_affinity(X: np.ndarray, n_neighbors: int = 10, power: float = 3.0) -> sp.csr_matrix:
@@ -95,6 +95,22 @@ def propagate(S: sp.spmatrix, P: np.ndarray, a: float, n_iter: int = 30) -> np.n
     return F / F.sum(axis=1, keepdims=True)
 
 
+def clears_noise(hit: np.ndarray, base_hit: np.ndarray) -> bool:
+    """True when ``hit`` is right on more rows than ``base_hit`` by more than one standard error.
+
+    The standard error of the paired difference in correct rows is ``sqrt`` of the rows on which
+    the two disagree in correctness (McNemar); a tie or a gain within the noise keeps the base.
+
+    >>> base = np.array([True] * 10 + [False] * 10)
+    >>> clears_noise(np.r_[base[:10], [True] * 2, [False] * 8], base)  # +2 of sqrt(2)
+    True
+    >>> clears_noise(np.r_[[False] * 3, base[3:10], [True] * 5, [False] * 5], base)  # +2 of sqrt(8)
+    False
+    """
+    gain = int(np.sum(hit)) - int(np.sum(base_hit))
+    return bool(gain > np.sqrt(np.sum(np.asarray(hit) != np.asarray(base_hit))))
+
+
 def choose_propagation(
     S: sp.spmatrix, P: np.ndarray, rows: np.ndarray, codes: np.ndarray, strengths: Sequence[float]
 ) -> tuple[float, np.ndarray]:
@@ -110,7 +126,6 @@ def choose_propagation(
     for a in sorted(float(s) for s in strengths if s > 0):
         F = propagate(S, P, a)
         hit = F[rows].argmax(axis=1) == codes
-        gain = int(hit.sum()) - int(best_hit.sum())
-        if gain > np.sqrt(np.sum(hit != best_hit)):
+        if clears_noise(hit, best_hit):
             best_a, best_F, best_hit = a, F, hit
     return best_a, best_F

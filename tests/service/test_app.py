@@ -345,3 +345,14 @@ def test_purged_rows_cannot_come_back(client: TestClient) -> None:
     assert client.delete(f"/v1/models/intents/examples/{i}?purge=true", headers=AUTH).json()["purged"]
     err = _error(client.post("/v1/models/intents/rollback", json={"version": 1}, headers=AUTH), 409)
     assert "purge" in err["error"]
+
+
+def test_gil_switch_interval_is_short_while_an_encoder_thread_runs(settings: ServeSettings) -> None:
+    import sys
+
+    from headwise.service._state import SWITCH_INTERVAL_S
+
+    before = sys.getswitchinterval()
+    with TestClient(create_app(settings)):
+        assert sys.getswitchinterval() == min(before, SWITCH_INTERVAL_S)
+    assert sys.getswitchinterval() == before

@@ -16,6 +16,7 @@ Quick mode (CI) uses a tiny sample and skips the probe; rows whose dependency is
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import importlib
 import json
@@ -44,6 +45,9 @@ BACKENDS = {  # label -> get_encoder("minilm", **options)
     "headwise onnx fp32": {"backend": "onnx"},
     "headwise onnx int8": {"backend": "onnx", "quantize": "int8"},
 }
+# The fp32 export before operator fusion (the plain graph ONNX Runtime's session-level optimiser
+# sees): the "before" of the fused path, same run. Throughput only: its vectors are the fused ones.
+UNFUSED = "headwise onnx fp32, unfused graph"
 ST = "sentence-transformers"
 
 
@@ -106,17 +110,26 @@ def build_encoders(
         )
     except ImportError as exc:
         notes.append(f"{ST} row skipped: {exc}.")
-    for label, options in BACKENDS.items():
+    plain = {UNFUSED: {"backend": "onnx"}}
+    for label, options in {**BACKENDS, **plain}.items():
         try:
             enc = get_encoder("minilm", device="cpu", **options)
             t0 = time.perf_counter()
-            enc.encode(["first use"], progress=False)  # loads the model; exports if needed
+            with _unfused() if label == UNFUSED else contextlib.nullcontext():
+                enc.encode(["first use"], progress=False)  # loads the model; exports if needed
         except MissingDependencyError as exc:
             notes.append(f"{label} skipped: {exc}")
             continue
         first_use[label] = time.perf_counter() - t0
         runs[label] = lambda texts, bs, enc=enc: enc.encode(texts, batch_size=bs, progress=False)
     return runs
+
+
+def _unfused() -> Any:
+    """Export (or reuse) the plain graph: ``fusion_spec`` says no model is fusable meanwhile."""
+    from unittest import mock
+
+    return mock.patch("headwise.encoders._hf.fusion_spec", lambda directory: None)
 
 
 def throughput(

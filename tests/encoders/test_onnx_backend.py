@@ -137,6 +137,92 @@ def test_int8_recipe_keys_export_and_vectors(ort, tiny_dir, exports, _isolated_c
     assert '"fp32_nodes"' in meta.read_text() and kept[0] in meta.read_text()
 
 
+def _onnx_path(encoder):
+    return next(iter(encoder._sessions.values())).path
+
+
+def _fp32_source(cache):
+    """The meta and path of the fp32 export a fused-* int8 copy was made from."""
+    import json
+
+    for folder in (cache / "onnx").iterdir():
+        meta = json.loads((folder / "meta.json").read_text())
+        if meta["quantize"] is None and meta.get("fusion"):
+            return meta, folder / "model.onnx"
+    raise AssertionError("no fused fp32 export")
+
+
+def test_fused_graph_matches_torch(ort, tiny, tiny_dir, _isolated_cache):
+    """The fp32 graph behind fused-* recipes runs ONNX Runtime's fused kernels, equal to torch."""
+    pytest.importorskip("onnxruntime.transformers.optimizer")
+    onnx = pytest.importorskip("onnx")
+    HFEncoder(tiny_dir, backend="onnx", precision="int8", int8_recipe="fused-dynamic").encode(TEXTS)
+    meta, path = _fp32_source(_isolated_cache)
+    n_layers = tiny.n_layers
+    assert meta["fusion"]["optimizer"] == "bert" and "fusion_skipped" not in meta
+    assert meta["fused_ops"].get("Attention") == n_layers  # the whole attention block, per layer
+    assert meta["fused_ops"].get("SkipLayerNormalization") == 2 * n_layers
+    assert meta["fused_max_abs_diff_vs_torch"] < 1e-4
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert {"Attention", "EmbedLayerNormalization"} <= ops and "Softmax" not in ops
+    fused = HFEncoder(tiny_dir, backend="onnx")
+    session = fused._sessions[(fused.layer,)] = _onnx.OnnxSession(path)
+    fused._token_types = "token_type_ids" in session.input_names
+    got = fused.encode(TEXTS, batch_size=3)  # padded batches of several widths
+    np.testing.assert_allclose(got, tiny.encode(TEXTS, batch_size=3), atol=1e-5)
+
+
+def test_fused_recipe_quantizes_the_fused_graph(ort, tiny, tiny_dir, exports, _isolated_cache):
+    """fused-* int8 copies come from a fused fp32 export; fp32 and plain recipes stay unfused."""
+    pytest.importorskip("onnxruntime.transformers.optimizer")
+    onnx = pytest.importorskip("onnx")
+    fused = HFEncoder(tiny_dir, backend="onnx", precision="int8", int8_recipe="fused-dynamic")
+    assert cosines(fused.encode(TEXTS), tiny.encode(TEXTS)).min() >= 0.98
+    assert exports == {"export": 1, "quantize": 1}
+    ops = {n.op_type for n in onnx.load(str(_onnx_path(fused))).graph.node}
+    assert "QAttention" in ops and "Attention" not in ops
+    fp32 = HFEncoder(tiny_dir, backend="onnx")
+    fp32.encode(TEXTS)
+    assert exports == {"export": 2, "quantize": 1}  # the default fp32 graph is the plain one
+    plain = HFEncoder(tiny_dir, backend="onnx", precision="int8", int8_recipe="dynamic")
+    plain.encode(TEXTS)
+    assert exports == {"export": 2, "quantize": 2}  # made from that plain export
+    for enc in (fp32, plain):
+        ops = {n.op_type for n in onnx.load(str(_onnx_path(enc))).graph.node}
+        assert "Attention" not in ops and "QAttention" not in ops and "Softmax" in ops
+
+
+def test_failed_fusion_keeps_the_checked_export(ort, tiny, tiny_dir, monkeypatch, _isolated_cache):
+    from headwise.encoders import _onnx_fuse
+
+    def broken(source, dest, spec):
+        dest.write_bytes(b"not a model")
+        raise RuntimeError("optimizer failed")
+
+    monkeypatch.setattr(_onnx_fuse, "fuse_export", broken)
+    enc = HFEncoder(tiny_dir, backend="onnx", precision="int8", int8_recipe="fused-dynamic")
+    assert cosines(enc.encode(TEXTS), tiny.encode(TEXTS)).min() >= 0.98
+    meta, path = _fp32_source(_isolated_cache)
+    assert meta["fused_ops"] == {} and "optimizer failed" in meta["fusion_skipped"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["meta.json", "model.onnx"]
+
+
+def test_fusion_spec_reads_config(tmp_path):
+    import json
+
+    from headwise.encoders._onnx_fuse import fusion_spec
+
+    (tmp_path / "config.json").write_text(
+        json.dumps({"model_type": "bert", "num_attention_heads": 4, "hidden_size": 32})
+    )
+    assert fusion_spec(tmp_path) == {"optimizer": "bert", "num_heads": 4, "hidden_size": 32}
+    for bad in ({"model_type": "gpt2", "num_attention_heads": 4, "hidden_size": 32},
+                {"model_type": "bert", "num_attention_heads": 5, "hidden_size": 32},
+                {"model_type": "bert"}):  # fmt: skip
+        (tmp_path / "config.json").write_text(json.dumps(bad))
+        assert fusion_spec(tmp_path) is None
+
+
 def test_int8_recipe_is_checked(tiny_dir):
     pytest.importorskip("onnxruntime")
     with pytest.raises(InputError, match="'int8_recipe' option must be one of"):
@@ -177,9 +263,10 @@ def test_store_never_mixes_precisions(ort, tiny_dir, tmp_path):
 
 def test_precision_is_another_spelling_of_quantize(tiny_dir):
     pytest.importorskip("onnxruntime")
-    assert HFEncoder(tiny_dir, backend="onnx", precision="int8").key() == HFEncoder(
-        tiny_dir, backend="onnx", quantize="int8"
-    ).key()
+    assert (
+        HFEncoder(tiny_dir, backend="onnx", precision="int8").key()
+        == HFEncoder(tiny_dir, backend="onnx", quantize="int8").key()
+    )
     assert HFEncoder(tiny_dir, backend="onnx", precision="fp32").quantize is None
     with pytest.raises(InputError, match="'precision' option must be one of 'fp32', 'int8'"):
         HFEncoder(tiny_dir, backend="onnx", precision="fp16")

@@ -42,7 +42,9 @@ from ._onnx import (
     OnnxSession,
     check_onnxruntime_installed,
     ensure_exported,
+    recipe_is_fused,
 )
+from ._onnx_fuse import fusion_spec
 from ._protocol import POOLINGS, TokenEmbeddings, check_batch_size
 
 __all__ = [
@@ -251,10 +253,17 @@ class HFEncoder:
         """``"int8"`` for the quantized ONNX path, else ``"fp32"`` (recorded in :meth:`key`)."""
         return "int8" if self.quantize == "int8" else "fp32"
 
-    def _load_model(self, device: str) -> tuple[Any, bool, dict[str, Any]]:
-        """The torch model in float32 eval mode, whether it takes token types, forward kwargs."""
+    def _load_model(self, device: str, *, eager: bool = False) -> tuple[Any, bool, dict[str, Any]]:
+        """The torch model in float32 eval mode, whether it takes token types, forward kwargs.
+
+        ``eager`` asks for the plain attention implementation (what the ONNX export traces, so
+        that ONNX Runtime's optimizer can fuse it); the default lets transformers choose.
+        """
+        options = {"attn_implementation": "eager"} if eager else {}
         with no_loading_bars(self._transformers):
-            model = self._transformers.AutoModel.from_pretrained(self.path, local_files_only=True)
+            model = self._transformers.AutoModel.from_pretrained(
+                self.path, local_files_only=True, **options
+            )
         if self._encoder_decoder:
             model = model.get_encoder()
         model = model.float().to(device).eval()
@@ -263,6 +272,11 @@ class HFEncoder:
             self.tokenizer, "model_input_names", ()
         )
         return model, token_types, {"use_cache": False} if "use_cache" in params else {}
+
+    @property
+    def _fused(self) -> bool:
+        """Whether this encoder runs a fused graph: a ``fused-*`` int8 recipe."""
+        return self.quantize is not None and recipe_is_fused(self.int8_recipe or "")
 
     def _session(self, layers: tuple[int, ...]) -> OnnxSession:
         """The ONNX Runtime session whose outputs are ``layers``, exporting it first if needed."""
@@ -274,8 +288,14 @@ class HFEncoder:
                 "layers": list(layers),
                 "quantize": self.quantize,
                 **({"recipe": self.int8_recipe} if self.quantize else {}),
+                # Only the fused-* int8 recipes start from the fused graph: the plain fp32 graph
+                # ran faster than the fused one on the benchmark CPU (see _onnx.INT8_RECIPE).
+                # Absent otherwise, so plain exports keep the folder names they always had.
+                **({"fusion": fusion_spec(self.path)} if self._fused else {}),
             }
-            path = ensure_exported(fields, lambda: self._load_model("cpu"), self._export_feeds)
+            path = ensure_exported(
+                fields, lambda eager: self._load_model("cpu", eager=eager), self._export_feeds
+            )
             session = self._sessions[layers] = OnnxSession(Path(path))
             self._token_types = "token_type_ids" in session.input_names
             self._extra_kwargs = {}

@@ -46,6 +46,7 @@ __all__ = [
     "QUANTIZATIONS",
     "OnnxSession",
     "ensure_exported",
+    "recipe_is_fused",
     "check_onnxruntime_installed",
     "import_onnxruntime",
     "physical_cores",
@@ -57,16 +58,27 @@ QUANTIZATIONS: tuple[str, ...] = ("int8",)
 #: and activations per tensor at run time (``quantize_dynamic``). ``"dynamic"`` quantizes every
 #: weight MatMul; ``"dynamic-ffn-down-fp32"`` keeps in fp32 the MatMuls that contract their input
 #: (weight rows > columns: a transformer's FFN down-projection, whose input is the wide, heavy-tailed
-#: GELU output). Per-group error of MiniLM's int8 copy on unlabelled text: bench/results/precision.md.
-INT8_RECIPES: tuple[str, ...] = ("dynamic", "dynamic-ffn-down-fp32")
-#: The recipe ``quantize="int8"`` uses unless another is asked for.
+#: GELU output). The ``fused-`` recipes do the same to the fused fp32 graph (:mod:`._onnx_fuse`),
+#: where the attention's QKV projection is one ``Attention`` node (quantized to ``QAttention``);
+#: the plain ones quantize the unfused export. Per-group error of MiniLM's int8 copy on unlabelled
+#: text, and the accuracy gate: bench/results/precision.md.
+INT8_RECIPES: tuple[str, ...] = (
+    "dynamic",
+    "dynamic-ffn-down-fp32",
+    "fused-dynamic",
+    "fused-dynamic-ffn-down-fp32",
+)
+#: The recipe ``quantize="int8"`` uses unless another is asked for. A plain-graph recipe: on the
+#: 2-core benchmark machine the fused graph ran slower than the plain one that ONNX Runtime's
+#: session optimiser sees (fp32 0.73x, int8 0.87x; bench/results/precision.md).
 INT8_RECIPE = "dynamic-ffn-down-fp32"
 OPSET = 17
 _EXPORT_VERSION = 1  # bump when the wrapper or the export settings change
 _MODEL_FILE = "model.onnx"
 _CHECK_RTOL = 1e-3  # |onnx - torch| <= rtol * max(1, max |torch|) on real tokens
 
-ModelLoader = Callable[[], tuple[Any, bool, dict[str, Any]]]  # -> model, token types?, kwargs
+# (eager attention?) -> model, token types?, forward kwargs
+ModelLoader = Callable[[bool], tuple[Any, bool, dict[str, Any]]]
 
 
 def import_onnxruntime() -> Any:
@@ -175,8 +187,10 @@ def ensure_exported(
         ``recipe`` (one of :data:`INT8_RECIPES`, with ``quantize`` only) and anything else that
         changes the graph; hashed into the folder name.
     load_model : callable
-        Returns ``(model, token_types, forward_kwargs)``: a float32 CPU torch model in eval mode,
-        whether it takes ``token_type_ids``, and extra keyword arguments for its forward.
+        ``load_model(eager)`` returns ``(model, token_types, forward_kwargs)``: a float32 CPU
+        torch model in eval mode (with the eager attention implementation when ``eager``, which
+        a fused export asks for), whether it takes ``token_type_ids``, and extra keyword
+        arguments for its forward.
     make_feeds : callable
         ``make_feeds(token_types)`` returns two padded numpy feeds of different shapes: one to
         trace with, one to check the export on.
@@ -190,6 +204,8 @@ def ensure_exported(
             _export(dest, fields, load_model, make_feeds)
         else:
             fp32 = {k: v for k, v in fields.items() if k != "recipe"}
+            if not recipe_is_fused(fields.get("recipe", "dynamic")):
+                fp32.pop("fusion", None)  # plain-graph recipes quantize the plain fp32 export
             source = ensure_exported({**fp32, "quantize": None}, load_model, make_feeds, root=root)
             _quantize(source, dest, fields)
     except CacheError:
@@ -231,10 +247,11 @@ def _export(
     make_feeds: Callable[[bool], tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
 ) -> None:
     torch = importlib.import_module("torch")
-    model, token_types, kwargs = load_model()
+    fusable = bool(fields.get("fusion"))
+    model, token_types, kwargs = load_model(fusable)
     layers = list(fields["layers"])
     wrapper = _layer_outputs(
-        torch, model, layers, kwargs
+        torch, model, layers, kwargs, fusable
     ).eval()  # export restores the wrapper's mode
     inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if token_types else [])
     outputs = [_output_name(layer) for layer in layers]
@@ -254,11 +271,45 @@ def _export(
                 do_constant_folding=True,
             )
         error = _check_export(tmp / _MODEL_FILE, model, kwargs, check, inputs, layers, torch)
-        _write_meta(tmp, fields, max_abs_diff_vs_torch=error, torch=torch.__version__)
+        fusion: dict[str, Any] = {}
+        if fields.get("fusion"):
+            fusion = _try_fusion(tmp, fields["fusion"], model, kwargs, check, inputs, layers, torch)
+        _write_meta(tmp, fields, max_abs_diff_vs_torch=error, torch=torch.__version__, **fusion)
 
 
-def _layer_outputs(torch: Any, model: Any, layers: list[int], kwargs: dict[str, Any]) -> Any:
-    """The module that is exported: ids, 0/1 mask (and token types) in, hidden states out."""
+def _try_fusion(
+    folder: Path,
+    spec: dict[str, Any],
+    model: Any,
+    kwargs: dict[str, Any],
+    check: dict[str, np.ndarray],
+    inputs: list[str],
+    layers: list[int],
+    torch: Any,
+) -> dict[str, Any]:
+    """Replace ``folder``'s export by its fused graph when that reproduces torch; say what happened."""
+    from ._onnx_fuse import fuse_export
+
+    fused = folder / "fused.onnx"
+    try:
+        ops = fuse_export(folder / _MODEL_FILE, fused, spec)
+        error = _check_export(fused, model, kwargs, check, inputs, layers, torch)
+    except Exception as exc:  # noqa: BLE001 - fusion is an optimisation: keep the checked export
+        fused.unlink(missing_ok=True)
+        return {"fused_ops": {}, "fusion_skipped": f"{type(exc).__name__}: {exc}"[:500]}
+    os.replace(fused, folder / _MODEL_FILE)
+    return {"fused_ops": ops, "fused_max_abs_diff_vs_torch": error}
+
+
+def _layer_outputs(
+    torch: Any, model: Any, layers: list[int], kwargs: dict[str, Any], fusable: bool = False
+) -> Any:
+    """The module that is exported: ids, 0/1 mask (and token types) in, hidden states out.
+
+    The 0/1 mask becomes an additive bias: ``(batch, 1, 1, width)``, or, for a graph that is to
+    be fused, ``(batch, 1, width, width)`` built as transformers 4 built it (expand, invert, fill
+    with the dtype's minimum), the pattern ONNX Runtime's transformer optimizer recognises.
+    """
 
     class LayerOutputs(torch.nn.Module):  # type: ignore[misc, name-defined]
         def __init__(self) -> None:
@@ -267,7 +318,13 @@ def _layer_outputs(torch: Any, model: Any, layers: list[int], kwargs: dict[str, 
 
         def forward(self, input_ids: Any, attention_mask: Any, *token_types: Any) -> Any:
             dtype = torch.float32
-            bias = (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+            if fusable:
+                batch, width = attention_mask.shape
+                wide = attention_mask[:, None, None, :].expand(batch, 1, width, width).to(dtype)
+                inverted = 1.0 - wide
+                bias = inverted.masked_fill(inverted.to(torch.bool), torch.finfo(dtype).min)
+            else:
+                bias = (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
             extra = {"token_type_ids": token_types[0]} if token_types else {}
             out = self.model(
                 input_ids=input_ids,
@@ -339,7 +396,7 @@ def _quantize(source: Path, dest: Path, fields: dict[str, Any]) -> None:
         raise HeadwiseError(
             f"Unknown int8 recipe {recipe!r}; expected one of {', '.join(map(repr, INT8_RECIPES))}."
         )
-    keep = contracting_matmuls(source) if recipe == "dynamic-ffn-down-fp32" else []
+    keep = contracting_matmuls(source) if recipe.endswith("-ffn-down-fp32") else []
     with _staging(dest) as tmp, _quiet_root_logger():
         quantization.quantize_dynamic(
             source,
@@ -348,8 +405,19 @@ def _quantize(source: Path, dest: Path, fields: dict[str, Any]) -> None:
             reduce_range=False,
             weight_type=quantization.QuantType.QInt8,
             nodes_to_exclude=keep,
+            # The fused graph's contrib operators have no shape-inference types: say float.
+            extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
         )
         _write_meta(tmp, fields, source=source.parent.name, fp32_nodes=keep)
+
+
+def recipe_is_fused(recipe: str) -> bool:
+    """Whether ``recipe`` quantizes the fused fp32 graph (``fused-*``) rather than the plain one.
+
+    >>> recipe_is_fused("fused-dynamic"), recipe_is_fused("dynamic")
+    (True, False)
+    """
+    return recipe.startswith("fused-")
 
 
 def contracting_matmuls(path: Path) -> list[str]:

@@ -347,6 +347,8 @@ def main() -> None:
     ap.add_argument("--skip-kill", action="store_true",
                     help="load only: replace the load section of an existing serve.md")  # fmt: skip
     ap.add_argument("--max-wait-ms", type=float, default=5.0)
+    ap.add_argument("--encode-workers", type=int, default=None,
+                    help="pass --encode-workers N to the server (default: the server's default)")
     ap.add_argument("--encoder-process", action=argparse.BooleanOptionalAction, default=False,
                     help="serve with --encoder-process or --encoder-thread (default, as the CLI)")  # fmt: skip
     args = ap.parse_args()
@@ -354,6 +356,8 @@ def main() -> None:
     global MAX_WAIT_MS, ENCODER_MODE
     MAX_WAIT_MS = args.max_wait_ms
     ENCODER_MODE = "--encoder-process" if args.encoder_process else "--encoder-thread"
+    if args.encode_workers is not None:
+        EXTRA.extend(["--encode-workers", str(args.encode_workers)])
     spec = "hash" if args.quick else "minilm"
     n = 300 if args.quick else args.requests
     trials = 2 if args.quick else args.trials

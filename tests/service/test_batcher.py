@@ -57,6 +57,37 @@ def test_batches_close_at_max_batch_without_splitting_a_request() -> None:
     assert [len(c) for c in calls] == [3, 3, 3, 6]
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_at_most_workers_passes_run_at_once_and_each_gets_its_rows(workers: int) -> None:
+    import threading
+    import time
+
+    lock = threading.Lock()
+    running, peak = [0], [0]
+
+    def encode(texts: list[str]) -> np.ndarray:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)  # a forward pass (the runtime releases the GIL)
+        with lock:
+            running[0] -= 1
+        return np.array([[float(t)] for t in texts])
+
+    async def main() -> list[np.ndarray]:
+        b = MicroBatcher(encode, max_batch=2, max_wait_ms=0, max_queue=100, workers=workers)
+        b.start()
+        try:
+            return await asyncio.gather(*(b.submit([str(k), str(k)]) for k in range(8)))
+        finally:
+            await b.stop()
+
+    out = _run(main())
+    assert peak[0] == workers  # eight one-request batches: the workers are all busy at some point
+    for k, X in enumerate(out):
+        assert X.ravel().tolist() == [float(k), float(k)]
+
+
 def test_queue_limit_and_encoder_errors() -> None:
     def broken(texts: list[str]) -> np.ndarray:
         raise ValueError("encoder exploded")

@@ -49,6 +49,9 @@ def serve(
     max_wait_ms: Annotated[
         float, typer.Option("--max-wait-ms", help="How long a text waits for others to batch with.")
     ] = 5.0,
+    encode_workers: Annotated[
+        int, typer.Option("--encode-workers", help="Micro-batches encoded at once (threads).")
+    ] = 2,
     max_rows: Annotated[int, typer.Option("--max-rows", help="Rows per request (more: 413).")] = 256,
     max_body_bytes: Annotated[
         int, typer.Option("--max-body-bytes", help="Request body limit (more: 413).")
@@ -105,7 +108,7 @@ def serve(
     token = None if read_only else read_token(token_file)
     settings = ServeSettings(
         models, token=token, read_only=read_only, state_dir=state_dir, max_batch=max_batch,
-        max_wait_ms=max_wait_ms, max_rows=max_rows, max_body_bytes=max_body_bytes,
+        max_wait_ms=max_wait_ms, encode_workers=encode_workers, max_rows=max_rows, max_body_bytes=max_body_bytes,
         max_text_chars=max_text_chars, timeout_s=timeout, default_alpha=alpha,
         conformal_method=method, mondrian=mondrian, ood_method=ood, calib_fraction=calib_fraction,
         snapshot_every=snapshot_every, cors_origins=tuple(cors_origin or ()),

@@ -11,6 +11,7 @@ import importlib.util
 import inspect
 import itertools
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,10 @@ _EXPORT_TEXTS = (
     ["x", "then checked on three texts, which differ in length again, and pad", "a b c d"],
 )
 _TOKENIZE_CHUNK = 4096  # texts per tokenizer call; ids are kept as flat int64 arrays in between
+# One tokenizer call at a time in this process: a fast tokenizer is one Rust object, and calls from
+# two threads (the service encodes micro-batches concurrently) may collide on its mutable state
+# ("Already borrowed"). Tokenising is about a tenth of an encode, so the forward passes still overlap.
+_TOKENIZER_LOCK = threading.Lock()
 
 
 class HFEncoder:
@@ -451,14 +456,15 @@ class HFEncoder:
         types: list[np.ndarray] = []
         lengths: list[int] = []
         for start in range(0, len(texts), _TOKENIZE_CHUNK):
-            enc = self.tokenizer(
-                texts[start : start + _TOKENIZE_CHUNK],
-                truncation=True,
-                max_length=self.max_length,
-                padding=False,
-                return_attention_mask=False,
-                return_token_type_ids=self._token_types,
-            )
+            with _TOKENIZER_LOCK:
+                enc = self.tokenizer(
+                    texts[start : start + _TOKENIZE_CHUNK],
+                    truncation=True,
+                    max_length=self.max_length,
+                    padding=False,
+                    return_attention_mask=False,
+                    return_token_type_ids=self._token_types,
+                )
             chunk_lengths = [len(x) for x in enc["input_ids"]]
             count = sum(chunk_lengths)
             lengths += chunk_lengths

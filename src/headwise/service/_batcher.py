@@ -1,11 +1,14 @@
 """Micro-batching: texts from concurrent requests share one encoder forward pass.
 
 A batch closes when it holds ``max_batch`` texts (a request is never split) or when its oldest
-text has waited ``max_wait_ms`` since it arrived. One batch runs at a time per encoder, in a
-worker thread, so while it runs the next one fills up: texts that queued during a forward pass
-have already waited, and go into the next pass at once instead of waiting again. Under load the
-batches grow by themselves, the encoder never idles while texts wait, and throughput approaches
-the encoder's own; a lone request waits at most ``max_wait_ms`` for company.
+text has waited ``max_wait_ms`` since it arrived. At most ``workers`` batches run at a time per
+encoder, each in a worker thread, and a batch is only gathered once a worker is free, so while
+they run the next one fills up: texts that queued meanwhile have already waited, and go into the
+next pass at once instead of waiting again. Under load the batches grow by themselves, the
+encoder never idles while texts wait, and throughput approaches the encoder's own; a lone request
+waits at most ``max_wait_ms`` for company. Two workers on two cores keep both busy: a forward
+pass over a micro-batch leaves cores idle between its operators' parallel sections, and the
+other pass fills them.
 """
 
 from __future__ import annotations
@@ -130,9 +133,12 @@ class MicroBatcher:
         max_batch: int,
         max_wait_ms: float,
         max_queue: int,
+        workers: int = 1,
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self.encode = encode
+        self.workers = workers
+        self._running: set[asyncio.Task[None]] = set()
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
         self.max_queue = max_queue
@@ -146,11 +152,13 @@ class MicroBatcher:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in [self._task, *self._running]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = None
+        self._running.clear()
         while self._queue is not None and not self._queue.empty():
             _, fut, _ = self._queue.get_nowait()
             if not fut.done():
@@ -174,8 +182,10 @@ class MicroBatcher:
     async def _run(self) -> None:
         assert self._queue is not None
         queue, loop = self._queue, asyncio.get_running_loop()
+        free = asyncio.Semaphore(self.workers)
         carry: _Item | None = None
         while True:
+            await free.acquire()  # gather only for a free worker: what queues meanwhile joins
             first = carry if carry is not None else await queue.get()
             carry = None
             batch = [first]
@@ -197,7 +207,10 @@ class MicroBatcher:
                     break
                 batch.append(item)
                 n += len(item[0])
-            await self._encode(batch)
+            task = loop.create_task(self._encode(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+            task.add_done_callback(lambda _: free.release())
 
     async def _encode(self, batch: list[_Item]) -> None:
         live = [(t, f) for t, f, _ in batch if not f.done()]  # a timed-out request is skipped

@@ -182,7 +182,8 @@ class ServiceState:
         for shared in self.encoders.values():
             shared.batcher = MicroBatcher(
                 self._encode_fn(shared), max_batch=s.max_batch, max_wait_ms=s.max_wait_ms,
-                max_queue=s.max_queue, on_batch=self.metrics.batch,
+                max_queue=s.max_queue, workers=1 if s.encoder_process else s.encode_workers,
+                on_batch=self.metrics.batch,
             )  # fmt: skip
             shared.batcher.start()
         self.ready = True

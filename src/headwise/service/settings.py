@@ -44,6 +44,7 @@ class ServeSettings:
     state_dir: Path | None = None  # SQLite journal + snapshots; default <models_dir>/.headwise-serve
     max_batch: int = 64  # texts gathered into one encoder forward pass
     max_wait_ms: float = 5.0  # how long a text waits for others to share its forward pass
+    encode_workers: int = 2  # micro-batches encoded at once per encoder (threads; 1 in a process)
     max_queue: int = 4096  # texts waiting for the encoder before new ones get 503
     max_body_bytes: int = 4 * 1024 * 1024  # request bodies above this get 413
     max_rows: int = 256  # rows (texts, embeddings or examples) per request; more get 413
@@ -68,7 +69,8 @@ class ServeSettings:
                 "Writes need a bearer token: pass --token-file FILE (or set "
                 f"{TOKEN_ENV}), or start with --read-only."
             )
-        for name in ("max_batch", "max_queue", "max_body_bytes", "max_rows", "max_text_chars"):
+        for name in ("max_batch", "encode_workers", "max_queue", "max_body_bytes", "max_rows",
+                     "max_text_chars"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive integer. Got {value!r} instead.")

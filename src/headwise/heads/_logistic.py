@@ -18,6 +18,7 @@ from .._validation import (
 from ..exceptions import InputError
 from ._base import BaseHead
 from ._cpath import CSearch, PathSplit, paired_evidence, stratified_folds
+from ._geometry import contest_sizes, geometries
 from ._holdout import stratified_holdout
 from ._losses import balanced_softmax_offsets, check_loss
 from ._registry import register_head
@@ -78,7 +79,11 @@ class LogisticHead(BaseHead):
     ``LogisticRegression`` expects) unless whitening lowers the held-out log-loss by more than
     two standard errors of the paired per-row differences (``geometry_evidence_``). Neither
     wins everywhere, and on a few hundred held-out rows most differences are noise, so the
-    familiar penalty is the default and whitening has to earn its place. On the k-fold route
+    familiar penalty is the default and whitening has to earn its place. Both geometries are
+    solved on the same whitened rows (the isotropic one under its own penalty, so L-BFGS sees
+    a well-conditioned problem either way), and on many rows the contest is first run on
+    stratified subsamples of the training part, stopping as soon as one geometry is ahead by
+    more than two paired standard errors (see :mod:`headwise.heads._geometry`). On the k-fold route
     (at most 1000 rows) it keeps whitening: a few hundred rows do not separate the geometries,
     and the isotropic path, as badly conditioned as sklearn's, costs ten times the L-BFGS
     iterations on every fold.
@@ -145,7 +150,11 @@ class LogisticHead(BaseHead):
     preprocess_ : str
         The preprocessing used (the winner when ``preprocess="auto"``).
     geometry_log_losses_ : dict of str to float
-        Held-out log-loss at the best ``C`` of each geometry tried (empty without validation).
+        Held-out log-loss at the best ``C`` of each geometry tried (empty without validation),
+        fitted on ``geometry_rows_`` training rows.
+    geometry_rows_ : int
+        Training rows of the contest that chose the geometry (a subsample when it decided
+        there; 0 without a contest).
     geometry_evidence_ : float
         Held-out log-loss gain of whitening over the isotropic penalty in paired standard
         errors (``preprocess="auto"`` on the holdout route; NaN otherwise).
@@ -271,40 +280,82 @@ class LogisticHead(BaseHead):
             kinds = _AUTO_KINDS if len(folds) == 1 else ("whiten",)
         self.geometry_log_losses_: dict[str, float] = {}
         self.geometry_evidence_ = float("nan")
+        self.geometry_rows_ = 0 if not folds or len(kinds) == 1 else int(folds[0][0].size)
         if not folds:
             self.preprocess_ = kinds[0]
-            pre = Preprocessor.fit(X, codes, K, kinds[0])
-            return self._fit_path(Cs, pre, self._problem(pre.transform(X, dtype), codes), [])
-        best: tuple[np.ndarray, str, Preprocessor, list[PathSplit], CSearch] | None = None
-        moments = [class_moments(X[tr], codes[tr], K) for tr, _ in folds]  # shared by geometries
-        for kind in kinds:  # each geometry gets its own C search on the same splits
-            splits = []
-            for (tr, va), mom in zip(folds, moments, strict=True):
-                pre = Preprocessor.from_moments(*mom, kind)
-                part = self._problem(pre.transform(X[tr], dtype), codes[tr])
-                val = self._val_problem(pre.transform(X[va], dtype), codes[va], K, codes[tr])
-                splits.append(PathSplit(part, val, va, self._start(pre, part, float(Cs[0]))))
+            ((pre, metric),) = geometries(class_moments(X, codes, K), kinds).values()
+            prob = self._problem(pre.transform(X, dtype), codes).with_metric(metric)
+            return self._fit_path(Cs, pre, prob, [])
+        early: tuple[dict[str, float], float] | None = None
+        if len(kinds) > 1:  # decide on subsamples of the training part first, where one can
+            ((tr, va),) = folds
+            rng = check_random_state(self.random_state)
+            for size in contest_sizes(tr.size, K):
+                sub = stratified_holdout(codes[tr], size / tr.size, rng)
+                if sub is None:
+                    break
+                self._search(X, codes, [(tr[sub[1]], va)], kinds, Cs, dtype)
+                if abs(self.geometry_evidence_) > _GEOMETRY_EVIDENCE:
+                    kinds = (kinds[int(self.geometry_evidence_ > 0)],)
+                    self.geometry_rows_ = int(sub[1].size)
+                    early = (dict(self.geometry_log_losses_), self.geometry_evidence_)
+                    break
+        self.preprocess_, pre, splits, search = self._search(X, codes, folds, kinds, Cs, dtype)
+        if early is not None:  # report the contest that decided, not the winner's lone search
+            self.geometry_log_losses_, self.geometry_evidence_ = early
+        if len(folds) > 1:  # k-fold: the refit gets its own preprocessing from every row
+            moments = class_moments(X, codes, K)
+            ((pre, metric),) = geometries(moments, (self.preprocess_,)).values()
+            prob = self._problem(pre.transform(X, dtype), codes).with_metric(metric)
+        else:  # one holdout: same preprocessing, so the rows are already transformed
+            ((tr, va),) = folds
+            part, val = splits[0].part, splits[0].val
+            Z = np.empty((X.shape[0], part.Z.shape[1]), dtype=part.Z.dtype)
+            Z[tr], Z[va] = part.Z, val.Z
+            prob = self._problem(Z, codes).with_metric(part.metric)
+        return self._fit_path(Cs, pre, prob, splits, search)
+
+    def _search(
+        self,
+        X: np.ndarray,
+        codes: np.ndarray,
+        folds: list[tuple[np.ndarray, np.ndarray]],
+        kinds: tuple[str, ...],
+        Cs: np.ndarray,
+        dtype: type,
+    ) -> tuple[str, Preprocessor, list[PathSplit], CSearch]:
+        """The C search of every geometry in ``kinds`` on ``folds``; the winner's geometry,
+        preprocessing, splits and search. Sets ``geometry_log_losses_`` and, for two
+        geometries, ``geometry_evidence_``."""
+        K = self.classes_.size
+        per_kind: dict[str, list[PathSplit]] = {kind: [] for kind in kinds}
+        pre_of: dict[str, Preprocessor] = {}  # each geometry's (last split's) preprocessing
+        for tr, va in folds:  # rows transformed once per split, shared by the geometries
+            made: dict[int, tuple[SoftmaxProblem, SoftmaxProblem]] = {}
+            for kind, (pre, metric) in geometries(class_moments(X[tr], codes[tr], K), kinds).items():
+                if id(pre) not in made:
+                    made[id(pre)] = (
+                        self._problem(pre.transform(X[tr], dtype), codes[tr]),
+                        self._val_problem(pre.transform(X[va], dtype), codes[va], K, codes[tr]),
+                    )
+                part, val = made[id(pre)]
+                part, pre_of[kind] = part.with_metric(metric), pre
+                per_kind[kind].append(PathSplit(part, val, va, self._start(pre, part, float(Cs[0]))))
+        self.geometry_log_losses_ = {}
+        best: tuple[np.ndarray, str, list[PathSplit], CSearch] | None = None
+        for kind, splits in per_kind.items():  # each geometry gets its own C search
             search = CSearch(splits, self.max_iter, self.tol)
             C = search.run(Cs)
             self.geometry_log_losses_[kind] = search.scores[C][1]
             losses = search.row_log_losses(C, codes)
-            if best is None:
-                best = (losses, kind, pre, splits, search)
-                continue
-            self.geometry_evidence_ = paired_evidence(best[0], losses)
-            if self.geometry_evidence_ > _GEOMETRY_EVIDENCE:
-                best = (losses, kind, pre, splits, search)
+            if best is not None:
+                self.geometry_evidence_ = paired_evidence(best[0], losses)
+                if self.geometry_evidence_ <= _GEOMETRY_EVIDENCE:
+                    continue
+            best = (losses, kind, splits, search)
         assert best is not None
-        _, self.preprocess_, pre, splits, search = best
-        if len(folds) > 1:  # k-fold: the refit gets its own preprocessing from every row
-            pre = Preprocessor.fit(X, codes, K, self.preprocess_)
-            Z = pre.transform(X, dtype)
-        else:  # one holdout: same preprocessing, so the rows are already transformed
-            ((tr, va),) = folds
-            Z = np.empty((X.shape[0], splits[0].part.Z.shape[1]), dtype=splits[0].part.Z.dtype)
-            Z[tr], Z[va] = splits[0].part.Z, splits[0].val.Z
-        prob = self._problem(Z, codes)
-        return self._fit_path(Cs, pre, prob, splits, search)
+        _, kind, splits, search = best
+        return kind, pre_of[kind], splits, search
 
     def _begin(
         self, y: np.ndarray, kfold: bool = True

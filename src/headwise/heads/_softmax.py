@@ -7,6 +7,7 @@ preprocessed rows ``z = (x - shift) @ T``. Big matrix products run in the dtype 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -28,6 +29,7 @@ __all__ = [
     "SoftmaxProblem",
     "class_moments",
     "lda_start",
+    "penalty_metric",
     "softmax_objective",
     "softmax_terms",
 ]
@@ -147,6 +149,35 @@ class Preprocessor:
         return W, c - self.shift @ W
 
 
+def penalty_metric(whitened: Preprocessor, target: Preprocessor) -> np.ndarray | None:
+    """``M`` such that ``target``'s penalty ``||V_t||²`` equals ``V_wᵀ M V_w`` on ``whitened``'s
+    coordinates (``None``: the identity, when ``target`` is itself the whitening).
+
+    Both describe the same raw-space weights ``W = T_w V_w = T_t V_t`` (shifts only move the
+    unpenalised intercept), so solving in whitened coordinates with this penalty is the
+    ``target`` problem, reparametrised: its data term is well conditioned whatever the penalty.
+
+    >>> X = np.random.default_rng(0).normal(size=(50, 3)) * [1.0, 10.0, 0.1]
+    >>> counts, means, cov = class_moments(X, np.arange(50) % 2, 2)
+    >>> w = Preprocessor.from_moments(counts, means, cov, "whiten")
+    >>> iso = Preprocessor.from_moments(counts, means, cov, "isotropic")
+    >>> V_w = np.ones((3, 2)); V_t = (w.T @ V_w) / iso.T[:, None]
+    >>> bool(np.isclose(np.vdot(V_w, penalty_metric(w, iso) @ V_w), np.vdot(V_t, V_t)))
+    True
+    """
+    if target.chol is not None or target is whitened:
+        return None
+    if whitened.T is None or whitened.T.ndim != 2:
+        raise ValueError("penalty_metric needs a whitening preprocessor as its first argument.")
+    if target.T is None:
+        A = whitened.T  # V_t = W
+    elif target.T.ndim == 1:
+        A = whitened.T / target.T[:, None]  # V_t = W / t, row by row
+    else:
+        A = linalg.solve(target.T, whitened.T, check_finite=False)
+    return A.T @ A
+
+
 def lda_start(pre: Preprocessor, log_prior: np.ndarray) -> np.ndarray:
     """The shrunk-covariance LDA classifier on ``Z``, as a flat ``[V.ravel(), c]`` vector."""
     M = pre.means
@@ -226,7 +257,13 @@ _MEMO = 4  # evaluations remembered per problem (the C path warm-starts from ear
 
 
 class SoftmaxProblem:
-    """Objective (divided by ``Σ s_i``, so ``tol`` does not depend on n) and exact gradient."""
+    """Objective (divided by ``Σ s_i``, so ``tol`` does not depend on n) and exact gradient.
+
+    The penalty is ``||V||² / (2C)``, or ``Vᵀ metric V / (2C)`` with a (d, d) ``metric`` (another
+    geometry's penalty on these coordinates, see :func:`penalty_metric`).
+    """
+
+    metric: np.ndarray | None = None
 
     def __init__(
         self, Z: np.ndarray, codes: np.ndarray, n_classes: int, s: np.ndarray | None = None
@@ -238,6 +275,17 @@ class SoftmaxProblem:
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = self.Z.shape[1]
         return theta[: d * self.K].reshape(d, self.K), theta[d * self.K :]
+
+    def with_metric(self, metric: np.ndarray | None) -> SoftmaxProblem:
+        """The same rows under another penalty; the remembered data terms (which do not depend
+        on the penalty) are shared with this problem."""
+        self.__dict__.setdefault("_memo", [])
+        other = copy.copy(self)
+        other.metric = metric
+        return other
+
+    def _metric_times(self, V: np.ndarray) -> np.ndarray:
+        return V if self.metric is None else self.metric @ V
 
     def logits(self, theta: np.ndarray) -> np.ndarray:
         V, c = self.split(theta)
@@ -283,8 +331,9 @@ class SoftmaxProblem:
             f, gV, gc = self._data_terms(V, c)
             memo.insert(0, (theta.copy(), (f, gV, gc)))
             del memo[_MEMO:]
-        f += 0.5 * inv_C * float(np.vdot(V, V))
-        grad = np.concatenate([(gV + inv_C * V).ravel(), gc])
+        MV = self._metric_times(V)
+        f += 0.5 * inv_C * float(np.vdot(V, MV))
+        grad = np.concatenate([(gV + inv_C * MV).ravel(), gc])
         return f / self.s_sum, grad / self.s_sum
 
     def solve(
@@ -300,15 +349,49 @@ class SoftmaxProblem:
         n_threads = max(
             [info["num_threads"] for info in pools.select(user_api="blas").info()] or [1]
         )
+        R, dK = self._preconditioner(C), self.n_features * self.K
 
-        def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        def weights(x: np.ndarray) -> np.ndarray:  # x: L-BFGS's variables -> theta
+            if R is None or np.array_equal(x, x0):  # the start exactly (its terms are memoised)
+                return theta0 if R is not None else x
+            return np.concatenate([(R @ x[:dK].reshape(R.shape[0], -1)).ravel(), x[dK:]])
+
+        def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
             with pools.limit(limits=n_threads, user_api="blas"):
-                return self(theta, 1.0 / C)
+                f, g = self(weights(x), 1.0 / C)
+            if R is not None:  # chain rule through V = R u (R symmetric)
+                g = np.concatenate([(R @ g[:dK].reshape(R.shape[0], -1)).ravel(), g[dK:]])
+            return f, g
 
+        x0 = theta0
+        if R is not None:
+            R_inv = np.linalg.inv(R)
+            x0 = np.concatenate([(R_inv @ theta0[:dK].reshape(R.shape[0], -1)).ravel(), theta0[dK:]])
         options = {"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(float).eps, "maxcor": 10}
         with _one_blas_thread():
-            res = minimize(fun, theta0, jac=True, method="L-BFGS-B", options=options)
-        return res.x, int(res.nit)
+            res = minimize(fun, x0, jac=True, method="L-BFGS-B", options=options)
+        return weights(res.x), int(res.nit)
+
+    def _preconditioner(self, C: float) -> np.ndarray | None:
+        """``R`` for the change of variables ``V = R u`` L-BFGS runs on (None: none needed).
+
+        With a penalty ``metric`` M, the Hessian of the mean objective on whitened rows is about
+        ``a I + M / (C Σs)`` (``a``: the softmax curvature, ``1/K`` at uniform probabilities), as
+        badly conditioned as M wherever the penalty dominates. ``R = ((a + λ) / (a I + λ M))^½``
+        with ``λ = 1 / (C Σs)`` makes it ``≈ (a + λ) I``; ``R = I`` when ``M = I``. It only
+        multiplies the (d, K) weights: a pass over the rows costs the same.
+        """
+        if self.metric is None:
+            return None
+        eig = self.__dict__.get("_metric_eig")
+        if eig is None or eig[0] is not self.metric:
+            with _one_blas_thread():
+                m, Q = linalg.eigh(self.metric, check_finite=False)
+            eig = self._metric_eig = (self.metric, np.maximum(m, 0.0), Q)
+        _, m, Q = eig
+        a, lam = 1.0 / max(self.K, 2), 1.0 / (C * self.s_sum)
+        r = np.sqrt((a + lam) / (a + lam * m))
+        return np.asarray((Q * r) @ Q.T)
 
     def scores(self, theta: np.ndarray) -> tuple[float, float]:
         """Accuracy and mean log-loss of ``theta`` on this problem's rows."""
@@ -321,7 +404,7 @@ class SoftmaxProblem:
         """The factor ``a`` minimising the objective at ``a * theta`` (a temperature)."""
         logits = self.logits(theta).astype(np.float64)
         V, _ = self.split(theta)
-        vv = float(np.vdot(V, V))
+        vv = float(np.vdot(V, self._metric_times(V)))
         s = np.ones(self.Z.shape[0]) if self.s is None else self.s
 
         def f(log_a: float) -> float:

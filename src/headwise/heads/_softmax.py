@@ -349,7 +349,8 @@ class SoftmaxProblem:
         n_threads = max(
             [info["num_threads"] for info in pools.select(user_api="blas").info()] or [1]
         )
-        R, dK = self._preconditioner(C), self.n_features * self.K
+        pair, dK = self._preconditioner(C), self.n_features * self.K
+        R, R_inv = pair if pair is not None else (None, None)
 
         def weights(x: np.ndarray) -> np.ndarray:  # x: L-BFGS's variables -> theta
             if R is None or np.array_equal(x, x0):  # the start exactly (its terms are memoised)
@@ -364,16 +365,16 @@ class SoftmaxProblem:
             return f, g
 
         x0 = theta0
-        if R is not None:
-            R_inv = np.linalg.inv(R)
+        if R is not None and R_inv is not None:
             x0 = np.concatenate([(R_inv @ theta0[:dK].reshape(R.shape[0], -1)).ravel(), theta0[dK:]])
         options = {"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(float).eps, "maxcor": 10}
         with _one_blas_thread():
             res = minimize(fun, x0, jac=True, method="L-BFGS-B", options=options)
         return weights(res.x), int(res.nit)
 
-    def _preconditioner(self, C: float) -> np.ndarray | None:
-        """``R`` for the change of variables ``V = R u`` L-BFGS runs on (None: none needed).
+    def _preconditioner(self, C: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """``R`` and ``R⁻¹`` for the change of variables ``V = R u`` L-BFGS runs on (None: none
+        needed).
 
         With a penalty ``metric`` M, the Hessian of the mean objective on whitened rows is about
         ``a I + M / (C Σs)`` (``a``: the softmax curvature, ``1/K`` at uniform probabilities), as
@@ -391,7 +392,7 @@ class SoftmaxProblem:
         _, m, Q = eig
         a, lam = 1.0 / max(self.K, 2), 1.0 / (C * self.s_sum)
         r = np.sqrt((a + lam) / (a + lam * m))
-        return np.asarray((Q * r) @ Q.T)
+        return np.asarray((Q * r) @ Q.T), np.asarray((Q / r) @ Q.T)
 
     def scores(self, theta: np.ndarray) -> tuple[float, float]:
         """Accuracy and mean log-loss of ``theta`` on this problem's rows."""

@@ -42,11 +42,6 @@ _KFOLD = 3  # cv="auto": folds on few rows (each C costs one fit per fold: 3 kee
 _NOT_SAVED = ("oof_rows_", "oof_log_proba_")  # per-row by-products of the fit, for AutoHead
 
 
-def _first_C(Cs: np.ndarray) -> float:
-    """The C the search solves first (:meth:`CSearch.run` starts in the grid's middle)."""
-    return float(Cs[(Cs.size - 1) // 2])
-
-
 def _check_positive(owner: str, name: str, value: Any) -> None:
     check_param_float(value, name, owner, 0.0, low_open=True)
 
@@ -348,12 +343,7 @@ class LogisticHead(BaseHead):
                 per_kind[kind].append(PathSplit(part, val, va, self._start(pre, part, float(Cs[0]))))
         self.geometry_log_losses_ = {}
         best: tuple[np.ndarray, str, list[PathSplit], CSearch] | None = None
-        previous: list[PathSplit] = []
         for kind, splits in per_kind.items():  # each geometry gets its own C search
-            for sp, done in zip(splits, previous, strict=False):
-                if sp.part.Z is done.part.Z:  # same rows: start where the last geometry began
-                    sp.start = done.thetas.get(_first_C(Cs), sp.start)
-            previous = splits
             search = CSearch(splits, self.max_iter, self.tol)
             C = search.run(Cs)
             self.geometry_log_losses_[kind] = search.scores[C][1]

@@ -49,12 +49,16 @@ class Profile:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.calls: dict[str, int] = {}
+        self.rows: dict[str, int] = {}
         self._undo: list[Callable[[], None]] = []
 
     def _wrap(self, owner: Any, attr: str, label: str) -> None:
         orig = getattr(owner, attr)
 
         def timed_call(*args: Any, **kwargs: Any) -> Any:
+            Z = getattr(args[0], "Z", None) if args else None
+            if Z is not None:  # a pass over a problem's rows: count them
+                self.rows[label] = self.rows.get(label, 0) + int(Z.shape[0])
             t0 = time.perf_counter()
             try:
                 return orig(*args, **kwargs)
@@ -155,6 +159,7 @@ def run(w: Workload, repeats: int, sk_iters_100k: list[int], big: bool) -> str:
            None if sk_acc is None else f"{sk_acc:.2f}", speed, notes]
     total = times[0]
     phases = [[k, v, prof.calls[k], 100 * v / total] for k, v in prof.seconds.items()]
+    passes = prof.rows.get("objective passes over the rows", 0) / X.shape[0]
     rest = total - sum(prof.seconds.values())
     phases.append(["the rest (validation, scoring held-out rows, L-BFGS bookkeeping)", rest, "–",
                    100 * rest / total])
@@ -167,9 +172,12 @@ def run(w: Workload, repeats: int, sk_iters_100k: list[int], big: bool) -> str:
         f"headwise fit timed {len(times)}×: " + ", ".join(f"{t:.3g}" for t in times) + " s.\n",
         md_table(COLUMNS, [row]) + "\n",
         extra,
-        f"Profile of the first headwise fit ({total:.3g} s; L-BFGS iterations on the path per C, "
-        f"summed over geometries tried: {iters}; refit {model.n_iter_} iterations; geometry "
-        f"log-losses {({k: round(v, 4) for k, v in model.geometry_log_losses_.items()})}):\n",
+        f"Profile of the first headwise fit ({total:.3g} s; the objective passes add up to "
+        f"{passes:.1f} passes over all {X.shape[0]:,} training rows; L-BFGS iterations of the "
+        f"chosen geometry's path per C: {iters}; refit {model.n_iter_} iterations; geometry "
+        f"decided on {model.geometry_rows_:,} training rows, held-out log-losses "
+        f"{({k: round(v, 4) for k, v in model.geometry_log_losses_.items()})}, evidence "
+        f"{model.geometry_evidence_:.3g} SE):\n",
         md_table(["phase", "seconds", "calls", "% of fit"], phases) + "\n",
     ])  # fmt: skip
 

@@ -252,9 +252,11 @@ class LogisticHead(BaseHead):
             raise InputError("class_weight gives every class weight 0; at least one must be > 0.")
         return weights
 
-    def _problem(self, Z: np.ndarray, codes: np.ndarray) -> SoftmaxProblem:
+    def _problem(
+        self, Z: np.ndarray, codes: np.ndarray, basis: np.ndarray | None = None
+    ) -> SoftmaxProblem:
         s = None if self.class_weight is None else self._class_weights(codes)[codes]
-        return SoftmaxProblem(Z, codes, self.classes_.size, s)
+        return SoftmaxProblem(Z, codes, self.classes_.size, s, basis)
 
     def _start(self, pre: Preprocessor, prob: SoftmaxProblem, C: float) -> np.ndarray:
         """Zero weights and prior intercepts, or the temperature-scaled LDA classifier."""
@@ -284,7 +286,8 @@ class LogisticHead(BaseHead):
         if not folds:
             self.preprocess_ = kinds[0]
             ((pre, metric),) = geometries(class_moments(X, codes, K), kinds).values()
-            prob = self._problem(pre.transform(X, dtype), codes).with_metric(metric)
+            Z, basis = pre.rows(X, dtype)
+            prob = self._problem(Z, codes, basis).with_metric(metric)
             return self._fit_path(Cs, pre, prob, [])
         early: tuple[dict[str, float], float] | None = None
         if len(kinds) > 1:  # decide on subsamples of the training part first, where one can
@@ -306,13 +309,14 @@ class LogisticHead(BaseHead):
         if len(folds) > 1:  # k-fold: the refit gets its own preprocessing from every row
             moments = class_moments(X, codes, K)
             ((pre, metric),) = geometries(moments, (self.preprocess_,)).values()
-            prob = self._problem(pre.transform(X, dtype), codes).with_metric(metric)
+            Z, basis = pre.rows(X, dtype)
+            prob = self._problem(Z, codes, basis).with_metric(metric)
         else:  # one holdout: same preprocessing, so the rows are already transformed
             ((tr, va),) = folds
             part, val = splits[0].part, splits[0].val
             Z = np.empty((X.shape[0], part.Z.shape[1]), dtype=part.Z.dtype)
             Z[tr], Z[va] = part.Z, val.Z
-            prob = self._problem(Z, codes).with_metric(part.metric)
+            prob = self._problem(Z, codes, part.basis).with_metric(part.metric)
         return self._fit_path(Cs, pre, prob, splits, search)
 
     def _search(
@@ -334,9 +338,10 @@ class LogisticHead(BaseHead):
             made: dict[int, tuple[SoftmaxProblem, SoftmaxProblem]] = {}
             for kind, (pre, metric) in geometries(class_moments(X[tr], codes[tr], K), kinds).items():
                 if id(pre) not in made:
+                    (Z_tr, basis), (Z_va, _) = pre.rows(X[tr], dtype), pre.rows(X[va], dtype)
                     made[id(pre)] = (
-                        self._problem(pre.transform(X[tr], dtype), codes[tr]),
-                        self._val_problem(pre.transform(X[va], dtype), codes[va], K, codes[tr]),
+                        self._problem(Z_tr, codes[tr], basis),
+                        self._val_problem(Z_va, codes[va], K, codes[tr], basis),
                     )
                 part, val = made[id(pre)]
                 part, pre_of[kind] = part.with_metric(metric), pre
@@ -485,12 +490,18 @@ class LogisticHead(BaseHead):
         return self._fit_path(Cs, pre, prob, [split])
 
     def _val_problem(
-        self, Z: np.ndarray, codes: np.ndarray, K: int, train_codes: np.ndarray
+        self,
+        Z: np.ndarray,
+        codes: np.ndarray,
+        K: int,
+        train_codes: np.ndarray,
+        basis: np.ndarray | None = None,
     ) -> SoftmaxProblem:
         """Validation rows, scored on the predictive logits (balanced softmax: ``− log π``)."""
         if self.loss != "balanced_softmax":
-            return SoftmaxProblem(Z, codes, K)
-        return _ShiftedProblem(Z, codes, K, balanced_softmax_offsets(np.bincount(train_codes, minlength=K)))
+            return SoftmaxProblem(Z, codes, K, basis=basis)
+        offsets = balanced_softmax_offsets(np.bincount(train_codes, minlength=K))
+        return _ShiftedProblem(Z, codes, K, offsets, basis)
 
     def _predictive(self, theta: np.ndarray, prob: SoftmaxProblem) -> np.ndarray:
         """The trained parameters as used for prediction (balanced softmax: ``− log π``)."""
@@ -510,8 +521,15 @@ class LogisticHead(BaseHead):
 class _ShiftedProblem(SoftmaxProblem):
     """Rows scored on ``logits − offsets`` (validation of the balanced-softmax loss)."""
 
-    def __init__(self, Z: np.ndarray, codes: np.ndarray, K: int, offsets: np.ndarray) -> None:
-        super().__init__(Z, codes, K)
+    def __init__(
+        self,
+        Z: np.ndarray,
+        codes: np.ndarray,
+        K: int,
+        offsets: np.ndarray,
+        basis: np.ndarray | None = None,
+    ) -> None:
+        super().__init__(Z, codes, K, basis=basis)
         self.offsets = offsets
 
     def logits(self, theta: np.ndarray) -> np.ndarray:

@@ -140,6 +140,14 @@ class Preprocessor:
             return np.ascontiguousarray(out.T)
         return Z @ self.T.astype(dtype)
 
+    def rows(self, X: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray | None]:
+        """Rows for a :class:`SoftmaxProblem` and the map it applies to its weights: a full
+        matrix ``T`` stays a (d, d) ``basis`` (``Z V = (X - shift) (T V)``: no ``O(n d²)``
+        transform of the rows, only ``O(d² K)`` per evaluation); otherwise ``transform``."""
+        if self.T is None or self.T.ndim == 1:
+            return self.transform(X, dtype), None
+        return np.asarray(X, dtype=dtype) - self.shift.astype(dtype), self.T
+
     def to_original(self, V: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Weights ``V`` (d, K) and bias ``c`` on ``Z`` -> the same model on raw ``X``."""
         if self.T is None:
@@ -266,11 +274,21 @@ class SoftmaxProblem:
     metric: np.ndarray | None = None
 
     def __init__(
-        self, Z: np.ndarray, codes: np.ndarray, n_classes: int, s: np.ndarray | None = None
+        self,
+        Z: np.ndarray,
+        codes: np.ndarray,
+        n_classes: int,
+        s: np.ndarray | None = None,
+        basis: np.ndarray | None = None,
     ) -> None:
         self.Z, self.codes, self.K, self.s = Z, codes, n_classes, s
+        self.basis = basis  # (d, d): the rows are Z @ basis, applied to the weights instead
         self.rows = np.arange(Z.shape[0])
         self.s_sum = float(Z.shape[0] if s is None else s.sum())
+
+    def _on_rows(self, V: np.ndarray) -> np.ndarray:
+        """Weights on the stored rows ``Z``: ``basis @ V`` (``(Z B) V = Z (B V)``)."""
+        return V if self.basis is None else self.basis @ V
 
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = self.Z.shape[1]
@@ -289,7 +307,7 @@ class SoftmaxProblem:
 
     def logits(self, theta: np.ndarray) -> np.ndarray:
         V, c = self.split(theta)
-        out = self.Z @ V.astype(self.Z.dtype)
+        out = self.Z @ self._on_rows(V).astype(self.Z.dtype)
         out += c.astype(self.Z.dtype)
         return out
 
@@ -305,15 +323,18 @@ class SoftmaxProblem:
         buf = self.__dict__.get("_logits_buf")
         if buf is None:
             buf = self._logits_buf = np.empty((step, self.K), dtype=self.Z.dtype)
+        W = self._on_rows(V)
         if step >= n:
-            return softmax_terms(self.Z, self.codes, self.s, V, c, out=buf)
-        f, gV, gc = 0.0, np.zeros(V.shape), np.zeros(self.K)
-        for a in range(0, n, step):
-            b = min(a + step, n)
-            s = None if self.s is None else self.s[a:b]
-            fb, gVb, gcb = softmax_terms(self.Z[a:b], self.codes[a:b], s, V, c, out=buf[: b - a])
-            f, gV, gc = f + fb, gV + gVb, gc + gcb
-        return f, gV, gc
+            f, gV, gc = softmax_terms(self.Z, self.codes, self.s, W, c, out=buf)
+        else:
+            f, gV, gc = 0.0, np.zeros(V.shape), np.zeros(self.K)
+            for a in range(0, n, step):
+                b = min(a + step, n)
+                s = None if self.s is None else self.s[a:b]
+                fb, gVb, gcb = softmax_terms(
+                    self.Z[a:b], self.codes[a:b], s, W, c, out=buf[: b - a])
+                f, gV, gc = f + fb, gV + gVb, gc + gcb
+        return f, (gV if self.basis is None else self.basis.T @ gV), gc
 
     def __call__(self, theta: np.ndarray, inv_C: float) -> tuple[float, np.ndarray]:
         """Objective and gradient at ``theta`` for the penalty ``inv_C = 1 / C``.

@@ -1,8 +1,12 @@
 """Pure math of the logistic probe: whitening, the softmax objective, an L-BFGS path over C.
 
-The problem solved for each ``C`` is ``min_{V,c} Σ_i s_i CE(z_i V + c, y_i) + ||V||² / (2C)`` on
-preprocessed rows ``z = (x - shift) @ T``. Big matrix products run in the dtype of ``Z``
-(float32 for float32 embeddings); objective, gradient and everything handed to scipy are float64.
+The problem solved for each ``C`` is ``min_{V,c} Σ_i s_i CE(z_i V + c, y_i) + Vᵀ M V / (2C)`` on
+preprocessed rows ``z = (x - shift) @ T`` (``M = I``, or another geometry's penalty expressed on
+these coordinates). A whitening ``T`` is not applied to the rows: the problem keeps the centred
+rows and multiplies the (d, K) weights by ``T`` instead. L-BFGS runs on ``V = R u`` with a
+preconditioner ``R`` that makes the penalised Hessian about isotropic. Big matrix products run in
+the dtype of the rows (float32 for float32 embeddings); objective, gradient and everything handed
+to scipy are float64.
 """
 
 from __future__ import annotations

@@ -81,3 +81,18 @@ def test_contest_decided_on_a_subsample_gives_the_winner_alone():
     alone = LogisticHead(preprocess=head.preprocess_).fit(X, y)
     assert alone.C_ == head.C_
     np.testing.assert_allclose(alone.coef_, head.coef_)
+
+
+def test_whitening_as_a_weight_basis_is_the_transformed_problem():
+    X, y = _scaled(500)
+    pre = Preprocessor.from_moments(*class_moments(X, y, 3), "whiten")
+    Z, basis = pre.rows(X, np.float64)
+    assert basis is not None and np.allclose(Z.mean(axis=0), 0.0, atol=1e-9)
+    on_basis = SoftmaxProblem(Z, y, 3, basis=basis)
+    transformed = SoftmaxProblem(pre.transform(X, np.float64), y, 3)
+    theta = np.random.default_rng(2).normal(size=8 * 3 + 3)
+    f_b, g_b = on_basis(theta, 0.5)
+    f_t, g_t = transformed(theta, 0.5)
+    assert f_b == pytest.approx(f_t, rel=1e-10)
+    np.testing.assert_allclose(g_b, g_t, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(on_basis.logits(theta), transformed.logits(theta), atol=1e-9)

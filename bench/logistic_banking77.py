@@ -74,7 +74,7 @@ class Profile:
         import headwise.heads._softmax as sm
 
         self._wrap(lg, "class_moments", "class moments (whitening statistics)")
-        self._wrap(sm.Preprocessor, "transform", "preprocessing transforms")
+        self._wrap(sm.Preprocessor, "rows", "preprocessing (centring; whitening stays on the weights)")
         self._wrap(sm.SoftmaxProblem, "_data_terms", "objective passes over the rows")
         return self
 

@@ -313,9 +313,12 @@ class LogisticHead(BaseHead):
             prob = self._problem(Z, codes, basis).with_metric(metric)
         else:  # one holdout: same preprocessing, so the rows are already transformed
             ((tr, va),) = folds
-            part, val = splits[0].part, splits[0].val
-            Z = np.empty((X.shape[0], part.Z.shape[1]), dtype=part.Z.dtype)
-            Z[tr], Z[va] = part.Z, val.Z
+            part = splits[0].part
+            if part.basis is not None:  # centring all rows is cheaper than gathering the parts
+                Z, _ = pre.rows(X, dtype)
+            else:
+                Z = np.empty((X.shape[0], part.Z.shape[1]), dtype=part.Z.dtype)
+                Z[tr], Z[va] = part.Z, splits[0].val.Z
             prob = self._problem(Z, codes, part.basis).with_metric(part.metric)
         return self._fit_path(Cs, pre, prob, splits, search)
 
@@ -336,9 +339,13 @@ class LogisticHead(BaseHead):
         pre_of: dict[str, Preprocessor] = {}  # each geometry's (last split's) preprocessing
         for tr, va in folds:  # rows transformed once per split, shared by the geometries
             made: dict[int, tuple[SoftmaxProblem, SoftmaxProblem]] = {}
-            for kind, (pre, metric) in geometries(class_moments(X[tr], codes[tr], K), kinds).items():
+            X_tr = X[tr]  # one copy, for the moments, then centred in place for the problem
+            geos = geometries(class_moments(X_tr, codes[tr], K), kinds)
+            single = len({id(pre) for pre, _ in geos.values()}) == 1
+            for kind, (pre, metric) in geos.items():
                 if id(pre) not in made:
-                    (Z_tr, basis), (Z_va, _) = pre.rows(X[tr], dtype), pre.rows(X[va], dtype)
+                    Z_tr, basis = pre.rows(X_tr, dtype, overwrite=single)
+                    Z_va, _ = pre.rows(X[va], dtype, overwrite=True)
                     made[id(pre)] = (
                         self._problem(Z_tr, codes[tr], basis),
                         self._val_problem(Z_va, codes[va], K, codes[tr], basis),

@@ -85,8 +85,7 @@ class LogisticHead(BaseHead):
     stratified subsamples of the training part, stopping as soon as one geometry is ahead by
     more than two paired standard errors (see :mod:`headwise.heads._geometry`). On the k-fold route
     (at most 1000 rows) it keeps whitening: a few hundred rows do not separate the geometries,
-    and the isotropic path, as badly conditioned as sklearn's, costs ten times the L-BFGS
-    iterations on every fold.
+    and a second search would double the cost on every fold.
 
     Parameters
     ----------

@@ -163,11 +163,14 @@ class CSearch:
         ])
 
     def oof_log_proba(self, C: float, n_rows: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-        """Held-out rows and their log-probabilities at ``C`` (averaged over repeats)."""
-        total = np.zeros((n_rows, n_classes))
-        seen = np.zeros(n_rows)
+        """Held-out rows and their log-probabilities at ``C`` (averaged over repeats).
+
+        Memory is ``O(held-out rows × n_classes)``, not ``O(n_rows × n_classes)``."""
+        rows = np.unique(np.concatenate([sp.val_rows for sp in self.splits]))
+        total = np.zeros((rows.size, n_classes))
+        seen = np.zeros(rows.size)
         for sp in self.splits:
-            total[sp.val_rows] += np.exp(sp.val_log_proba(C))
-            seen[sp.val_rows] += 1
-        rows = np.flatnonzero(seen)
-        return rows, np.log(np.maximum(total[rows] / seen[rows, None], 1e-300))
+            at = np.searchsorted(rows, sp.val_rows)
+            total[at] += np.exp(sp.val_log_proba(C))
+            seen[at] += 1
+        return rows, np.log(np.maximum(total / seen[:, None], 1e-300))

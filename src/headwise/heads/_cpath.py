@@ -30,7 +30,7 @@ import numpy as np
 from scipy.special import log_softmax
 from sklearn.utils import check_random_state
 
-from ._ensemble import fit_temperature
+from ._ensemble import fit_temperature, temperature_row_losses
 from ._softmax import ChunkedSoftmaxProblem, SoftmaxProblem
 
 __all__ = ["CSearch", "PathSplit", "paired_evidence", "stratified_folds"]
@@ -123,11 +123,13 @@ class CSearch:
         logits, codes = [], []
         for sp in self.splits:
             sp.solve(C, self.max_iter, self.tol)
-            logits.append(sp.val.logits(sp.thetas[C]).astype(np.float64))
+            logits.append(sp.val.logits(sp.thetas[C]))
             codes.append(sp.val.codes)
+        # held in the rows' dtype; the temperature and the losses widen blocks of rows to
+        # float64, so a large holdout (100k rows x 1000 classes) costs no float64 copies of it
         z, y = np.concatenate(logits), np.concatenate(codes)
         T = fit_temperature(z, y)
-        losses = -log_softmax(T * z, axis=1)[np.arange(y.size), y]
+        losses = temperature_row_losses(z, y, T)
         self.temperatures[C], self.row_losses[C] = T, losses
         self.scores[C] = (float(np.mean(z.argmax(axis=1) == y)), float(losses.mean()))
 

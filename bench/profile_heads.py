@@ -4,6 +4,8 @@ Usage: python bench/profile_heads.py [--n 100000] [--d 384] [--c 100] [--heads r
 
 Prints one float32 ``X.T @ X`` (the floor the heads are measured against) and the top functions by
 own time for each head's ``fit``; the numbers quoted in bench/results/targets-notes.md come from it.
+Times are CPU seconds (``time.process_time``): with one BLAS thread
+(``OPENBLAS_NUM_THREADS=1``) they are the work done, whatever else the machine runs.
 """
 
 from __future__ import annotations
@@ -27,16 +29,16 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=8)
     args = ap.parse_args()
     w = gaussian_clusters(args.n, args.d, args.c, n_test=1000)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     w.X.T @ w.X
-    print(f"floor (float32 XᵀX): {time.perf_counter() - t0:.2f} s")
+    print(f"floor (float32 XᵀX): {time.process_time() - t0:.2f} CPU s")
     for name in args.heads.split(","):
-        prof = cProfile.Profile()
-        t0 = time.perf_counter()
+        prof = cProfile.Profile(time.process_time)
+        t0 = time.process_time()
         prof.enable()
         get_head(name).fit(w.X, w.y)
         prof.disable()
-        print(f"== {name}: fit {time.perf_counter() - t0:.2f} s")
+        print(f"== {name}: fit {time.process_time() - t0:.2f} CPU s")
         out = io.StringIO()
         pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(args.top)
         print(out.getvalue().split("Ordered by")[1])

@@ -115,6 +115,23 @@ def test_temperature_minimises_the_log_loss():
     assert fit_temperature(-z * 1e3, codes) == pytest.approx(np.exp(-9.0), rel=2e-3)
 
 
+def test_temperature_over_row_blocks_equals_one_block(monkeypatch):
+    # C search scores large holdouts block by block: same T and per-row losses, any dtype
+    from headwise.heads import _ensemble
+
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 5, 257)
+    z = (rng.normal(size=(257, 5)) * 3 + np.eye(5)[codes]).astype(np.float32)
+    z[:, 4] = -np.inf  # a class never predicted stays negligible
+    T = fit_temperature(z.astype(np.float64), codes)
+    losses = _ensemble.temperature_row_losses(z.astype(np.float64), codes, T)
+    monkeypatch.setattr(_ensemble, "_BLOCK", 7 * 5)  # 7 rows per block, a ragged last one
+    assert fit_temperature(z, codes) == pytest.approx(T, rel=1e-12)
+    np.testing.assert_allclose(_ensemble.temperature_row_losses(z, codes, T), losses, rtol=1e-12)
+    ref = -log_softmax(T * z.astype(np.float64), axis=1)[np.arange(257), codes]
+    np.testing.assert_allclose(losses, ref, rtol=1e-12)
+
+
 def test_thin_evidence_keeps_the_default_head():
     X, y, _, _ = _gaussian(3, k=2, d=30)  # 6 rows: nothing is reliably better than LDA
     head = AutoHead(candidates=("ncm", "lda", "knn")).fit(X, y)

@@ -1,18 +1,20 @@
 """Choosing the logistic probe's C: a warm-started path on one or more splits, widened until
 the best C is interior.
 
-The search walks a grid from its middle towards lower validation log-loss. The score of a
-``C`` is the mean validation log-loss over every held-out row of every split
-(lower is better; within ``1e-4`` nats of the best counts as a tie, won by the stronger penalty,
-so a plateau such as separable data stops the search). Each fit stops when the gradient of the
-mean loss is below ``tol``; the penalty's share of it changes by ``||V||·|1/C - 1/C'|/n``
-between neighbouring ``C``, so once a weaker penalty no longer moves the warm-started solution
-at that precision, both score the same and the stronger wins: weakening the penalty further is
-not supported by the data at the solver's precision. (Forcing every fit to move instead lets
-near-separable sets walk to ``C ~ 1e7``, with lower held-out log-loss on a few hundred rows and
-lower test accuracy.) The log-loss is a proper scoring rule: every row
-contributes a continuous amount, so it separates settings that a few dozen rows score equally on
-accuracy, and it does not saturate on easy sets. The walk only stops at a ``C`` whose
+The search walks a grid from the value nearest a prior ``C`` (without one: its middle) towards
+lower validation log-loss. The score of a ``C`` is the mean validation log-loss over every
+held-out row of every split after one fitted temperature (rows re-read in chunks: without it);
+lower is better, and within ``1e-4`` nats of the best counts as a tie, won by the ``C`` nearest
+the prior (without one: the stronger penalty), so a plateau such as separable data stops the
+search. :meth:`CSearch.choose` then applies the one-standard-error rule toward the prior. Each
+fit stops when the gradient of the mean loss is below ``tol``; the penalty's share of it changes
+by ``||V||·|1/C - 1/C'|/n`` between neighbouring ``C``, so once a weaker penalty no longer moves
+the warm-started solution at that precision, both score the same and the tie rule decides:
+weakening the penalty further is not supported by the data at the solver's precision. (Forcing
+every fit to move instead lets near-separable sets walk to ``C ~ 1e7``, with lower held-out
+log-loss on a few hundred rows and lower test accuracy.) The log-loss is a proper scoring rule:
+every row contributes a continuous amount, so it separates settings that a few dozen rows score
+equally on accuracy, and it does not saturate on easy sets. The walk only stops at a ``C`` whose
 both neighbours were tried and scored worse, so it goes past either end of the grid by the
 grid's own step, warm-started from the neighbouring solution, until the best is interior (or
 ``C`` leaves ``[1e-8, 1e8]``, or it went ``30`` steps past an end).
@@ -28,7 +30,7 @@ import numpy as np
 from scipy.special import log_softmax
 from sklearn.utils import check_random_state
 
-from ._ensemble import fit_temperature
+from ._ensemble import fit_temperature, temperature_row_losses
 from ._softmax import ChunkedSoftmaxProblem, SoftmaxProblem
 
 __all__ = ["CSearch", "PathSplit", "paired_evidence", "stratified_folds"]
@@ -121,11 +123,13 @@ class CSearch:
         logits, codes = [], []
         for sp in self.splits:
             sp.solve(C, self.max_iter, self.tol)
-            logits.append(sp.val.logits(sp.thetas[C]).astype(np.float64))
+            logits.append(sp.val.logits(sp.thetas[C]))
             codes.append(sp.val.codes)
+        # held in the rows' dtype; the temperature and the losses widen blocks of rows to
+        # float64, so a large holdout (100k rows x 1000 classes) costs no float64 copies of it
         z, y = np.concatenate(logits), np.concatenate(codes)
         T = fit_temperature(z, y)
-        losses = -log_softmax(T * z, axis=1)[np.arange(y.size), y]
+        losses = temperature_row_losses(z, y, T)
         self.temperatures[C], self.row_losses[C] = T, losses
         self.scores[C] = (float(np.mean(z.argmax(axis=1) == y)), float(losses.mean()))
 
@@ -206,11 +210,14 @@ class CSearch:
         return self.best()
 
     def oof_log_proba(self, C: float, n_rows: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-        """Held-out rows and their log-probabilities at ``C`` (averaged over repeats)."""
-        total = np.zeros((n_rows, n_classes))
-        seen = np.zeros(n_rows)
+        """Held-out rows and their log-probabilities at ``C`` (averaged over repeats).
+
+        Memory is ``O(held-out rows × n_classes)``, not ``O(n_rows × n_classes)``."""
+        rows = np.unique(np.concatenate([sp.val_rows for sp in self.splits]))
+        total = np.zeros((rows.size, n_classes))
+        seen = np.zeros(rows.size)
         for sp in self.splits:
-            total[sp.val_rows] += np.exp(sp.val_log_proba(C))
-            seen[sp.val_rows] += 1
-        rows = np.flatnonzero(seen)
-        return rows, np.log(np.maximum(total[rows] / seen[rows, None], 1e-300))
+            at = np.searchsorted(rows, sp.val_rows)
+            total[at] += np.exp(sp.val_log_proba(C))
+            seen[at] += 1
+        return rows, np.log(np.maximum(total / seen[:, None], 1e-300))

@@ -17,14 +17,35 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
-__all__ = ["fit_temperature", "mean_log_loss", "stacking_weights", "mix_log_proba"]
+__all__ = [
+    "fit_temperature",
+    "mean_log_loss",
+    "mix_log_proba",
+    "stacking_weights",
+    "temperature_row_losses",
+]
 
 _LOG_T = (-9.0, 9.0)  # temperatures in [1.2e-4, 8.1e3]
+_BLOCK = 1 << 20  # logits entries per block of rows (8 MB in float64)
 
 
 def mean_log_loss(log_proba: np.ndarray, codes: np.ndarray) -> float:
     """``-mean_i log p(y_i)`` of log-probabilities (n, K)."""
     return float(-np.mean(log_proba[np.arange(codes.size), codes]))
+
+
+def _finite_logits(logits: np.ndarray) -> np.ndarray:
+    """Rows of ``logits`` in float64, shifted to a zero maximum, ``-inf`` clipped to ``-1e6``."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = np.where(np.isneginf(z), -1e300, z)
+    z = z - z.max(axis=1, keepdims=True)
+    return np.maximum(z, -1e6)  # -inf columns stay negligible at every T in range
+
+
+def _row_blocks(n_rows: int, n_cols: int) -> list[slice]:
+    """Row blocks of at most ``_BLOCK`` entries (at least one row each)."""
+    step = max(1, _BLOCK // max(n_cols, 1))
+    return [slice(i, i + step) for i in range(0, n_rows, step)]
 
 
 def fit_temperature(logits: np.ndarray, codes: np.ndarray, start: float = 1.0) -> float:
@@ -34,24 +55,32 @@ def fit_temperature(logits: np.ndarray, codes: np.ndarray, start: float = 1.0) -
     ``mean_i(E_p[z_i] - z_iy)`` and the second derivative ``mean_i Var_p(z_i) >= 0``; a step
     that leaves the bracket the sign of the derivative keeps is replaced by bisection in
     ``log T``. Stops when ``log T`` moves by less than ``1e-3``. ``start``: the first ``T``
-    (a neighbouring setting's temperature saves most of the iterations).
+    (a neighbouring setting's temperature saves most of the iterations). The sums run over
+    blocks of rows, so the memory is a few blocks whatever ``logits``' size and dtype.
 
     >>> z = np.array([[1.0, -1.0], [-1.0, 1.0], [1.0, -1.0]])
     >>> fit_temperature(z, np.array([0, 1, 1])) < 1.0  # one of three is wrong: soften
     True
     """
-    z = np.where(np.isneginf(logits), -1e300, logits)
-    z = z - z.max(axis=1, keepdims=True)
-    z = np.maximum(z, -1e6)  # -inf columns stay negligible at every T in range
-    zy = z[np.arange(codes.size), codes]
+    n = codes.size
+    blocks = _row_blocks(n, logits.shape[1])
+    held = [_finite_logits(logits[b]) for b in blocks] if len(blocks) == 1 else None
+
+    def derivatives(T: float) -> tuple[float, float]:
+        grad = curv = 0.0
+        for k, b in enumerate(blocks):
+            z = held[k] if held is not None else _finite_logits(logits[b])
+            p = np.exp(log_softmax(T * z, axis=1))
+            mean_z = np.sum(p * z, axis=1)
+            grad += float(np.sum(mean_z - z[np.arange(mean_z.size), codes[b]]))
+            curv += float(np.sum(np.sum(p * z * z, axis=1) - mean_z**2))
+        return grad / n, curv / n
+
     lo, hi = _LOG_T
     log_t = float(np.clip(np.log(start), lo, hi)) if start > 0 else 0.0
     for _ in range(100):
         T = np.exp(log_t)
-        p = np.exp(log_softmax(T * z, axis=1))
-        mean_z = np.sum(p * z, axis=1)
-        grad = float(np.mean(mean_z - zy))
-        curv = float(np.mean(np.sum(p * z * z, axis=1) - mean_z**2))
+        grad, curv = derivatives(T)
         if grad > 0:
             hi = log_t
         else:
@@ -67,6 +96,15 @@ def fit_temperature(logits: np.ndarray, codes: np.ndarray, start: float = 1.0) -
             break
         log_t = new
     return float(np.exp(np.clip(log_t, *_LOG_T)))
+
+
+def temperature_row_losses(logits: np.ndarray, codes: np.ndarray, T: float) -> np.ndarray:
+    """Per-row ``-log softmax(T · logits)[y]`` in float64, computed over blocks of rows."""
+    out = np.empty(codes.size)
+    for b in _row_blocks(codes.size, logits.shape[1]):
+        lp = log_softmax(T * np.asarray(logits[b], dtype=np.float64), axis=1)
+        out[b] = -lp[np.arange(lp.shape[0]), codes[b]]
+    return out
 
 
 def stacking_weights(

@@ -18,6 +18,7 @@ from .._validation import (
 from ..exceptions import InputError
 from ._base import BaseHead
 from ._cpath import CSearch, PathSplit, paired_evidence, stratified_folds
+from ._geometry import contest_sizes, geometries
 from ._holdout import stratified_holdout
 from ._losses import balanced_softmax_offsets, check_loss
 from ._registry import register_head
@@ -91,7 +92,12 @@ class LogisticHead(BaseHead):
     two standard errors of the paired per-row differences (``geometry_evidence_``). Neither
     wins everywhere, and on a few hundred held-out rows most differences are noise, so the
     familiar penalty is the default and whitening has to earn its place. The contest runs on
-    both routes (k-fold and holdout), on the same splits.
+    both routes (k-fold and holdout), on the same splits. Both geometries are solved on the
+    same whitened rows (the isotropic one under its own penalty metric, with a preconditioner,
+    so L-BFGS sees a well-conditioned problem either way), and on a holdout of many rows the
+    contest is first run on stratified
+    subsamples of the training part, stopping as soon as one geometry is ahead by more than two
+    paired standard errors (see :mod:`headwise.heads._geometry`).
 
     Parameters
     ----------
@@ -102,8 +108,8 @@ class LogisticHead(BaseHead):
         Fit at this ``C`` on all rows, without a validation split.
     preprocess : {"auto", "whiten", "isotropic", "standardize", "none"}, default="auto"
         ``"auto"``: ``"isotropic"`` unless ``"whiten"`` is better on held-out log-loss by two
-        paired standard errors, when ``C`` is validated; ``"whiten"`` otherwise (a fixed ``C``,
-        no validation rows, ``fit_streaming``).
+        paired standard errors, when ``C`` is validated; ``"isotropic"`` without a contest (a
+        fixed ``C``, no validation rows); ``"whiten"`` in ``fit_streaming``.
         ``"isotropic"``: ``T = I / s`` with ``s²`` the mean per-feature variance.
         ``"whiten"``: ``T = Σ^{-1/2}`` of the OAS-shrunk pooled within-class covariance ``Σ``;
         the problem becomes well conditioned and the penalty is ``Wᵀ Σ W`` on raw-space
@@ -157,7 +163,11 @@ class LogisticHead(BaseHead):
     preprocess_ : str
         The preprocessing used (the winner when ``preprocess="auto"``).
     geometry_log_losses_ : dict of str to float
-        Held-out log-loss at the best ``C`` of each geometry tried (empty without validation).
+        Held-out log-loss (after temperature) at the chosen ``C`` of each geometry tried
+        (empty without validation), fitted on ``geometry_rows_`` training rows.
+    geometry_rows_ : int
+        Training rows (per split) of the contest that chose the geometry (a subsample when it
+        decided there; 0 without a contest).
     geometry_evidence_ : float
         Held-out log-loss gain of whitening over the isotropic penalty in paired standard
         errors (``preprocess="auto"`` with validation splits; NaN otherwise).
@@ -245,7 +255,9 @@ class LogisticHead(BaseHead):
         of unit mean variance, ``1`` on raw features (``preprocess="none"``)."""
         return 1.0 if self.preprocess == "none" else 1.0 / max(n_features, 1)
 
-    def _search(self, splits: list[PathSplit], n_features: int) -> CSearch:
+    def _c_search(self, splits: list[PathSplit], n_features: int) -> CSearch:
+        """A C search on ``splits`` that starts at, and with ``c_rule="one_se"`` shrinks
+        towards, the prior ``C0``."""
         prior = self._prior(n_features) if self.c_rule == "one_se" else None
         return CSearch(splits, self.max_iter, self.tol, prior)
 
@@ -271,9 +283,11 @@ class LogisticHead(BaseHead):
             raise InputError("class_weight gives every class weight 0; at least one must be > 0.")
         return weights
 
-    def _problem(self, Z: np.ndarray, codes: np.ndarray) -> SoftmaxProblem:
+    def _problem(
+        self, Z: np.ndarray, codes: np.ndarray, basis: np.ndarray | None = None
+    ) -> SoftmaxProblem:
         s = None if self.class_weight is None else self._class_weights(codes)[codes]
-        return SoftmaxProblem(Z, codes, self.classes_.size, s)
+        return SoftmaxProblem(Z, codes, self.classes_.size, s, basis)
 
     def _start(self, pre: Preprocessor, prob: SoftmaxProblem, C: float) -> np.ndarray:
         """Zero weights and prior intercepts, or the temperature-scaled LDA classifier."""
@@ -300,41 +314,98 @@ class LogisticHead(BaseHead):
             kinds = _AUTO_KINDS
         self.geometry_log_losses_: dict[str, float] = {}
         self.geometry_evidence_ = float("nan")
+        self.geometry_rows_ = 0 if not folds or len(kinds) == 1 else int(folds[0][0].size)
         if not folds:
             self.preprocess_ = kinds[0]
-            pre = Preprocessor.fit(X, codes, K, kinds[0])
-            return self._fit_path(Cs, pre, self._problem(pre.transform(X, dtype), codes), [])
-        best: tuple[np.ndarray, str, Preprocessor, list[PathSplit], CSearch] | None = None
-        moments = [class_moments(X[tr], codes[tr], K) for tr, _ in folds]  # shared by geometries
-        for kind in kinds:  # each geometry gets its own C search on the same splits
-            splits = []
-            for (tr, va), mom in zip(folds, moments, strict=True):
-                pre = Preprocessor.from_moments(*mom, kind)
-                part = self._problem(pre.transform(X[tr], dtype), codes[tr])
-                val = self._val_problem(pre.transform(X[va], dtype), codes[va], K, codes[tr])
-                splits.append(PathSplit(part, val, va, self._start(pre, part, float(Cs[0]))))
-            search = self._search(splits, X.shape[1])
+            ((pre, metric),) = geometries(class_moments(X, codes, K), kinds[:1]).values()
+            Z, basis = pre.rows(X, dtype)
+            prob = self._problem(Z, codes, basis).with_metric(metric)
+            return self._fit_path(Cs, pre, prob, [])
+        early: tuple[dict[str, float], float] | None = None
+        if len(kinds) > 1 and len(folds) == 1:  # a holdout of many rows: decide on subsamples
+            ((tr, va),) = folds  # of the training part first, where one can
+            rng = check_random_state(self.random_state)
+            for size in contest_sizes(tr.size, K):
+                sub = stratified_holdout(codes[tr], size / tr.size, rng)
+                if sub is None:
+                    break
+                self._geometry_search(X, codes, [(tr[sub[1]], va)], kinds, Cs, dtype)
+                if abs(self.geometry_evidence_) > _GEOMETRY_EVIDENCE:
+                    kinds = (kinds[int(self.geometry_evidence_ > 0)],)
+                    self.geometry_rows_ = int(sub[1].size)
+                    early = (dict(self.geometry_log_losses_), self.geometry_evidence_)
+                    break
+        self.preprocess_, pre, splits, search = self._geometry_search(
+            X, codes, folds, kinds, Cs, dtype
+        )
+        if early is not None:  # report the contest that decided, not the winner's lone search
+            self.geometry_log_losses_, self.geometry_evidence_ = early
+        if len(folds) > 1:  # k-fold: the refit gets its own preprocessing from every row
+            moments = class_moments(X, codes, K)
+            ((pre, metric),) = geometries(moments, (self.preprocess_,)).values()
+            Z, basis = pre.rows(X, dtype)
+            prob = self._problem(Z, codes, basis).with_metric(metric)
+        else:  # one holdout: same preprocessing, so the rows are already transformed
+            ((tr, va),) = folds
+            part = splits[0].part
+            if part.basis is not None:  # centring all rows is cheaper than gathering the parts
+                Z, _ = pre.rows(X, dtype)
+            else:
+                Z = np.empty((X.shape[0], part.Z.shape[1]), dtype=part.Z.dtype)
+                Z[tr], Z[va] = part.Z, splits[0].val.Z
+            prob = self._problem(Z, codes, part.basis).with_metric(part.metric)
+        return self._fit_path(Cs, pre, prob, splits, search)
+
+    def _geometry_search(
+        self,
+        X: np.ndarray,
+        codes: np.ndarray,
+        folds: list[tuple[np.ndarray, np.ndarray]],
+        kinds: tuple[str, ...],
+        Cs: np.ndarray,
+        dtype: type,
+    ) -> tuple[str, Preprocessor, list[PathSplit], CSearch]:
+        """The C search of every geometry in ``kinds`` on ``folds``; the winner's geometry,
+        preprocessing, splits and search. Sets ``geometry_log_losses_`` and, for two
+        geometries, ``geometry_evidence_``.
+
+        Each geometry's C is the one :meth:`_c_search` chooses (``c_rule``), and the geometries
+        are compared by the per-row held-out log-losses (after temperature) at those C."""
+        K = self.classes_.size
+        per_kind: dict[str, list[PathSplit]] = {kind: [] for kind in kinds}
+        pre_of: dict[str, Preprocessor] = {}  # each geometry's (last split's) preprocessing
+        for tr, va in folds:  # rows transformed once per split, shared by the geometries
+            made: dict[int, tuple[SoftmaxProblem, SoftmaxProblem]] = {}
+            X_tr = X[tr]  # one copy, for the moments, then centred in place for the problem
+            geos = geometries(class_moments(X_tr, codes[tr], K), kinds)
+            single = len({id(pre) for pre, _ in geos.values()}) == 1
+            for kind, (pre, metric) in geos.items():
+                if id(pre) not in made:
+                    Z_tr, basis = pre.rows(X_tr, dtype, overwrite=single)
+                    Z_va, _ = pre.rows(X[va], dtype, overwrite=True)
+                    made[id(pre)] = (
+                        self._problem(Z_tr, codes[tr], basis),
+                        self._val_problem(Z_va, codes[va], K, codes[tr], basis),
+                    )
+                part, val = made[id(pre)]
+                part, pre_of[kind] = part.with_metric(metric), pre
+                per_kind[kind].append(PathSplit(part, val, va, self._start(pre, part, float(Cs[0]))))
+        self.geometry_log_losses_ = {}
+        best: tuple[np.ndarray, str, list[PathSplit], CSearch] | None = None
+        for kind, splits in per_kind.items():  # each geometry gets its own C search
+            search = self._c_search(splits, X.shape[1])
             search.run(Cs)
             C = search.choose(_ONE_SE)
             self.geometry_log_losses_[kind] = search.scores[C][1]
             losses = search.row_losses[C]
-            if best is None:
-                best = (losses, kind, pre, splits, search)
-                continue
-            self.geometry_evidence_ = paired_evidence(best[0], losses)
-            if self.geometry_evidence_ > _GEOMETRY_EVIDENCE:
-                best = (losses, kind, pre, splits, search)
+            if best is not None:
+                self.geometry_evidence_ = paired_evidence(best[0], losses)
+                if self.geometry_evidence_ <= _GEOMETRY_EVIDENCE:
+                    continue
+            best = (losses, kind, splits, search)
         assert best is not None
-        _, self.preprocess_, pre, splits, search = best
-        if len(folds) > 1:  # k-fold: the refit gets its own preprocessing from every row
-            pre = Preprocessor.fit(X, codes, K, self.preprocess_)
-            Z = pre.transform(X, dtype)
-        else:  # one holdout: same preprocessing, so the rows are already transformed
-            ((tr, va),) = folds
-            Z = np.empty((X.shape[0], splits[0].part.Z.shape[1]), dtype=splits[0].part.Z.dtype)
-            Z[tr], Z[va] = splits[0].part.Z, splits[0].val.Z
-        prob = self._problem(Z, codes)
-        return self._fit_path(Cs, pre, prob, splits, search)
+        _, kind, splits, search = best
+        return kind, pre_of[kind], splits, search
 
     def _begin(
         self, y: np.ndarray, kfold: bool = True
@@ -375,7 +446,7 @@ class LogisticHead(BaseHead):
         self.n_splits_ = len(splits)
         if splits:
             if search is None:
-                search = self._search(splits, prob.n_features)
+                search = self._c_search(splits, prob.n_features)
                 search.run(Cs)
             self.C_ = search.choose(_ONE_SE)
             grid = sorted(search.scores)
@@ -469,12 +540,18 @@ class LogisticHead(BaseHead):
         return self._fit_path(Cs, pre, prob, [split])
 
     def _val_problem(
-        self, Z: np.ndarray, codes: np.ndarray, K: int, train_codes: np.ndarray
+        self,
+        Z: np.ndarray,
+        codes: np.ndarray,
+        K: int,
+        train_codes: np.ndarray,
+        basis: np.ndarray | None = None,
     ) -> SoftmaxProblem:
         """Validation rows, scored on the predictive logits (balanced softmax: ``− log π``)."""
         if self.loss != "balanced_softmax":
-            return SoftmaxProblem(Z, codes, K)
-        return _ShiftedProblem(Z, codes, K, balanced_softmax_offsets(np.bincount(train_codes, minlength=K)))
+            return SoftmaxProblem(Z, codes, K, basis=basis)
+        offsets = balanced_softmax_offsets(np.bincount(train_codes, minlength=K))
+        return _ShiftedProblem(Z, codes, K, offsets, basis)
 
     def _predictive(self, theta: np.ndarray, prob: SoftmaxProblem) -> np.ndarray:
         """The trained parameters as used for prediction (balanced softmax: ``− log π``)."""
@@ -494,8 +571,15 @@ class LogisticHead(BaseHead):
 class _ShiftedProblem(SoftmaxProblem):
     """Rows scored on ``logits − offsets`` (validation of the balanced-softmax loss)."""
 
-    def __init__(self, Z: np.ndarray, codes: np.ndarray, K: int, offsets: np.ndarray) -> None:
-        super().__init__(Z, codes, K)
+    def __init__(
+        self,
+        Z: np.ndarray,
+        codes: np.ndarray,
+        K: int,
+        offsets: np.ndarray,
+        basis: np.ndarray | None = None,
+    ) -> None:
+        super().__init__(Z, codes, K, basis=basis)
         self.offsets = offsets
 
     def logits(self, theta: np.ndarray) -> np.ndarray:

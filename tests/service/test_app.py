@@ -189,9 +189,9 @@ def test_encoder_timeout_is_503(models_dir: Path, monkeypatch: pytest.MonkeyPatc
         release.wait(10)
         return original(self, texts, **kw)
 
-    monkeypatch.setattr(HashEncoder, "encode", stuck)
     s = ServeSettings(models_dir, token=TOKEN, timeout_s=0.2)
-    with TestClient(create_app(s)) as c:
+    with TestClient(create_app(s)) as c:  # started (it times the encoder) before it gets stuck
+        monkeypatch.setattr(HashEncoder, "encode", stuck)
         err = _error(c.post("/v1/models/intents/predict", json={"texts": PROBE}), 503)
         assert "did not answer" in err["error"]
         release.set()

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import warnings
@@ -35,6 +34,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, SHARED_DATA, command, machine, md_table, write_fragment  # noqa: E402
+
+from headwise._atomic import write_json  # noqa: E402
 
 HEADS = ("lda", "logistic", "mlp")  # --heads lda,logistic,svm,mlp adds the linear SVM (slow on 2 cores)
 TEXT = ("trec", "sst2", "banking77", "emotion", "20newsgroups")
@@ -196,10 +197,8 @@ def main() -> None:
             saved[d] = run_one(d, 1 if args.quick else args.seeds, args.quick, tuple(args.heads.split(",")),
                                (args.image_train, args.image_test))  # fmt: skip
             if not args.quick:
-                fresh = json.loads(STATE.read_text()) if STATE.exists() else {}
-                tmp = STATE.with_suffix(f".{os.getpid()}.tmp")  # runs for other sets may share it
-                tmp.write_text(json.dumps({**fresh, d: saved[d]}))
-                os.replace(tmp, STATE)
+                fresh = json.loads(STATE.read_text()) if STATE.exists() else {}  # other runs' sets
+                write_json(STATE, {**fresh, d: saved[d]})
                 saved = {**fresh, **saved}
     text = render(saved)
     if args.quick:

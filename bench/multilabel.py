@@ -14,7 +14,6 @@ of the 90 topics (the usual ApteMod "R90" setup of the published figures: 7770 /
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import warnings
@@ -25,6 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, SHARED_DATA, command, machine, md_table, write_fragment  # noqa: E402
 
+from headwise._atomic import write_json  # noqa: E402
 from headwise.datasets import load_table  # noqa: E402
 from headwise.heads import get_head  # noqa: E402
 from headwise.heads._mlbase import random_holdout  # noqa: E402
@@ -125,9 +125,7 @@ def main() -> None:
             rec["rows"] = sorted(rows + kept, key=lambda r: [*HEADS, "sklearn-ovr-logreg"].index(r[1]))
             rec["command"] = f"{old['command']}; then {rec['command']}"
         saved = {**saved, data: rec}
-        tmp = store.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(saved, indent=1))
-        os.replace(tmp, store)
+        write_json(store, saved)
     cols = ["data", "head", "micro-F1", "macro-F1", "mAP", "subset acc", "Hamming",
             "FNR α=.1", "set size α=.1", "FNR α=.2", "set size α=.2", "LAC label cov. α=.1", "fit s"]  # fmt: skip
     runs = "\n".join(f"- {d}: `{v['command']}` ({v['seconds']:.0f} s). {v['machine']}" for d, v in saved.items())

@@ -11,13 +11,20 @@ from headwise.heads._logistic import LogisticHead
 from headwise.heads._softmax import Preprocessor, SoftmaxProblem, class_moments
 
 
-def _scaled(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    # signal in low-variance features beside high-variance noise, not centred
+def _signal_beside_noise(
+    n: int, n_loud: int, n_quiet: int, loud: float, signal: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """3 classes; their signal in the first 3 of ``n_quiet`` features of sd 0.05 beside
+    ``n_loud`` features of sd ``loud``; not centred."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 3, n)
-    X = rng.normal(size=(n, 8)) * np.r_[np.full(4, 30.0), np.full(4, 0.05)] + 2.0
-    X[:, 4:7] += 0.05 * np.eye(3)[y]
+    X = rng.normal(size=(n, n_loud + n_quiet)) * np.r_[np.full(n_loud, loud), np.full(n_quiet, 0.05)] + 2.0
+    X[:, n_loud : n_loud + 3] += signal * np.eye(3)[y]
     return X, y
+
+
+def _scaled(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    return _signal_beside_noise(n, 4, 4, 30.0, 0.05, seed)
 
 
 @pytest.mark.parametrize("kind", ["isotropic", "standardize", "none"])
@@ -75,11 +82,7 @@ def _drowned(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     # the signal in 3 of 40 low-variance features beside 10 of variance 300²: near its default
     # C the isotropic penalty shrinks the signal away (held-out log-loss at chance), whitening
     # finds it, so the contest is clear on a subsample
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    X = rng.normal(size=(n, 50)) * np.r_[np.full(10, 300.0), np.full(40, 0.05)] + 2.0
-    X[:, 10:13] += 0.08 * np.eye(3)[y]
-    return X, y
+    return _signal_beside_noise(n, 10, 40, 300.0, 0.08, seed)
 
 
 def test_contest_decided_on_a_subsample_gives_the_winner_alone():

@@ -211,6 +211,16 @@ def test_writes_need_the_token(client: TestClient) -> None:
     assert client.post(url, json=body, headers=AUTH).status_code == 201
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("max_batch", 0), ("encode_workers", 0), ("encode_workers", -1), ("encode_workers", 1.5),
+     ("encode_workers", True), ("max_rows", 0)],
+)  # fmt: skip
+def test_bad_settings_are_one_line(models_dir: Path, option: str, value: object) -> None:
+    with pytest.raises(InputError, match=f"^{option} must be a positive integer. Got {value!r} instead.$"):
+        ServeSettings(models_dir, read_only=True, **{option: value})
+
+
 def test_read_only_and_missing_token(models_dir: Path) -> None:
     with pytest.raises(InputError, match="bearer token"):
         ServeSettings(models_dir)

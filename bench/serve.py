@@ -144,7 +144,7 @@ def in_micro_batches(d: dict[str, Any], m: dict[str, Any], n: int, batch: int, o
     texts = [d["texts"][i] for i in rows]
     c0 = time.process_time()
     for start in range(0, n, batch):
-        encode_by_length(enc.encode, texts[start : start + batch], overhead)
+        encode_by_length(enc.encode, texts[start : start + batch], overhead, enc.packs_inputs)
     return 1000 * (time.process_time() - c0) / n
 
 

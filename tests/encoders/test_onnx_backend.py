@@ -77,6 +77,47 @@ def test_fp32_tokens_and_layers_match_torch(ort, tiny, tiny_dir):
         np.testing.assert_allclose(layers[layer], reference[layer], atol=1e-4)
 
 
+@pytest.mark.parametrize("batch_size", [1, 3, 64])
+@pytest.mark.parametrize("pooling", ["mean", "cls", "tokens"])
+def test_packed_rows_match_torch(ort, tiny_dir, monkeypatch, batch_size, pooling):
+    """A BERT export packs several texts into a row; each text still gets its own forward pass's
+    vectors (block-diagonal attention, positions restarting at 0)."""
+    from headwise.encoders import _hf
+
+    seen, plan = [], _hf.plan_packed
+
+    def spy(*args, **kwargs):
+        passes = plan(*args, **kwargs)
+        seen.extend(passes)
+        return passes
+
+    monkeypatch.setattr(_hf, "plan_packed", spy)
+    enc = HFEncoder(tiny_dir, backend="onnx", pooling=pooling)
+    assert enc.packs_inputs
+    got = enc.encode(TEXTS, batch_size=batch_size)
+    expected = HFEncoder(tiny_dir, device="cpu", pooling=pooling).encode(TEXTS, batch_size=2)
+    session = next(iter(enc._sessions.values()))
+    assert "segment_ids" in session.input_names and "attention_mask" not in session.input_names
+    if batch_size > 1:
+        assert max(len(row) for rows in seen for row in rows) >= 2  # rows really hold several texts
+    if pooling == "tokens":
+        np.testing.assert_array_equal(got.offsets, expected.offsets)
+        got, expected = got.vectors, expected.vectors
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_unpackable_models_run_padded_batches(ort, tiny_dir, monkeypatch, _isolated_cache):
+    from headwise.encoders import _hf
+
+    monkeypatch.setattr(_hf, "_PACKABLE_MODEL_TYPES", frozenset())
+    enc = HFEncoder(tiny_dir, backend="onnx")
+    assert not enc.packs_inputs
+    got = enc.encode(TEXTS, batch_size=3)
+    session = next(iter(enc._sessions.values()))
+    assert "attention_mask" in session.input_names and "segment_ids" not in session.input_names
+    np.testing.assert_allclose(got, HFEncoder(tiny_dir, device="cpu").encode(TEXTS), atol=1e-4)
+
+
 def test_int8_is_close(ort, tiny, tiny_dir):
     enc = HFEncoder(tiny_dir, backend="onnx", quantize="int8")
     got = enc.encode(TEXTS)

@@ -160,6 +160,9 @@ def test_encode_by_length_returns_rows_in_request_order() -> None:
 
     np.testing.assert_array_equal(encode_by_length(encode, texts), enc.encode(texts))
     assert len(calls) > 1 and sum(calls) == len(texts)  # the long texts went in a pass of their own
+    calls.clear()  # an encoder that packs texts into rows gets the whole micro-batch at once
+    np.testing.assert_array_equal(encode_by_length(encode, texts, packs=True), enc.encode(texts))
+    assert calls == [len(texts)]
 
 
 def test_measure_overhead_reads_the_fixed_cost_of_a_call() -> None:

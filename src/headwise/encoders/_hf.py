@@ -46,6 +46,7 @@ from ._onnx import (
     recipe_is_fused,
 )
 from ._onnx_fuse import fusion_spec
+from ._packing import pack_batch, plan_packed, pool_packed
 from ._protocol import POOLINGS, TokenEmbeddings, check_batch_size
 
 __all__ = [
@@ -66,6 +67,10 @@ MINILM_DEFAULT_PRECISION = "fp32"
 
 _FORMAT_VERSION = 1
 _ONNX_MAX_TOKENS = 512
+# Architectures whose ONNX export packs several inputs into a row (:mod:`._packing`): absolute
+# position embeddings that follow ``position_ids`` from 0, and attention that takes a 4-D bias.
+# Others (relative positions, positions derived from padding) run padded batches as before.
+_PACKABLE_MODEL_TYPES = frozenset({"bert"})
 # Texts the ONNX export is traced on and then checked on (another batch size and width, padded).
 _EXPORT_TEXTS = (
     ["a short one", "the export is traced on these two texts of different lengths"],
@@ -162,6 +167,7 @@ class HFEncoder:
                 "hidden_size": getattr(auto, "hidden_size", None),
                 "max_position_embeddings": getattr(auto, "max_position_embeddings", None),
                 "is_encoder_decoder": bool(getattr(auto, "is_encoder_decoder", False)),
+                "model_type": getattr(auto, "model_type", None),
             }
         n_layers, dim = config["num_hidden_layers"], config["hidden_size"]
         if not isinstance(n_layers, int) or not isinstance(dim, int):
@@ -171,6 +177,7 @@ class HFEncoder:
             )
         self.n_layers, self.dim = n_layers, dim
         self._encoder_decoder = config["is_encoder_decoder"]
+        self._model_type = config.get("model_type")
         self.pooling = pooling if pooling is not None else defaults["pooling"]
         if self.pooling not in POOLINGS:
             raise InputError(
@@ -279,6 +286,15 @@ class HFEncoder:
         return model, token_types, {"use_cache": False} if "use_cache" in params else {}
 
     @property
+    def packs_inputs(self) -> bool:
+        """Whether :meth:`encode` packs several inputs into each row of a forward pass (the onnx
+        backend, fp32 or a plain int8 recipe, on a BERT-type model): a pass then costs about
+        its number of tokens, whatever the mix of lengths, so callers need not group by length."""
+        return (
+            self.backend == "onnx" and not self._fused and self._model_type in _PACKABLE_MODEL_TYPES
+        )
+
+    @property
     def _fused(self) -> bool:
         """Whether this encoder runs a fused graph: a ``fused-*`` int8 recipe."""
         return self.quantize is not None and recipe_is_fused(self.int8_recipe or "")
@@ -297,6 +313,7 @@ class HFEncoder:
                 # ran faster than the fused one on the benchmark CPU (see _onnx.INT8_RECIPE).
                 # Absent otherwise, so plain exports keep the folder names they always had.
                 **({"fusion": fusion_spec(self.path)} if self._fused else {}),
+                **({"packed": True} if self.packs_inputs else {}),
             }
             path = ensure_exported(
                 fields, lambda eager: self._load_model("cpu", eager=eager), self._export_feeds
@@ -306,14 +323,32 @@ class HFEncoder:
             self._extra_kwargs = {}
         return session
 
-    def _export_feeds(self, token_types: bool) -> tuple[dict[str, np.ndarray], ...]:
-        """Padded feeds of two shapes to trace the ONNX export on and then check it with."""
+    def _export_feeds(
+        self, token_types: bool, packed: bool
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+        """Feeds of two shapes to trace the ONNX export on and then check it with, the check's
+        padded torch feed, and where each real token of that feed is in the check's output.
+
+        Packed, the check's rows hold several inputs (row width = the longest input), so the
+        block-diagonal attention and the restarted positions are what is checked."""
         self._token_types = token_types
         feeds = []
         for texts in _EXPORT_TEXTS:
             ids, types, offsets = self._tokenize(texts)
-            feeds.append(pad_batch(np.arange(len(texts)), ids, types, offsets, self._pad_id))
-        return feeds[0], feeds[1]
+            padded = pad_batch(np.arange(len(texts)), ids, types, offsets, self._pad_id)
+            if not packed:
+                feeds.append((padded, padded, np.flatnonzero(padded["attention_mask"])))
+                continue
+            rows = plan_packed(np.diff(offsets), len(texts), None, min_width=0)[0]
+            batch = pack_batch(rows, ids, types, offsets, self._pad_id)
+            # the packed output's tokens, input by input, reordered to the torch feed's inputs
+            spans = [
+                batch.tokens[batch.starts[k] : batch.starts[k + 1]]
+                for k in np.argsort(batch.inputs)
+            ]
+            feeds.append((batch.feed, padded, np.concatenate(spans)))
+        (sample, _, _), (check, reference, tokens) = feeds
+        return sample, check, reference, tokens
 
     # ----------------------------------------------------------------------------- options
     def _resolve_layer(self, layer: Any) -> int:
@@ -422,7 +457,8 @@ class HFEncoder:
 
         Inputs are tokenised once and batched longest first, so each batch is padded only to its
         own longest input. ``batch_size`` caps the inputs per forward pass; the onnx backend also
-        caps a batch at 512 padded tokens (long inputs go in smaller batches).
+        caps a batch at 512 padded tokens (long inputs go in smaller batches) and, where
+        :attr:`packs_inputs`, places several inputs end to end in each row of a pass.
         """
         return self._run(inputs, [self.layer], batch_size, progress)[self.layer]
 
@@ -494,16 +530,49 @@ class HFEncoder:
         n = len(texts)
         rows = int(offsets[-1]) if self.pooling == "tokens" else n
         outs = {layer: np.empty((rows, self.dim), dtype=np.float32) for layer in layers}
-        with progress_bar(n, f"Embedding with {self.name}", enabled=progress) as bar:
-            for idx in plan_batches(np.diff(offsets), batch_size, self._max_tokens):
-                feed = pad_batch(idx, ids, types, offsets, self._pad_id)
-                states = forward(feed, layers)
-                for layer in layers:
-                    self._store(outs[layer], states[layer], feed["attention_mask"], idx, offsets)
-                bar.advance(len(idx))
+        if self.backend == "onnx" and "segment_ids" in self._session(tuple(layers)).input_names:
+            self._run_packed(ids, types, offsets, outs, forward, layers, batch_size, progress)
+        else:
+            with progress_bar(n, f"Embedding with {self.name}", enabled=progress) as bar:
+                for idx in plan_batches(np.diff(offsets), batch_size, self._max_tokens):
+                    feed = pad_batch(idx, ids, types, offsets, self._pad_id)
+                    states = forward(feed, layers)
+                    for layer in layers:
+                        self._store(
+                            outs[layer], states[layer], feed["attention_mask"], idx, offsets
+                        )
+                    bar.advance(len(idx))
         if self.pooling == "tokens":
             return {layer: TokenEmbeddings(v, offsets) for layer, v in outs.items()}
         return {layer: v for layer, v in outs.items()}
+
+    def _run_packed(
+        self,
+        ids: np.ndarray,
+        types: np.ndarray | None,
+        offsets: np.ndarray,
+        outs: dict[int, np.ndarray],
+        forward: Any,
+        layers: list[int],
+        batch_size: int,
+        progress: bool | None,
+    ) -> None:
+        """Fill ``outs`` pass by packed pass (:mod:`._packing`); ``batch_size`` caps the inputs
+        per pass, :data:`_ONNX_MAX_TOKENS` the padded tokens."""
+        lengths = np.diff(offsets)
+        with progress_bar(len(lengths), f"Embedding with {self.name}", enabled=progress) as bar:
+            for rows in plan_packed(lengths, batch_size, self._max_tokens):
+                batch = pack_batch(rows, ids, types, offsets, self._pad_id)
+                states = forward(batch.feed, layers)
+                dest = batch.inputs
+                if self.pooling == "tokens":  # rows of outs are tokens, input after input
+                    counts = np.diff(batch.starts)
+                    dest = np.repeat(offsets[batch.inputs] - batch.starts[:-1], counts) + np.arange(
+                        int(batch.starts[-1])
+                    )
+                for layer in layers:
+                    outs[layer][dest] = pool_packed(states[layer], batch, self.pooling, self.normalize)
+                bar.advance(len(batch.inputs))
 
     def _torch_forward(
         self, feed: dict[str, np.ndarray], layers: Sequence[int]

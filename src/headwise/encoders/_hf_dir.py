@@ -177,6 +177,7 @@ def light_config(directory: Path) -> dict[str, Any] | None:
         "hidden_size": dim,
         "max_position_embeddings": max_pos if isinstance(max_pos, int) else None,
         "is_encoder_decoder": bool(raw.get("is_encoder_decoder", False)),
+        "model_type": raw.get("model_type") if isinstance(raw.get("model_type"), str) else None,
     }
 
 

@@ -4,8 +4,11 @@ The transformer is exported with ``torch.onnx.export`` (the TorchScript exporter
 :data:`OPSET`) through a wrapper that returns the hidden states of the requested layers. The wrapper
 turns the 0/1 attention mask into an additive bias inside the graph, so transformers' mask helpers
 take their "4-D mask given" path and no shape-dependent branch is frozen into the trace; batch and
-sequence axes are dynamic. Before an export is moved into place it is run on a batch of another
-shape, with padding, and compared with torch.
+sequence axes are dynamic. A *packed* export (``fields["packed"]``, :mod:`._packing`) takes
+``segment_ids`` and ``position_ids`` instead of the mask and builds a block-diagonal bias, so
+several inputs share a row. Before an export is moved into place it is run on a batch of another
+shape, with padding (and, packed, with two inputs sharing a row), and compared with torch run on
+each input the ordinary way.
 
 Exports live in ``<onnx cache dir>/<name>/model.onnx`` (:func:`headwise.config.onnx_cache_dir`),
 where ``<name>`` hashes the weights and config revisions, the layers, the opset and the
@@ -79,6 +82,12 @@ _CHECK_RTOL = 1e-3  # |onnx - torch| <= rtol * max(1, max |torch|) on real token
 
 # (eager attention?) -> model, token types?, forward kwargs
 ModelLoader = Callable[[bool], tuple[Any, bool, dict[str, Any]]]
+# (token types?, packed?) -> trace feed, check feed, the check's torch feed, and for each real token
+# of the torch feed (row-major) its position in the flattened (rows * width) ONNX output
+FeedMaker = Callable[
+    [bool, bool],
+    tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray],
+]
 
 
 def import_onnxruntime() -> Any:
@@ -174,7 +183,7 @@ def export_name(fields: dict[str, Any]) -> str:
 def ensure_exported(
     fields: dict[str, Any],
     load_model: ModelLoader,
-    make_feeds: Callable[[bool], tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
+    make_feeds: FeedMaker,
     *,
     root: Path | None = None,
 ) -> Path:
@@ -184,16 +193,19 @@ def ensure_exported(
     ----------
     fields : dict
         ``revision``, ``config_revision``, ``layers`` (sorted tuple), ``quantize`` (None or "int8"),
-        ``recipe`` (one of :data:`INT8_RECIPES`, with ``quantize`` only) and anything else that
-        changes the graph; hashed into the folder name.
+        ``recipe`` (one of :data:`INT8_RECIPES`, with ``quantize`` only), ``packed`` (True for the
+        packed inputs of :mod:`._packing`; absent otherwise) and anything else that changes the
+        graph; hashed into the folder name.
     load_model : callable
         ``load_model(eager)`` returns ``(model, token_types, forward_kwargs)``: a float32 CPU
         torch model in eval mode (with the eager attention implementation when ``eager``, which
         a fused export asks for), whether it takes ``token_type_ids``, and extra keyword
         arguments for its forward.
     make_feeds : callable
-        ``make_feeds(token_types)`` returns two padded numpy feeds of different shapes: one to
-        trace with, one to check the export on.
+        ``make_feeds(token_types, packed)`` returns a feed to trace with, a feed of another shape
+        to check the export on, the torch feed of the same inputs (padded, one per row) and, for
+        each real token of that torch feed in row-major order, its index in the check output's
+        flattened ``(rows * width)`` positions.
     """
     root = onnx_cache_dir() if root is None else root
     dest = root / export_name(fields)
@@ -244,18 +256,19 @@ def _export(
     dest: Path,
     fields: dict[str, Any],
     load_model: ModelLoader,
-    make_feeds: Callable[[bool], tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
+    make_feeds: FeedMaker,
 ) -> None:
     torch = importlib.import_module("torch")
-    fusable = bool(fields.get("fusion"))
+    fusable, packed = bool(fields.get("fusion")), bool(fields.get("packed"))
     model, token_types, kwargs = load_model(fusable)
     layers = list(fields["layers"])
     wrapper = _layer_outputs(
-        torch, model, layers, kwargs, fusable
+        torch, model, layers, kwargs, fusable, packed
     ).eval()  # export restores the wrapper's mode
-    inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if token_types else [])
+    positions = ["segment_ids", "position_ids"] if packed else ["attention_mask"]
+    inputs = ["input_ids", *positions] + (["token_type_ids"] if token_types else [])
     outputs = [_output_name(layer) for layer in layers]
-    sample, check = make_feeds(token_types)
+    sample, check, reference, tokens = make_feeds(token_types, packed)
     with _staging(dest) as tmp:
         with warnings.catch_warnings():  # tracer and deprecation chatter
             warnings.simplefilter("ignore")
@@ -270,10 +283,11 @@ def _export(
                 opset_version=OPSET,
                 do_constant_folding=True,
             )
-        error = _check_export(tmp / _MODEL_FILE, model, kwargs, check, inputs, layers, torch)
+        checks = (check, reference, tokens)
+        error = _check_export(tmp / _MODEL_FILE, model, kwargs, checks, layers, torch)
         fusion: dict[str, Any] = {}
         if fields.get("fusion"):
-            fusion = _try_fusion(tmp, fields["fusion"], model, kwargs, check, inputs, layers, torch)
+            fusion = _try_fusion(tmp, fields["fusion"], model, kwargs, checks, layers, torch)
         _write_meta(tmp, fields, max_abs_diff_vs_torch=error, torch=torch.__version__, **fusion)
 
 
@@ -282,8 +296,7 @@ def _try_fusion(
     spec: dict[str, Any],
     model: Any,
     kwargs: dict[str, Any],
-    check: dict[str, np.ndarray],
-    inputs: list[str],
+    checks: tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray],
     layers: list[int],
     torch: Any,
 ) -> dict[str, Any]:
@@ -293,7 +306,7 @@ def _try_fusion(
     fused = folder / "fused.onnx"
     try:
         ops = fuse_export(folder / _MODEL_FILE, fused, spec)
-        error = _check_export(fused, model, kwargs, check, inputs, layers, torch)
+        error = _check_export(fused, model, kwargs, checks, layers, torch)
     except Exception as exc:  # noqa: BLE001 - fusion is an optimisation: keep the checked export
         fused.unlink(missing_ok=True)
         return {"fused_ops": {}, "fusion_skipped": f"{type(exc).__name__}: {exc}"[:500]}
@@ -302,13 +315,20 @@ def _try_fusion(
 
 
 def _layer_outputs(
-    torch: Any, model: Any, layers: list[int], kwargs: dict[str, Any], fusable: bool = False
+    torch: Any,
+    model: Any,
+    layers: list[int],
+    kwargs: dict[str, Any],
+    fusable: bool = False,
+    packed: bool = False,
 ) -> Any:
     """The module that is exported: ids, 0/1 mask (and token types) in, hidden states out.
 
     The 0/1 mask becomes an additive bias: ``(batch, 1, 1, width)``, or, for a graph that is to
     be fused, ``(batch, 1, width, width)`` built as transformers 4 built it (expand, invert, fill
     with the dtype's minimum), the pattern ONNX Runtime's transformer optimizer recognises.
+    ``packed``: ids, segment ids, position ids (and token types) in; a query attends to the keys
+    of its own segment (segment 0 is padding), a ``(batch, 1, width, width)`` bias.
     """
 
     class LayerOutputs(torch.nn.Module):  # type: ignore[misc, name-defined]
@@ -316,16 +336,24 @@ def _layer_outputs(
             super().__init__()
             self.model = model
 
-        def forward(self, input_ids: Any, attention_mask: Any, *token_types: Any) -> Any:
+        def forward(self, input_ids: Any, attention_mask: Any, *rest: Any) -> Any:
+            # packed: ``attention_mask`` holds the segment ids and ``rest[0]`` the position ids
             dtype = torch.float32
-            if fusable:
+            extra: dict[str, Any] = {}
+            if packed:
+                segments, extra["position_ids"], rest = attention_mask, rest[0], rest[1:]
+                same = segments[:, None, :, None] == segments[:, None, None, :]
+                keep = same & (segments > 0)[:, None, None, :]
+                bias = (1.0 - keep.to(dtype)) * torch.finfo(dtype).min
+            elif fusable:
                 batch, width = attention_mask.shape
                 wide = attention_mask[:, None, None, :].expand(batch, 1, width, width).to(dtype)
                 inverted = 1.0 - wide
                 bias = inverted.masked_fill(inverted.to(torch.bool), torch.finfo(dtype).min)
             else:
                 bias = (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
-            extra = {"token_type_ids": token_types[0]} if token_types else {}
+            if rest:
+                extra["token_type_ids"] = rest[0]
             out = self.model(
                 input_ids=input_ids,
                 attention_mask=bias,
@@ -343,21 +371,26 @@ def _check_export(
     path: Path,
     model: Any,
     forward_kwargs: dict[str, Any],
-    feed: dict[str, np.ndarray],
-    inputs: list[str],
+    checks: tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray],
     layers: list[int],
     torch: Any,
 ) -> float:
-    """Compare the export with the model called as the torch backend calls it, on real tokens."""
+    """Compare the export with the model called as the torch backend calls it, on real tokens.
+
+    ``checks`` is the feed the export runs on, the padded torch feed of the same inputs, and the
+    position in the export's flattened output of each real token of the torch feed.
+    """
+    feed, reference, tokens = checks
     got = OnnxSession(path).run(feed, layers)
-    mask = feed["attention_mask"].astype(bool)
+    mask = reference["attention_mask"].astype(bool)
     with torch.inference_mode():
-        kwargs = {name: torch.from_numpy(feed[name]) for name in inputs}
+        kwargs = {name: torch.from_numpy(value) for name, value in reference.items()}
         out = model(**kwargs, output_hidden_states=True, return_dict=True, **forward_kwargs)
     worst = 0.0
     for layer in layers:
         ref = out.hidden_states[layer].float().numpy()[mask]
-        diff = float(np.abs(got[layer][mask] - ref).max())
+        mine = got[layer].reshape(-1, got[layer].shape[-1])[tokens]
+        diff = float(np.abs(mine - ref).max())
         worst = max(worst, diff)
         if not diff <= _CHECK_RTOL * max(1.0, float(np.abs(ref).max())):
             raise HeadwiseError(

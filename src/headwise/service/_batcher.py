@@ -108,11 +108,18 @@ def measure_overhead(
 
 
 def encode_by_length(
-    encode: Callable[..., Any], texts: list[str], overhead: float | None = None
+    encode: Callable[..., Any],
+    texts: list[str],
+    overhead: float | None = None,
+    packs: bool = False,
 ) -> np.ndarray:
     """``encode(texts)`` one :func:`length_groups` group per call (:func:`text_length` stands in
     for token counts, ``overhead`` is the fixed cost of a call in those units), each group one
-    forward pass; rows come back in the order of ``texts``."""
+    forward pass; rows come back in the order of ``texts``. ``packs``: the encoder places several
+    inputs in each row of a pass (``HFEncoder.packs_inputs``), so a pass costs its tokens
+    whatever the mix of lengths and the whole micro-batch is one call."""
+    if packs:
+        return np.asarray(encode(texts, batch_size=len(texts)))
     groups = length_groups([text_length(t) for t in texts], overhead)
     if len(groups) == 1:
         return np.asarray(encode(texts, batch_size=len(texts)))

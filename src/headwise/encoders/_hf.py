@@ -209,6 +209,7 @@ class HFEncoder:
         self._lowercase = defaults["lowercase"]
         self._revision: str | None = None
         self._sessions: dict[tuple[int, ...], OnnxSession] = {}
+        self._threads: int | None = None
         # Padded tokens per batch: ONNX Runtime's CPU attention slows down sharply on big batches
         # of long inputs (0.3x at 128 x 256 tokens), so its batches stop at 512 tokens (measured
         # best of 128-2048, bench/results/encoding.md). Capping torch batches did not help.
@@ -286,6 +287,24 @@ class HFEncoder:
         return model, token_types, {"use_cache": False} if "use_cache" in params else {}
 
     @property
+    def threads(self) -> int | None:
+        """Threads of each ONNX Runtime forward pass; ``None``: the physical cores. A caller that
+        runs several passes at once (the service's micro-batch workers) gives each a share of the
+        cores: one thread per pass runs no parallel sections to wait on. Outputs do not depend
+        on it beyond float rounding, so it is not part of :meth:`key`."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, value: int | None) -> None:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1
+        ):
+            raise InputError(f"threads must be a positive integer or None. Got {value!r} instead.")
+        if value != self._threads:
+            self._threads = None if value is None else int(value)
+            self._sessions = {}  # made again, lazily, with the new thread count
+
+    @property
     def packs_inputs(self) -> bool:
         """Whether :meth:`encode` packs several inputs into each row of a forward pass (the onnx
         backend, fp32 or a plain int8 recipe, on a BERT-type model): a pass then costs about
@@ -318,7 +337,7 @@ class HFEncoder:
             path = ensure_exported(
                 fields, lambda eager: self._load_model("cpu", eager=eager), self._export_feeds
             )
-            session = self._sessions[layers] = OnnxSession(Path(path))
+            session = self._sessions[layers] = OnnxSession(Path(path), self.threads)
             self._token_types = "token_type_ids" in session.input_names
             self._extra_kwargs = {}
         return session

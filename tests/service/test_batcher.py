@@ -203,3 +203,44 @@ def test_concurrent_passes_share_the_cores() -> None:
     hashed = SimpleNamespace(backend="onnx")  # no threads to choose: left alone
     _share_cores(hashed, 2)
     assert not hasattr(hashed, "threads")
+
+
+def test_idle_workers_share_a_gathered_batch() -> None:
+    """Requests that all wait at once (a closed loop of clients) are split over the idle
+    workers instead of going into one pass while the other workers wait for it."""
+    import threading
+    import time
+
+    from headwise.service._batcher import split_batch
+
+    lock = threading.Lock()
+    passes: list[int] = []
+    running, peak = [0], [0]
+
+    def encode(texts: list[str]) -> np.ndarray:
+        with lock:
+            passes.append(len(texts))
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return np.array([[float(t)] for t in texts])
+
+    async def main() -> list[np.ndarray]:
+        b = MicroBatcher(encode, max_batch=64, max_wait_ms=20, max_queue=100, workers=2)
+        b.start()
+        try:
+            return await asyncio.gather(*(b.submit([str(k)]) for k in range(6)))
+        finally:
+            await b.stop()
+
+    out = _run(main())
+    assert sorted(passes) == [3, 3] and peak[0] == 2  # two passes of three, side by side
+    assert [X.ravel().tolist() for X in out] == [[float(k)] for k in range(6)]
+    for sizes, parts in [([1] * 7, 3), ([4, 1, 1, 1, 1], 2), ([2, 2], 5), ([9], 2), ([1, 1], 1)]:
+        runs = split_batch(sizes, parts)
+        assert runs[0][0] == 0 and runs[-1][1] == len(sizes) and len(runs) <= parts
+        assert all(a < b for a, b in runs) and all(x[1] == y[0] for x, y in zip(runs[:-1], runs[1:], strict=True))
+        loads = [sum(sizes[a:b]) for a, b in runs]
+        assert max(loads) - min(loads) <= max(sizes)  # about equal, a request never split

@@ -144,7 +144,7 @@ def in_micro_batches(d: dict[str, Any], m: dict[str, Any], n: int, batch: int, o
     texts = [d["texts"][i] for i in rows]
     c0 = time.process_time()
     for start in range(0, n, batch):
-        encode_by_length(enc.encode, texts[start : start + batch], overhead, enc.packs_inputs)
+        encode_by_length(enc.encode, texts[start : start + batch], overhead, getattr(enc, "packs_inputs", False))
     return 1000 * (time.process_time() - c0) / n
 
 
@@ -391,6 +391,7 @@ def main() -> None:
             text_batch = max(1, round(mean)) if np.isfinite(mean) else 16
             results["micro_cpu_ms"] = in_micro_batches(d, m, min(n, 2000), text_batch, results["overhead"])
             results["micro_batch"] = text_batch
+            results["packs"] = bool(getattr(d["encoder"], "packs_inputs", False))
             # The machine's load drifts: measure the baseline again after the server run and
             # compare with the mean of the two (both are reported).
             after = in_process(d, m, n)
@@ -457,15 +458,28 @@ def load_lines(args: Any, results: dict[str, Any]) -> list[str]:
             "for the whole run. Target: text requests ≥ 0.7× in-process.\n",
             "Where the text requests' CPU goes: the encoder alone, on the first "
             f"{min(results['text']['n'], 2000):,} request texts in consecutive micro-batches of "
-            f"{results['micro_batch']} (the server's mean) split into passes as the server splits "
-            f"them (pass overhead measured by the server at start: "
-            f"{_fmt_overhead(results['overhead'])} length units), costs "
+            f"{results['micro_batch']} (the server's mean), each encoded as the server encodes it "
+            f"({_split_text(results)}), costs "
             f"**{results['micro_cpu_ms']:.2f} ms CPU per text**, against {results['text_cpu_ms']:.2f} "
             "in-process (which sorts all the texts by length first, so its passes are full and "
             "hardly padded) and "
             f"{1000 * results['text']['server_cpu_s'] / results['text']['n']:.2f} per request in "
             "the server; the first gap is the price of micro-batches, the second is HTTP, JSON, "
             "the head and the event loop.\n"]  # fmt: skip
+
+
+def _split_text(results: dict[str, Any]) -> str:
+    if results.get("packs"):
+        return ("one call per micro-batch: the encoder packs several texts into each row of a "
+                "pass, so a pass costs its tokens whatever the mix of lengths")  # fmt: skip
+    return ("split into passes by length; pass overhead measured by the server at start: "
+            f"{_fmt_overhead(results['overhead'])} length units")  # fmt: skip
+
+
+def _workers_text() -> str:
+    workers = EXTRA[EXTRA.index("--encode-workers") + 1] if "--encode-workers" in EXTRA else "2 (default)"
+    return (f"`--encode-workers` {workers}: a gathered micro-batch is shared by the idle workers, "
+            "each forward pass with cores ÷ workers ONNX Runtime threads")  # fmt: skip
 
 
 def _fmt_overhead(value: float | None) -> str:
@@ -478,7 +492,8 @@ def write(args: Any, spec: str, n: int, header: str, results: dict[str, Any], du
              f"Command: `{command()}` ({total / 60:.1f} min). {header}\n",
              f"Encoder `{spec}`, Banking77 LDA head (74 classes at start, 3 held out for the write "
              "stream), server and client on the same machine over loopback, micro-batching "
-             f"`--max-batch 64 --max-wait-ms {MAX_WAIT_MS:g}`, `{ENCODER_MODE}`.\n"]  # fmt: skip
+             f"`--max-batch 64 --max-wait-ms {MAX_WAIT_MS:g}`, `{ENCODER_MODE}`, "
+             f"{_workers_text()}.\n"]  # fmt: skip
     if results:
         lines += load_lines(args, results)
     trials = dur["trials"]

@@ -12,7 +12,7 @@ from .._validation import check_param_choice, check_param_float, check_param_int
 from ..exceptions import InputError
 from ._base import BaseHead
 from ._dho_select import ce_candidates, choose_ce_mixture, param_grid
-from ._propagate import choose_propagation, pool_affinity
+from ._propagate import choose_propagation, clears_noise, pool_affinity
 from ._registry import register_head
 from ._soft_linear import (
     fit_soft_linear,
@@ -21,7 +21,13 @@ from ._soft_linear import (
     tempered_targets,
     torch_module,
 )
-from ._teacher import known_classes, teacher_probabilities
+from ._teacher import (
+    known_classes,
+    pool_prototypes,
+    prototype_probabilities,
+    teacher_probabilities,
+)
+from ._zeroshot import ZeroShotHead
 
 __all__ = ["DHOHead"]
 
@@ -40,8 +46,16 @@ class DHOHead(BaseHead):
     mixes ``α softmax(z_ce) + (1 − α) softmax(z_kd / β)``; ``predict_proba`` returns that mixture
     and ``logits`` its logarithm.
 
-    Three choices make few labels count, each made on the labelled rows only:
+    Four choices make few labels count, each checked on the labelled rows only:
 
+    * **A prototype teacher moved toward the pool.** When the teacher is a
+      :class:`ZeroShotHead` (a class vector per name, ``softmax(scale · cos)``) and there is a
+      pool, each class vector is replaced by the unit mean of itself and the centroid of the
+      pool rows the teacher gives that class (weighted by its probabilities; ``pool_prototypes``
+      is the centroid's weight, see :func:`~headwise.heads._teacher.pool_prototypes`): one
+      soft k-means step that keeps the names as a prior, using only what DHO already holds.
+      The teacher as given replaces it only when it is right on more labelled rows by more
+      than one standard error of the paired difference (McNemar), the bar below.
     * **The teacher, smoothed over the pool.** With a teacher and a pool, the teacher's
       probabilities are propagated over the pool's cosine kNN graph (``n_neighbors``; see
       :mod:`~headwise.heads._propagate`) at the strength in ``propagation`` whose result is right
@@ -83,6 +97,9 @@ class DHOHead(BaseHead):
     ce_prior : {"auto", "kd", "zero"}, default="auto"
         Centre of the CE head's penalty: the KD head's weights and bias (with a teacher), zero,
         or either, chosen by cross-validation.
+    pool_prototypes : float in [0, 1], default=0.5
+        Weight of the pool centroid in a :class:`ZeroShotHead` teacher's class vectors
+        (0: the teacher as given). Ignored for other teachers and without unlabelled rows.
     propagation : sequence of float in [0, 1), default=(0, 0.5, 0.8, 0.9)
         Candidate label-propagation strengths for the teacher; ``(0,)`` turns smoothing off.
     n_neighbors : int >= 1, default=10
@@ -113,6 +130,8 @@ class DHOHead(BaseHead):
         The chosen mixture weight, KD-logit temperature and CE weight decay.
     ce_anchored_ : bool
         True when the chosen CE head's penalty is centred on the KD head, False on zero.
+    teacher_adapted_ : bool
+        True when the KD head distils the teacher moved toward the pool (``pool_prototypes``).
     propagation_ : float
         The chosen propagation strength (0: the teacher as given).
     cv_accuracy_ : float
@@ -143,6 +162,7 @@ class DHOHead(BaseHead):
         ce_weight_decays: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0, 10.0),
         kd_weight_decay: float = 1e-5,
         ce_prior: str = "auto",
+        pool_prototypes: float = 0.5,
         propagation: Sequence[float] = (0.0, 0.5, 0.8, 0.9),
         n_neighbors: int = 10,
         alpha_step: float = 0.05,
@@ -158,6 +178,7 @@ class DHOHead(BaseHead):
         self.ce_weight_decays = ce_weight_decays
         self.kd_weight_decay = kd_weight_decay
         self.ce_prior = ce_prior
+        self.pool_prototypes = pool_prototypes
         self.propagation = propagation
         self.n_neighbors = n_neighbors
         self.alpha_step = alpha_step
@@ -178,6 +199,7 @@ class DHOHead(BaseHead):
 
         for name in ("temperature", "kd_weight_decay", "tol"):
             check_param_float(getattr(self, name), name, owner, low_open=True)
+        check_param_float(self.pool_prototypes, "pool_prototypes", owner, 0.0, 1.0, high_open=False)
         check_param_float(self.alpha_step, "alpha_step", owner, 0.0, 1.0, low_open=True, high_open=False)
         check_param_int(self.n_folds, "n_folds", owner, low=2)
         check_param_int(self.max_iter, "max_iter", owner)
@@ -231,6 +253,9 @@ class DHOHead(BaseHead):
         P = teacher_probabilities(teacher, teacher_proba, X_all, all_classes)
         mean = X_all.mean(axis=0)
         scale = 1.0 / max(float(np.sqrt(np.mean(np.sum((X_all - mean) ** 2, axis=1)))), 1e-12)
+        self.teacher_adapted_ = False
+        if P is not None and isinstance(teacher, ZeroShotHead) and X_u.shape[0] > 0:
+            P = self._adapt_teacher(teacher, X_all, P, all_classes, codes, X.shape[0])
         self.propagation_ = 0.0
         if P is not None and X_all.shape[0] > int(self.n_neighbors) + 1 and max(strengths) > 0:
             S = self._affinity(X_all)
@@ -278,6 +303,23 @@ class DHOHead(BaseHead):
         self.seen_classes_ = seen
         self.n_iter_ = np.array([it_ce, it_kd], dtype=np.int64)
         return self
+
+    def _adapt_teacher(
+        self, teacher: ZeroShotHead, X_all: np.ndarray, P: np.ndarray, classes: np.ndarray,
+        codes: np.ndarray, n_labelled: int,
+    ) -> np.ndarray:
+        """The teacher moved toward the pool, unless the labelled rows clearly prefer it as given."""
+        weight = float(self.pool_prototypes)
+        if weight <= 0:
+            return P
+        pos = {c: i for i, c in enumerate(np.asarray(teacher.classes_).tolist())}
+        W = np.asarray(teacher.coef_, dtype=np.float64)[[pos[c] for c in classes.tolist()]]
+        moved = prototype_probabilities(X_all, pool_prototypes(X_all, P, W, weight), teacher.scale)
+        hit_moved = moved[:n_labelled].argmax(axis=1) == codes
+        if clears_noise(P[:n_labelled].argmax(axis=1) == codes, hit_moved):
+            return P
+        self.teacher_adapted_ = True
+        return moved
 
     def _previous(
         self, which: str, classes: np.ndarray, mean: np.ndarray, scale: float

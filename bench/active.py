@@ -52,30 +52,41 @@ def load(name: str) -> dict[str, Any]:
 
 
 def ce_only(X: np.ndarray, y: np.ndarray, seed: int) -> Any:
-    """DHO's CE head alone, on the labels alone: same solver, same decay grid, chosen by CV."""
+    """DHO's CE head alone, on the labels alone: same solver, same decay grid, chosen by CV.
+
+    As in DHOHead, a choice at the weakest decay of the grid goes on one decade lower, up to
+    ``extend_decays`` times, so both heads search the same way.
+    """
     import torch
 
     from headwise.heads import DHOHead
     from headwise.heads._soft_linear import cv_folds, fit_soft_linear
 
-    grid = DHOHead().ce_weight_decays
+    lams = sorted(DHOHead().ce_weight_decays, reverse=True)  # strongest penalty first
+    extend = DHOHead().extend_decays
     classes, codes = np.unique(y, return_inverse=True)
     mean = X.mean(axis=0)
     scale = 1.0 / np.sqrt(np.mean(np.sum((X - mean) ** 2, axis=1)))
     Z, Y = (X - mean) * scale, np.eye(classes.size)[codes]
     opts = {"temperature": 1.0, "max_iter": 500, "tol": 1e-6, "device": torch.device("cpu")}
     fold = cv_folds(codes, 5, np.random.default_rng(seed))
-    lam = grid[-1]
+    lam = lams[0]
     if fold is not None:
-        hits = np.zeros(len(grid), dtype=np.int64)
-        for f in range(int(fold.max()) + 1):
-            tr, va = fold != f, fold == f
-            path = None  # strongest penalty first, warm-started, as DHOHead does
-            for j in range(len(grid) - 1, -1, -1):
-                W, b, _ = fit_soft_linear(Z[tr], Y[tr], weight_decay=grid[j], start=path, **opts)
-                path = (W, b)
-                hits[j] += int(np.sum((Z[va] @ W + b).argmax(axis=1) == codes[va]))
-        lam = grid[int(np.argmax(hits))]
+        hits: list[int] = []
+        ends: dict[int, Any] = {}  # each fold's path, warm-started from its last fit
+        for step in range(extend + 1):
+            for j in range(len(hits), len(lams)):
+                hits.append(0)
+                for f in range(int(fold.max()) + 1):
+                    tr, va = fold != f, fold == f
+                    W, b, _ = fit_soft_linear(Z[tr], Y[tr], weight_decay=lams[j], start=ends.get(f), **opts)
+                    ends[f] = (W, b)
+                    hits[j] += int(np.sum((Z[va] @ W + b).argmax(axis=1) == codes[va]))
+            best = len(hits) - 1 - int(np.argmax(hits[::-1]))  # ties: the weaker penalty
+            if best < len(lams) - 1 or step == extend:
+                break
+            lams.append(lams[-1] / 10.0)
+        lam = lams[best]
     W, b, _ = fit_soft_linear(Z, Y, weight_decay=lam, **opts)
     return lambda Xq: classes[(((Xq - mean) * scale) @ W + b).argmax(axis=1)]
 

@@ -85,3 +85,20 @@ def test_param_grid_rejects_empty_and_out_of_range_values():
             param_grid(bad, "betas", "DHOHead", 0.0, np.inf, True)
     with pytest.raises(InputError, match="ce_prior"):
         DHOHead(ce_prior="teacher").fit(np.eye(2), [0, 1])
+
+
+def test_a_choice_at_the_grids_weakest_decay_goes_on_lower():
+    X, y = toy_blobs(n_per_class=12, n_features=6, n_classes=3, seed=1)
+    kd = _wrong_teacher(X, y, 3)  # every decay pulls toward a wrong head: the weakest wins
+    cands = ce_candidates(np.array([10.0, 1.0]), "kd", y, True)
+    kw = dict(alphas=np.linspace(0, 1, 21), betas=np.array([1.0]), seen=np.ones(3, dtype=bool),
+              n_folds=3, shrink=True, opts=_opts())  # fmt: skip
+    edge = choose_ce_mixture(X, y, kd, cands, rng=np.random.default_rng(0), **kw)
+    assert edge.weight_decay == 1.0  # the grid's edge
+    on = choose_ce_mixture(X, y, kd, cands, rng=np.random.default_rng(0), extend=2, **kw)
+    assert on.weight_decay in (0.1, 0.01) and on.cv_accuracy > edge.cv_accuracy + 0.3
+    # a right teacher: the KD head alone is kept, so nothing is extended
+    W, b = kd
+    right = (np.roll(W, -1, axis=1), b)
+    kept = choose_ce_mixture(X, y, right, cands, rng=np.random.default_rng(0), extend=2, **kw)
+    assert kept.alpha == 0.0 and kept.weight_decay == 10.0

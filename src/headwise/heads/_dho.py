@@ -97,6 +97,9 @@ class DHOHead(BaseHead):
     ce_prior : {"auto", "kd", "zero"}, default="auto"
         Centre of the CE head's penalty: the KD head's weights and bias (with a teacher), zero,
         or either, chosen by cross-validation.
+    extend_decays : int >= 0, default=2
+        When the cross-validation picks the weakest ``λ`` of ``ce_weight_decays`` (a search
+        stopped at its edge), it goes on one decade lower, up to this many times.
     pool_prototypes : float in [0, 1], default=0.5
         Weight of the pool centroid in a :class:`ZeroShotHead` teacher's class vectors
         (0: the teacher as given). Ignored for other teachers and without unlabelled rows.
@@ -162,6 +165,7 @@ class DHOHead(BaseHead):
         ce_weight_decays: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0, 10.0),
         kd_weight_decay: float = 1e-5,
         ce_prior: str = "auto",
+        extend_decays: int = 2,
         pool_prototypes: float = 0.5,
         propagation: Sequence[float] = (0.0, 0.5, 0.8, 0.9),
         n_neighbors: int = 10,
@@ -178,6 +182,7 @@ class DHOHead(BaseHead):
         self.ce_weight_decays = ce_weight_decays
         self.kd_weight_decay = kd_weight_decay
         self.ce_prior = ce_prior
+        self.extend_decays = extend_decays
         self.pool_prototypes = pool_prototypes
         self.propagation = propagation
         self.n_neighbors = n_neighbors
@@ -202,6 +207,7 @@ class DHOHead(BaseHead):
         check_param_float(self.pool_prototypes, "pool_prototypes", owner, 0.0, 1.0, high_open=False)
         check_param_float(self.alpha_step, "alpha_step", owner, 0.0, 1.0, low_open=True, high_open=False)
         check_param_int(self.n_folds, "n_folds", owner, low=2)
+        check_param_int(self.extend_decays, "extend_decays", owner, low=0)
         check_param_int(self.max_iter, "max_iter", owner)
         check_param_int(self.n_neighbors, "n_neighbors", owner)
         check_param_choice(self.ce_prior, "ce_prior", owner, ("auto", "kd", "zero"))
@@ -286,6 +292,7 @@ class DHOHead(BaseHead):
         choice = choose_ce_mixture(
             Z, codes, (W_kd, b_kd), candidates, alphas=alphas, betas=betas, seen=seen,
             n_folds=int(self.n_folds), rng=rng, shrink=Q is not None, opts=opts,
+            extend=int(self.extend_decays),
         )  # fmt: skip
         W_ce, b_ce, it_ce = fit_soft_linear(
             Z, onehot, temperature=1.0, weight_decay=choice.weight_decay,

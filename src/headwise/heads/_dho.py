@@ -12,7 +12,7 @@ from .._validation import check_param_choice, check_param_float, check_param_int
 from ..exceptions import InputError
 from ._base import BaseHead
 from ._dho_select import ce_candidates, choose_ce_mixture, param_grid
-from ._propagate import choose_propagation, clears_noise, pool_affinity
+from ._propagate import choose_propagation, pool_affinity
 from ._registry import register_head
 from ._soft_linear import (
     fit_soft_linear,
@@ -21,12 +21,7 @@ from ._soft_linear import (
     tempered_targets,
     torch_module,
 )
-from ._teacher import (
-    known_classes,
-    pool_prototypes,
-    prototype_probabilities,
-    teacher_probabilities,
-)
+from ._teacher import known_classes, moved_teacher, teacher_probabilities
 from ._zeroshot import ZeroShotHead
 
 __all__ = ["DHOHead"]
@@ -72,7 +67,8 @@ class DHOHead(BaseHead):
       still pulled toward the teacher. A class with no labelled row at all gets its probability
       from the KD head alone, the CE head only splitting the mass the KD head gives the
       labelled classes (see :func:`ce_log_proba`).
-    * **centre, λ, α and β**: the centre, ``λ`` (in ``ce_weight_decays``), ``α`` (on the
+    * **centre, λ, α and β**: the centre, ``λ`` (in ``ce_weight_decays``, going on a decade
+      lower, up to ``extend_decays`` times, while the weakest is chosen), ``α`` (on the
       ``alpha_step`` grid) and ``β`` (in ``betas``) are chosen together by stratified
       cross-validation over the labelled rows (``n_folds`` folds; best held-out accuracy, ties:
       lower log-loss; see :mod:`~headwise.heads._dho_select`), shrunk toward the KD head alone:
@@ -261,7 +257,10 @@ class DHOHead(BaseHead):
         scale = 1.0 / max(float(np.sqrt(np.mean(np.sum((X_all - mean) ** 2, axis=1)))), 1e-12)
         self.teacher_adapted_ = False
         if P is not None and isinstance(teacher, ZeroShotHead) and X_u.shape[0] > 0:
-            P = self._adapt_teacher(teacher, X_all, P, all_classes, codes, X.shape[0])
+            W = np.asarray(teacher.coef_, dtype=np.float64)[_columns(teacher.classes_, all_classes)]
+            P, self.teacher_adapted_ = moved_teacher(
+                X_all, P, W, float(teacher.scale), float(self.pool_prototypes), codes
+            )
         self.propagation_ = 0.0
         if P is not None and X_all.shape[0] > int(self.n_neighbors) + 1 and max(strengths) > 0:
             S = self._affinity(X_all)
@@ -311,23 +310,6 @@ class DHOHead(BaseHead):
         self.n_iter_ = np.array([it_ce, it_kd], dtype=np.int64)
         return self
 
-    def _adapt_teacher(
-        self, teacher: ZeroShotHead, X_all: np.ndarray, P: np.ndarray, classes: np.ndarray,
-        codes: np.ndarray, n_labelled: int,
-    ) -> np.ndarray:
-        """The teacher moved toward the pool, unless the labelled rows clearly prefer it as given."""
-        weight = float(self.pool_prototypes)
-        if weight <= 0:
-            return P
-        pos = {c: i for i, c in enumerate(np.asarray(teacher.classes_).tolist())}
-        W = np.asarray(teacher.coef_, dtype=np.float64)[[pos[c] for c in classes.tolist()]]
-        moved = prototype_probabilities(X_all, pool_prototypes(X_all, P, W, weight), teacher.scale)
-        hit_moved = moved[:n_labelled].argmax(axis=1) == codes
-        if clears_noise(P[:n_labelled].argmax(axis=1) == codes, hit_moved):
-            return P
-        self.teacher_adapted_ = True
-        return moved
-
     def _previous(
         self, which: str, classes: np.ndarray, mean: np.ndarray, scale: float
     ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -372,3 +354,9 @@ class DHOHead(BaseHead):
     def head_logits(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """The CE head's and the KD head's own logits, each ``(n, n_classes)``."""
         return self._head_logits(self._validate_predict(X))
+
+
+def _columns(have: np.ndarray, want: np.ndarray) -> list[int]:
+    """Positions in ``have`` of each label of ``want`` (every one is there)."""
+    pos = {c: i for i, c in enumerate(np.asarray(have).tolist())}
+    return [pos[c] for c in want.tolist()]

@@ -8,10 +8,12 @@ import numpy as np
 from scipy.special import softmax
 
 from ..exceptions import InputError
+from ._propagate import clears_noise
 from ._soft_linear import tempered_targets
 
 __all__ = [
     "known_classes",
+    "moved_teacher",
     "pool_prototypes",
     "prototype_probabilities",
     "teacher_probabilities",
@@ -131,6 +133,33 @@ def prototype_probabilities(X: np.ndarray, prototypes: np.ndarray, scale: float)
     [[0.75, 0.25]]
     """
     return softmax(float(scale) * (_unit_rows(np.asarray(X, dtype=np.float64)) @ prototypes.T), axis=1)
+
+
+def moved_teacher(
+    X_all: np.ndarray, P: np.ndarray, prototypes: np.ndarray, scale: float, weight: float,
+    codes: np.ndarray,
+) -> tuple[np.ndarray, bool]:
+    """A prototype teacher moved toward the pool, unless its first rows' labels prefer it as is.
+
+    ``X_all``'s first ``codes.size`` rows are labelled (class codes ``codes``); ``P`` is the
+    teacher ``softmax(scale · cos(x, prototypes))`` on every row. Returns the probabilities
+    under :func:`pool_prototypes` at ``weight`` and True, or ``P`` and False when ``weight`` is
+    0 or the teacher as given is right on more labelled rows by more than one standard error of
+    the paired difference (McNemar; see :func:`~headwise.heads._propagate.clears_noise`).
+
+    >>> X = np.array([[1.0, 0.2], [1.0, -0.2], [0.2, 1.0], [-0.2, 1.0]])
+    >>> W = np.array([[0.8, 0.6], [0.6, 0.8]])
+    >>> P = prototype_probabilities(X, W, 5.0)
+    >>> moved_teacher(X, P, W, 5.0, 0.5, np.array([0, 1]))[1]
+    True
+    """
+    if weight <= 0:
+        return P, False
+    moved = prototype_probabilities(X_all, pool_prototypes(X_all, P, prototypes, weight), scale)
+    n = codes.size
+    if clears_noise(P[:n].argmax(axis=1) == codes, moved[:n].argmax(axis=1) == codes):
+        return P, False
+    return moved, True
 
 
 def _unit_rows(A: np.ndarray) -> np.ndarray:

@@ -102,3 +102,20 @@ def test_a_choice_at_the_grids_weakest_decay_goes_on_lower():
     right = (np.roll(W, -1, axis=1), b)
     kept = choose_ce_mixture(X, y, right, cands, rng=np.random.default_rng(0), extend=2, **kw)
     assert kept.alpha == 0.0 and kept.weight_decay == 10.0
+
+
+def test_dho_extends_a_searched_grid_but_keeps_a_single_decay_fixed():
+    X, y = toy_blobs(n_per_class=12, n_features=6, n_classes=3, seed=1)
+    W, b = _wrong_teacher(X, y, 3)
+    from scipy.special import softmax
+
+    P = softmax(X @ W + b, axis=1)
+    kw = {"X_unlabeled": X, "teacher_proba": np.r_[P, P]}
+    fixed = DHOHead(ce_weight_decays=(0.1,), ce_prior="kd", propagation=(0.0,)).fit(X, y, **kw)
+    searched = DHOHead(ce_weight_decays=(1.0, 0.1), ce_prior="kd", propagation=(0.0,)).fit(X, y, **kw)
+    assert fixed.ce_weight_decay_ == 0.1 and searched.ce_weight_decay_ in (0.01, 0.001)
+    assert searched.cv_accuracy_ > fixed.cv_accuracy_
+    off = DHOHead(ce_weight_decays=(1.0, 0.1), ce_prior="kd", propagation=(0.0,), extend_decays=0)
+    assert off.fit(X, y, **kw).ce_weight_decay_ == 0.1
+    with pytest.raises(InputError, match="extend_decays"):
+        DHOHead(extend_decays=-1).fit(X, y)

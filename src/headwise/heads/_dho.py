@@ -95,7 +95,8 @@ class DHOHead(BaseHead):
         or either, chosen by cross-validation.
     extend_decays : int >= 0, default=2
         When the cross-validation picks the weakest ``λ`` of ``ce_weight_decays`` (a search
-        stopped at its edge), it goes on one decade lower, up to this many times.
+        stopped at its edge), it goes on one decade lower, up to this many times. A grid of
+        one ``λ`` is a fixed choice and is not extended.
     pool_prototypes : float in [0, 1], default=0.5
         Weight of the pool centroid in a :class:`ZeroShotHead` teacher's class vectors
         (0: the teacher as given). Ignored for other teachers and without unlabelled rows.
@@ -291,7 +292,7 @@ class DHOHead(BaseHead):
         choice = choose_ce_mixture(
             Z, codes, (W_kd, b_kd), candidates, alphas=alphas, betas=betas, seen=seen,
             n_folds=int(self.n_folds), rng=rng, shrink=Q is not None, opts=opts,
-            extend=int(self.extend_decays),
+            extend=int(self.extend_decays) if decays.size > 1 else 0,  # one λ: fixed, not searched
         )  # fmt: skip
         W_ce, b_ce, it_ce = fit_soft_linear(
             Z, onehot, temperature=1.0, weight_decay=choice.weight_decay,

@@ -85,3 +85,37 @@ def test_param_grid_rejects_empty_and_out_of_range_values():
             param_grid(bad, "betas", "DHOHead", 0.0, np.inf, True)
     with pytest.raises(InputError, match="ce_prior"):
         DHOHead(ce_prior="teacher").fit(np.eye(2), [0, 1])
+
+
+def test_a_choice_at_the_grids_weakest_decay_goes_on_lower():
+    X, y = toy_blobs(n_per_class=12, n_features=6, n_classes=3, seed=1)
+    kd = _wrong_teacher(X, y, 3)  # every decay pulls toward a wrong head: the weakest wins
+    cands = ce_candidates(np.array([10.0, 1.0]), "kd", y, True)
+    kw = dict(alphas=np.linspace(0, 1, 21), betas=np.array([1.0]), seen=np.ones(3, dtype=bool),
+              n_folds=3, shrink=True, opts=_opts())  # fmt: skip
+    edge = choose_ce_mixture(X, y, kd, cands, rng=np.random.default_rng(0), **kw)
+    assert edge.weight_decay == 1.0  # the grid's edge
+    on = choose_ce_mixture(X, y, kd, cands, rng=np.random.default_rng(0), extend=2, **kw)
+    assert on.weight_decay in (0.1, 0.01) and on.cv_accuracy > edge.cv_accuracy + 0.3
+    # a right teacher: the KD head alone is kept, so nothing is extended
+    W, b = kd
+    right = (np.roll(W, -1, axis=1), b)
+    kept = choose_ce_mixture(X, y, right, cands, rng=np.random.default_rng(0), extend=2, **kw)
+    assert kept.alpha == 0.0 and kept.weight_decay == 10.0
+
+
+def test_dho_extends_a_searched_grid_but_keeps_a_single_decay_fixed():
+    X, y = toy_blobs(n_per_class=12, n_features=6, n_classes=3, seed=1)
+    W, b = _wrong_teacher(X, y, 3)
+    from scipy.special import softmax
+
+    P = softmax(X @ W + b, axis=1)
+    kw = {"X_unlabeled": X, "teacher_proba": np.r_[P, P]}
+    fixed = DHOHead(ce_weight_decays=(0.1,), ce_prior="kd", propagation=(0.0,)).fit(X, y, **kw)
+    searched = DHOHead(ce_weight_decays=(1.0, 0.1), ce_prior="kd", propagation=(0.0,)).fit(X, y, **kw)
+    assert fixed.ce_weight_decay_ == 0.1 and searched.ce_weight_decay_ in (0.01, 0.001)
+    assert searched.cv_accuracy_ > fixed.cv_accuracy_
+    off = DHOHead(ce_weight_decays=(1.0, 0.1), ce_prior="kd", propagation=(0.0,), extend_decays=0)
+    assert off.fit(X, y, **kw).ce_weight_decay_ == 0.1
+    with pytest.raises(InputError, match="extend_decays"):
+        DHOHead(extend_decays=-1).fit(X, y)

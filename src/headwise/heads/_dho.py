@@ -21,7 +21,8 @@ from ._soft_linear import (
     tempered_targets,
     torch_module,
 )
-from ._teacher import known_classes, teacher_probabilities
+from ._teacher import known_classes, moved_teacher, teacher_probabilities
+from ._zeroshot import ZeroShotHead
 
 __all__ = ["DHOHead"]
 
@@ -40,8 +41,16 @@ class DHOHead(BaseHead):
     mixes ``α softmax(z_ce) + (1 − α) softmax(z_kd / β)``; ``predict_proba`` returns that mixture
     and ``logits`` its logarithm.
 
-    Three choices make few labels count, each made on the labelled rows only:
+    Four choices make few labels count, each checked on the labelled rows only:
 
+    * **A prototype teacher moved toward the pool.** When the teacher is a
+      :class:`ZeroShotHead` (a class vector per name, ``softmax(scale · cos)``) and there is a
+      pool, each class vector is replaced by the unit mean of itself and the centroid of the
+      pool rows the teacher gives that class (weighted by its probabilities; ``pool_prototypes``
+      is the centroid's weight, see :func:`~headwise.heads._teacher.pool_prototypes`): one
+      soft k-means step that keeps the names as a prior, using only what DHO already holds.
+      The teacher as given replaces it only when it is right on more labelled rows by more
+      than one standard error of the paired difference (McNemar), the bar below.
     * **The teacher, smoothed over the pool.** With a teacher and a pool, the teacher's
       probabilities are propagated over the pool's cosine kNN graph (``n_neighbors``; see
       :mod:`~headwise.heads._propagate`) at the strength in ``propagation`` whose result is right
@@ -58,7 +67,8 @@ class DHOHead(BaseHead):
       still pulled toward the teacher. A class with no labelled row at all gets its probability
       from the KD head alone, the CE head only splitting the mass the KD head gives the
       labelled classes (see :func:`ce_log_proba`).
-    * **centre, λ, α and β**: the centre, ``λ`` (in ``ce_weight_decays``), ``α`` (on the
+    * **centre, λ, α and β**: the centre, ``λ`` (in ``ce_weight_decays``, going on a decade
+      lower, up to ``extend_decays`` times, while the weakest is chosen), ``α`` (on the
       ``alpha_step`` grid) and ``β`` (in ``betas``) are chosen together by stratified
       cross-validation over the labelled rows (``n_folds`` folds; best held-out accuracy, ties:
       lower log-loss; see :mod:`~headwise.heads._dho_select`), shrunk toward the KD head alone:
@@ -83,6 +93,13 @@ class DHOHead(BaseHead):
     ce_prior : {"auto", "kd", "zero"}, default="auto"
         Centre of the CE head's penalty: the KD head's weights and bias (with a teacher), zero,
         or either, chosen by cross-validation.
+    extend_decays : int >= 0, default=2
+        When the cross-validation picks the weakest ``λ`` of ``ce_weight_decays`` (a search
+        stopped at its edge), it goes on one decade lower, up to this many times. A grid of
+        one ``λ`` is a fixed choice and is not extended.
+    pool_prototypes : float in [0, 1], default=0.5
+        Weight of the pool centroid in a :class:`ZeroShotHead` teacher's class vectors
+        (0: the teacher as given). Ignored for other teachers and without unlabelled rows.
     propagation : sequence of float in [0, 1), default=(0, 0.5, 0.8, 0.9)
         Candidate label-propagation strengths for the teacher; ``(0,)`` turns smoothing off.
     n_neighbors : int >= 1, default=10
@@ -113,6 +130,8 @@ class DHOHead(BaseHead):
         The chosen mixture weight, KD-logit temperature and CE weight decay.
     ce_anchored_ : bool
         True when the chosen CE head's penalty is centred on the KD head, False on zero.
+    teacher_adapted_ : bool
+        True when the KD head distils the teacher moved toward the pool (``pool_prototypes``).
     propagation_ : float
         The chosen propagation strength (0: the teacher as given).
     cv_accuracy_ : float
@@ -143,6 +162,8 @@ class DHOHead(BaseHead):
         ce_weight_decays: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0, 10.0),
         kd_weight_decay: float = 1e-5,
         ce_prior: str = "auto",
+        extend_decays: int = 2,
+        pool_prototypes: float = 0.5,
         propagation: Sequence[float] = (0.0, 0.5, 0.8, 0.9),
         n_neighbors: int = 10,
         alpha_step: float = 0.05,
@@ -158,6 +179,8 @@ class DHOHead(BaseHead):
         self.ce_weight_decays = ce_weight_decays
         self.kd_weight_decay = kd_weight_decay
         self.ce_prior = ce_prior
+        self.extend_decays = extend_decays
+        self.pool_prototypes = pool_prototypes
         self.propagation = propagation
         self.n_neighbors = n_neighbors
         self.alpha_step = alpha_step
@@ -178,8 +201,10 @@ class DHOHead(BaseHead):
 
         for name in ("temperature", "kd_weight_decay", "tol"):
             check_param_float(getattr(self, name), name, owner, low_open=True)
+        check_param_float(self.pool_prototypes, "pool_prototypes", owner, 0.0, 1.0, high_open=False)
         check_param_float(self.alpha_step, "alpha_step", owner, 0.0, 1.0, low_open=True, high_open=False)
         check_param_int(self.n_folds, "n_folds", owner, low=2)
+        check_param_int(self.extend_decays, "extend_decays", owner, low=0)
         check_param_int(self.max_iter, "max_iter", owner)
         check_param_int(self.n_neighbors, "n_neighbors", owner)
         check_param_choice(self.ce_prior, "ce_prior", owner, ("auto", "kd", "zero"))
@@ -231,6 +256,12 @@ class DHOHead(BaseHead):
         P = teacher_probabilities(teacher, teacher_proba, X_all, all_classes)
         mean = X_all.mean(axis=0)
         scale = 1.0 / max(float(np.sqrt(np.mean(np.sum((X_all - mean) ** 2, axis=1)))), 1e-12)
+        self.teacher_adapted_ = False
+        if P is not None and isinstance(teacher, ZeroShotHead) and X_u.shape[0] > 0:
+            W = np.asarray(teacher.coef_, dtype=np.float64)[_columns(teacher.classes_, all_classes)]
+            P, self.teacher_adapted_ = moved_teacher(
+                X_all, P, W, float(teacher.scale), float(self.pool_prototypes), codes
+            )
         self.propagation_ = 0.0
         if P is not None and X_all.shape[0] > int(self.n_neighbors) + 1 and max(strengths) > 0:
             S = self._affinity(X_all)
@@ -261,6 +292,7 @@ class DHOHead(BaseHead):
         choice = choose_ce_mixture(
             Z, codes, (W_kd, b_kd), candidates, alphas=alphas, betas=betas, seen=seen,
             n_folds=int(self.n_folds), rng=rng, shrink=Q is not None, opts=opts,
+            extend=int(self.extend_decays) if decays.size > 1 else 0,  # one λ: fixed, not searched
         )  # fmt: skip
         W_ce, b_ce, it_ce = fit_soft_linear(
             Z, onehot, temperature=1.0, weight_decay=choice.weight_decay,
@@ -323,3 +355,9 @@ class DHOHead(BaseHead):
     def head_logits(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """The CE head's and the KD head's own logits, each ``(n, n_classes)``."""
         return self._head_logits(self._validate_predict(X))
+
+
+def _columns(have: np.ndarray, want: np.ndarray) -> list[int]:
+    """Positions in ``have`` of each label of ``want`` (every one is there)."""
+    pos = {c: i for i, c in enumerate(np.asarray(have).tolist())}
+    return [pos[c] for c in want.tolist()]

@@ -75,6 +75,37 @@ def test_dho_learns_from_the_teacher_and_the_queried_labels():
         assert c.mean[-1] >= c.mean[0] - 0.05
 
 
+def test_a_zero_shot_teacher_reaches_dho_as_a_head(monkeypatch):
+    """With a zero-shot teacher, each round's DHO fit gets the head itself, so it can move the
+    class vectors toward the pool; any other teacher goes as its pool probabilities."""
+    import numpy as np
+
+    from headwise.heads import ZeroShotHead
+
+    Xtr, ytr, Xte, yte = blobs(scale=1.0, n_train=40, seed=3)
+    classes = np.unique(ytr)
+    zs = ZeroShotHead(scale=10.0)
+    means = np.array([Xtr[ytr == c].mean(0) for c in classes])
+    zs.classes_, zs.n_features_in_ = classes, Xtr.shape[1]
+    zs.coef_ = means / np.linalg.norm(means, axis=1, keepdims=True)
+    seen = []
+    fit = DHOHead.fit
+
+    def spy(self, X, y, **kw):
+        seen.append(("teacher" in kw and kw["teacher"] is zs, "teacher_proba" in kw))
+        return fit(self, X, y, **kw)
+
+    monkeypatch.setattr(DHOHead, "fit", spy)
+    active_eval(DHOHead(), Xtr, ytr, Xte, yte, strategies=["random"], start=1, rounds=2,
+                budget=4, seeds=1, teacher=zs)
+    assert seen and all(head and not proba for head, proba in seen[1:])  # [0]: the warm template
+    seen.clear()
+    logistic = LogisticHead(C=0.01).fit(Xtr[::20], ytr[::20])
+    active_eval(DHOHead(), Xtr, ytr, Xte, yte, strategies=["random"], start=1, rounds=2,
+                budget=4, seeds=1, teacher=logistic)
+    assert seen and all(proba and not head for head, proba in seen)
+
+
 def test_more_labels_help_on_average():
     Xtr, ytr, Xte, yte = blobs(scale=0.8, n_train=50, n_test=50, seed=1)
     r = active_eval(LogisticHead(C=1.0), Xtr, ytr, Xte, yte, strategies=["random"], start=1,

@@ -22,7 +22,7 @@ from sklearn.base import clone
 
 from ..active import STRATEGIES, select_batch
 from ..exceptions import InputError
-from ..heads import DHOHead
+from ..heads import DHOHead, ZeroShotHead
 from ._active_results import ActiveCurve, ActiveResult, area_under_curve
 from ._common import accuracy, check_seeds, check_split, resolve_heads
 from ._results import RunRecord, Summary, data_hash, head_params
@@ -46,9 +46,12 @@ class _Learner:
     """The head of one (strategy, seed) run, updated round by round."""
 
     def __init__(self, head: Any, X: np.ndarray, y: np.ndarray, classes: np.ndarray,
-                 teacher_P: np.ndarray | None, warm: Any = None) -> None:  # fmt: skip
+                 teacher_P: np.ndarray | None, warm: Any = None, teacher: Any = None) -> None:  # fmt: skip
         self.head = copy.deepcopy(warm) if warm is not None else clone(head)
         self.X, self.y, self.classes, self.teacher_P = X, y, classes, teacher_P
+        # A zero-shot teacher goes to DHO as a head, so that DHO can move its class vectors
+        # toward the pool (``pool_prototypes``); any other teacher as its pool probabilities.
+        self.zero_shot = teacher if isinstance(teacher, ZeroShotHead) else None
         self.is_dho = isinstance(self.head, DHOHead)
         if self.is_dho:
             self.head.set_params(warm_start=True)
@@ -61,8 +64,8 @@ class _Learner:
         if self.is_dho:
             unl = np.setdiff1d(np.arange(self.y.size), lab)
             tp = None if self.teacher_P is None else self.teacher_P[np.r_[lab, unl]]
-            self.head.fit(self.X[lab], y_lab, X_unlabeled=self.X[unl], teacher_proba=tp,
-                          classes=self.classes)  # fmt: skip
+            given = {"teacher": self.zero_shot} if self.zero_shot is not None else {"teacher_proba": tp}
+            self.head.fit(self.X[lab], y_lab, X_unlabeled=self.X[unl], classes=self.classes, **given)
             self.fitted = True
             self.refits["fit"] += 1
             return
@@ -126,7 +129,7 @@ def _one_run(
     Xte: np.ndarray, yte: np.ndarray, classes: np.ndarray, teacher_P: np.ndarray | None,
     start: int, rounds: int, budget: int, warm: Any = None,
 ) -> tuple[list[int], list[float], dict[str, int]]:  # fmt: skip
-    learner = _Learner(head, Xtr, ytr, classes, teacher_P, warm)
+    learner = _Learner(head, Xtr, ytr, classes, teacher_P, warm, teacher)
     codes = np.searchsorted(classes, ytr)
     lab = sample_per_class(ytr, start, seed) if start > 0 else np.empty(0, dtype=np.int64)
     if lab.size:

@@ -279,6 +279,7 @@ def softmax_terms(
 
 
 _BLOCK_ENTRIES = 1 << 23  # logits held at once by SoftmaxProblem (32 MiB in float32)
+_EIGEN_ROWS_PER_CLASS = 16  # rows per class up to which solves run on eigen-rotated rows
 _MEMO = 4  # evaluations remembered per problem (the C path warm-starts from earlier solutions)
 
 
@@ -321,7 +322,9 @@ class SoftmaxProblem:
         return other
 
     def _metric_times(self, V: np.ndarray) -> np.ndarray:
-        return V if self.metric is None else self.metric @ V
+        if self.metric is None:
+            return V
+        return V * self.metric[:, None] if self.metric.ndim == 1 else self.metric @ V
 
     def logits(self, theta: np.ndarray) -> np.ndarray:
         V, c = self.split(theta)
@@ -384,6 +387,8 @@ class SoftmaxProblem:
         they can cost more than the objective itself (ten times more on a busy machine), so
         they run on one thread while the objective's matrix products keep BLAS's thread count.
         """
+        if self._few_rows():
+            return self._solve_on_eigen_rows(theta0, C, max_iter, tol)
         pools = _threadpools()
         n_threads = max(
             [info["num_threads"] for info in pools.select(user_api="blas").info()] or [1]
@@ -411,6 +416,63 @@ class SoftmaxProblem:
             res = minimize(fun, x0, jac=True, method="L-BFGS-B", options=options)
         return weights(res.x), int(res.nit)
 
+    def _few_rows(self) -> bool:
+        """Whether rows are few enough to map once into the penalty's eigenbasis.
+
+        The weight route costs up to six ``(d, d) @ (d, K)`` products per evaluation (basis,
+        metric, preconditioner and their transposes); the eigen-rows route costs one ``n × d²``
+        transform per problem and none per evaluation. With ``n ≤ 16 K`` rows the transform
+        is worth about three evaluations of the weight route, and a solve takes ten or more.
+        """
+        two_d = self.metric is None or self.metric.ndim == 2
+        return (type(self) is SoftmaxProblem and two_d
+                and (self.basis is not None or self.metric is not None)
+                and self.Z.shape[0] <= _EIGEN_ROWS_PER_CLASS * self.K)
+
+    def _eigen(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Eigenvalues ``m`` (clipped at 0) and eigenvectors ``Q`` of the metric (``Q=None``:
+        the identity metric), computed once per metric."""
+        if self.metric is None:
+            return np.ones(self.Z.shape[1]), None
+        eig = self.__dict__.get("_metric_eig")
+        if eig is None or eig[0] is not self.metric:
+            with _one_blas_thread():
+                m, Q = linalg.eigh(self.metric, check_finite=False)
+            eig = self._metric_eig = (self.metric, np.maximum(m, 0.0), Q)
+        return eig[1], eig[2]
+
+    def _solve_on_eigen_rows(
+        self, theta0: np.ndarray, C: float, max_iter: int, tol: float
+    ) -> tuple[np.ndarray, int]:
+        """:meth:`solve` for few rows: the same L-BFGS in rotated coordinates.
+
+        With ``M = Q diag(m) Qᵀ`` and the preconditioner ``R = Q diag(r) Qᵀ``, L-BFGS on
+        ``u' = Qᵀ u`` (``V = Q diag(r) u'``) is L-BFGS on ``u`` turned by the orthogonal ``Q``
+        (which it is invariant to), on the rows ``Y = Z B Q diag(r)`` with the diagonal
+        penalty ``r² m``: no ``(d, d)`` product per evaluation.
+        """
+        m, Q = self._eigen()
+        rows = self.__dict__.get("_eigen_rows")
+        if rows is None or rows[0] is not self.metric:
+            A = self.basis if Q is None else Q if self.basis is None else self.basis @ Q
+            Y = self.Z if A is None else self.Z @ A.astype(self.Z.dtype)
+            rows = self._eigen_rows = (self.metric, Y)
+        Y = rows[1]
+        r = np.ones_like(m)
+        if self.metric is not None:
+            a, lam = 1.0 / max(self.K, 2), 1.0 / (C * self.s_sum)
+            r = np.sqrt((a + lam) / (a + lam * m))
+        inner = SoftmaxProblem(Y * r.astype(Y.dtype) if self.metric is not None else Y,
+                               self.codes, self.K, self.s)
+        inner.metric = r * r * m if self.metric is not None else None
+        dK = self.n_features * self.K
+        V0 = theta0[:dK].reshape(-1, self.K)
+        U0 = (V0 if Q is None else Q.T @ V0) / r[:, None]
+        theta_u, nit = inner.solve(np.concatenate([U0.ravel(), theta0[dK:]]), C, max_iter, tol)
+        U = theta_u[:dK].reshape(-1, self.K) * r[:, None]
+        V = U if Q is None else Q @ U
+        return np.concatenate([V.ravel(), theta_u[dK:]]), nit
+
     def _preconditioner(self, C: float) -> tuple[np.ndarray, np.ndarray] | None:
         """``R`` and ``R⁻¹`` for the change of variables ``V = R u`` L-BFGS runs on (None: none
         needed).
@@ -421,14 +483,10 @@ class SoftmaxProblem:
         with ``λ = 1 / (C Σs)`` makes it ``≈ (a + λ) I``; ``R = I`` when ``M = I``. It only
         multiplies the (d, K) weights: a pass over the rows costs the same.
         """
-        if self.metric is None:
+        if self.metric is None or self.metric.ndim == 1:  # diagonal: already preconditioned
             return None
-        eig = self.__dict__.get("_metric_eig")
-        if eig is None or eig[0] is not self.metric:
-            with _one_blas_thread():
-                m, Q = linalg.eigh(self.metric, check_finite=False)
-            eig = self._metric_eig = (self.metric, np.maximum(m, 0.0), Q)
-        _, m, Q = eig
+        m, Q = self._eigen()
+        assert Q is not None
         a, lam = 1.0 / max(self.K, 2), 1.0 / (C * self.s_sum)
         r = np.sqrt((a + lam) / (a + lam * m))
         return np.asarray((Q * r) @ Q.T), np.asarray((Q / r) @ Q.T)

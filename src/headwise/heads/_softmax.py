@@ -4,7 +4,10 @@ The problem solved for each ``C`` is ``min_{V,c} Σ_i s_i CE(z_i V + c, y_i) + V
 preprocessed rows ``z = (x - shift) @ T`` (``M = I``, or another geometry's penalty expressed on
 these coordinates). A whitening ``T`` is not applied to the rows: the problem keeps the centred
 rows and multiplies the (d, K) weights by ``T`` instead. L-BFGS runs on ``V = R u`` with a
-preconditioner ``R`` that makes the penalised Hessian about isotropic. Big matrix products run in
+preconditioner ``R`` that makes the penalised Hessian about isotropic. With few rows (at most 16
+per class, e.g. few-shot), where those ``(d, d)`` products on the weights would cost as much as
+the rows, the rows are instead turned once into the penalty's eigenbasis and the same L-BFGS
+runs there with a diagonal penalty (:meth:`SoftmaxProblem.solve`). Big matrix products run in
 the dtype of the rows (float32 for float32 embeddings); objective, gradient and everything handed
 to scipy are float64.
 """

@@ -450,3 +450,72 @@ def test_banking77_at_least_sklearn_default(shared_data):
     )
     assert acc_ours >= acc_sklearn
     assert acc_ours > 0.8
+
+
+# ---------------------------------------------------------------- few rows: eigen-rotated rows
+def _few_rows(k=5, per_class=8, d=30, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(k), per_class)
+    X = rng.normal(size=(k, d))[y] + rng.normal(size=(y.size, d)) * np.linspace(0.2, 3.0, d)
+    return X + 1.0, y
+
+
+def test_few_rows_isotropic_penalty_is_sklearn_penalty_scaled():
+    # 8 rows per class: the solve runs on rows rotated into the penalty's eigenbasis
+    X, y = _few_rows()
+    head = LogisticHead(C=0.05, preprocess="isotropic", tol=1e-9, max_iter=5000).fit(X, y)
+    s2 = np.mean(np.var(X - X.mean(0), axis=0))
+    oracle = LogisticRegression(C=0.05 / s2, max_iter=5000, tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(head.predict_proba(X), oracle.predict_proba(X), atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["isotropic", "whiten"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_eigen_rows_solve_is_the_weight_route_solve(monkeypatch, kind, weighted):
+    from headwise.heads import _softmax
+    from headwise.heads._geometry import geometries
+    from headwise.heads._softmax import class_moments
+
+    X, y = _few_rows()
+    ((pre, metric),) = geometries(class_moments(X, y, 5), (kind,)).values()
+    Z, basis = pre.rows(X, np.float64)
+    s = np.where(y == 0, 2.0, 1.0) if weighted else None
+    prob = SoftmaxProblem(Z, y, 5, s, basis).with_metric(metric)
+    theta0 = np.random.default_rng(1).normal(size=30 * 5 + 5) * 0.01
+    assert prob._few_rows()
+    fast, _ = prob.solve(theta0, 0.3, 5000, 1e-10)
+    monkeypatch.setattr(_softmax, "_EIGEN_ROWS_PER_CLASS", 0)
+    slow_prob = SoftmaxProblem(Z, y, 5, s, basis).with_metric(metric)
+    assert not slow_prob._few_rows()
+    slow, _ = slow_prob.solve(theta0, 0.3, 5000, 1e-10)
+    from scipy.special import log_softmax
+
+    # intercepts are determined up to a common shift: compare probabilities
+    np.testing.assert_allclose(log_softmax(prob.logits(fast), axis=1),
+                               log_softmax(slow_prob.logits(slow), axis=1), atol=1e-5)
+    assert prob(fast, 1 / 0.3)[0] <= slow_prob(slow, 1 / 0.3)[0] + 1e-10
+
+
+@pytest.mark.parametrize("kind", ["isotropic", "whiten"])
+def test_eigen_rows_path_takes_the_weight_routes_iterations(monkeypatch, kind):
+    # the stopping test is the largest gradient entry in the unrotated variables, so a
+    # warm-started path stops where the weight route stops (0 iterations on a plateau included)
+    from headwise.heads import _softmax
+    from headwise.heads._geometry import geometries
+    from headwise.heads._softmax import class_moments
+
+    X, y = _few_rows(per_class=4)
+    ((pre, metric),) = geometries(class_moments(X, y, 5), (kind,)).values()
+    Z, basis = pre.rows(X, np.float64)
+
+    def path():
+        prob = SoftmaxProblem(Z, y, 5, None, basis).with_metric(metric)
+        theta, iters = np.zeros(30 * 5 + 5), []
+        for C in (0.01, 0.1, 1.0, 1e3, 1e4):
+            theta, it = prob.solve(theta, C, 500, 1e-3)
+            iters.append(it)
+        return iters
+
+    fast = path()
+    monkeypatch.setattr(_softmax, "_EIGEN_ROWS_PER_CLASS", 0)
+    assert fast == path()

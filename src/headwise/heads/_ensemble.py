@@ -70,10 +70,13 @@ def fit_temperature(logits: np.ndarray, codes: np.ndarray, start: float = 1.0) -
         grad = curv = 0.0
         for k, b in enumerate(blocks):
             z = held[k] if held is not None else _finite_logits(logits[b])
-            p = np.exp(log_softmax(T * z, axis=1))
-            mean_z = np.sum(p * z, axis=1)
+            # rows of z have a zero maximum, so exp(T z) neither overflows nor sums below 1
+            p = np.exp(T * z)
+            p /= p.sum(axis=1, keepdims=True)
+            pz = p * z
+            mean_z = pz.sum(axis=1)
             grad += float(np.sum(mean_z - z[np.arange(mean_z.size), codes[b]]))
-            curv += float(np.sum(np.sum(p * z * z, axis=1) - mean_z**2))
+            curv += float(np.vdot(pz, z) - mean_z @ mean_z)
         return grad / n, curv / n
 
     lo, hi = _LOG_T

@@ -26,7 +26,7 @@ from scipy import linalg
 
 from ._knn import _LOG_FLOOR, _normalize_rows, neighbour_weights
 from ._lda import oas_shrinkage
-from ._softmax import _one_blas_thread
+from ._whiten import _one_blas_thread
 
 __all__ = [
     "loo_ncm_logits", "loo_lda_path", "loo_lda_logits", "loo_ridge_path", "loo_ridge_logits", "loo_knn_logits",

@@ -1,31 +1,37 @@
-"""Pure math of the logistic probe: whitening, the softmax objective, an L-BFGS path over C.
+"""Pure math of the logistic probe: the softmax objective and its L-BFGS solves over C.
 
 The problem solved for each ``C`` is ``min_{V,c} Σ_i s_i CE(z_i V + c, y_i) + Vᵀ M V / (2C)`` on
 preprocessed rows ``z = (x - shift) @ T`` (``M = I``, or another geometry's penalty expressed on
 these coordinates). A whitening ``T`` is not applied to the rows: the problem keeps the centred
 rows and multiplies the (d, K) weights by ``T`` instead. L-BFGS runs on ``V = R u`` with a
-preconditioner ``R`` that makes the penalised Hessian about isotropic. Big matrix products run in
+preconditioner ``R`` that makes the penalised Hessian about isotropic. With few rows (at most 16
+per class, e.g. few-shot), where those ``(d, d)`` products on the weights would cost as much as
+the rows, the rows are instead turned once into the penalty's eigenbasis and the same L-BFGS
+runs there with a diagonal penalty (:meth:`SoftmaxProblem.solve`). Big matrix products run in
 the dtype of the rows (float32 for float32 embeddings); objective, gradient and everything handed
-to scipy are float64.
+to scipy are float64. The coordinates themselves (class moments, whitening, penalty metrics) are
+in :mod:`._whiten`.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from scipy import linalg
-from scipy.linalg import blas
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import log_softmax
-from threadpoolctl import ThreadpoolController
 
-from ._lda import oas_shrinkage, shrink
+from ._whiten import (  # re-exported: the probe's coordinates, in their own module
+    Preprocessor,
+    _one_blas_thread,
+    _threadpools,
+    class_moments,
+    lda_start,
+    penalty_metric,
+)
 
 __all__ = [
     "ChunkedSoftmaxProblem",
@@ -37,180 +43,6 @@ __all__ = [
     "softmax_objective",
     "softmax_terms",
 ]
-
-
-@cache
-def _threadpools() -> ThreadpoolController:
-    return ThreadpoolController()
-
-
-def _one_blas_thread() -> Any:
-    """Context for small dense algebra (d×d factorisations, L-BFGS bookkeeping): BLAS threads
-    cost more than they save there, many times more on a busy machine."""
-    return _threadpools().limit(limits=1, user_api="blas")
-
-
-_BLOCK_ROWS = 16384  # rows centred at a time by class_moments (bounded temporaries)
-
-
-def class_moments(
-    X: np.ndarray, codes: np.ndarray, n_classes: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Counts (K,), class means (K, d) float64 and the pooled within-class covariance (d, d).
-
-    Class sums are one sparse one-hot product per block of rows in ``X``'s dtype (no widened
-    copy; float32 per block of 16k rows, about 1e-7 relative, ample for a whitening), added
-    up in float64; the covariance is one pass of ``centredᵀ centred`` in ``X``'s dtype per
-    block (centring first: no cancellation in float32), summed in float64. No ``n × d``
-    temporary is made.
-    """
-    n, d = X.shape
-    counts = np.bincount(codes, minlength=n_classes).astype(np.float64)
-    sums = np.zeros((n_classes, d))
-    for start in range(0, n, _BLOCK_ROWS):
-        stop = min(start + _BLOCK_ROWS, n)
-        m = stop - start
-        onehot = sp.csr_matrix(
-            (np.ones(m, dtype=X.dtype), (codes[start:stop], np.arange(m))), shape=(n_classes, m))
-        sums += onehot @ X[start:stop]
-    means = sums / np.maximum(counts, 1.0)[:, None]
-    means_x = means.astype(X.dtype)
-    cov = np.zeros((d, d))
-    for start in range(0, n, _BLOCK_ROWS):
-        stop = min(start + _BLOCK_ROWS, n)
-        centred = X[start:stop] - means_x[codes[start:stop]]
-        cov += centred.T @ centred
-    return counts, means, cov / max(n, 1)
-
-
-def _shrunk(cov: np.ndarray, n_samples: int) -> np.ndarray:
-    """OAS shrinkage, plus a relative 1e-10 ridge so that the result is positive definite."""
-    out = shrink(cov, oas_shrinkage(cov, n_samples))
-    scale = float(np.trace(out)) / out.shape[0]
-    out.flat[:: out.shape[0] + 1] += 1e-10 * scale if scale > 0 else 1.0
-    return out
-
-
-@dataclass
-class Preprocessor:
-    """``Z = (X - shift) @ T``: ``T`` is a matrix, a diagonal (1-D) or ``None`` (identity).
-
-    ``within`` is the OAS-shrunk pooled within-class covariance of ``Z`` and ``means`` the class
-    means of ``Z``; together they give the LDA classifier in ``Z`` space.
-    """
-
-    shift: np.ndarray
-    T: np.ndarray | None
-    means: np.ndarray
-    within: np.ndarray
-    chol: np.ndarray | None = None  # whitening: T = L⁻ᵀ with L this lower Cholesky factor
-
-    @classmethod
-    def fit(cls, X: np.ndarray, codes: np.ndarray, n_classes: int, kind: str) -> Preprocessor:
-        counts, means, cov = class_moments(X, codes, n_classes)
-        return cls.from_moments(counts, means, cov, kind)
-
-    @classmethod
-    def from_moments(
-        cls, counts: np.ndarray, means: np.ndarray, cov: np.ndarray, kind: str
-    ) -> Preprocessor:
-        """From class counts (K,), class means (K, d) and the pooled within-class covariance."""
-        n, d = int(round(float(counts.sum()))), means.shape[1]
-        mean = counts @ means / counts.sum()
-        if kind == "none":
-            return cls(np.zeros(d), None, means, _shrunk(cov, n))
-        if kind == "isotropic":  # centre, one scale for every feature: sklearn's penalty
-            total = np.trace(cov) + float(counts @ np.sum((means - mean) ** 2, axis=1)) / n
-            scale = np.sqrt(max(total / d, 1e-300))
-            T = np.full(d, 1.0 / scale)
-            return cls(mean, T, (means - mean) / scale, _shrunk(cov / scale**2, n))
-        if kind == "standardize":
-            std = np.sqrt(np.maximum(np.diag(cov) + counts @ (means - mean) ** 2 / n, 0.0))
-            std[std <= 1e-12 * max(float(std.max()), 1e-300)] = 1.0  # constant features
-            within = _shrunk(cov / np.outer(std, std), n)
-            return cls(mean, 1.0 / std, (means - mean) / std, within)
-        # Whitening by the shrunk covariance Σ = L Lᵀ: Z = (X - mean) L⁻ᵀ has within-class
-        # covariance L⁻¹ S L⁻ᵀ ≈ I. The penalty ||V||² = Wᵀ Σ W on raw-space weights W is the
-        # same for every square root of Σ (ZCA included); Cholesky is the cheapest.
-        with _one_blas_thread():
-            L = linalg.cholesky(_shrunk(cov, n), lower=True, check_finite=False)
-            L_inv = linalg.solve_triangular(L, np.eye(d), lower=True, check_finite=False)
-        return cls(mean, L_inv.T, (means - mean) @ L_inv.T, np.eye(d), L)
-
-    def transform(self, X: np.ndarray, dtype: type) -> np.ndarray:
-        """``(X - shift) @ T`` in ``dtype`` (whitening: a triangular solve, half a GEMM's flops)."""
-        Z = np.asarray(X, dtype=dtype) - self.shift.astype(dtype)
-        if self.T is None:
-            return Z
-        if self.T.ndim == 1:
-            Z *= self.T.astype(dtype)
-            return Z
-        if self.chol is not None and Z.flags.c_contiguous and Z.dtype in (np.float32, np.float64):
-            # Z L⁻ᵀ = (L⁻¹ Zᵀ)ᵀ; Zᵀ is a Fortran-ordered view, solved in place by BLAS trsm
-            trsm = blas.strsm if Z.dtype == np.float32 else blas.dtrsm
-            out = trsm(1.0, self.chol.astype(Z.dtype), Z.T, side=0, lower=1, overwrite_b=1)
-            return np.ascontiguousarray(out.T)
-        return Z @ self.T.astype(dtype)
-
-    def rows(
-        self, X: np.ndarray, dtype: type, overwrite: bool = False
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Rows for a :class:`SoftmaxProblem` and the map it applies to its weights: a full
-        matrix ``T`` stays a (d, d) ``basis`` (``Z V = (X - shift) (T V)``: no ``O(n d²)``
-        transform of the rows, only ``O(d² K)`` per evaluation); otherwise ``transform``.
-        ``overwrite``: ``X`` is a copy the caller gives up, centred in place when it can be."""
-        if self.T is None or self.T.ndim == 1:
-            return self.transform(X, dtype), None
-        if overwrite and isinstance(X, np.ndarray) and X.dtype == dtype and X.flags.writeable:
-            X -= self.shift.astype(dtype)
-            return X, self.T
-        return np.asarray(X, dtype=dtype) - self.shift.astype(dtype), self.T
-
-    def to_original(self, V: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Weights ``V`` (d, K) and bias ``c`` on ``Z`` -> the same model on raw ``X``."""
-        if self.T is None:
-            W = V
-        else:
-            W = V * self.T[:, None] if self.T.ndim == 1 else self.T @ V
-        return W, c - self.shift @ W
-
-
-def penalty_metric(whitened: Preprocessor, target: Preprocessor) -> np.ndarray | None:
-    """``M`` such that ``target``'s penalty ``||V_t||²`` equals ``V_wᵀ M V_w`` on ``whitened``'s
-    coordinates (``None``: the identity, when ``target`` is itself the whitening).
-
-    Both describe the same raw-space weights ``W = T_w V_w = T_t V_t`` (shifts only move the
-    unpenalised intercept), so solving in whitened coordinates with this penalty is the
-    ``target`` problem, reparametrised: its data term is well conditioned whatever the penalty.
-
-    >>> X = np.random.default_rng(0).normal(size=(50, 3)) * [1.0, 10.0, 0.1]
-    >>> counts, means, cov = class_moments(X, np.arange(50) % 2, 2)
-    >>> w = Preprocessor.from_moments(counts, means, cov, "whiten")
-    >>> iso = Preprocessor.from_moments(counts, means, cov, "isotropic")
-    >>> V_w = np.ones((3, 2)); V_t = (w.T @ V_w) / iso.T[:, None]
-    >>> bool(np.isclose(np.vdot(V_w, penalty_metric(w, iso) @ V_w), np.vdot(V_t, V_t)))
-    True
-    """
-    if target.chol is not None or target is whitened:
-        return None
-    if whitened.T is None or whitened.T.ndim != 2:
-        raise ValueError("penalty_metric needs a whitening preprocessor as its first argument.")
-    if target.T is None:
-        A = whitened.T  # V_t = W
-    elif target.T.ndim == 1:
-        A = whitened.T / target.T[:, None]  # V_t = W / t, row by row
-    else:
-        A = linalg.solve(target.T, whitened.T, check_finite=False)
-    return A.T @ A
-
-
-def lda_start(pre: Preprocessor, log_prior: np.ndarray) -> np.ndarray:
-    """The shrunk-covariance LDA classifier on ``Z``, as a flat ``[V.ravel(), c]`` vector."""
-    M = pre.means
-    with _one_blas_thread():
-        V = linalg.solve(pre.within, M.T, assume_a="pos", check_finite=False)
-    c = -0.5 * np.einsum("kd,dk->k", M, V) + log_prior
-    return np.concatenate([V.ravel(), c - c.mean()])
 
 
 def softmax_objective(
@@ -279,6 +111,7 @@ def softmax_terms(
 
 
 _BLOCK_ENTRIES = 1 << 23  # logits held at once by SoftmaxProblem (32 MiB in float32)
+_EIGEN_ROWS_PER_CLASS = 16  # rows per class up to which solves run on eigen-rotated rows
 _MEMO = 4  # evaluations remembered per problem (the C path warm-starts from earlier solutions)
 
 
@@ -321,7 +154,9 @@ class SoftmaxProblem:
         return other
 
     def _metric_times(self, V: np.ndarray) -> np.ndarray:
-        return V if self.metric is None else self.metric @ V
+        if self.metric is None:
+            return V
+        return V * self.metric[:, None] if self.metric.ndim == 1 else self.metric @ V
 
     def logits(self, theta: np.ndarray) -> np.ndarray:
         V, c = self.split(theta)
@@ -376,14 +211,19 @@ class SoftmaxProblem:
         return f / self.s_sum, grad / self.s_sum
 
     def solve(
-        self, theta0: np.ndarray, C: float, max_iter: int, tol: float
+        self, theta0: np.ndarray, C: float, max_iter: int, tol: float,
+        turn: np.ndarray | None = None,
     ) -> tuple[np.ndarray, int]:
         """L-BFGS from ``theta0`` until the largest gradient entry is below ``tol``.
 
         scipy's L-BFGS-B makes many small BLAS calls per iteration; with several BLAS threads
         they can cost more than the objective itself (ten times more on a busy machine), so
         they run on one thread while the objective's matrix products keep BLAS's thread count.
+        ``turn`` (d, d): the entries compared with ``tol`` are those of ``turn @ G`` for the
+        weights' gradient ``G`` (the gradient in variables rotated by ``turn``).
         """
+        if self._few_rows():
+            return self._solve_on_eigen_rows(theta0, C, max_iter, tol)
         pools = _threadpools()
         n_threads = max(
             [info["num_threads"] for info in pools.select(user_api="blas").info()] or [1]
@@ -407,9 +247,100 @@ class SoftmaxProblem:
         if R is not None and R_inv is not None:
             x0 = np.concatenate([(R_inv @ theta0[:dK].reshape(R.shape[0], -1)).ravel(), theta0[dK:]])
         options = {"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(float).eps, "maxcor": 10}
+        callback = None
+        if turn is not None:  # scipy's own test would measure the rotated entries: replace it
+            last: list[tuple[np.ndarray, np.ndarray]] = []
+            plain = fun
+
+            def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+                f, g = plain(x)
+                last[:] = [(x.copy(), g)]
+                return f, g
+
+            def small(x: np.ndarray) -> bool:
+                if not (last and np.array_equal(last[0][0], x)):
+                    fun(x)
+                g = last[0][1]
+                if float(np.max(np.abs(g[dK:]), initial=0.0)) > tol:
+                    return False
+                G = g[:dK].reshape(turn.shape[1], -1)
+                # a column's largest turned entry lies in [norm / √d, norm]: turn only between
+                norm = float(np.sqrt(np.max(np.einsum("ij,ij->j", G, G))))
+                if norm <= tol or norm > tol * np.sqrt(G.shape[0]):
+                    return norm <= tol
+                return float(np.max(np.abs(turn @ G))) <= tol
+
+            def callback(intermediate_result: Any) -> None:
+                if small(intermediate_result.x):
+                    raise StopIteration
+
+            if small(x0):
+                return weights(x0), 0
+            options["gtol"] = 0.0
         with _one_blas_thread():
-            res = minimize(fun, x0, jac=True, method="L-BFGS-B", options=options)
+            res = minimize(fun, x0, jac=True, method="L-BFGS-B", options=options,
+                           callback=callback)
         return weights(res.x), int(res.nit)
+
+    def _few_rows(self) -> bool:
+        """Whether rows are few enough to map once into the penalty's eigenbasis.
+
+        The weight route costs up to six ``(d, d) @ (d, K)`` products per evaluation (basis,
+        metric, preconditioner and their transposes); the eigen-rows route costs one ``n × d²``
+        transform per problem and none per evaluation. With ``n ≤ 16 K`` rows the transform
+        is worth about three evaluations of the weight route, and a solve takes ten or more.
+        """
+        two_d = self.metric is None or self.metric.ndim == 2
+        return (type(self) is SoftmaxProblem and two_d
+                and (self.basis is not None or self.metric is not None)
+                and self.Z.shape[0] <= _EIGEN_ROWS_PER_CLASS * self.K)
+
+    def _eigen(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Eigenvalues ``m`` (clipped at 0) and eigenvectors ``Q`` of the metric (``Q=None``:
+        the identity metric), computed once per metric."""
+        if self.metric is None:
+            return np.ones(self.Z.shape[1]), None
+        eig = self.__dict__.get("_metric_eig")
+        if eig is None or eig[0] is not self.metric:
+            with _one_blas_thread():
+                m, Q = linalg.eigh(self.metric, check_finite=False)
+            eig = self._metric_eig = (self.metric, np.maximum(m, 0.0), Q)
+        return eig[1], eig[2]
+
+    def _solve_on_eigen_rows(
+        self, theta0: np.ndarray, C: float, max_iter: int, tol: float
+    ) -> tuple[np.ndarray, int]:
+        """:meth:`solve` for few rows: the same L-BFGS in rotated coordinates.
+
+        With ``M = Q diag(m) Qᵀ`` and the preconditioner ``R = Q diag(r) Qᵀ``, L-BFGS on
+        ``u' = Qᵀ u`` (``V = Q diag(r) u'``) is L-BFGS on ``u`` turned by the orthogonal ``Q``
+        (which it is invariant to without bounds), on the rows ``Y = Z B Q diag(r)`` with the
+        diagonal penalty ``r² m``: no ``(d, d)`` product per evaluation. The stopping test
+        alone is not invariant (largest entry): it is taken on ``Q g'``, the gradient in ``u``,
+        one ``(d, d)`` product per iteration.
+        """
+        m, Q = self._eigen()
+        rows = self.__dict__.get("_eigen_rows")
+        if rows is None or rows[0] is not self.metric:
+            A = self.basis if Q is None else Q if self.basis is None else self.basis @ Q
+            Y = self.Z if A is None else self.Z @ A.astype(self.Z.dtype)
+            rows = self._eigen_rows = (self.metric, Y)
+        Y = rows[1]
+        r = np.ones_like(m)
+        if self.metric is not None:
+            a, lam = 1.0 / max(self.K, 2), 1.0 / (C * self.s_sum)
+            r = np.sqrt((a + lam) / (a + lam * m))
+        inner = SoftmaxProblem(Y * r.astype(Y.dtype) if self.metric is not None else Y,
+                               self.codes, self.K, self.s)
+        inner.metric = r * r * m if self.metric is not None else None
+        dK = self.n_features * self.K
+        V0 = theta0[:dK].reshape(-1, self.K)
+        U0 = (V0 if Q is None else Q.T @ V0) / r[:, None]
+        theta_u, nit = inner.solve(np.concatenate([U0.ravel(), theta0[dK:]]), C, max_iter, tol,
+                                   turn=Q)
+        U = theta_u[:dK].reshape(-1, self.K) * r[:, None]
+        V = U if Q is None else Q @ U
+        return np.concatenate([V.ravel(), theta_u[dK:]]), nit
 
     def _preconditioner(self, C: float) -> tuple[np.ndarray, np.ndarray] | None:
         """``R`` and ``R⁻¹`` for the change of variables ``V = R u`` L-BFGS runs on (None: none
@@ -421,14 +352,10 @@ class SoftmaxProblem:
         with ``λ = 1 / (C Σs)`` makes it ``≈ (a + λ) I``; ``R = I`` when ``M = I``. It only
         multiplies the (d, K) weights: a pass over the rows costs the same.
         """
-        if self.metric is None:
+        if self.metric is None or self.metric.ndim == 1:  # diagonal: already preconditioned
             return None
-        eig = self.__dict__.get("_metric_eig")
-        if eig is None or eig[0] is not self.metric:
-            with _one_blas_thread():
-                m, Q = linalg.eigh(self.metric, check_finite=False)
-            eig = self._metric_eig = (self.metric, np.maximum(m, 0.0), Q)
-        _, m, Q = eig
+        m, Q = self._eigen()
+        assert Q is not None
         a, lam = 1.0 / max(self.K, 2), 1.0 / (C * self.s_sum)
         r = np.sqrt((a + lam) / (a + lam * m))
         return np.asarray((Q * r) @ Q.T), np.asarray((Q / r) @ Q.T)

@@ -94,17 +94,24 @@ def test_banking77_seven_task_class_incremental(minilm_embeddings, make_head):
     fit_rows, pool = _fixed_train(y, splits)
     tasks = np.array_split(np.random.default_rng(0).permutation(77), 7)
     alpha = 0.1
-    cov = np.zeros((10, 7))
-    for seed in range(10):
+    n_seeds = 10
+    # Every seed learns the same tasks from the same training rows, so the seeds' conformal
+    # classifiers share one head (each learns a task once, not once per seed); only their
+    # calibration and test rows differ.
+    head = make_head()
+    splits_by_seed = []
+    for seed in range(n_seeds):
         perm = np.random.default_rng(seed).permutation(pool)
-        cal_all, test_all = perm[: perm.size // 2], perm[perm.size // 2 :]
-        cp = ConformalClassifier(make_head(), method="lac")
-        seen: list[int] = []
-        for t, task in enumerate(tasks):
-            seen += task.tolist()
-            tr = fit_rows[np.isin(y[fit_rows], task)]
+        splits_by_seed.append((perm[: perm.size // 2], perm[perm.size // 2 :]))
+    cps = [ConformalClassifier(head, method="lac") for _ in range(n_seeds)]
+    cov = np.zeros((n_seeds, 7))
+    seen: list[int] = []
+    for t, task in enumerate(tasks):
+        seen += task.tolist()
+        tr = fit_rows[np.isin(y[fit_rows], task)]
+        cps[0].partial_fit(X[tr], y[tr])  # forwards to the shared head
+        for seed, (cp, (cal_all, test_all)) in enumerate(zip(cps, splits_by_seed, strict=True)):
             ca = cal_all[np.isin(y[cal_all], task)]
-            cp.partial_fit(X[tr], y[tr])
             cp.calibrate(X[ca], y[ca]) if t == 0 else cp.partial_update(X[ca], y[ca])
             te = test_all[np.isin(y[test_all], seen)]
             sets = cp.predict_set(X[te], alpha)

@@ -67,6 +67,7 @@ TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MODEL = "banking77"
 MAX_WAIT_MS = 5.0
+MAX_BATCH = 64
 ENCODER_MODE = "--encoder-thread"
 EXTRA: list[str] = []
 
@@ -168,7 +169,7 @@ class Server:
         env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         cmd = [sys.executable, "-m", "headwise.cli.main", "serve", str(self.models), "--port", str(port),
                "--token-file", str(self.workdir / "token"), "--state-dir", str(self.state),
-               "--max-batch", "64", "--max-wait-ms", f"{MAX_WAIT_MS:g}", ENCODER_MODE, *EXTRA]  # fmt: skip
+               "--max-batch", str(MAX_BATCH), "--max-wait-ms", f"{MAX_WAIT_MS:g}", ENCODER_MODE, *EXTRA]  # fmt: skip
         log = open(self.workdir / "server.log", "ab")  # noqa: SIM115
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -347,14 +348,15 @@ def main() -> None:
     ap.add_argument("--skip-kill", action="store_true",
                     help="load only: replace the load section of an existing serve.md")  # fmt: skip
     ap.add_argument("--max-wait-ms", type=float, default=5.0)
+    ap.add_argument("--max-batch", type=int, default=64)
     ap.add_argument("--encode-workers", type=int, default=None,
                     help="pass --encode-workers N to the server (default: the server's default)")
     ap.add_argument("--encoder-process", action=argparse.BooleanOptionalAction, default=False,
                     help="serve with --encoder-process or --encoder-thread (default, as the CLI)")  # fmt: skip
     args = ap.parse_args()
     os.environ.setdefault("HEADWISE_PROGRESS", "0")
-    global MAX_WAIT_MS, ENCODER_MODE
-    MAX_WAIT_MS = args.max_wait_ms
+    global MAX_WAIT_MS, ENCODER_MODE, MAX_BATCH
+    MAX_WAIT_MS, MAX_BATCH = args.max_wait_ms, args.max_batch
     ENCODER_MODE = "--encoder-process" if args.encoder_process else "--encoder-thread"
     if args.encode_workers is not None:
         EXTRA.extend(["--encode-workers", str(args.encode_workers)])
@@ -492,7 +494,7 @@ def write(args: Any, spec: str, n: int, header: str, results: dict[str, Any], du
              f"Command: `{command()}` ({total / 60:.1f} min). {header}\n",
              f"Encoder `{spec}`, Banking77 LDA head (74 classes at start, 3 held out for the write "
              "stream), server and client on the same machine over loopback, micro-batching "
-             f"`--max-batch 64 --max-wait-ms {MAX_WAIT_MS:g}`, `{ENCODER_MODE}`, "
+             f"`--max-batch {MAX_BATCH} --max-wait-ms {MAX_WAIT_MS:g}`, `{ENCODER_MODE}`, "
              f"{_workers_text()}.\n"]  # fmt: skip
     if results:
         lines += load_lines(args, results)

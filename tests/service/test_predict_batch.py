@@ -58,11 +58,8 @@ def _bodies() -> list[dict[str, Any]]:
 def test_concurrent_mixed_requests_share_passes_and_match_one_by_one(models_dir: Path) -> None:
     bodies = _bodies()
     n_texts = sum(len(b["texts"]) for b in bodies)
-    # The batch closes when it holds every text (max_batch), never on the (long) timer; one
-    # worker, so no idle worker takes a share of it (test_batcher checks that sharing).
-    batched = ServeSettings(
-        models_dir, token=TOKEN, max_batch=n_texts, max_wait_ms=60_000, encode_workers=1
-    )
+    # The batch closes when it holds every text (max_batch), never on the (long) timer.
+    batched = ServeSettings(models_dir, token=TOKEN, max_batch=n_texts, max_wait_ms=60_000)
     single = ServeSettings(models_dir, token=TOKEN, max_wait_ms=0)  # every request on its own
     url = "/v1/models/intents/predict"
 

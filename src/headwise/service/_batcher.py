@@ -6,11 +6,9 @@ encoder, each in a worker thread, and a batch is only gathered once a worker is 
 they run the next one fills up: texts that queued meanwhile have already waited, and go into the
 next pass at once instead of waiting again. Under load the batches grow by themselves, the
 encoder never idles while texts wait, and throughput approaches the encoder's own; a lone request
-waits at most ``max_wait_ms`` for company. A gathered batch is shared by every idle worker
-(:func:`split_batch`): under a closed loop of clients (each sends again once answered) one batch
-holds every waiting request, and one worker alone would leave the others idle until it is done.
-The service gives each worker's forward pass its share of the cores (``HFEncoder.threads``), so
-passes run side by side without waiting on each other's parallel sections.
+waits at most ``max_wait_ms`` for company. Two workers on two cores keep both busy: a forward
+pass over a micro-batch leaves cores idle between its operators' parallel sections, and the
+other pass fills them.
 """
 
 from __future__ import annotations
@@ -27,14 +25,7 @@ import numpy as np
 
 from ._errors import Unavailable
 
-__all__ = [
-    "MicroBatcher",
-    "encode_by_length",
-    "length_groups",
-    "measure_overhead",
-    "split_batch",
-    "text_length",
-]
+__all__ = ["MicroBatcher", "encode_by_length", "length_groups", "measure_overhead", "text_length"]
 
 _WORDS = re.compile(r"\w+|[^\w\s]")
 _PROBE = "how long does a transfer to my account from another bank take?"  # a typical request
@@ -77,32 +68,6 @@ def length_groups(lengths: Sequence[int], overhead: float | None = None) -> list
         groups.append(order[cut[j] : j])
         j = cut[j]
     return groups[::-1]
-
-
-def split_batch(sizes: Sequence[int], parts: int) -> list[tuple[int, int]]:
-    """Cut a batch of requests (``sizes`` texts each, in order) into at most ``parts`` runs of
-    consecutive requests with about equal numbers of texts, never splitting a request; returns
-    ``(start, stop)`` request ranges, none empty.
-
-    >>> split_batch([1] * 6, 2)
-    [(0, 3), (3, 6)]
-    >>> split_batch([5, 1, 1, 1], 2)
-    [(0, 1), (1, 4)]
-    >>> split_batch([3], 4)
-    [(0, 1)]
-    """
-    n, total = len(sizes), sum(sizes)
-    parts = max(1, min(parts, n))
-    cuts, done, start = [], 0, 0
-    for i, size in enumerate(sizes):
-        done += size
-        # close a run once it reaches its share, leaving a request for each run still to come
-        runs_left = parts - len(cuts) - 1  # after this one
-        if runs_left and done >= total * (len(cuts) + 1) / parts and n - i - 1 >= runs_left:
-            cuts.append((start, i + 1))
-            start = i + 1
-    cuts.append((start, n))
-    return [c for c in cuts if c[1] > c[0]]
 
 
 def text_length(text: str) -> int:
@@ -187,7 +152,6 @@ class MicroBatcher:
         self.on_batch = on_batch
         self._queue: asyncio.Queue[_Item] | None = None
         self._pending = 0
-        self._busy = 0  # batches being encoded
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -250,25 +214,10 @@ class MicroBatcher:
                     break
                 batch.append(item)
                 n += len(item[0])
-            # The other idle workers share the batch: under a closed loop of requests (clients
-            # that send again once answered) one gathered batch is all there is to do, and a
-            # second worker would otherwise wait for it to finish.
-            parts = split_batch([len(item[0]) for item in batch], self.workers - self._busy)
-            for k, (start, stop) in enumerate(parts):
-                if k:
-                    await free.acquire()  # an idle worker: at once
-                self._busy += 1
-                task = loop.create_task(self._encode(batch[start:stop]))
-                self._running.add(task)
-                task.add_done_callback(self._running.discard)
-                task.add_done_callback(self._done(free))
-
-    def _done(self, free: asyncio.Semaphore) -> Callable[[Any], None]:
-        def release(_: Any) -> None:
-            self._busy -= 1
-            free.release()
-
-        return release
+            task = loop.create_task(self._encode(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+            task.add_done_callback(lambda _: free.release())
 
     async def _encode(self, batch: list[_Item]) -> None:
         live = [(t, f) for t, f, _ in batch if not f.done()]  # a timed-out request is skipped

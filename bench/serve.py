@@ -480,8 +480,8 @@ def _split_text(results: dict[str, Any]) -> str:
 
 def _workers_text() -> str:
     workers = EXTRA[EXTRA.index("--encode-workers") + 1] if "--encode-workers" in EXTRA else "2 (default)"
-    return (f"`--encode-workers` {workers}: a gathered micro-batch is shared by the idle workers, "
-            "each forward pass with cores ÷ workers ONNX Runtime threads")  # fmt: skip
+    return (f"`--encode-workers` {workers}: up to that many micro-batches encoded at once, each "
+            "pass with every core's ONNX Runtime threads")  # fmt: skip
 
 
 def _fmt_overhead(value: float | None) -> str:

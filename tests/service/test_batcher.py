@@ -183,23 +183,3 @@ def test_measure_overhead_reads_the_fixed_cost_of_a_call() -> None:
     found = measure_overhead(encode, text, rows=8, repeats=3)
     assert found is not None and abs(found - 4 * text_length(text)) < 2 * text_length(text)
 
-
-def test_concurrent_passes_share_the_cores() -> None:
-    from types import SimpleNamespace
-
-    from headwise.encoders import physical_cores
-    from headwise.service._state import _share_cores
-
-    onnx = SimpleNamespace(backend="onnx", threads=None)
-    _share_cores(onnx, 1)
-    assert onnx.threads is None  # one pass at a time keeps every core
-    _share_cores(onnx, 2)
-    assert onnx.threads == max(1, physical_cores() // 2)
-    _share_cores(onnx, 10 * physical_cores())
-    assert onnx.threads == 1
-    torch_enc = SimpleNamespace(backend="torch", threads=None)
-    _share_cores(torch_enc, 2)
-    assert torch_enc.threads is None
-    hashed = SimpleNamespace(backend="onnx")  # no threads to choose: left alone
-    _share_cores(hashed, 2)
-    assert not hasattr(hashed, "threads")

@@ -289,9 +289,8 @@ class HFEncoder:
     @property
     def threads(self) -> int | None:
         """Threads of each ONNX Runtime forward pass; ``None``: the physical cores. A caller that
-        runs several passes at once (the service's micro-batch workers) gives each a share of the
-        cores: one thread per pass runs no parallel sections to wait on. Outputs do not depend
-        on it beyond float rounding, so it is not part of :meth:`key`."""
+        runs several encoders side by side can give each a share of the cores. Outputs do not
+        depend on it beyond float rounding, so it is not part of :meth:`key`."""
         return self._threads
 
     @threads.setter

@@ -420,12 +420,15 @@ def main() -> None:
 def replace_load_section(args: Any, spec: str, n: int, header: str, results: dict[str, Any],
                          total: float) -> None:  # fmt: skip
     """A rerun of the load part only: its section replaces the old one, with its own command."""
-    path = RESULTS / "serve.md"
-    old = path.read_text()
-    start, end = old.index("### Load"), old.index("### kill -9")
+    path = RESULTS / ("serve-quick.md" if args.quick else "serve.md")  # never the real one
     fresh = load_lines(args, results)
     fresh.insert(1, f"Load part rerun on its own: `{command()}` ({total / 60:.1f} min). {header}\n")
-    path.write_text(old[:start] + "\n".join(fresh) + "\n" + old[end:])
+    old = path.read_text() if path.exists() else ""
+    if "### Load" in old and "### kill -9" in old:
+        start, end = old.index("### Load"), old.index("### kill -9")
+        path.write_text(old[:start] + "\n".join(fresh) + "\n" + old[end:])
+    else:
+        path.write_text("\n".join(fresh) + "\n")
     print("replaced the load section of", path)
 
 

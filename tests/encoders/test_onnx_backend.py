@@ -108,19 +108,6 @@ def test_packed_rows_match_torch(ort, tiny_dir, monkeypatch, pooling):
     assert "segment_ids" in session.input_names and "attention_mask" not in session.input_names
 
 
-def test_threads_per_pass(ort, tiny_dir):
-    enc = HFEncoder(tiny_dir, backend="onnx")
-    before = enc.encode(TEXTS)
-    assert enc.threads is None and enc._sessions
-    enc.threads = 1  # sessions are made again with one thread each
-    assert enc.threads == 1 and not enc._sessions
-    np.testing.assert_allclose(enc.encode(TEXTS), before, atol=1e-5)
-    for bad in (0, -1, 1.5, True, "2"):
-        with pytest.raises(InputError, match="threads must be a positive integer"):
-            enc.threads = bad
-    assert enc.threads == 1
-
-
 def test_unpackable_models_run_padded_batches(ort, tiny_dir, monkeypatch, _isolated_cache):
     from headwise.encoders import _hf
 

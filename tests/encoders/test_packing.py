@@ -18,16 +18,15 @@ lengths_st = st.lists(st.integers(0, 40), min_size=1, max_size=60)
     lengths=lengths_st,
     batch_size=st.integers(1, 70),
     max_tokens=st.one_of(st.none(), st.integers(1, 300)),
-    min_width=st.sampled_from([0, 8, 64]),
 )
-def test_plan_places_every_input_once_within_its_rows(lengths, batch_size, max_tokens, min_width):
+def test_plan_places_every_input_once_within_its_rows(lengths, batch_size, max_tokens):
     lengths = np.array(lengths)
-    passes = plan_packed(lengths, batch_size, max_tokens, min_width)
+    passes = plan_packed(lengths, batch_size, max_tokens)
     placed = [k for rows in passes for row in rows for k in row]
     assert sorted(placed) == list(range(len(lengths)))
     for rows in passes:
         assert rows and all(rows)
-        width = max(min_width, max(int(lengths[k]) for row in rows for k in row), 1)
+        width = max(max(int(lengths[k]) for row in rows for k in row), 1)
         assert all(lengths[row].sum() <= width for row in rows)  # a row fits the pass's width
         assert sum(len(row) for row in rows) <= batch_size
         if max_tokens is not None and len(rows) > 1:  # the cap, stretched only for a short tail
@@ -36,16 +35,16 @@ def test_plan_places_every_input_once_within_its_rows(lengths, batch_size, max_t
 
 def test_plan_fills_gaps_with_the_shortest_inputs():
     # one 10-token input and five 2-token ones: one row of 10, then the gaps
-    passes = plan_packed(np.array([2, 10, 2, 2, 2, 2]), 8, max_tokens=20, min_width=0)
+    passes = plan_packed(np.array([2, 10, 2, 2, 2, 2]), 8, max_tokens=20)
     assert passes == [[[1], [0, 2, 3, 4, 5]]]
     # passes of one 6-token row; the last 5 tokens are a short tail (<= 1.25 x 6): two rows of 3
-    assert plan_packed(np.array([6, 3, 1, 1]), 8, max_tokens=6, min_width=0) == [[[0]], [[1], [2, 3]]]
+    assert plan_packed(np.array([6, 3, 1, 1]), 8, max_tokens=6) == [[[0]], [[1], [2, 3]]]
     # a 12-token cap: rows of 6, the longest first, then the gaps from the shortest end
-    assert plan_packed(np.array([6, 5, 4, 1, 1]), 8, 12, min_width=0) == [[[0], [1, 4]], [[2], [3]]]
+    assert plan_packed(np.array([6, 5, 4, 1, 1]), 8, 12) == [[[0], [1, 4]], [[2], [3]]]
 
 
 def test_plan_without_packing_room_is_one_input_per_row():
-    passes = plan_packed(np.array([5, 5, 5, 5]), 2, max_tokens=None, min_width=0)
+    passes = plan_packed(np.array([5, 5, 5, 5]), 2, max_tokens=None)
     assert passes == [[[0], [1]], [[2], [3]]]
 
 
@@ -58,7 +57,7 @@ def test_packed_feed_and_pooling_equal_the_padded_ones(lengths, seed):
     offsets = np.r_[0, np.cumsum(lengths)]
     ids = rng.integers(5, 1000, offsets[-1])
     types = rng.integers(0, 2, offsets[-1])
-    rows = plan_packed(np.array(lengths), len(lengths), None, min_width=0)[0]
+    rows = plan_packed(np.array(lengths), len(lengths), None)[0]
     batch = pack_batch(rows, ids, types, offsets, pad_id=0)
     feed = batch.feed
     assert set(feed) == {"input_ids", "segment_ids", "position_ids", "token_type_ids"}

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._hash import HashEncoder
-from ._onnx import physical_cores
 from ._protocol import POOLINGS, Encoder, LayeredEncoder, SiteEncoder, TokenEmbeddings, is_layered
 from ._registry import (
     ENTRY_POINT_GROUP,
@@ -46,7 +45,6 @@ __all__ = [
     "encoder_modality",
     "get_encoder",
     "list_encoders",
-    "physical_cores",
     "register_encoder",
 ]
 

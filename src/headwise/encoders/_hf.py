@@ -209,7 +209,6 @@ class HFEncoder:
         self._lowercase = defaults["lowercase"]
         self._revision: str | None = None
         self._sessions: dict[tuple[int, ...], OnnxSession] = {}
-        self._threads: int | None = None
         # Padded tokens per batch: ONNX Runtime's CPU attention slows down sharply on big batches
         # of long inputs (0.3x at 128 x 256 tokens), so its batches stop at 512 tokens (measured
         # best of 128-2048, bench/results/encoding.md). Capping torch batches did not help.
@@ -287,23 +286,6 @@ class HFEncoder:
         return model, token_types, {"use_cache": False} if "use_cache" in params else {}
 
     @property
-    def threads(self) -> int | None:
-        """Threads of each ONNX Runtime forward pass; ``None``: the physical cores. A caller that
-        runs several encoders side by side can give each a share of the cores. Outputs do not
-        depend on it beyond float rounding, so it is not part of :meth:`key`."""
-        return self._threads
-
-    @threads.setter
-    def threads(self, value: int | None) -> None:
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1
-        ):
-            raise InputError(f"threads must be a positive integer or None. Got {value!r} instead.")
-        if value != self._threads:
-            self._threads = None if value is None else int(value)
-            self._sessions = {}  # made again, lazily, with the new thread count
-
-    @property
     def packs_inputs(self) -> bool:
         """Whether :meth:`encode` packs several inputs into each row of a forward pass (the onnx
         backend, fp32 or a plain int8 recipe, on a BERT-type model): a pass then costs about
@@ -336,7 +318,7 @@ class HFEncoder:
             path = ensure_exported(
                 fields, lambda eager: self._load_model("cpu", eager=eager), self._export_feeds
             )
-            session = self._sessions[layers] = OnnxSession(Path(path), self.threads)
+            session = self._sessions[layers] = OnnxSession(Path(path))
             self._token_types = "token_type_ids" in session.input_names
             self._extra_kwargs = {}
         return session
@@ -357,7 +339,7 @@ class HFEncoder:
             if not packed:
                 feeds.append((padded, padded, np.flatnonzero(padded["attention_mask"])))
                 continue
-            rows = plan_packed(np.diff(offsets), len(texts), None, min_width=0)[0]
+            rows = plan_packed(np.diff(offsets), len(texts), None)[0]
             batch = pack_batch(rows, ids, types, offsets, self._pad_id)
             # the packed output's tokens, input by input, reordered to the torch feed's inputs
             spans = [
@@ -539,16 +521,15 @@ class HFEncoder:
         batch_size = check_batch_size(batch_size)
         if self.backend == "torch" and self.model is None:
             self.model, self._token_types, self._extra_kwargs = self._load_model(self.device)
-        forward = (
-            self._torch_forward if self.backend == "torch" else self._session(tuple(layers)).run
-        )
+        session = None if self.backend == "torch" else self._session(tuple(layers))
+        forward = self._torch_forward if session is None else session.run
         if self._lowercase:
             texts = [t.lower() for t in texts]
         ids, types, offsets = self._tokenize(texts)
         n = len(texts)
         rows = int(offsets[-1]) if self.pooling == "tokens" else n
         outs = {layer: np.empty((rows, self.dim), dtype=np.float32) for layer in layers}
-        if self.backend == "onnx" and "segment_ids" in self._session(tuple(layers)).input_names:
+        if session is not None and "segment_ids" in session.input_names:  # a packed export
             self._run_packed(ids, types, offsets, outs, forward, layers, batch_size, progress)
         else:
             with progress_bar(n, f"Embedding with {self.name}", enabled=progress) as bar:

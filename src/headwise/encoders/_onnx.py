@@ -136,17 +136,16 @@ def physical_cores() -> int:
 class OnnxSession:
     """An ONNX Runtime CPU session for one export, tuned for throughput.
 
-    Graph optimisation level "all", ``intra_op_num_threads`` = ``threads`` (default
-    :func:`physical_cores`), one inter-op thread, sequential execution, and no spin-waiting
-    between operators: on a machine shared with other work, spinning threads took cores from it
-    (1.4x slower, measured). Concurrent ``run`` calls are safe and each gets its own threads.
+    Graph optimisation level "all", ``intra_op_num_threads`` = :func:`physical_cores`, one
+    inter-op thread, sequential execution, and no spin-waiting between operators: on a machine
+    shared with other work, spinning threads took cores from it (1.4x slower, measured).
     """
 
-    def __init__(self, path: Path, threads: int | None = None) -> None:
+    def __init__(self, path: Path) -> None:
         ort = import_onnxruntime()
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = physical_cores() if threads is None else int(threads)
+        options.intra_op_num_threads = physical_cores()
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3  # errors only

@@ -145,7 +145,7 @@ def in_micro_batches(d: dict[str, Any], m: dict[str, Any], n: int, batch: int, o
     texts = [d["texts"][i] for i in rows]
     c0 = time.process_time()
     for start in range(0, n, batch):
-        encode_by_length(enc.encode, texts[start : start + batch], overhead, getattr(enc, "packs_inputs", False))
+        encode_by_length(enc, texts[start : start + batch], overhead)
     return 1000 * (time.process_time() - c0) / n
 
 

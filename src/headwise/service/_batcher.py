@@ -107,18 +107,14 @@ def measure_overhead(
     return max(one - per_row, 0.0) / per_row * text_length(text)
 
 
-def encode_by_length(
-    encode: Callable[..., Any],
-    texts: list[str],
-    overhead: float | None = None,
-    packs: bool = False,
-) -> np.ndarray:
-    """``encode(texts)`` one :func:`length_groups` group per call (:func:`text_length` stands in
-    for token counts, ``overhead`` is the fixed cost of a call in those units), each group one
-    forward pass; rows come back in the order of ``texts``. ``packs``: the encoder places several
-    inputs in each row of a pass (``HFEncoder.packs_inputs``), so a pass costs its tokens
-    whatever the mix of lengths and the whole micro-batch is one call."""
-    if packs:
+def encode_by_length(encoder: Any, texts: list[str], overhead: float | None = None) -> np.ndarray:
+    """``encoder.encode(texts)`` one :func:`length_groups` group per call (:func:`text_length`
+    stands in for token counts, ``overhead`` is the fixed cost of a call in those units), each
+    group one forward pass; rows come back in the order of ``texts``. An encoder that places
+    several inputs in each row of a pass (``packs_inputs``, e.g. ``HFEncoder`` on ONNX) gets
+    the whole micro-batch in one call: its pass costs its tokens whatever the mix of lengths."""
+    encode = encoder.encode
+    if getattr(encoder, "packs_inputs", False):
         return np.asarray(encode(texts, batch_size=len(texts)))
     groups = length_groups([text_length(t) for t in texts], overhead)
     if len(groups) == 1:

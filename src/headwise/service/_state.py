@@ -146,8 +146,7 @@ class ServiceState:
         """``encode(texts)`` in this process (a worker thread) or in a process of its own."""
         if not self.settings.encoder_process:
             enc, overhead = shared.encoder, shared.overhead
-            packs = bool(getattr(enc, "packs_inputs", False))
-            return lambda texts: encode_by_length(enc.encode, texts, overhead, packs)
+            return lambda texts: encode_by_length(enc, texts, overhead)
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 

@@ -42,6 +42,4 @@ def measure() -> float | None:
 def encode(texts: list[str]) -> np.ndarray:
     from ._batcher import encode_by_length
 
-    return encode_by_length(
-        _encoder.encode, texts, _overhead, bool(getattr(_encoder, "packs_inputs", False))
-    )
+    return encode_by_length(_encoder, texts, _overhead)

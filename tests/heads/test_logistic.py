@@ -215,30 +215,81 @@ def test_one_se_rule_takes_the_c_nearest_the_prior_within_the_evidence():
     rng = np.random.default_rng(0)
     base = rng.uniform(0.2, 1.0, 400)
     search = CSearch([], 100, 1e-3, prior=0.01)
-    for C, shift, noise in [(0.001, 0.3, 0.0), (0.01, 0.02, 0.3), (0.1, 0.0, 0.0),
-                            (1.0, 0.04, 0.0)]:
-        search.row_losses[C] = base + shift + noise * rng.normal(size=400)
+    spread = np.tile([1.0, -1.0], 200)  # zero mean: the paired SE is noise / 20
+    for C, shift, noise in [(0.001, 0.3, 0.0), (0.01, 0.02, 0.266), (0.1, 0.0, 0.0),
+                            (1.0, 0.04, 0.0)]:  # 0.01 is 1.5 standard errors behind 0.1
+        search.row_losses[C] = base + shift + noise * spread
         search.scores[C] = (0.5, float(search.row_losses[C].mean()))
     assert search.best() == 0.1
     assert search.choose(2.0) == 0.01  # 0.02 nats worse, but within 2 noisy standard errors
     assert search.choose(0.0) == 0.1
+    assert search.choose(1.0) == 0.1  # 0.01 is beyond one standard error ...
+    assert search.choose(1.0, gate=2.0) == 0.01  # ... but the best's lead is not evidence
+    assert search.choose(1.0, gate=1.0) == 0.1
     search.prior = None
     assert search.choose(2.0) == 0.1
 
 
 def test_default_c_is_sklearns_default_on_few_noisy_rows():
-    # 8 rows per class of nearly pure noise: no C can show evidence, so the head is sklearn's
-    # LogisticRegression(C=1) on rows of unit RMS norm (here: raw rows scaled by 1/sqrt(total))
+    # 8 rows per class of nearly pure noise around a common offset: no C can show evidence,
+    # so the head is sklearn's LogisticRegression(C=1) on the rows scaled to unit RMS norm
     rng = np.random.default_rng(1)
-    X = rng.normal(size=(40, 30)) * 0.2
+    X = rng.normal(size=(40, 30)) * 0.2 + rng.normal(size=30) * 0.3
     y = np.repeat(np.arange(5), 8)
     X[np.arange(40), y] += 0.05
     head = LogisticHead(tol=1e-9, max_iter=5000).fit(X, y)
-    assert head.preprocess_ == "isotropic" and head.C_ == pytest.approx(1 / 30)
-    Xc = X - X.mean(0)
-    U = X / np.sqrt(np.mean(np.sum(Xc**2, axis=1)))  # unit RMS centred norm
+    share = np.mean(np.sum((X - X.mean(0)) ** 2, axis=1)) / np.mean(np.sum(X**2, axis=1))
+    assert share < 0.7  # the offset matters: the prior is not 1/d
+    assert head.preprocess_ == "isotropic" and head.C_ == head.C0_ == pytest.approx(share / 30)
+    U = X / np.sqrt(np.mean(np.sum(X**2, axis=1)))  # unit RMS norm
     oracle = LogisticRegression(C=1.0, max_iter=5000, tol=1e-10).fit(U, y)
     np.testing.assert_allclose(head.predict_proba(X), oracle.predict_proba(U), atol=1e-4)
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_at_its_prior_the_head_is_sklearns_default_on_normalised_embeddings(n_classes):
+    # L2-normalised rows with a shared component (as sentence embeddings have): at C0_ the
+    # head is exactly LogisticRegression() on the rows as given (binary for two classes)
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, n_classes, 300)
+    X = rng.normal(size=(300, 24)) + 2.0 * rng.normal(size=24) + 0.8 * np.eye(24)[y]
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    prior = LogisticHead().fit(X, y).C0_
+    head = LogisticHead(C=prior, tol=1e-9, max_iter=5000).fit(X, y)
+    oracle = LogisticRegression(max_iter=10_000, tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(head.predict_proba(X), oracle.predict_proba(X), atol=1e-5)
+
+
+def test_repeated_folds_count_each_row_once_in_the_standard_error():
+    # 3 folds repeated twice hold every row out twice; the per-row losses the one-SE rule and
+    # the geometry contest compare are per distinct row (the mean of its two scores), not 60
+    # entries that would shrink the standard error by sqrt(2)
+    from types import SimpleNamespace
+
+    from headwise.heads._cpath import CSearch
+    from headwise.heads._ensemble import fit_temperature, temperature_row_losses
+
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 3, 30)
+    splits, logits = [], []
+    for _ in range(2):
+        for rows in np.array_split(rng.permutation(30), 3):
+            z = rng.normal(size=(rows.size, 3))
+            val = SimpleNamespace(codes=codes[rows], logits=lambda theta, z=z: z)
+            sp = SimpleNamespace(val=val, val_rows=rows, thetas={})
+            sp.solve = lambda C, *a, sp=sp: sp.thetas.__setitem__(C, None)
+            splits.append(sp)
+            logits.append((rows, z))
+    search = CSearch(splits, 100, 1e-3)
+    search._evaluate(1.0)
+    z = np.concatenate([zz for _, zz in logits])
+    held = np.concatenate([r for r, _ in logits])
+    losses = temperature_row_losses(z, codes[held], fit_temperature(z, codes[held]))
+    expected = np.zeros(30)
+    np.add.at(expected, held, losses / 2)
+    assert search.row_losses[1.0].shape == (30,)
+    np.testing.assert_allclose(search.row_losses[1.0], expected)
+    assert search.scores[1.0][1] == pytest.approx(losses.mean())
 
 
 def test_strong_evidence_moves_c_off_the_prior():

@@ -33,7 +33,7 @@ from sklearn.utils import check_random_state
 from ._ensemble import fit_temperature, temperature_row_losses
 from ._softmax import ChunkedSoftmaxProblem, SoftmaxProblem
 
-__all__ = ["CSearch", "PathSplit", "paired_evidence", "stratified_folds"]
+__all__ = ["CSearch", "PathSplit", "paired_evidence", "per_row_mean", "stratified_folds"]
 
 _C_RANGE = (1e-8, 1e8)
 _MAX_EXTEND = 30
@@ -60,6 +60,16 @@ def stratified_folds(codes: np.ndarray, n_folds: int, random_state: Any = None) 
         members = rng.permutation(members)
         fold[members] = (np.arange(members.size) + rng.randint(n_folds)) % n_folds
     return fold
+
+
+def per_row_mean(values: np.ndarray, row_of: np.ndarray, n_rows: int) -> np.ndarray:
+    """Mean of ``values`` per row: ``values[j]`` belongs to row ``row_of[j]`` of ``n_rows``.
+
+    >>> per_row_mean(np.array([1.0, 3.0, 5.0]), np.array([0, 0, 1]), 2).tolist()
+    [2.0, 5.0]
+    """
+    counts = np.bincount(row_of, minlength=n_rows)
+    return np.bincount(row_of, weights=values, minlength=n_rows) / np.maximum(counts, 1)
 
 
 def paired_evidence(reference: np.ndarray, challenger: np.ndarray) -> float:
@@ -113,8 +123,13 @@ class CSearch:
         self.splits = list(splits)
         self.max_iter, self.tol, self.prior = max_iter, tol, prior
         self.scores: dict[float, tuple[float, float]] = {}  # C -> (accuracy, log-loss)
-        self.row_losses: dict[float, np.ndarray] = {}  # C -> per-row log-loss, after temperature
+        # C -> held-out log-loss (after temperature) of every distinct row, averaged over the
+        # repeats that held it out: repeated k-fold scores a row several times, and those
+        # scores are not independent, so standard errors are taken over distinct rows
+        self.row_losses: dict[float, np.ndarray] = {}
         self.temperatures: dict[float, float] = {}
+        held = np.concatenate([sp.val_rows for sp in self.splits]) if self.splits else np.zeros(0)
+        self._rows, self._row_of = np.unique(held, return_inverse=True)
 
     def _evaluate(self, C: float) -> None:
         if any(isinstance(sp.val, ChunkedSoftmaxProblem) for sp in self.splits):
@@ -130,7 +145,8 @@ class CSearch:
         z, y = np.concatenate(logits), np.concatenate(codes)
         T = fit_temperature(z, y)
         losses = temperature_row_losses(z, y, T)
-        self.temperatures[C], self.row_losses[C] = T, losses
+        self.temperatures[C] = T
+        self.row_losses[C] = per_row_mean(losses, self._row_of, self._rows.size)
         self.scores[C] = (float(np.mean(z.argmax(axis=1) == y)), float(losses.mean()))
 
     def _evaluate_chunked(self, C: float) -> None:
@@ -154,20 +170,29 @@ class CSearch:
         return min((c for c, (_, ll) in self.scores.items() if ll <= low + _TIE),
                    key=lambda c: (self._distance(c), c))
 
-    def choose(self, n_se: float = 1.0) -> float:
+    def choose(self, n_se: float = 1.0, gate: float | None = None) -> float:
         """The one-standard-error rule toward the prior: of the C whose mean log-loss exceeds
         the best's by at most ``n_se`` standard errors of the per-row differences (or by
-        ``_TIE``), the nearest to ``prior``; the best itself without a prior."""
+        ``_TIE``), the nearest to ``prior``; the best itself without a prior. With ``gate``,
+        the C nearest the prior (where the walk started) is kept outright unless the best beats
+        it by more than ``gate`` standard errors: the best is the minimum of several noisy
+        scores, so its lead over the prior is biased upwards, and leaving the prior is a
+        decision that needs evidence. The standard error is over distinct rows (a row held out
+        by several repeats counts once, with its mean loss): its repeated scores are not
+        independent draws."""
         b = self.best()
         if self.prior is None or b not in self.row_losses:
             return b
 
-        def close(c: float) -> bool:
+        def close(c: float, k: float) -> bool:
             diff = self.row_losses[c] - self.row_losses[b]
             se = float(np.std(diff, ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else 0.0
-            return float(diff.mean()) <= max(n_se * se, _TIE)
+            return float(diff.mean()) <= max(k * se, _TIE)
 
-        return min((c for c in self.scores if close(c)), key=lambda c: (self._distance(c), c))
+        home = min(self.row_losses, key=lambda c: (self._distance(c), c))
+        if gate is not None and close(home, gate):
+            return home
+        return min((c for c in self.scores if close(c, n_se)), key=lambda c: (self._distance(c), c))
 
     def run(self, Cs: np.ndarray) -> float:
         """Walk the grid ``Cs`` (sorted, extended by its step past either end) from the value

@@ -37,12 +37,35 @@ _PREPROCESS = ("auto", "whiten", "isotropic", "standardize", "none")
 _AUTO_KINDS = ("isotropic", "whiten")  # preprocess="auto": the default first, then the challenger
 _GEOMETRY_EVIDENCE = 2.0  # paired standard errors of held-out log-loss gain needed to whiten
 _ONE_SE = 1.0  # the one-standard-error rule: C leaves the prior C0 beyond this many
+_PRIOR_EVIDENCE = 2.0  # ... once the best beats C0 itself by this many (the geometry's gate)
 _KFOLD_MAX_ROWS = 1000  # cv="auto": k-fold up to this many rows, one holdout split above
 _KFOLD_MIN_VAL = 400  # cv="auto": repeat the k-fold (up to 3 times) below this many rows
 _KFOLD = 3  # cv="auto": folds on few rows (each C costs one fit per fold: 3 keeps few-shot fast)
 _GRID = (0.1, 0.316, 1.0, 3.16, 10.0)  # Cs=None: half-decades around the prior C
 _C_RULES = ("one_se", "min")
+_SHARE_BLOCK = 8192  # rows per block of the prior's second moment
 _NOT_SAVED = ("oof_rows_", "oof_log_proba_")  # per-row by-products of the fit, for AutoHead
+
+
+def _share(centred: float, total: float) -> float:
+    return centred / total if total > 0 else 1.0
+
+
+def centred_share(X: np.ndarray) -> float:
+    """``E||x - m||² / E||x||²`` of the rows of ``X`` (1 for rows around the origin), summed
+    in float64 over blocks of rows (no ``n × d`` temporary).
+
+    >>> round(centred_share(np.array([[1.0, 0.0], [0.0, 1.0]])), 6)
+    0.5
+    """
+    n = X.shape[0]
+    total, sums = 0.0, np.zeros(X.shape[1])
+    for start in range(0, n, _SHARE_BLOCK):
+        block = np.asarray(X[start:start + _SHARE_BLOCK], dtype=np.float64)
+        total += float(np.einsum("ij,ij->", block, block))
+        sums += block.sum(axis=0)
+    mean = sums / max(n, 1)
+    return _share(total / max(n, 1) - float(mean @ mean), total / max(n, 1))
 
 
 def _check_positive(owner: str, name: str, value: Any) -> None:
@@ -69,12 +92,18 @@ class LogisticHead(BaseHead):
 
     ``c_rule="one_se"`` (default) then shrinks towards the prior by the one-standard-error
     rule: of the ``C`` whose score is within one standard error (of the paired per-row
-    differences) of the best, the one nearest ``C0`` in ``log C`` wins. The prior is sklearn's
-    ``C=1`` on rows scaled to unit RMS norm, ``C0 = 1/d`` on the preprocessed features
-    (sklearn's default for L2-normalised embeddings such as MiniLM's, up to their centring;
-    ``1`` with ``preprocess="none"``). Held-out scores on 8 rows per class are noisy and a
-    weaker penalty often looks better by chance, while sklearn's default is a strong baseline
-    on embeddings: ``C`` leaves it only on evidence. ``c_rule="min"`` takes the lowest score. The head is then refitted on all rows at ``C_``,
+    differences; a row held out by several repeats counts once, with its mean) of the best,
+    the one nearest ``C0`` in ``log C`` wins. The prior ``C0_`` is sklearn's ``C=1`` on the
+    rows scaled to unit RMS norm: on L2-normalised embeddings such as MiniLM's, exactly
+    sklearn's default ``LogisticRegression()`` (``C0 = E||x - m||² / (d E||x||²)`` on the
+    preprocessed features, ``1`` with ``preprocess="none"``; half that for two classes, where
+    sklearn's model is the binary one). Held-out scores on 8 rows per class are noisy and a
+    weaker penalty often looks better by chance (the best of several noisy scores is biased
+    low), while sklearn's default is a strong baseline on embeddings: ``C`` leaves it only on
+    evidence, so ``C0`` itself is kept unless the best beats it by more than two standard
+    errors (the evidence the geometry contest and :class:`AutoHead` ask for to leave their
+    defaults). ``c_rule="min"`` takes the lowest score. The head is then refitted on all rows
+    at ``C_``,
     warm-started from the path (the holdout's solution, or the folds' mean). Classes with a
     single row always stay in training; if no row can be held out at all, the middle value of
     ``Cs`` (the lower one for an even count) is used.
@@ -82,8 +111,8 @@ class LogisticHead(BaseHead):
     Which penalty: ``||V||²`` on the preprocessed ``z``. With ``preprocess="whiten"`` that is
     ``Wᵀ Σ W`` on raw weights (LDA's metric: weak directions are penalised less); with
     ``"isotropic"`` (centre, one common scale ``s``) it is ``s² ||W||²``, sklearn's raw-space
-    penalty at ``C_sklearn = C / s²``. For embeddings with per-feature variance ``s²`` (MiniLM:
-    about ``1/384``) sklearn's default ``C=1`` is ``C ≈ 1/384`` here: the prior ``C0``.
+    penalty at ``C_sklearn = C / s²``: sklearn's default ``C=1`` is ``C = s²`` here, the prior
+    ``C0`` for rows of unit norm.
 
     ``"auto"`` (default) chooses the geometry and ``C`` on the same held-out rows and the same
     criterion (held-out log-loss after temperature): it runs the C search in both
@@ -171,6 +200,8 @@ class LogisticHead(BaseHead):
     geometry_evidence_ : float
         Held-out log-loss gain of whitening over the isotropic penalty in paired standard
         errors (``preprocess="auto"`` with validation splits; NaN otherwise).
+    C0_ : float
+        The prior ``C`` (see above): where the search starts and what it shrinks towards.
     n_splits_ : int
         Validation splits the C search ran on (0: none).
     oof_rows_, oof_log_proba_ : ndarray
@@ -216,7 +247,9 @@ class LogisticHead(BaseHead):
         self.loss = loss
         self.c_rule = c_rule
 
-    def _check_params(self, n_features: int | None = None) -> np.ndarray:
+    def _check_params(
+        self, n_features: int | None = None, centred_share: float = 1.0
+    ) -> np.ndarray:
         owner = type(self).__name__
         try:
             Cs = np.asarray(
@@ -246,19 +279,29 @@ class LogisticHead(BaseHead):
             or isinstance(cv, Integral) and not isinstance(cv, bool) and cv >= 2
         ):
             raise param_error(owner, "cv", "'auto', 'holdout' or an int >= 2", cv)
-        if self.Cs is None and n_features is not None:
-            Cs = Cs * self._prior(n_features)
+        if n_features is not None:
+            self.C0_ = self._prior(n_features, centred_share)
+            if self.Cs is None:
+                Cs = Cs * self.C0_
         return np.unique(Cs)  # sorted: the path runs from the strongest penalty to the weakest
 
-    def _prior(self, n_features: int) -> float:
-        """sklearn's ``C=1`` on rows scaled to unit RMS norm: ``1/d`` on preprocessed features
-        of unit mean variance, ``1`` on raw features (``preprocess="none"``)."""
-        return 1.0 if self.preprocess == "none" else 1.0 / max(n_features, 1)
+    def _prior(self, n_features: int, centred_share: float) -> float:
+        """sklearn's ``C=1`` on the rows scaled to unit RMS norm, in the preprocessed space.
 
-    def _c_search(self, splits: list[PathSplit], n_features: int) -> CSearch:
+        Preprocessed features ``z = (x - m) / s`` have unit mean variance, ``s² = E||x - m||²/d``;
+        rows scaled to unit RMS norm are ``x / r`` with ``r² = E||x||²``. sklearn's penalty
+        ``||W||²/2`` at ``C=1`` on them is ``||V||² r²/(2 s²)`` on the weights ``V`` of ``z``,
+        so ``C0 = s²/r² = centred_share / d`` with ``centred_share = E||x - m||² / E||x||²``
+        (``1`` on raw features, ``preprocess="none"``). With two classes sklearn fits one
+        weight vector ``w``; the softmax's two rows ``±w/2`` cost half its penalty, so its
+        ``C=1`` is half that ``C`` here."""
+        C0 = 1.0 if self.preprocess == "none" else centred_share / max(n_features, 1)
+        return C0 / 2 if self.classes_.size == 2 else C0
+
+    def _c_search(self, splits: list[PathSplit]) -> CSearch:
         """A C search on ``splits`` that starts at, and with ``c_rule="one_se"`` shrinks
-        towards, the prior ``C0``."""
-        prior = self._prior(n_features) if self.c_rule == "one_se" else None
+        towards, the prior ``C0_``."""
+        prior = self.C0_ if self.c_rule == "one_se" else None
         return CSearch(splits, self.max_iter, self.tol, prior)
 
     def _class_weights(self, codes: np.ndarray) -> np.ndarray:
@@ -305,8 +348,8 @@ class LogisticHead(BaseHead):
         """Fit on embeddings ``X`` (n, d) and labels ``y`` (n,); see the class docstring."""
         self._check_params()
         X, y = self._validate_fit(X, y)
-        Cs = self._check_params(X.shape[1])
         codes, folds = self._begin(y)
+        Cs = self._check_params(X.shape[1], centred_share(X))
         dtype = np.float32 if X.dtype == np.float32 else np.float64
         K = self.classes_.size
         kinds: tuple[str, ...] = (self.preprocess,)
@@ -393,9 +436,9 @@ class LogisticHead(BaseHead):
         self.geometry_log_losses_ = {}
         best: tuple[np.ndarray, str, list[PathSplit], CSearch] | None = None
         for kind, splits in per_kind.items():  # each geometry gets its own C search
-            search = self._c_search(splits, X.shape[1])
+            search = self._c_search(splits)
             search.run(Cs)
-            C = search.choose(_ONE_SE)
+            C = search.choose(_ONE_SE, _PRIOR_EVIDENCE)
             self.geometry_log_losses_[kind] = search.scores[C][1]
             losses = search.row_losses[C]
             if best is not None:
@@ -446,9 +489,9 @@ class LogisticHead(BaseHead):
         self.n_splits_ = len(splits)
         if splits:
             if search is None:
-                search = self._c_search(splits, prob.n_features)
+                search = self._c_search(splits)
                 search.run(Cs)
-            self.C_ = search.choose(_ONE_SE)
+            self.C_ = search.choose(_ONE_SE, _PRIOR_EVIDENCE)
             grid = sorted(search.scores)
             self.Cs_ = np.array(grid)
             self.val_scores_ = np.array([search.scores[c][0] for c in grid])
@@ -518,8 +561,11 @@ class LogisticHead(BaseHead):
                 "positions asked for, with the same labels."
             )
         self.n_features_in_ = stats.n_features
-        Cs = self._check_params(stats.n_features)
         cov = stats.within_scatter() / stats.n_samples
+        mean = stats.counts @ stats.class_means / stats.n_samples
+        between = float(stats.counts @ np.sum((stats.class_means - mean) ** 2, axis=1))
+        centred = float(np.trace(cov)) + between / stats.n_samples
+        Cs = self._check_params(stats.n_features, _share(centred, centred + float(mean @ mean)))
         self.preprocess_ = "whiten" if self.preprocess == "auto" else self.preprocess
         self.geometry_log_losses_ = {}
         self.geometry_evidence_ = float("nan")

@@ -221,3 +221,29 @@ def test_ridge_alpha_search_widens_until_the_best_is_interior(alphas, side):
     assert chosen < min(alphas) if side == "below" else chosen > max(alphas)
     assert 0 < best < len(grid) - 1  # both neighbours of the optimum were scored, and lost
 
+
+
+def test_few_rows_score_every_head_on_the_logistic_heads_own_splits():
+    # k-fold (few rows): the statistics heads are refitted at their chosen setting on the
+    # logistic head's splits, with its training sizes, and averaged over repeats the same way
+    from headwise.heads._ensemble import mean_log_loss
+
+    X, y, _, _ = _gaussian(8)
+    head = AutoHead(candidates=("ncm", "logistic")).fit(X, y)
+    logistic = head.estimators_[head.members_.index("logistic")] if "logistic" in head.members_ \
+        else get_head("logistic").fit(X, y)
+    splits = logistic.oof_splits_
+    assert len(splits) > 3  # repeated 3-fold on 48 rows
+    at, logits = [], []
+    for tr, va in splits:
+        at.append(va)
+        logits.append(get_head("ncm").fit(X[tr], y[tr]).logits(X[va]))
+    at, z = np.concatenate(at), np.concatenate(logits)
+    T = fit_temperature(z, y[at])
+    proba = np.zeros((y.size, 6))
+    np.add.at(proba, at, np.exp(log_softmax(T * z, axis=1)))
+    lp = np.log(proba / np.bincount(at, minlength=y.size)[:, None])
+    T2 = fit_temperature(lp, y)
+    assert head.log_losses_["ncm"] == pytest.approx(
+        mean_log_loss(log_softmax(T2 * lp, axis=1), y), rel=1e-9)
+

@@ -44,7 +44,7 @@ _KFOLD = 3  # cv="auto": folds on few rows (each C costs one fit per fold: 3 kee
 _GRID = (0.1, 0.316, 1.0, 3.16, 10.0)  # Cs=None: half-decades around the prior C
 _C_RULES = ("one_se", "min")
 _SHARE_BLOCK = 8192  # rows per block of the prior's second moment
-_NOT_SAVED = ("oof_rows_", "oof_log_proba_")  # per-row by-products of the fit, for AutoHead
+_NOT_SAVED = ("oof_rows_", "oof_log_proba_", "oof_splits_")  # by-products for AutoHead
 
 
 def _share(centred: float, total: float) -> float:
@@ -207,6 +207,8 @@ class LogisticHead(BaseHead):
     oof_rows_, oof_log_proba_ : ndarray
         Held-out rows and their log-probabilities at ``C_`` (averaged over repeats), for model
         selection by :class:`AutoHead`; not saved with the head.
+    oof_splits_ : list of (ndarray, ndarray)
+        The (training rows, held-out rows) of every validation split; not saved.
     n_iter_ : int
         L-BFGS iterations of the final fit.
 
@@ -458,6 +460,7 @@ class LogisticHead(BaseHead):
         self.classes_, codes = np.unique(y, return_inverse=True)
         self.oof_rows_ = np.zeros(0, dtype=np.int64)
         self.oof_log_proba_ = np.zeros((0, self.classes_.size))
+        self.oof_splits_ = []
         if self.C is not None:
             return codes, []
         n_folds = self.cv
@@ -465,7 +468,8 @@ class LogisticHead(BaseHead):
             n_folds = _KFOLD if codes.size <= _KFOLD_MAX_ROWS and kfold else "holdout"
         if n_folds == "holdout":
             split = stratified_holdout(codes, self.validation_fraction, self.random_state)
-            return codes, [] if split is None else [split]
+            self.oof_splits_ = [] if split is None else [split]
+            return codes, list(self.oof_splits_)
         rng = check_random_state(self.random_state)
         repeats = max(1, min(3, _KFOLD_MIN_VAL // max(codes.size, 1)))
         folds = []
@@ -474,6 +478,7 @@ class LogisticHead(BaseHead):
             for f in range(int(n_folds)):
                 if np.any(fold == f):
                     folds.append((np.flatnonzero(fold != f), np.flatnonzero(fold == f)))
+        self.oof_splits_ = list(folds)
         return codes, folds
 
     def _fit_path(

@@ -31,7 +31,7 @@ from ._ensemble import fit_temperature, mean_log_loss
 from ._loo import loo_knn_logits, loo_lda_path, loo_ncm_logits, loo_ridge_path
 from ._registry import get_head
 
-__all__ = ["Evaluated", "evaluate_candidate", "SHRINKAGE_GRID", "KNN_GRID"]
+__all__ = ["Evaluated", "evaluate_candidate", "on_splits", "SHRINKAGE_GRID", "KNN_GRID"]
 
 SHRINKAGE_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 0.95, 1.0)
 KNN_GRID = (1, 3, 5, 10, 20, 40)
@@ -205,3 +205,34 @@ def _knn(X: np.ndarray, codes: np.ndarray, K: int, rows: np.ndarray, params: Map
 _LOO_ROUTES: dict[str, Callable[..., Evaluated]] = {
     "ncm": _ncm, "lda": _lda, "ridge": _ridge, "knn": _knn,
 }
+
+
+def on_splits(
+    e: Evaluated, X: np.ndarray, codes: np.ndarray, n_classes: int, rows: np.ndarray,
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> Evaluated:
+    """``e``'s head at its chosen setting, refitted on the training rows of every split and
+    scored on the held-out ones among ``rows`` (sorted): the same splits, the same training
+    sizes and the same averaging over repeats (of probabilities after one temperature) as the
+    logistic head's own out-of-fold evidence, so heads are compared like with like."""
+    parts = []
+    for tr, va in splits:
+        va = va[np.isin(va, rows)]
+        if va.size == 0:
+            continue
+        head = get_head(e.name, **e.params).fit(X[tr], codes[tr])
+        z = np.full((va.size, n_classes), -np.inf)
+        z[:, head.classes_.astype(np.int64)] = head.logits(X[va])
+        parts.append((np.searchsorted(rows, va), z))
+    at = np.concatenate([a for a, _ in parts])
+    z = np.concatenate([zz for _, zz in parts])
+    T = fit_temperature(z, codes[rows][at])
+    proba = np.exp(log_softmax(np.where(np.isneginf(z), -np.inf, T * z), axis=1))
+    total = np.zeros((rows.size, n_classes))
+    np.add.at(total, at, proba)
+    seen = np.bincount(at, minlength=rows.size)
+    log_proba = np.log(np.maximum(total / np.maximum(seen, 1)[:, None], 1e-300))
+    out = _pick(e.name, "_", [0], [log_proba], codes[rows], e.params)
+    out.params.pop("_", None)
+    out.name, out.grid = e.name, e.grid
+    return out

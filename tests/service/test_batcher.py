@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -55,6 +56,38 @@ def test_batches_close_at_max_batch_without_splitting_a_request() -> None:
 
     _run(main())
     assert [len(c) for c in calls] == [3, 3, 3, 6]
+
+
+def test_a_batch_stops_waiting_once_it_is_as_large_as_the_previous_one() -> None:
+    # round 1 waits (max_wait 300 ms) for its 3 requests; in round 2 the same 3 clients come
+    # back and the batch closes at once, without waiting out max_wait for a 4th that comes
+    # 150 ms later (it gets a pass of its own)
+    calls: list[list[str]] = []
+    closed: list[float] = []
+
+    def encode(texts: list[str]) -> np.ndarray:
+        closed.append(time.monotonic())
+        return _encode(calls)(texts)
+
+    async def main() -> None:
+        b = MicroBatcher(encode, max_batch=64, max_wait_ms=300, max_queue=100)
+        b.start()
+
+        async def late() -> None:
+            await asyncio.sleep(0.15)
+            await b.submit(["late"])
+
+        try:
+            await asyncio.gather(*(b.submit([f"a{i}"]) for i in range(3)))
+            t0 = time.monotonic()
+            await asyncio.gather(*(b.submit([f"b{i}"]) for i in range(3)), late())
+            closed.append(t0)
+        finally:
+            await b.stop()
+
+    _run(main())
+    assert [len(c) for c in calls] == [3, 3, 1]
+    assert closed[1] - closed[-1] < 0.1  # round 2 did not wait for max_wait
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])

@@ -1,7 +1,14 @@
 """Micro-batching: texts from concurrent requests share one encoder forward pass.
 
-A batch closes when it holds ``max_batch`` texts (a request is never split) or when its oldest
-text has waited ``max_wait_ms`` since it arrived. At most ``workers`` batches run at a time per
+A batch closes when it holds ``max_batch`` texts (a request is never split), when its oldest
+text has waited ``max_wait_ms`` since it arrived, or, once it holds as many texts as the
+previous batch, as soon as no more are queued: the clients that pass answered are most likely
+the ones coming back, and once they are in, waiting on for the rest of ``max_wait_ms`` only
+idles the encoder (measured under 32 closed-loop clients: every batch held all 32 requests, and
+waiting out the 5 ms left 16% of the time with no pass running). The rule has no setting of its
+own: under light load batches are small and close at once (latency), under heavy load the
+queue is never empty when a worker comes free, and a client that drops out costs one batch
+a full wait. At most ``workers`` batches run at a time per
 encoder, each in a worker thread, and a batch is only gathered once a worker is free, so while
 they run the next one fills up: texts that queued meanwhile have already waited, and go into the
 next pass at once instead of waiting again. Under load the batches grow by themselves, the
@@ -148,6 +155,7 @@ class MicroBatcher:
         self.on_batch = on_batch
         self._queue: asyncio.Queue[_Item] | None = None
         self._pending = 0
+        self._previous = max_batch  # texts in the last batch (the first one waits in full)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -195,7 +203,9 @@ class MicroBatcher:
             n = len(first[0])
             deadline = first[2] + self.max_wait  # from its arrival, not from now
             while n < self.max_batch:
-                if queue.empty():  # wait for company only while time is left
+                if queue.empty():  # wait for company while time is left, and until the
+                    if n >= self._previous:  # previous batch's clients are back
+                        break
                     timeout = deadline - loop.time()
                     if timeout <= 0:
                         break
@@ -210,6 +220,7 @@ class MicroBatcher:
                     break
                 batch.append(item)
                 n += len(item[0])
+            self._previous = n
             task = loop.create_task(self._encode(batch))
             self._running.add(task)
             task.add_done_callback(self._running.discard)

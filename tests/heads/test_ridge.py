@@ -96,6 +96,32 @@ def test_gcv_with_more_features_than_rows():
     np.testing.assert_allclose(head.alpha_scores_, brute, rtol=1e-6)
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize(("n", "d"), [(12, 40), (40, 80), (60, 64)])
+def test_few_rows_solve_on_the_thin_path_exactly(n, d, fit_intercept, monkeypatch):
+    # fit with n <= d/2 rows diagonalises the n x n Xc Xcᵀ; fit_from_stats (no rows) the
+    # d x d Gram: the same GCV choice, coefficients and RidgeClassifier's solution
+    from headwise.heads import _ridge
+
+    calls = []
+    thin_eigh = _ridge._thin_eigh
+    monkeypatch.setattr(_ridge, "_thin_eigh", lambda Xc: calls.append(Xc.shape) or thin_eigh(Xc))
+    rng = np.random.default_rng(n)
+    y = np.arange(n) % 3
+    X = rng.normal(size=(n, d)) + 0.8 * rng.normal(size=(3, d))[y]
+    alphas = (1e-2, 1.0, 30.0)
+    thin = RidgeHead(alphas=alphas, fit_intercept=fit_intercept).fit(X, y)
+    full = RidgeHead(alphas=alphas, fit_intercept=fit_intercept)
+    full.fit_from_stats(SufficientStats.from_data(X, y))
+    assert calls == ([(n, d)] if 2 * n <= d else [])  # fit only, and only with few rows
+    assert thin.alpha_ == full.alpha_
+    np.testing.assert_allclose(thin.alpha_scores_, full.alpha_scores_, rtol=1e-6)
+    np.testing.assert_allclose(thin.coef_, full.coef_, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(thin.intercept_, full.intercept_, rtol=1e-7, atol=1e-10)
+    oracle = RidgeClassifier(alpha=thin.alpha_, fit_intercept=fit_intercept).fit(X, y)
+    np.testing.assert_allclose(thin.coef_, oracle.coef_, rtol=1e-6, atol=1e-9)
+
+
 def test_gcv_survives_partial_fit():
     X, y = _noisy_blobs(seed=3)
     alphas = tuple(np.logspace(-2, 3, 11))

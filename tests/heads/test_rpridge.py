@@ -46,3 +46,14 @@ def test_bad_width_and_stats_refused():
 
     with pytest.raises(InputError, match="fit or partial_fit"):
         RandomProjectionRidgeHead().fit_from_stats(SufficientStats.from_data(X, y))
+
+
+def test_few_rows_take_the_thin_path_and_equal_the_statistics_solve():
+    # fit on 40 rows projected to 512 diagonalises a 40 x 40 matrix; partial_fit (statistics
+    # only) the 512 x 512 Gram: the same alpha and logits
+    X, y = toy_blobs(n_classes=4)
+    X, y = X[:40], y[:40]
+    thin = RandomProjectionRidgeHead(n_components=512).fit(X, y)
+    full = RandomProjectionRidgeHead(n_components=512).partial_fit(X, y)
+    assert thin.alpha_ == full.alpha_
+    np.testing.assert_allclose(thin.logits(X), full.logits(X), rtol=1e-7, atol=1e-9)

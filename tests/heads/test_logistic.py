@@ -561,3 +561,28 @@ def test_eigen_rows_path_takes_the_weight_routes_iterations(monkeypatch, kind):
     fast = path()
     monkeypatch.setattr(_softmax, "_EIGEN_ROWS_PER_CLASS", 0)
     assert fast == path()
+
+
+@pytest.mark.parametrize(
+    ("name", "X"),
+    [
+        ("identical rows", np.ones((20, 5))),
+        ("all zeros", np.zeros((20, 5))),
+        ("noise around a large offset", np.random.default_rng(0).normal(size=(20, 5)) + 1e6),
+    ],
+)
+def test_rows_that_hardly_vary_still_fit(name, X):
+    # the prior C0 (sklearn's C=1 on rows of unit RMS norm) goes to zero as the rows' spread
+    # vanishes next to their norm; it is kept inside the range the search can reach
+    y = np.repeat([0, 1], 10)
+    head = LogisticHead().fit(X, y)
+    assert 1e-8 <= head.C0_ <= 1e8, name
+    assert np.isfinite(head.predict_proba(X)).all()
+
+
+def test_signal_under_a_large_offset_is_found():
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 100)
+    X = rng.normal(size=(200, 5)) + 1e6 + 3.0 * y[:, None]
+    head = LogisticHead().fit(X, y)
+    assert head.score(X, y) > 0.95

@@ -44,6 +44,7 @@ _KFOLD = 3  # cv="auto": folds on few rows (each C costs one fit per fold: 3 kee
 _GRID = (0.1, 0.316, 1.0, 3.16, 10.0)  # Cs=None: half-decades around the prior C
 _C_RULES = ("one_se", "min")
 _SHARE_BLOCK = 8192  # rows per block of the prior's second moment
+_PRIOR_RANGE = (1e-7, 1e7)  # the prior C0, inside the search's range [1e-8, 1e8]
 _NOT_SAVED = ("oof_rows_", "oof_log_proba_", "oof_splits_")  # by-products for AutoHead
 
 
@@ -298,7 +299,10 @@ class LogisticHead(BaseHead):
         weight vector ``w``; the softmax's two rows ``±w/2`` cost half its penalty, so its
         ``C=1`` is half that ``C`` here."""
         C0 = 1.0 if self.preprocess == "none" else centred_share / max(n_features, 1)
-        return C0 / 2 if self.classes_.size == 2 else C0
+        C0 = C0 / 2 if self.classes_.size == 2 else C0
+        # rows that hardly vary around a large offset (or not at all) would put sklearn's
+        # default far below any C the search can reach: start at the weakest reachable one
+        return float(np.clip(C0, *_PRIOR_RANGE))
 
     def _c_search(self, splits: list[PathSplit]) -> CSearch:
         """A C search on ``splits`` that starts at, and with ``c_rule="one_se"`` shrinks

@@ -30,6 +30,7 @@ from ._softmax import (
     class_moments,
     lda_start,
 )
+from ._whiten import centred_variance
 
 __all__ = ["LogisticHead"]
 
@@ -572,8 +573,7 @@ class LogisticHead(BaseHead):
         self.n_features_in_ = stats.n_features
         cov = stats.within_scatter() / stats.n_samples
         mean = stats.counts @ stats.class_means / stats.n_samples
-        between = float(stats.counts @ np.sum((stats.class_means - mean) ** 2, axis=1))
-        centred = float(np.trace(cov)) + between / stats.n_samples
+        centred = centred_variance(stats.counts, stats.class_means, cov)
         Cs = self._check_params(stats.n_features, _share(centred, centred + float(mean @ mean)))
         self.preprocess_ = "whiten" if self.preprocess == "auto" else self.preprocess
         self.geometry_log_losses_ = {}

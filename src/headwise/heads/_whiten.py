@@ -20,7 +20,7 @@ from threadpoolctl import ThreadpoolController
 
 from ._lda import oas_shrinkage, shrink
 
-__all__ = ["Preprocessor", "class_moments", "lda_start", "penalty_metric"]
+__all__ = ["Preprocessor", "centred_variance", "class_moments", "lda_start", "penalty_metric"]
 
 
 @cache
@@ -75,6 +75,18 @@ def _shrunk(cov: np.ndarray, n_samples: int) -> np.ndarray:
     return out
 
 
+def centred_variance(counts: np.ndarray, means: np.ndarray, cov: np.ndarray) -> float:
+    """``E||x - m||²`` from class counts, class means and the pooled within-class covariance
+    (``class_moments``): the within-class trace plus the spread of the class means.
+
+    >>> centred_variance(np.array([1.0, 1.0]), np.array([[0.0], [2.0]]), np.zeros((1, 1)))
+    1.0
+    """
+    mean = counts @ means / counts.sum()
+    between = float(counts @ np.sum((means - mean) ** 2, axis=1)) / counts.sum()
+    return float(np.trace(cov) + between)
+
+
 @dataclass
 class Preprocessor:
     """``Z = (X - shift) @ T``: ``T`` is a matrix, a diagonal (1-D) or ``None`` (identity).
@@ -104,7 +116,7 @@ class Preprocessor:
         if kind == "none":
             return cls(np.zeros(d), None, means, _shrunk(cov, n))
         if kind == "isotropic":  # centre, one scale for every feature: sklearn's penalty
-            total = np.trace(cov) + float(counts @ np.sum((means - mean) ** 2, axis=1)) / n
+            total = centred_variance(counts, means, cov)
             scale = np.sqrt(max(total / d, 1e-300))
             T = np.full(d, 1.0 / scale)
             return cls(mean, T, (means - mean) / scale, _shrunk(cov / scale**2, n))

@@ -31,6 +31,7 @@ EXTRA_FRAGMENTS = (
     "crash",
     "serve",
     "accuracy",
+    "logistic_synthetic",
     "ray",
     "active",
     "multilabel",

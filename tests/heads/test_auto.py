@@ -247,3 +247,23 @@ def test_few_rows_score_every_head_on_the_logistic_heads_own_splits():
     assert head.log_losses_["ncm"] == pytest.approx(
         mean_log_loss(log_softmax(T2 * lp, axis=1), y), rel=1e-9)
 
+
+
+@pytest.mark.parametrize("name", ["ncm", "lda"])
+def test_a_member_scored_on_splits_predicts_with_the_temperature_it_was_scored_at(name):
+    # one repeat of 3 folds: every row is held out once, so the evidence is exactly the
+    # split heads' softmax(T z) and the member's temperature must reproduce it on raw logits
+    # (NCM's cosines need T >> 1; a temperature fitted to already-scaled log-probabilities
+    # stays near 1 and leaves the member's predictive distribution nearly flat)
+    from headwise.heads._cpath import stratified_folds
+    from headwise.heads._selection import evaluate_candidate, on_splits
+
+    X, y, _, _ = _gaussian(10)
+    fold = stratified_folds(y, 3, random_state=0)
+    splits = [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(3)]
+    rows = np.arange(y.size)
+    e = on_splits(evaluate_candidate(name, {}, X, y, 6, rows), X, y, 6, rows, splits)
+    for tr, va in splits:
+        z = get_head(name, **e.params).fit(X[tr], y[tr]).logits(X[va])
+        np.testing.assert_allclose(log_softmax(e.temperature * z, axis=1), e.log_proba[va],
+                                   rtol=1e-6, atol=1e-6)

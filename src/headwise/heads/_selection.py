@@ -214,7 +214,8 @@ def on_splits(
     """``e``'s head at its chosen setting, refitted on the training rows of every split and
     scored on the held-out ones among ``rows`` (sorted): the same splits, the same training
     sizes and the same averaging over repeats (of probabilities after one temperature) as the
-    logistic head's own out-of-fold evidence, so heads are compared like with like."""
+    logistic head's own out-of-fold evidence, so heads are compared like with like. The
+    returned temperature applies to the head's raw logits."""
     parts = []
     for tr, va in splits:
         va = va[np.isin(va, rows)]
@@ -235,4 +236,8 @@ def on_splits(
     out = _pick(e.name, "_", [0], [log_proba], codes[rows], e.params)
     out.params.pop("_", None)
     out.name, out.grid = e.name, e.grid
+    # the head predicts with its raw logits: softmax(T2 · log softmax(T z)) is softmax(T2 T z)
+    # (exact for one repeat, the temperature of the average over several), so its temperature
+    # is the product; T2 alone (near 1) left NCM's cosines flat and LDA's logits 15x too sharp
+    out.temperature *= T
     return out

@@ -249,21 +249,43 @@ def test_few_rows_score_every_head_on_the_logistic_heads_own_splits():
 
 
 
-@pytest.mark.parametrize("name", ["ncm", "lda"])
+@pytest.mark.parametrize("name", ["ncm", "lda", "ridge", "knn"])
 def test_a_member_scored_on_splits_predicts_with_the_temperature_it_was_scored_at(name):
     # one repeat of 3 folds: every row is held out once, so the evidence is exactly the
     # split heads' softmax(T z) and the member's temperature must reproduce it on raw logits
     # (NCM's cosines need T >> 1; a temperature fitted to already-scaled log-probabilities
     # stays near 1 and leaves the member's predictive distribution nearly flat)
     from headwise.heads._cpath import stratified_folds
-    from headwise.heads._selection import evaluate_candidate, on_splits
+    from headwise.heads._selection import evaluate_candidate
 
     X, y, _, _ = _gaussian(10)
     fold = stratified_folds(y, 3, random_state=0)
     splits = [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(3)]
     rows = np.arange(y.size)
-    e = on_splits(evaluate_candidate(name, {}, X, y, 6, rows), X, y, 6, rows, splits)
+    e = evaluate_candidate(name, {}, X, y, 6, rows, splits=splits)
     for tr, va in splits:
         z = get_head(name, **e.params).fit(X[tr], y[tr]).logits(X[va])
         np.testing.assert_allclose(log_softmax(e.temperature * z, axis=1), e.log_proba[va],
                                    rtol=1e-6, atol=1e-6)
+
+
+def test_on_splits_a_setting_is_chosen_on_the_splits():
+    # LDA's shrinkage on the splits: the grid value whose split evidence is lowest, and the
+    # reported log-loss is that of refits at it
+    from headwise.heads._cpath import stratified_folds
+    from headwise.heads._selection import SHRINKAGE_GRID, evaluate_candidate
+
+    X, y, _, _ = _gaussian(12, d=30, seed=3)
+    fold = stratified_folds(y, 3, random_state=1)
+    splits = [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(3)]
+    rows = np.arange(y.size)
+    e = evaluate_candidate("lda", {}, X, y, 6, rows, splits=splits)
+
+    def loss(a):
+        z = np.zeros((y.size, 6))
+        for tr, va in splits:
+            z[va] = get_head("lda", shrinkage=a).fit(X[tr], y[tr]).logits(X[va])
+        return -np.mean(log_softmax(fit_temperature(z, y) * z, axis=1)[rows, y])
+
+    assert e.log_loss == pytest.approx(loss(e.params["shrinkage"]), rel=1e-6)
+    assert e.log_loss <= min(loss(a) for a in SHRINKAGE_GRID) + 1e-9

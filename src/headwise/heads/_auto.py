@@ -15,7 +15,7 @@ from ._ensemble import mean_log_loss, mix_log_proba, stacking_weights
 from ._holdout import stratified_holdout
 from ._io import _jsonable
 from ._registry import get_head, get_head_class, name_of_head, register_head
-from ._selection import Evaluated, evaluate_candidate, on_splits
+from ._selection import Evaluated, evaluate_candidate
 
 __all__ = ["AutoHead"]
 
@@ -33,11 +33,12 @@ class AutoHead(BaseHead):
        against refits), the logistic head's own out-of-fold predictions (repeated stratified
        k-fold on few rows, a holdout split on many), stratified 5-fold refits for any other
        head. The heads are then compared on the same footing. When the logistic head
-       validates by k-fold (few rows), every other candidate is refitted at its chosen setting
-       on the logistic head's own splits and scored like it (probabilities averaged over
-       repeats): leave-one-out trains on ``n - 1`` rows and the folds on ``2n/3``, and on 8
-       rows per class that difference alone favoured the statistics heads, which gain least
-       from rows (auto then fell below its logistic default on three of five text sets).
+       validates by k-fold (few rows), every other candidate is scored on the logistic head's
+       own splits instead, its setting chosen there too (one factorisation per split gives
+       LDA's whole shrinkage path and ridge's α path; probabilities averaged over repeats as
+       the logistic head's): leave-one-out trains on ``n - 1`` rows and the folds on ``2n/3``,
+       and on 8 rows per class that difference alone favoured the statistics heads, which gain
+       least from rows (auto then fell below its logistic default on three of five text sets).
        On a single holdout (many rows) the training sizes hardly differ, and the statistics
        heads keep their leave-one-out evidence on the held-out rows. The evaluation rows are
        every row whose class has at least two rows (capped at ``max_eval_rows`` by a
@@ -202,15 +203,14 @@ class AutoHead(BaseHead):
         self.n_eval_rows_ = int(rows.size)
         if rows.size == 0:
             return self._fallback(names, X, codes, fitted)
+        splits = [s for head in fitted.values() for s in head.oof_splits_]
+        if not (len(fitted) == 1 and len(splits) > 1):
+            splits = None  # k-fold (few rows): everyone on the logistic head's splits
         evidence = [
             evaluate_candidate(n, self._params(n), X, codes, K, rows, self.random_state,
-                               fitted.get(n))
+                               fitted.get(n), splits)
             for n in names
         ]
-        splits = [s for head in fitted.values() for s in head.oof_splits_]
-        if len(fitted) == 1 and len(splits) > 1:  # k-fold: everyone on the same splits
-            evidence = [e if e.fitted is not None else on_splits(e, X, codes, K, rows, splits)
-                        for e in evidence]
         y_eval = codes[rows]
         self.params_ = {e.name: _jsonable(e.params) for e in evidence}
         self.scores_ = {e.name: e.accuracy for e in evidence}

@@ -103,7 +103,7 @@ def loo_lda_path(
     S = R.T @ R
     oas = oas_shrinkage(S / n, n)
     with _one_blas_thread():
-        lam, U = linalg.eigh(S, check_finite=False)
+        lam, U = linalg.eigh(S, check_finite=False, driver="evd")
     lam = np.maximum(lam, 0.0)
     trace = float(lam.sum())
     Xt = (X[rows] - centre) @ U  # queries in the eigenbasis
@@ -168,7 +168,7 @@ def loo_ridge_path(
     Xc = X - X.mean(axis=0)
     Yc = Y - Y.mean(axis=0)
     with _one_blas_thread():
-        lam, U = linalg.eigh(Xc.T @ Xc, check_finite=False)
+        lam, U = linalg.eigh(Xc.T @ Xc, check_finite=False, driver="evd")
     lam = np.maximum(lam, 0.0)
     P = U.T @ (Xc.T @ Yc)
     Xq = Xc[rows] @ U

@@ -23,7 +23,7 @@ def _path(n: float, x_sum: np.ndarray, gram: np.ndarray, xt: np.ndarray, t_sum: 
     x_mean = x_sum / n
     A = gram - np.outer(x_sum, x_sum) / n
     B = xt - np.outer(x_mean, t_sum)
-    evals, evecs = linalg.eigh(A, check_finite=False)
+    evals, evecs = linalg.eigh(A, check_finite=False, driver="evd")
     y_sq = float(np.sum(t_sq - t_sum**2 / n))
     return RidgePath(np.maximum(evals, 0.0), evecs, evecs.T @ B, y_sq, x_mean, t_sum / n, n)
 

@@ -85,7 +85,7 @@ def ridge_path(
     else:
         A = stats.total_scatter() if fit_intercept else stats.gram_full
         with small_linalg(A.shape[0]):
-            evals, evecs = linalg.eigh(A, check_finite=False)
+            evals, evecs = linalg.eigh(A, check_finite=False, driver="evd")
         evals = np.maximum(evals, 0.0)
     return RidgePath(evals, evecs, evecs.T @ B, y_sq, x_mean, y_mean, n)
 

@@ -5,10 +5,17 @@ log-probabilities on the evaluation rows and the setting that minimises their lo
 
 * ``ncm``, ``lda`` (shrinkage), ``ridge`` (α) and ``knn`` (k): exact leave-one-out
   (:mod:`._loo`), so every row is both trained on and scored, at the cost of a few matrix
-  products per setting;
+  products per setting; or, when ``splits`` are given (the logistic head's repeated k-fold on
+  few rows), held-out logits on those splits (:mod:`._heldout`, one factorisation per split),
+  so that every head is compared, and its setting chosen, at the same training size;
 * ``logistic``: its own C search (repeated stratified k-fold on few rows, a holdout on many),
   whose out-of-fold probabilities at the chosen ``C`` come with the fit;
-* any other head: stratified k-fold refits.
+* any other head: stratified k-fold refits (refits on ``splits`` when given).
+
+On splits, the logits of each setting get one temperature over all splits, the probabilities
+of a row held out by several repeats are averaged, and the setting's log-loss is taken after a
+second temperature on those averages; the member then predicts with the product of the two
+(exact for one repeat).
 
 The log-loss after one temperature per setting is the criterion: it is a proper scoring rule,
 it uses the confidence of every prediction rather than 0/1 hits on a few dozen rows, and the
@@ -28,10 +35,11 @@ from scipy.special import log_softmax
 from ._base import BaseHead
 from ._cpath import stratified_folds
 from ._ensemble import fit_temperature, mean_log_loss
+from ._heldout import knn_heldout_logits, lda_heldout_path, pooled_oas, ridge_heldout_path
 from ._loo import loo_knn_logits, loo_lda_path, loo_ncm_logits, loo_ridge_path
 from ._registry import get_head
 
-__all__ = ["Evaluated", "evaluate_candidate", "on_splits", "SHRINKAGE_GRID", "KNN_GRID"]
+__all__ = ["Evaluated", "evaluate_candidate", "SHRINKAGE_GRID", "KNN_GRID"]
 
 SHRINKAGE_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 0.95, 1.0)
 KNN_GRID = (1, 3, 5, 10, 20, 40)
@@ -47,12 +55,22 @@ class Evaluated:
 
     name: str
     params: dict[str, Any]
-    temperature: float
+    temperature: float  # applies to the head's raw logits
     log_proba: np.ndarray  # (len(rows), K), temperature-scaled
     log_loss: float
     accuracy: float
     fitted: BaseHead | None = None  # already fitted on every row (logistic), else None
     grid: dict[str, float] = field(default_factory=dict)  # setting -> log-loss
+
+
+# a setting -> scores of the evaluation rows (n_rows, K) and the temperature already applied
+# to the head's logits to make them (1 for raw logits)
+Source = Callable[[Any], tuple[np.ndarray, float]]
+Splits = Sequence[tuple[np.ndarray, np.ndarray]]
+
+
+def _raw(at: Callable[[Any], np.ndarray]) -> Source:
+    return lambda v: (at(v), 1.0)
 
 
 def _scaled(logits: np.ndarray, codes: np.ndarray, start: float = 1.0,
@@ -63,34 +81,83 @@ def _scaled(logits: np.ndarray, codes: np.ndarray, start: float = 1.0,
 
 
 def _pick(
-    name: str, key: str, values: Sequence[Any], logits: Sequence[np.ndarray], codes: np.ndarray,
+    name: str, key: str, values: Sequence[Any], source: Source, codes: np.ndarray,
     base: Mapping[str, Any],
 ) -> Evaluated:
     """The setting with the lowest log-loss after temperature (ties: the earlier value)."""
     best: Evaluated | None = None
     grid = {}
     T = 1.0
-    for v, z in zip(values, logits, strict=True):
-        T, lp, ll = _scaled(z, codes, T)  # neighbouring settings have similar temperatures
+    for v in values:
+        scores, inner = source(v)
+        T, lp, ll = _scaled(scores, codes, T)  # neighbouring settings have similar temperatures
         grid[f"{key}={v:.4g}"] = ll
         if best is None or ll < best.log_loss:
             acc = float(np.mean(lp.argmax(axis=1) == codes))
-            best = Evaluated(name, {**base, key: v}, T, lp, ll, acc)
+            best = Evaluated(name, {**base, key: v}, T * inner, lp, ll, acc)
     assert best is not None
     best.grid = grid
     return best
 
 
+def _single(name: str, logits: np.ndarray, codes: np.ndarray, params: Mapping[str, Any],
+            ) -> Evaluated:
+    out = _pick(name, "_", [0], _raw(lambda _: logits), codes, params)
+    out.params.pop("_", None)
+    return out
+
+
+class _OnSplits:
+    """The held-out rows of every split among the evaluation rows ``rows`` (sorted), and the
+    evidence of logits given per split (see the module docstring)."""
+
+    def __init__(self, rows: np.ndarray, splits: Splits, codes: np.ndarray, n_classes: int):
+        self.parts = []
+        for tr, va in splits:
+            va = va[np.isin(va, rows)]
+            if va.size:
+                self.parts.append((tr, va, np.searchsorted(rows, va)))
+        self.at = np.concatenate([pos for *_, pos in self.parts])
+        self.y = codes[rows][self.at]
+        self.n_rows, self.K = rows.size, n_classes
+
+    def source(self, path_of: Callable[[np.ndarray, np.ndarray], Callable[[Any], np.ndarray]],
+               ) -> Source:
+        """Evidence from ``path_of(train, held)``: a function of the setting giving the held-out
+        logits of a head fitted on ``train``."""
+        paths = [path_of(tr, va) for tr, va, _ in self.parts]
+        return lambda v: self.averaged(np.concatenate([p(v) for p in paths]))
+
+    def averaged(self, z: np.ndarray) -> tuple[np.ndarray, float]:
+        T = fit_temperature(z, self.y)
+        proba = np.exp(log_softmax(np.where(np.isneginf(z), -np.inf, T * z), axis=1))
+        total = np.zeros((self.n_rows, self.K))
+        np.add.at(total, self.at, proba)
+        seen = np.bincount(self.at, minlength=self.n_rows)
+        return np.log(np.maximum(total / np.maximum(seen, 1)[:, None], 1e-300)), T
+
+
+def _refit_logits(name: str, params: Mapping[str, Any], X: np.ndarray, codes: np.ndarray,
+                  n_classes: int, train: np.ndarray, held: np.ndarray) -> np.ndarray:
+    head = get_head(name, **params).fit(X[train], codes[train])
+    z = np.full((held.size, n_classes), -np.inf)
+    z[:, head.classes_.astype(np.int64)] = head.logits(X[held])
+    return z
+
+
 def _ridge(X: np.ndarray, codes: np.ndarray, K: int, rows: np.ndarray, params: Mapping[str, Any],
-           ) -> Evaluated:
+           on: _OnSplits | None) -> Evaluated:
     alphas = sorted(float(a) for a in np.atleast_1d(params.get("alphas", _ALPHAS)))
     base = {k: v for k, v in params.items() if k != "alphas"}
     scored: dict[float, Evaluated] = {}
-    at = loo_ridge_path(X, codes, K, rows)
+    if on is None:
+        source = _raw(loo_ridge_path(X, codes, K, rows))
+    else:
+        source = on.source(lambda tr, va: ridge_heldout_path(X, codes, K, tr, va))
 
     def run(values: list[float]) -> None:
         for a in values:
-            scored[a] = _pick("ridge", "alpha", [a], [at(a)], codes[rows], base)
+            scored[a] = _pick("ridge", "alpha", [a], source, codes[rows], base)
 
     def best_alpha() -> float:  # the strongest penalty within _TIE of the lowest log-loss
         low = min(e.log_loss for e in scored.values())
@@ -128,10 +195,8 @@ def _kfold(
         if va.size == 0:
             continue
         tr = np.flatnonzero(fold != f)
-        head = get_head(name, **params).fit(X[tr], codes[tr])
-        cols = head.classes_.astype(np.int64)
-        logits[np.ix_([where[int(r)] for r in va], cols)] = head.logits(X[va])
-    return _pick(name, "_", [0], [logits], codes[rows], params)
+        logits[[where[int(r)] for r in va]] = _refit_logits(name, params, X, codes, K, tr, va)
+    return _single(name, logits, codes[rows], params)
 
 
 _LOO_KEYS: dict[str, set[str]] = {
@@ -149,21 +214,30 @@ def evaluate_candidate(
     rows: np.ndarray,
     random_state: Any = 0,
     fitted: BaseHead | None = None,
+    splits: Splits | None = None,
 ) -> Evaluated:
-    """Out-of-sample evidence for one candidate on ``rows`` (indices into ``X``).
+    """Out-of-sample evidence for one candidate on ``rows`` (sorted indices into ``X``).
 
     ``fitted`` is a head already fitted on every row that carries its own out-of-fold
     log-probabilities (``oof_rows_``, ``oof_log_proba_``: the logistic head), covering ``rows``.
+    ``splits``: (training rows, held-out rows) pairs that hold out every row of ``rows`` at
+    least once; the evidence then comes from them (the logistic head's own splits), else from
+    leave-one-out (closed-form heads) or stratified k-fold refits (any other head).
     """
     params = dict(params)
     y = codes[rows]
     K = n_classes
+    on = None if splits is None else _OnSplits(rows, splits, codes, K)
     if fitted is not None:
         where = np.searchsorted(fitted.oof_rows_, rows)
-        out = _pick(name, "_", [0], [fitted.oof_log_proba_[where]], y, params)
+        out = _single(name, fitted.oof_log_proba_[where], y, params)
         out.fitted = fitted
     elif name in _LOO_KEYS and set(params) <= _LOO_KEYS[name] and _closed_form_ok(name, params):
-        out = _LOO_ROUTES[name](X, codes, K, rows, params)
+        out = _CLOSED_FORM[name](X, codes, K, rows, params, on)
+    elif on is not None:
+        source = on.source(lambda tr, va: lambda _: _refit_logits(name, params, X, codes, K,
+                                                                  tr, va))
+        out = _pick(name, "_", [0], source, y, params)
     else:
         out = _kfold(name, params, X, codes, K, rows, random_state)
     out.params.pop("_", None)
@@ -179,65 +253,44 @@ def _closed_form_ok(name: str, params: Mapping[str, Any]) -> bool:
 
 
 def _ncm(X: np.ndarray, codes: np.ndarray, K: int, rows: np.ndarray, params: Mapping[str, Any],
-         ) -> Evaluated:
-    z = loo_ncm_logits(X, codes, K, params.get("metric", "cosine"), rows)
-    out = _pick("ncm", "_", [0], [z], codes[rows], params)
-    return out
+         on: _OnSplits | None) -> Evaluated:
+    metric = params.get("metric", "cosine")
+    if on is None:
+        return _single("ncm", loo_ncm_logits(X, codes, K, metric, rows), codes[rows], params)
+    source = on.source(lambda tr, va: lambda _: _refit_logits("ncm", params, X, codes, K, tr, va))
+    return _pick("ncm", "_", [0], source, codes[rows], params)
 
 
 def _lda(X: np.ndarray, codes: np.ndarray, K: int, rows: np.ndarray, params: Mapping[str, Any],
-         ) -> Evaluated:
+         on: _OnSplits | None) -> Evaluated:
     s = params.get("shrinkage", "auto")
-    oas, at = loo_lda_path(X, codes, K, rows)
+    if on is None:
+        oas, at = loo_lda_path(X, codes, K, rows)
+        source = _raw(at)
+    else:
+        oas = pooled_oas(X, codes, K) if isinstance(s, str) else 0.0
+        source = on.source(lambda tr, va: lda_heldout_path(X, codes, K, tr, va))
     grid = sorted({*SHRINKAGE_GRID, *([oas] if oas > 0 else [])}) if isinstance(s, str) else [s]
-    return _pick("lda", "shrinkage", grid, [at(a) for a in grid], codes[rows], {})
+    return _pick("lda", "shrinkage", grid, source, codes[rows], {})
 
 
 def _knn(X: np.ndarray, codes: np.ndarray, K: int, rows: np.ndarray, params: Mapping[str, Any],
-         ) -> Evaluated:
+         on: _OnSplits | None) -> Evaluated:
     ks = [int(params["n_neighbors"])] if "n_neighbors" in params else list(KNN_GRID)
     ks = sorted({min(k, X.shape[0] - 1) for k in ks})
     weights = params.get("weights", "distance")
-    logits = loo_knn_logits(X, codes, K, ks, weights, rows)
-    return _pick("knn", "n_neighbors", ks, logits, codes[rows], {"weights": weights})
+    if on is None:
+        logits = dict(zip(ks, loo_knn_logits(X, codes, K, ks, weights, rows), strict=True))
+        source = _raw(logits.__getitem__)
+    else:
+        def path_of(tr: np.ndarray, va: np.ndarray) -> Callable[[Any], np.ndarray]:
+            per_k = knn_heldout_logits(X, codes, K, ks, weights, tr, va)
+            return dict(zip(ks, per_k, strict=True)).__getitem__
+
+        source = on.source(path_of)
+    return _pick("knn", "n_neighbors", ks, source, codes[rows], {"weights": weights})
 
 
-_LOO_ROUTES: dict[str, Callable[..., Evaluated]] = {
+_CLOSED_FORM: dict[str, Callable[..., Evaluated]] = {
     "ncm": _ncm, "lda": _lda, "ridge": _ridge, "knn": _knn,
 }
-
-
-def on_splits(
-    e: Evaluated, X: np.ndarray, codes: np.ndarray, n_classes: int, rows: np.ndarray,
-    splits: Sequence[tuple[np.ndarray, np.ndarray]],
-) -> Evaluated:
-    """``e``'s head at its chosen setting, refitted on the training rows of every split and
-    scored on the held-out ones among ``rows`` (sorted): the same splits, the same training
-    sizes and the same averaging over repeats (of probabilities after one temperature) as the
-    logistic head's own out-of-fold evidence, so heads are compared like with like. The
-    returned temperature applies to the head's raw logits."""
-    parts = []
-    for tr, va in splits:
-        va = va[np.isin(va, rows)]
-        if va.size == 0:
-            continue
-        head = get_head(e.name, **e.params).fit(X[tr], codes[tr])
-        z = np.full((va.size, n_classes), -np.inf)
-        z[:, head.classes_.astype(np.int64)] = head.logits(X[va])
-        parts.append((np.searchsorted(rows, va), z))
-    at = np.concatenate([a for a, _ in parts])
-    z = np.concatenate([zz for _, zz in parts])
-    T = fit_temperature(z, codes[rows][at])
-    proba = np.exp(log_softmax(np.where(np.isneginf(z), -np.inf, T * z), axis=1))
-    total = np.zeros((rows.size, n_classes))
-    np.add.at(total, at, proba)
-    seen = np.bincount(at, minlength=rows.size)
-    log_proba = np.log(np.maximum(total / np.maximum(seen, 1)[:, None], 1e-300))
-    out = _pick(e.name, "_", [0], [log_proba], codes[rows], e.params)
-    out.params.pop("_", None)
-    out.name, out.grid = e.name, e.grid
-    # the head predicts with its raw logits: softmax(T2 · log softmax(T z)) is softmax(T2 T z)
-    # (exact for one repeat, the temperature of the average over several), so its temperature
-    # is the product; T2 alone (near 1) left NCM's cosines flat and LDA's logits 15x too sharp
-    out.temperature *= T
-    return out

@@ -303,7 +303,7 @@ class SoftmaxProblem:
         eig = self.__dict__.get("_metric_eig")
         if eig is None or eig[0] is not self.metric:
             with _one_blas_thread():
-                m, Q = linalg.eigh(self.metric, check_finite=False)
+                m, Q = linalg.eigh(self.metric, check_finite=False, driver="evd")
             eig = self._metric_eig = (self.metric, np.maximum(m, 0.0), Q)
         return eig[1], eig[2]
 

@@ -80,6 +80,16 @@ def _scaled(logits: np.ndarray, codes: np.ndarray, start: float = 1.0,
     return T, lp, mean_log_loss(lp, codes)
 
 
+def _score(name: str, key: str, v: Any, source: Source, codes: np.ndarray,
+           base: Mapping[str, Any], start: float = 1.0) -> tuple[Evaluated, float]:
+    """The evidence of one setting ``v`` (its log-loss after one fitted temperature ``T``,
+    started at ``start``) and ``T``."""
+    scores, inner = source(v)
+    T, lp, ll = _scaled(scores, codes, start)
+    acc = float(np.mean(lp.argmax(axis=1) == codes))
+    return Evaluated(name, {**base, key: v}, T * inner, lp, ll, acc), T
+
+
 def _pick(
     name: str, key: str, values: Sequence[Any], source: Source, codes: np.ndarray,
     base: Mapping[str, Any],
@@ -87,17 +97,30 @@ def _pick(
     """The setting with the lowest log-loss after temperature (ties: the earlier value)."""
     best: Evaluated | None = None
     grid = {}
-    T = 1.0
+    T = 1.0  # neighbouring settings have similar temperatures: each starts from the last
     for v in values:
-        scores, inner = source(v)
-        T, lp, ll = _scaled(scores, codes, T)  # neighbouring settings have similar temperatures
-        grid[f"{key}={v:.4g}"] = ll
-        if best is None or ll < best.log_loss:
-            acc = float(np.mean(lp.argmax(axis=1) == codes))
-            best = Evaluated(name, {**base, key: v}, T * inner, lp, ll, acc)
+        e, T = _score(name, key, v, source, codes, base, T)
+        grid[f"{key}={v:.4g}"] = e.log_loss
+        if best is None or e.log_loss < best.log_loss:
+            best = e
     assert best is not None
     best.grid = grid
     return best
+
+
+def _walk(score: Callable[[int], float], start: int, lo: int, hi: int,
+          best: Callable[[dict[int, float]], int]) -> dict[int, float]:
+    """Scores of grid positions, from ``start`` towards lower scores until the best position
+    (``best`` of those scored) has both neighbours in ``[lo, hi]`` scored: for a score close to
+    unimodal along the grid (a held-out loss against a penalty's strength), the grid's best at
+    a cost of its distance from ``start`` plus two, rather than the whole grid."""
+    seen = {start: score(start)}
+    while True:
+        b = best(seen)
+        todo = [i for i in (b + 1, b - 1) if lo <= i <= hi and i not in seen]
+        if not todo:
+            return seen
+        seen[todo[0]] = score(todo[0])
 
 
 def _single(name: str, logits: np.ndarray, codes: np.ndarray, params: Mapping[str, Any],
@@ -149,35 +172,36 @@ def _ridge(X: np.ndarray, codes: np.ndarray, K: int, rows: np.ndarray, params: M
            on: _OnSplits | None) -> Evaluated:
     alphas = sorted(float(a) for a in np.atleast_1d(params.get("alphas", _ALPHAS)))
     base = {k: v for k, v in params.items() if k != "alphas"}
-    scored: dict[float, Evaluated] = {}
     if on is None:
         source = _raw(loo_ridge_path(X, codes, K, rows))
     else:
         source = on.source(lambda tr, va: ridge_heldout_path(X, codes, K, tr, va))
+    n = len(alphas)
+    step = float(np.exp(np.median(np.diff(np.log(alphas))))) if n > 1 else 10.0
 
-    def run(values: list[float]) -> None:
-        for a in values:
-            scored[a] = _pick("ridge", "alpha", [a], source, codes[rows], base)
+    def alpha(i: int) -> float:  # positions past either end extend the grid by its step
+        return alphas[0] * step**i if i < 0 else alphas[-1] * step ** (i - n + 1) if i >= n \
+            else alphas[i]
 
-    def best_alpha() -> float:  # the strongest penalty within _TIE of the lowest log-loss
-        low = min(e.log_loss for e in scored.values())
-        return max(a for a, e in scored.items() if e.log_loss <= low + _TIE)
+    scored: dict[int, Evaluated] = {}
 
-    run(alphas)
-    step = float(np.exp(np.median(np.diff(np.log(alphas))))) if len(alphas) > 1 else 10.0
-    for _ in range(_MAX_EXTEND if len(alphas) > 1 else 0):
-        grid = sorted(scored)
-        best = best_alpha()
-        if best == grid[0] and grid[0] / step > 1e-12:
-            run([grid[0] / step])
-        elif best == grid[-1] and grid[-1] * step < 1e12:
-            run([grid[-1] * step])
-        else:
-            break
-    best = best_alpha()
-    out = scored[best]
-    out.params = {**base, "alphas": (best,)}
-    out.grid = {f"alpha={a:.4g}": scored[a].log_loss for a in sorted(scored)}
+    def score(i: int) -> float:
+        scored[i] = _score("ridge", "alpha", alpha(i), source, codes[rows], base)[0]
+        return scored[i].log_loss
+
+    def best(seen: dict[int, float]) -> int:  # the strongest penalty within _TIE of the lowest
+        low = min(seen.values())
+        return max(i for i, ll in seen.items() if ll <= low + _TIE)
+
+    def room(ratio: float) -> int:  # grid steps past an end, at most _MAX_EXTEND
+        return max(0, min(_MAX_EXTEND, int(np.floor(np.log(ratio) / np.log(step))))) if n > 1 \
+            else 0
+
+    lo, hi = -room(alphas[0] / 1e-12), n - 1 + room(1e12 / alphas[-1])
+    seen = _walk(score, (n - 1) // 2, lo, hi, best)
+    out = scored[best(seen)]
+    out.params = {**base, "alphas": (out.params["alpha"],)}
+    out.grid = {f"alpha={alpha(i):.4g}": seen[i] for i in sorted(seen)}
     return out
 
 
@@ -271,7 +295,20 @@ def _lda(X: np.ndarray, codes: np.ndarray, K: int, rows: np.ndarray, params: Map
         oas = pooled_oas(X, codes, K) if isinstance(s, str) else 0.0
         source = on.source(lambda tr, va: lda_heldout_path(X, codes, K, tr, va))
     grid = sorted({*SHRINKAGE_GRID, *([oas] if oas > 0 else [])}) if isinstance(s, str) else [s]
-    return _pick("lda", "shrinkage", grid, source, codes[rows], {})
+    scored: dict[int, Evaluated] = {}
+
+    def score(i: int) -> float:
+        scored[i] = _score("lda", "shrinkage", grid[i], source, codes[rows], {})[0]
+        return scored[i].log_loss
+
+    def best(seen: dict[int, float]) -> int:  # ties: the weaker shrinkage
+        return min(seen, key=lambda i: (seen[i], i))
+
+    start = grid.index(oas) if oas in grid else (len(grid) - 1) // 2  # the head's own default
+    seen = _walk(score, start, 0, len(grid) - 1, best)
+    out = scored[best(seen)]
+    out.grid = {f"shrinkage={grid[i]:.4g}": seen[i] for i in sorted(seen)}
+    return out
 
 
 def _knn(X: np.ndarray, codes: np.ndarray, K: int, rows: np.ndarray, params: Mapping[str, Any],

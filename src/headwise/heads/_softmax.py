@@ -24,6 +24,7 @@ from scipy import linalg
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import log_softmax
 
+from ._lbfgs import lbfgs
 from ._whiten import (  # re-exported: the probe's coordinates, in their own module
     Preprocessor,
     _one_blas_thread,
@@ -113,6 +114,23 @@ def softmax_terms(
 _BLOCK_ENTRIES = 1 << 23  # logits held at once by SoftmaxProblem (32 MiB in float32)
 _EIGEN_ROWS_PER_CLASS = 16  # rows per class up to which solves run on eigen-rotated rows
 _MEMO = 4  # evaluations remembered per problem (the C path warm-starts from earlier solutions)
+
+
+def _gradient_test(tol: float, turn: np.ndarray, dK: int) -> Callable[[np.ndarray], bool]:
+    """Whether the largest entry of the gradient is below ``tol`` once its weight block ``G``
+    (d, K) is turned back by ``turn`` (d, d): ``turn @ G``; intercepts as they are."""
+
+    def small(g: np.ndarray) -> bool:
+        if float(np.max(np.abs(g[dK:]), initial=0.0)) > tol:
+            return False
+        G = g[:dK].reshape(turn.shape[1], -1)
+        # a column's largest turned entry lies in [norm / √d, norm]: turn only between
+        norm = float(np.sqrt(np.max(np.einsum("ij,ij->j", G, G))))
+        if norm <= tol or norm > tol * np.sqrt(G.shape[0]):
+            return norm <= tol
+        return float(np.max(np.abs(turn @ G))) <= tol
+
+    return small
 
 
 class SoftmaxProblem:
@@ -211,16 +229,14 @@ class SoftmaxProblem:
         return f / self.s_sum, grad / self.s_sum
 
     def solve(
-        self, theta0: np.ndarray, C: float, max_iter: int, tol: float,
-        turn: np.ndarray | None = None,
+        self, theta0: np.ndarray, C: float, max_iter: int, tol: float
     ) -> tuple[np.ndarray, int]:
         """L-BFGS from ``theta0`` until the largest gradient entry is below ``tol``.
 
         scipy's L-BFGS-B makes many small BLAS calls per iteration; with several BLAS threads
         they can cost more than the objective itself (ten times more on a busy machine), so
         they run on one thread while the objective's matrix products keep BLAS's thread count.
-        ``turn`` (d, d): the entries compared with ``tol`` are those of ``turn @ G`` for the
-        weights' gradient ``G`` (the gradient in variables rotated by ``turn``).
+        Few rows go to :meth:`_solve_on_eigen_rows` and :func:`._lbfgs.lbfgs`.
         """
         if self._few_rows():
             return self._solve_on_eigen_rows(theta0, C, max_iter, tol)
@@ -247,39 +263,8 @@ class SoftmaxProblem:
         if R is not None and R_inv is not None:
             x0 = np.concatenate([(R_inv @ theta0[:dK].reshape(R.shape[0], -1)).ravel(), theta0[dK:]])
         options = {"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(float).eps, "maxcor": 10}
-        callback = None
-        if turn is not None:  # scipy's own test would measure the rotated entries: replace it
-            last: list[tuple[np.ndarray, np.ndarray]] = []
-            plain = fun
-
-            def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
-                f, g = plain(x)
-                last[:] = [(x.copy(), g)]
-                return f, g
-
-            def small(x: np.ndarray) -> bool:
-                if not (last and np.array_equal(last[0][0], x)):
-                    fun(x)
-                g = last[0][1]
-                if float(np.max(np.abs(g[dK:]), initial=0.0)) > tol:
-                    return False
-                G = g[:dK].reshape(turn.shape[1], -1)
-                # a column's largest turned entry lies in [norm / √d, norm]: turn only between
-                norm = float(np.sqrt(np.max(np.einsum("ij,ij->j", G, G))))
-                if norm <= tol or norm > tol * np.sqrt(G.shape[0]):
-                    return norm <= tol
-                return float(np.max(np.abs(turn @ G))) <= tol
-
-            def callback(intermediate_result: Any) -> None:
-                if small(intermediate_result.x):
-                    raise StopIteration
-
-            if small(x0):
-                return weights(x0), 0
-            options["gtol"] = 0.0
         with _one_blas_thread():
-            res = minimize(fun, x0, jac=True, method="L-BFGS-B", options=options,
-                           callback=callback)
+            res = minimize(fun, x0, jac=True, method="L-BFGS-B", options=options)
         return weights(res.x), int(res.nit)
 
     def _few_rows(self) -> bool:
@@ -317,7 +302,9 @@ class SoftmaxProblem:
         (which it is invariant to without bounds), on the rows ``Y = Z B Q diag(r)`` with the
         diagonal penalty ``r² m``: no ``(d, d)`` product per evaluation. The stopping test
         alone is not invariant (largest entry): it is taken on ``Q g'``, the gradient in ``u``,
-        one ``(d, d)`` product per iteration.
+        one ``(d, d)`` product per iteration. Without bounds, and with an objective of about a
+        millisecond, the solver is the numpy L-BFGS of :mod:`._lbfgs` (scipy's L-BFGS-B cost as
+        much per iteration as the objective here).
         """
         m, Q = self._eigen()
         rows = self.__dict__.get("_eigen_rows")
@@ -336,8 +323,10 @@ class SoftmaxProblem:
         dK = self.n_features * self.K
         V0 = theta0[:dK].reshape(-1, self.K)
         U0 = (V0 if Q is None else Q.T @ V0) / r[:, None]
-        theta_u, nit = inner.solve(np.concatenate([U0.ravel(), theta0[dK:]]), C, max_iter, tol,
-                                   turn=Q)
+        done = _gradient_test(tol, Q, dK) if Q is not None else (
+            lambda g: float(np.max(np.abs(g), initial=0.0)) <= tol)
+        theta_u, nit = lbfgs(lambda x: inner(x, 1.0 / C),
+                             np.concatenate([U0.ravel(), theta0[dK:]]), max_iter, done)
         U = theta_u[:dK].reshape(-1, self.K) * r[:, None]
         V = U if Q is None else Q @ U
         return np.concatenate([V.ravel(), theta_u[dK:]]), nit

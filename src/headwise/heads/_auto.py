@@ -11,7 +11,13 @@ from scipy.special import log_softmax
 from .._validation import check_param_choice, check_param_float, check_param_int, param_error
 from ..exceptions import InputError
 from ._base import BaseHead
-from ._ensemble import mean_log_loss, mix_log_proba, stacking_weights
+from ._cpath import evidence_threshold, stratified_folds
+from ._ensemble import (
+    cross_fitted_log_likelihood,
+    mean_log_loss,
+    mix_log_proba,
+    stacking_weights,
+)
 from ._holdout import stratified_holdout
 from ._io import _jsonable
 from ._registry import get_head, get_head_class, name_of_head, register_head
@@ -22,6 +28,7 @@ __all__ = ["AutoHead"]
 _COMBINE = ("stack", "select")
 _MEMBERS = "estimators_"
 _MIN_WEIGHT = 1e-3  # stacking weights below this are dropped (and the rest renormalised)
+_GATE_FOLDS = 5  # folds of the evaluation rows over which the gate's weights are cross-fitted
 
 
 @register_head("auto")
@@ -54,7 +61,12 @@ class AutoHead(BaseHead):
        log-loss alone.
     4. **Evidence gate.** The combination replaces the ``default`` head only if its per-row
        out-of-sample log-loss beats the default's by more than ``evidence`` standard errors of
-       the paired differences. With a few dozen rows no choice among heads is reliable (on
+       the paired differences (at the normal law's level, read as Student's t over the
+       evaluation rows: 2.18 on 16 rows, 2.05 on 48). The combination's weights in that
+       comparison are cross-fitted: each row's mixture uses weights chosen on the other
+       folds of rows (5), since weights fitted on the rows they are scored on look better
+       than they are (the stack is never below any head in-sample, noise included). With a
+       few dozen rows no choice among heads is reliable (on
        16 rows, 1-NN can look best by luck); the default is then kept, a head chosen on
        principle: the logistic head, which is sklearn's ``LogisticRegression`` at its default
        penalty unless its own held-out evidence moves ``C`` (the baseline a user would
@@ -87,8 +99,9 @@ class AutoHead(BaseHead):
         if it is a candidate, else ``"lda"``, else the first candidate (also the fallback when
         ``default`` is not among them).
     evidence : float >= 0, default=2.0
-        Standard errors of out-of-sample log-loss gain needed to leave ``default``; ``0``
-        takes the combination whenever it is better on average.
+        Standard errors of out-of-sample log-loss gain needed to leave ``default`` (at the
+        normal law's one-sided level, as Student's t over the evaluation rows); ``0`` takes
+        the combination whenever it is better on average.
 
     Attributes
     ----------
@@ -216,26 +229,33 @@ class AutoHead(BaseHead):
         self.scores_ = {e.name: e.accuracy for e in evidence}
         self.log_losses_ = {e.name: e.log_loss for e in evidence}
         lps = [e.log_proba for e in evidence]
-        if self.combine == "stack":
-            w = stacking_weights(lps, y_eval)
-            w = np.where(w >= _MIN_WEIGHT, w, 0.0)
-        else:
-            w = np.zeros(len(evidence))
-            w[int(np.argmin([e.log_loss for e in evidence]))] = 1.0
-        w /= w.sum()
+        w = self._weights(lps, y_eval)
         # leave the default head only on evidence: the paired per-row log-loss gain of the
-        # combination over it must exceed `evidence` standard errors
+        # combination over it must exceed `evidence` standard errors, the combination's
+        # weights chosen without the row's fold (in-sample weights fit the noise too)
         ref = names.index(self._default(names))
-        rr = np.arange(rows.size)
-        gain = lps[ref][rr, y_eval] - mix_log_proba(lps, w)[rr, y_eval]
+        fold = stratified_folds(y_eval, _GATE_FOLDS, self.random_state)
+        mixed = cross_fitted_log_likelihood(lps, y_eval, fold, self._weights)
+        gain = lps[ref][np.arange(rows.size), y_eval] - mixed
         se = float(np.std(gain, ddof=1) / np.sqrt(gain.size)) if gain.size > 1 else np.inf
         self.evidence_ = float(-gain.mean() / se) if se > 0 else 0.0
-        if not self.evidence_ > self.evidence:
+        if not self.evidence_ > evidence_threshold(self.evidence, gain.size):
             w = np.eye(len(evidence))[ref]
         self.stack_log_loss_ = mean_log_loss(mix_log_proba(lps, w), y_eval)
         chosen = [(e, float(wi)) for e, wi in zip(evidence, w, strict=True) if wi > 0]
         self._set_members([e for e, _ in chosen], [wi for _, wi in chosen], X, codes)
         return self
+
+    def _weights(self, lps: Sequence[np.ndarray], codes: np.ndarray) -> np.ndarray:
+        """The combination's weights on this evidence: stacking (weights below ``_MIN_WEIGHT``
+        dropped) or the single head with the lowest log-loss."""
+        if self.combine == "stack":
+            w = stacking_weights(lps, codes)
+            w = np.where(w >= _MIN_WEIGHT, w, 0.0)
+        else:
+            w = np.zeros(len(lps))
+            w[int(np.argmin([mean_log_loss(lp, codes) for lp in lps]))] = 1.0
+        return w / w.sum()
 
     def _fallback(self, names: list[str], X: np.ndarray, codes: np.ndarray,
                   fitted: dict[str, BaseHead]) -> AutoHead:

@@ -17,7 +17,7 @@ from .._validation import (
 )
 from ..exceptions import InputError
 from ._base import BaseHead
-from ._cpath import CSearch, PathSplit, paired_evidence, stratified_folds
+from ._cpath import CSearch, PathSplit, evidence_threshold, paired_evidence, stratified_folds
 from ._geometry import contest_sizes, geometries
 from ._holdout import stratified_holdout
 from ._losses import balanced_softmax_offsets, check_loss
@@ -380,7 +380,7 @@ class LogisticHead(BaseHead):
                 if sub is None:
                     break
                 self._geometry_search(X, codes, [(tr[sub[1]], va)], kinds, Cs, dtype)
-                if abs(self.geometry_evidence_) > _GEOMETRY_EVIDENCE:
+                if abs(self.geometry_evidence_) > evidence_threshold(_GEOMETRY_EVIDENCE, va.size):
                     kinds = (kinds[int(self.geometry_evidence_ > 0)],)
                     self.geometry_rows_ = int(sub[1].size)
                     early = (dict(self.geometry_log_losses_), self.geometry_evidence_)
@@ -450,7 +450,7 @@ class LogisticHead(BaseHead):
             losses = search.row_losses[C]
             if best is not None:
                 self.geometry_evidence_ = paired_evidence(best[0], losses)
-                if self.geometry_evidence_ <= _GEOMETRY_EVIDENCE:
+                if self.geometry_evidence_ <= evidence_threshold(_GEOMETRY_EVIDENCE, losses.size):
                     continue
             best = (losses, kind, splits, search)
         assert best is not None

@@ -291,40 +291,6 @@ def test_on_splits_a_setting_is_chosen_on_the_splits():
     assert e.log_loss <= min(loss(a) for a in SHRINKAGE_GRID) + 1e-9
 
 
-def _noisy_log_probas(n=60, k=3, heads=4, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, k, n)
-    lps = [log_softmax(rng.normal(size=(n, k)) * s + 1.5 * np.eye(k)[y] * (h == 0), axis=1)
-           for h, s in enumerate(np.linspace(0.5, 2.0, heads))]
-    return lps, y
-
-
-def test_cross_fitted_mixture_uses_weights_from_the_other_folds_only():
-    from headwise.heads._ensemble import cross_fitted_log_likelihood
-
-    lps, y = _noisy_log_probas()
-    fold = np.arange(y.size) % 4
-    fold[:3] = -1  # rows outside every fold: weighed by all the other rows
-    got = cross_fitted_log_likelihood(lps, y, fold, stacking_weights)
-    for i in range(y.size):
-        held = (fold == fold[i]) if fold[i] >= 0 else (np.arange(y.size) == i)
-        w = stacking_weights([lp[~held] for lp in lps], y[~held])
-        assert got[i] == pytest.approx(mix_log_proba([lp[[i]] for lp in lps], w)[0, y[i]])
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_cross_fitted_likelihood_is_below_the_in_sample_optimum(seed):
-    # the in-sample weights maximise the total likelihood of these rows: any other weights,
-    # the cross-fitted ones included, score them lower, which is the optimism removed
-    from headwise.heads._ensemble import cross_fitted_log_likelihood
-
-    lps, y = _noisy_log_probas(seed=seed)
-    w = stacking_weights(lps, y)
-    in_sample = mix_log_proba(lps, w)[np.arange(y.size), y].sum()
-    crossed = cross_fitted_log_likelihood(lps, y, np.arange(y.size) % 5, stacking_weights).sum()
-    assert crossed <= in_sample + 1e-9
-
-
 def test_evidence_threshold_is_students_t_at_the_normal_level():
     from scipy import stats
 

@@ -12,13 +12,12 @@ head's; with strong evidence the weights collapse onto one head, with thin evide
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
 __all__ = [
-    "cross_fitted_log_likelihood",
     "fit_temperature",
     "mean_log_loss",
     "mix_log_proba",
@@ -143,31 +142,3 @@ def mix_log_proba(log_probas: Sequence[np.ndarray], weights: np.ndarray) -> np.n
     stacked = np.stack([log_probas[h] + np.log(weights[h]) for h in keep])
     return np.asarray(logsumexp(stacked, axis=0))
 
-
-def cross_fitted_log_likelihood(
-    log_probas: Sequence[np.ndarray],
-    codes: np.ndarray,
-    fold: np.ndarray,
-    weights_of: Callable[[Sequence[np.ndarray], np.ndarray], np.ndarray],
-) -> np.ndarray:
-    """Per-row ``log Σ_h w_h p_h(y_i)`` with weights ``weights_of(log_probas, codes)`` chosen
-    on the other folds' rows only (``fold``: each row's fold; a row of fold ``-1`` is weighed by
-    every other row). Weights fitted on the rows they are scored on are optimistic (the
-    stack's in-sample likelihood is at least every head's, noise included); cross-fitted, the
-    likelihood is an honest estimate of the procedure that chooses the weights.
-
-    >>> lp = [np.log([[0.9, 0.1]] * 4), np.log([[0.5, 0.5]] * 4)]
-    >>> pick = lambda lps, y: np.array([1.0, 0.0])
-    >>> np.round(np.exp(cross_fitted_log_likelihood(lp, np.zeros(4, int), np.arange(4) % 2,
-    ...                                             pick)), 2).tolist()
-    [0.9, 0.9, 0.9, 0.9]
-    """
-    rows = np.arange(codes.size)
-    out = np.empty(codes.size)
-    groups = [fold == f for f in np.unique(fold[fold >= 0])]
-    groups += [rows == i for i in np.flatnonzero(fold < 0)]
-    for held in groups:
-        w = weights_of([lp[~held] for lp in log_probas], codes[~held])
-        mixed = mix_log_proba([lp[held] for lp in log_probas], w)
-        out[held] = mixed[np.arange(int(held.sum())), codes[held]]
-    return out

@@ -296,8 +296,26 @@ def test_evidence_threshold_is_students_t_at_the_normal_level():
 
     from headwise.heads._cpath import evidence_threshold
 
-    for n in (4, 16, 48, 5000):
+    for n in (30, 48, 5000):
         assert evidence_threshold(2.0, n) == pytest.approx(
             stats.t.ppf(stats.norm.cdf(2.0), n - 1), rel=1e-9)
-    assert evidence_threshold(2.0, 16) > evidence_threshold(2.0, 48) > 2.0
-    assert evidence_threshold(0.0, 16) == 0.0 and evidence_threshold(2.0, 1) == 2.0
+    assert evidence_threshold(2.0, 30) > evidence_threshold(2.0, 48) > 2.0
+    # under 30 rows no evidence leaves a default; no gate (0) stays no gate
+    assert evidence_threshold(2.0, 29) == np.inf and evidence_threshold(2.0, 1) == np.inf
+    assert evidence_threshold(0.0, 16) == 0.0
+
+
+def test_sixteen_rows_keep_every_default():
+    # 8 rows per class of two classes: however the held-out scores fall, the logistic head
+    # stays at sklearn's default (C0, isotropic) and auto keeps it, with no gate overridden
+    # (anisotropic features with the signal in two of them: with a t reading alone, seed 1
+    # whitens at C = 3e4 C0 and auto takes ridge; seed 2 takes C = 3e4 C0)
+    for seed in (1, 2):
+        rng = np.random.default_rng(seed)
+        y = np.repeat([0, 1], 8)
+        scale = np.exp(rng.uniform(-2, 1, 20))
+        X = rng.normal(size=(16, 20)) * scale + (1.0 if seed == 1 else 2.0) * y[:, None] * (
+            np.arange(20) < 2)
+        head = get_head("logistic").fit(X, y)
+        assert head.C_ == head.C0_ and head.preprocess_ == "isotropic"
+        assert AutoHead().fit(X, y).members_ == ["logistic"]

@@ -56,7 +56,8 @@ class AutoHead(BaseHead):
     4. **Evidence gate.** The combination replaces the ``default`` head only if its per-row
        out-of-sample log-loss beats the default's by more than ``evidence`` standard errors of
        the paired differences (at the normal law's level, read as Student's t over the
-       evaluation rows: 2.18 on 16 rows, 2.05 on 48). With a few dozen rows no choice among heads is reliable (on
+       evaluation rows: 2.05 on 48; never on fewer than 30 rows, see
+       :func:`headwise.heads._cpath.evidence_threshold`). With a few dozen rows no choice among heads is reliable (on
        16 rows, 1-NN can look best by luck); the default is then kept, a head chosen on
        principle: the logistic head, which is sklearn's ``LogisticRegression`` at its default
        penalty unless its own held-out evidence moves ``C`` (the baseline a user would
@@ -90,8 +91,9 @@ class AutoHead(BaseHead):
         ``default`` is not among them).
     evidence : float >= 0, default=2.0
         Standard errors of out-of-sample log-loss gain needed to leave ``default`` (at the
-        normal law's one-sided level, as Student's t over the evaluation rows); ``0`` takes
-        the combination whenever it is better on average.
+        normal law's one-sided level, as Student's t over the evaluation rows; with fewer than
+        30 rows the default is kept); ``0`` takes the combination whenever it is better on
+        average.
 
     Attributes
     ----------

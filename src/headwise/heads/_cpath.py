@@ -41,6 +41,7 @@ __all__ = [
 _C_RANGE = (1e-8, 1e8)
 _MAX_EXTEND = 30
 _TIE = 1e-4  # mean log-losses this close are ties (a plateau, e.g. separable data)
+_MIN_EVIDENCE_ROWS = 30  # fewer held-out rows than this never leave a default
 
 
 def stratified_folds(codes: np.ndarray, n_folds: int, random_state: Any = None) -> np.ndarray:
@@ -79,13 +80,20 @@ def evidence_threshold(z: float, n_rows: int) -> float:
     """The threshold, in standard errors of a paired mean over ``n_rows`` rows, at the
     one-sided level that ``z`` standard errors have under the normal law: Student's t with
     ``n_rows - 1`` degrees of freedom, because the standard error is itself estimated from
-    those rows (``z = 2``: 2.18 on 16 rows, 2.05 on 48, 2.00 on thousands).
+    those rows (``z = 2``: 2.05 on 48 rows, 2.00 on thousands). Below ``30`` rows it is
+    infinite (no evidence leaves a default): per-row log-loss differences are skewed, a few
+    rows carry the mean, and neither the mean nor its standard error is near its normal law
+    on so few (the textbook rule of thumb for a t reading); ``z <= 0`` (no gate) stays.
 
-    >>> round(evidence_threshold(2.0, 16), 2), round(evidence_threshold(2.0, 10**6), 2)
-    (2.18, 2.0)
+    >>> round(evidence_threshold(2.0, 48), 2), round(evidence_threshold(2.0, 10**6), 2)
+    (2.05, 2.0)
+    >>> evidence_threshold(2.0, 16), evidence_threshold(0.0, 16)
+    (inf, 0.0)
     """
-    if n_rows < 2 or z <= 0:
+    if z <= 0:
         return z
+    if n_rows < _MIN_EVIDENCE_ROWS:
+        return float("inf")
     return float(stdtrit(n_rows - 1, ndtr(z)))
 
 
@@ -208,7 +216,7 @@ class CSearch:
             return float(diff.mean()) <= max(k * se, _TIE)
 
         home = min(self.row_losses, key=lambda c: (self._distance(c), c))
-        if gate is not None and close(home, evidence_threshold(gate, self._rows.size)):
+        if gate is not None and close(home, evidence_threshold(gate, self.row_losses[b].size)):
             return home
         return min((c for c in self.scores if close(c, n_se)), key=lambda c: (self._distance(c), c))
 

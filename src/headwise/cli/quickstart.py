@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ..compare import BASELINE_NAME, STANDARD_HEADS
 from ..exceptions import InputError
-from ..workflows import compare_table, load_inputs
+from ..workflows import load_inputs
 from ._options import (
     DEFAULT_ENCODER,
     ENCODE,
@@ -75,6 +74,9 @@ def quickstart(
     The best head is chosen on a validation split carved from train (never on test); every head is
     then refit on all train rows and scored once on test.
     """
+    from ..compare import BASELINE_NAME, STANDARD_HEADS  # sklearn: loaded when a command runs
+    from ..workflows import compare_table
+
     path = _find_data(data)
     say = (lambda m: None) if as_json else (lambda m: err_console.print(f"» {m}", style="dim", markup=False))
     table = load_inputs(path, encoder, **opts.reader())

@@ -164,6 +164,39 @@ def test_concurrent_runs_do_not_interleave(store, make_encoder, texts):
     np.testing.assert_array_equal(results[0].to_numpy(), results[1].to_numpy())
 
 
+@pytest.mark.parametrize("round_", range(5))
+def test_many_threads_opening_a_fresh_index_all_get_in(tmp_path, round_):
+    # the contract: every thread that opens a fresh index gets in. The first open's set-up
+    # (WAL switch, schema) could answer "database is locked" without waiting out the busy
+    # timeout, and the thread that lost the race failed with "index is damaged": about 1 run in
+    # 100 of two concurrent get_or_compute calls, under load. This test does not hit that
+    # window reliably; it guards the retry around the set-up against regressions.
+    from headwise.store._index import Index
+
+    base = tmp_path / f"r{round_}"
+    base.mkdir()
+    errors, start = [], threading.Barrier(8)
+
+    def open_and_write(i):
+        try:
+            start.wait()
+            Index(base).add_encoder({
+                "key_id": f"k{i}", "key_json": "{}", "name": f"e{i}", "dim": 4,
+                "dtype": "float32", "pooling": "mean", "created": "now",
+            })
+        except Exception as exc:  # noqa: BLE001  (collected, asserted below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_and_write, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with sqlite3.connect(base / "index.sqlite") as con:
+        assert con.execute("SELECT COUNT(*) FROM encoders").fetchone()[0] == 8
+
+
 def test_take_iter_batches_and_masks(store, make_encoder, texts):
     enc = make_encoder()
     emb = store.get_or_compute(enc, texts, dtype="float16", shard_size=7)

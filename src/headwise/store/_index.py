@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from ..exceptions import CacheError
 __all__ = ["INDEX_NAME", "Index", "Found", "ShardRecord", "quick_check", "replace_shard", "rows_of_shard"]
 
 INDEX_NAME = "index.sqlite"
+_TIMEOUT = 120.0  # seconds a connection waits for another writer
 _CHUNK = 50_000  # hashes per temp-table round trip: bounds memory for million-row lookups
 
 _SCHEMA = """
@@ -115,18 +117,7 @@ class Index:
     def _open(self, write: bool) -> sqlite3.Connection:
         """A connection; on a read-only cache, readers fall back to an immutable snapshot."""
         try:
-            con = sqlite3.connect(self.path, timeout=120.0, isolation_level=None)
-            try:
-                con.execute("PRAGMA journal_mode=WAL")
-                con.execute("PRAGMA synchronous=NORMAL")
-                con.execute("PRAGMA cache_size=-131072")  # up to 128 MiB of pages, used as needed
-                con.execute("PRAGMA temp_store=MEMORY")
-                con.executescript(_SCHEMA)
-                _upgrade(con, self.path)
-            except BaseException:
-                con.close()
-                raise
-            return con
+            return self._open_once_settled()
         except sqlite3.OperationalError as exc:
             text = str(exc)
             if write or not ("readonly" in text or "unable to open" in text) or not self.path.is_file():
@@ -134,6 +125,36 @@ class Index:
         # Read-only folder or file system: nobody can be writing, so the file is final.
         return sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True,
                                isolation_level=None)
+
+    def _open_set_up(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=_TIMEOUT, isolation_level=None)
+        try:
+            if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                con.execute("PRAGMA journal_mode=WAL")  # persistent: only the first open sets it
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute("PRAGMA cache_size=-131072")  # up to 128 MiB of pages, used as needed
+            con.execute("PRAGMA temp_store=MEMORY")
+            con.executescript(_SCHEMA)
+            _upgrade(con, self.path)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _open_once_settled(self) -> sqlite3.Connection:
+        """:meth:`_open_set_up`, retried while another process or thread holds the lock that
+        the first open of a fresh index needs (switching to WAL takes an exclusive lock, and
+        SQLite answers "database is locked" at once there instead of waiting out the busy
+        timeout): back off from 10 ms up to 0.5 s, for at most the busy timeout."""
+        deadline, pause = time.monotonic() + _TIMEOUT, 0.01
+        while True:
+            try:
+                return self._open_set_up()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(2 * pause, 0.5)
 
     @contextlib.contextmanager
     def connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:

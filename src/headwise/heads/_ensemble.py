@@ -141,4 +141,3 @@ def mix_log_proba(log_probas: Sequence[np.ndarray], weights: np.ndarray) -> np.n
     keep = [h for h, w in enumerate(weights) if w > 0]
     stacked = np.stack([log_probas[h] + np.log(weights[h]) for h in keep])
     return np.asarray(logsumexp(stacked, axis=0))
-

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import linalg
 
-from ._knn import _LOG_FLOOR, _normalize_rows, neighbour_weights
+from ._knn import _LOG_FLOOR, _normalize_rows, vote_fractions_per_k
 from ._lda import oas_shrinkage
 from ._ridge import ridge_path
 from ._stats import SufficientStats
@@ -109,21 +109,5 @@ def knn_heldout_logits(
     """``log(vote fraction + 1e-9)`` of :class:`KNNHead` fitted on ``train``, on ``held``, one
     array per ``k`` (``k`` above the training size uses every training row)."""
     T = _normalize_rows(X)
-    sims = T[held] @ T[train].T
-    k_max = min(max(int(k) for k in ks), train.size)
-    idx = np.argpartition(-sims, k_max - 1, axis=1)[:, :k_max]
-    top = np.take_along_axis(sims, idx, axis=1)
-    order = np.argsort(-top, axis=1, kind="stable")
-    idx = np.take_along_axis(idx, order, axis=1)
-    dist = np.maximum(1.0 - np.take_along_axis(top, order, axis=1).astype(np.float64), 0.0)
-    neighbour_codes = codes[train][idx]
-    q = held.size
-    outs = []
-    for k in ks:
-        kk = min(int(k), k_max)
-        w = neighbour_weights(dist[:, :kk], weights)
-        flat = (np.arange(q)[:, None] * n_classes + neighbour_codes[:, :kk]).ravel()
-        votes = np.bincount(flat, weights=w.ravel(), minlength=q * n_classes)
-        votes = votes.reshape(q, n_classes)
-        outs.append(np.log(votes / votes.sum(axis=1, keepdims=True) + _LOG_FLOOR))
-    return outs
+    votes = vote_fractions_per_k(T[held] @ T[train].T, codes[train], n_classes, ks, weights)
+    return [np.log(v + _LOG_FLOOR) for v in votes]

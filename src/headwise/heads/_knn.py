@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Self
 
 import numpy as np
@@ -64,6 +64,32 @@ def knn_neighbours(
             idx = np.broadcast_to(np.arange(n_train), (q.shape[0], n_train))
         dist = np.maximum(1.0 - np.take_along_axis(sims, idx, axis=1).astype(np.float64), 0.0)
         yield start, idx, neighbour_weights(dist, weights)
+
+
+def vote_fractions_per_k(
+    sims: np.ndarray, codes: np.ndarray, n_classes: int, ks: Sequence[int], weights: str
+) -> list[np.ndarray]:
+    """Weighted neighbour votes per class (q, n_classes), one array per ``k``, from the
+    similarities ``sims`` (q, n) of queries to rows labelled ``codes`` (n,): one partial sort
+    for the largest ``k`` (at most ``n``); each smaller ``k`` reads its first columns. Rows
+    whose similarity is ``-inf`` (a query's own row in leave-one-out) come last."""
+    q, n = sims.shape
+    k_max = min(max(int(k) for k in ks), n)
+    idx = np.argpartition(-sims, k_max - 1, axis=1)[:, :k_max]
+    top = np.take_along_axis(sims, idx, axis=1)
+    order = np.argsort(-top, axis=1, kind="stable")
+    idx = np.take_along_axis(idx, order, axis=1)
+    dist = np.maximum(1.0 - np.take_along_axis(top, order, axis=1).astype(np.float64), 0.0)
+    neighbour_codes = codes[idx]
+    outs = []
+    for k in ks:
+        kk = min(int(k), k_max)
+        w = neighbour_weights(dist[:, :kk], weights)
+        flat = (np.arange(q)[:, None] * n_classes + neighbour_codes[:, :kk]).ravel()
+        votes = np.bincount(flat, weights=w.ravel(), minlength=q * n_classes)
+        votes = votes.reshape(q, n_classes)
+        outs.append(votes / votes.sum(axis=1, keepdims=True))
+    return outs
 
 
 def knn_vote_fractions(

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import linalg
 
-from ._knn import _LOG_FLOOR, _normalize_rows, neighbour_weights
+from ._knn import _LOG_FLOOR, _normalize_rows, vote_fractions_per_k
 from ._lda import oas_shrinkage
 from ._whiten import _one_blas_thread
 
@@ -214,23 +214,14 @@ def loo_knn_logits(
     T = _normalize_rows(X)
     n = T.shape[0]
     counts = np.bincount(codes, minlength=n_classes)
-    k_max = min(max(int(k) for k in ks), n - 1)
+    capped = [min(int(k), n - 1) for k in ks]  # the row itself is never its own neighbour
     outs = [np.zeros((rows.size, n_classes)) for _ in ks]
     for start in range(0, rows.size, batch_size):
         q = rows[start : start + batch_size]
         sims = T[q] @ T.T
         sims[np.arange(q.size), q] = -np.inf
-        idx = np.argpartition(-sims, k_max - 1, axis=1)[:, :k_max]
-        top = np.take_along_axis(sims, idx, axis=1)
-        order = np.argsort(-top, axis=1, kind="stable")
-        idx = np.take_along_axis(idx, order, axis=1)
-        dist = np.maximum(1.0 - np.take_along_axis(top, order, axis=1).astype(np.float64), 0.0)
-        for out, k in zip(outs, ks, strict=True):
-            kk = min(int(k), k_max)
-            w = neighbour_weights(dist[:, :kk], weights)
-            flat = (np.arange(q.size)[:, None] * n_classes + codes[idx[:, :kk]]).ravel()
-            votes = np.bincount(flat, weights=w.ravel(), minlength=q.size * n_classes)
-            votes = votes.reshape(q.size, n_classes)
-            out[start : start + q.size] = votes / votes.sum(axis=1, keepdims=True)
+        for out, votes in zip(outs, vote_fractions_per_k(sims, codes, n_classes, capped, weights),
+                              strict=True):
+            out[start : start + q.size] = votes
     own = codes[rows]
     return [_mask_singletons(np.log(o + _LOG_FLOOR), own, counts) for o in outs]

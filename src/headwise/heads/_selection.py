@@ -33,7 +33,7 @@ import numpy as np
 from scipy.special import log_softmax
 
 from ._base import BaseHead
-from ._cpath import stratified_folds
+from ._cpath import log_mean_over_repeats, stratified_folds
 from ._ensemble import fit_temperature, mean_log_loss
 from ._heldout import knn_heldout_logits, lda_heldout_path, pooled_oas, ridge_heldout_path
 from ._loo import loo_knn_logits, loo_lda_path, loo_ncm_logits, loo_ridge_path
@@ -154,10 +154,9 @@ class _OnSplits:
     def averaged(self, z: np.ndarray) -> tuple[np.ndarray, float]:
         T = fit_temperature(z, self.y)
         proba = np.exp(log_softmax(np.where(np.isneginf(z), -np.inf, T * z), axis=1))
-        total = np.zeros((self.n_rows, self.K))
-        np.add.at(total, self.at, proba)
-        seen = np.bincount(self.at, minlength=self.n_rows)
-        return np.log(np.maximum(total / np.maximum(seen, 1)[:, None], 1e-300)), T
+        ends = np.cumsum([pos.size for *_, pos in self.parts])[:-1]
+        parts = zip([pos for *_, pos in self.parts], np.split(proba, ends), strict=True)
+        return log_mean_over_repeats(parts, self.n_rows, self.K), T
 
 
 def _refit_logits(name: str, params: Mapping[str, Any], X: np.ndarray, codes: np.ndarray,

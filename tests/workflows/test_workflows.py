@@ -66,6 +66,19 @@ def test_predict_without_labels_has_no_metrics(toy_table, tmp_path: Path) -> Non
     assert res.metrics is None and len(res) == len(toy_table)
 
 
+def test_auto_gets_the_encoder_for_its_zero_shot_prior(toy_table, tmp_path: Path) -> None:
+    from headwise.heads import load_head
+
+    model = tmp_path / "auto.safetensors"
+    res = fit_head(toy_table, encoder="hash", head="auto", out=model)
+    assert "zeroshot" in res.head.scores_  # the labels' names competed as a zero-shot head
+    assert load_head(model).get_params()["encoder"] == "hash"  # saved by name, not as an object
+    off = fit_head(toy_table, encoder="hash", head="auto", params={"encoder": None})
+    assert "zeroshot" not in off.head.scores_
+    other = fit_head(toy_table, encoder="hash", head="lda")
+    assert "encoder" not in other.head.get_params()
+
+
 def test_overlap_is_counted_and_dropped(toy_table, tmp_path: Path) -> None:
     from dataclasses import replace
 

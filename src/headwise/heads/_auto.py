@@ -17,12 +17,21 @@ from ._holdout import stratified_holdout
 from ._io import _jsonable
 from ._registry import get_head, get_head_class, name_of_head, register_head
 from ._selection import Evaluated, evaluate_candidate
+from ._zeroshot import _ZeroShotBase
 
 __all__ = ["AutoHead"]
 
 _COMBINE = ("stack", "select")
 _MEMBERS = "estimators_"
 _MIN_WEIGHT = 1e-3  # stacking weights below this are dropped (and the rest renormalised)
+
+
+def _is_number(name: str) -> bool:
+    try:
+        float(name)
+    except ValueError:
+        return False
+    return True
 
 
 @register_head("auto")
@@ -67,10 +76,17 @@ class AutoHead(BaseHead):
        leave-one-out evidence of the statistics heads, one more reason for the gate. Heads
        with a weight are refitted on every row at their chosen setting.
 
-    Logits are ``log Σ_h w_h softmax(T_h z_h(x))``. A zero-shot prior (the ``blend`` head) needs
-    class names and an encoder, which ``fit(X, y)`` does not see: to let it compete, list it in
-    ``candidates`` with its ``candidate_params``; it is then weighed by the same k-fold evidence,
-    so it enters only where the class names help.
+    Logits are ``log Σ_h w_h softmax(T_h z_h(x))``.
+
+    **Zero-shot prior.** Given the ``encoder`` that made ``X`` (one that embeds text in the
+    same space: a sentence encoder, or an image-text model's ``encode_text``), the zero-shot
+    head (cosine to the prompt embeddings of each class's name) joins the candidates. Its fit
+    reads no row, so its logits on every evaluation row are exactly held out; it is weighed
+    by the same evidence and gate as every head, so it enters the stack where the class names
+    help and stays out where they say nothing (codes such as ``ABBR``). Names are the labels
+    (underscores as spaces) or ``class_names``; labels that are all numbers name nothing and
+    add no zero-shot candidate. Other heads that need an encoder (``blend``) compete the same
+    way when listed in ``candidates``; they get ``encoder`` and ``class_names`` too.
     If no row can be held out (every class has one row), the default head is used alone.
 
     Parameters
@@ -94,6 +110,13 @@ class AutoHead(BaseHead):
         normal law's one-sided level, as Student's t over the evaluation rows; with fewer than
         30 rows the default is kept); ``0`` takes the combination whenever it is better on
         average.
+    encoder : encoder or None, default=None
+        The encoder that made ``X`` (an object with ``encode`` or ``encode_text``; heads never
+        load encoders, :func:`headwise.workflows.fit_head` passes one): adds the zero-shot
+        head to the candidates.
+    class_names : sequence or mapping or None, default=None
+        Class names for the zero-shot prior: one per class in sorted label order, or
+        ``{label: name}``; default: the labels.
 
     Attributes
     ----------
@@ -133,8 +156,12 @@ class AutoHead(BaseHead):
         candidate_params: Mapping[str, Mapping[str, Any]] | None = None,
         default: str | None = None,
         evidence: float = 2.0,
+        encoder: Any = None,
+        class_names: Any = None,
     ) -> None:
         self.candidates = candidates
+        self.encoder = encoder
+        self.class_names = class_names
         self.combine = combine
         self.default = default
         self.evidence = evidence
@@ -155,6 +182,8 @@ class AutoHead(BaseHead):
             )
         for name in names:
             get_head_class(name)  # UnknownHeadError lists the registered names
+        if self.encoder is not None and "zeroshot" not in names:
+            names.append("zeroshot")
         if "auto" in names:
             raise InputError(f"{owner} cannot be its own candidate; remove 'auto' from candidates.")
         if self.default is not None and not isinstance(self.default, str):
@@ -177,7 +206,25 @@ class AutoHead(BaseHead):
         return names[0]
 
     def _params(self, name: str) -> dict[str, Any]:
-        return dict((self.candidate_params or {}).get(name, {}))
+        params = dict((self.candidate_params or {}).get(name, {}))
+        head = get_head_class(name)
+        if issubclass(head, _ZeroShotBase):
+            for key in ("encoder", "class_names"):
+                if getattr(self, key) is not None:
+                    params.setdefault(key, getattr(self, key))
+            # members are fitted on label codes: name each code by the label it stands for
+            params["class_names"] = head(**params)._names_for(self.classes_)
+        return params
+
+    def _named(self, names: list[str]) -> list[str]:
+        """The candidates, less the zero-shot head that ``encoder`` added if the class names
+        are all numbers (a number names nothing a text encoder could match)."""
+        if "zeroshot" not in names or "zeroshot" in self.candidates:
+            return names
+        listed = self._params("zeroshot")["class_names"]
+        if all(_is_number(n) for n in listed):
+            return [n for n in names if n != "zeroshot"]
+        return names
 
     def _eval_rows(self, codes: np.ndarray, fitted: dict[str, BaseHead]) -> np.ndarray:
         counts = np.bincount(codes)
@@ -195,6 +242,7 @@ class AutoHead(BaseHead):
         X, y = self._validate_fit(X, y)
         self._require_two_classes(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
+        names = self._named(names)
         K = self.classes_.size
         # heads that validate themselves (logistic) run first: their held-out rows bound ours
         fitted = {}

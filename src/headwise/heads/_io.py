@@ -95,6 +95,8 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
+    if callable(getattr(value, "encode", None)) and isinstance(getattr(value, "name", None), str):
+        return value.name  # an encoder among a head's parameters (zero-shot): saved by its name
     return value
 
 

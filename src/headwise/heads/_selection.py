@@ -10,6 +10,8 @@ log-probabilities on the evaluation rows and the setting that minimises their lo
   so that every head is compared, and its setting chosen, at the same training size;
 * ``logistic``: its own C search (repeated stratified k-fold on few rows, a holdout on many),
   whose out-of-fold probabilities at the chosen ``C`` come with the fit;
+* a head whose fit reads no row (``_row_free``: the zero-shot head, whose weights come from
+  the class names): fitted once, its logits on the evaluation rows are exactly held out;
 * any other head: stratified k-fold refits (refits on ``splits`` when given).
 
 On splits, the logits of each setting get one temperature over all splits, the probabilities
@@ -37,7 +39,7 @@ from ._cpath import log_mean_over_repeats, stratified_folds
 from ._ensemble import fit_temperature, mean_log_loss
 from ._heldout import knn_heldout_logits, lda_heldout_path, pooled_oas, ridge_heldout_path
 from ._loo import loo_knn_logits, loo_lda_path, loo_ncm_logits, loo_ridge_path
-from ._registry import get_head
+from ._registry import get_head, get_head_class
 
 __all__ = ["Evaluated", "evaluate_candidate", "SHRINKAGE_GRID", "KNN_GRID"]
 
@@ -255,6 +257,12 @@ def evaluate_candidate(
         where = np.searchsorted(fitted.oof_rows_, rows)
         out = _single(name, fitted.oof_log_proba_[where], y, params)
         out.fitted = fitted
+    elif getattr(get_head_class(name), "_row_free", False):
+        head = get_head(name, **params).fit(X, codes)
+        z = np.full((rows.size, K), -np.inf)
+        z[:, head.classes_.astype(np.int64)] = head.logits(X[rows])
+        out = _single(name, z, y, params)
+        out.fitted = head
     elif name in _LOO_KEYS and set(params) <= _LOO_KEYS[name] and _closed_form_ok(name, params):
         out = _CLOSED_FORM[name](X, codes, K, rows, params, on)
     elif on is not None:

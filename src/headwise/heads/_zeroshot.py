@@ -131,6 +131,8 @@ class ZeroShotHead(_ZeroShotBase):
     ['sport', 'weather']
     """
 
+    _row_free = True  # fit reads the labels, never a row: held-out logits are its logits
+
     def __init__(
         self,
         encoder: Any = None,

@@ -19,7 +19,7 @@ from ._calibrate import (
     write_trust_run_for,
 )
 from ._data import indices_for
-from ._embed import Embedded, embed_table, resolve_encoder_params
+from ._embed import Embedded, StoreBackedEncoder, embed_table, resolve_encoder_params
 
 __all__ = ["FitResult", "fit_head"]
 
@@ -89,6 +89,17 @@ def _test_trust(head: Any, cal: Any, X: np.ndarray, y: np.ndarray, alpha: float)
     }
 
 
+def _zero_shot_prior(head: str, params: dict[str, Any], encoder: str, on_ray: bool) -> bool:
+    """Whether ``auto`` gets the encoder, so that the zero-shot head (cosine to the class
+    names' prompts) competes among its candidates: for text encoders, unless the parameters
+    name an encoder (``--param encoder=null`` turns it off). Not on Ray, whose workers get
+    the head before the rows are embedded."""
+    from ..encoders import encoder_modality
+
+    return head == "auto" and "encoder" not in params and not on_ray \
+        and encoder_modality(encoder) == "text"
+
+
 def fit_head(
     table: Table,
     *,
@@ -129,6 +140,7 @@ def fit_head(
     assert table.labels is not None
     params = dict(params or {})
     estimator = get_head(head, **resolve_encoder_params(params))
+    zero_shot = _zero_shot_prior(head, params, encoder, ray or ray_address is not None)
     idx = indices_for(table, train_split) if table.splits is not None else np.arange(len(table))
     cal_idx = None
     if calibrate:
@@ -146,6 +158,8 @@ def fit_head(
                        entry=res.embeddings.key, cached=res.cache_hit, seconds=res.seconds, dtype=dtype)  # fmt: skip
     else:
         emb = embed_table(table, encoder, options, batch_size=batch_size, dtype=dtype, progress=progress)
+        if zero_shot:  # the class names' prompts, embedded by the encoder that made the rows
+            estimator.set_params(encoder=StoreBackedEncoder(emb.encoder))
         t0 = time.perf_counter()
         with working(f"fitting {head} on {idx.size} rows", enabled=progress):
             estimator.fit(emb.X[idx], table.labels[idx])
@@ -153,6 +167,8 @@ def fit_head(
     estimator.encoder_spec_ = emb.encoder_spec
     if isinstance(params.get("encoder"), str):  # save the encoder's name, not the object
         estimator.set_params(encoder=params["encoder"])
+    elif zero_shot:
+        estimator.set_params(encoder=encoder)
     extra: dict[str, Any] = {}
     if cal_idx is not None:
         info = {"calib_frac": calib_frac, "seed": CALIB_SEED, "split": train_split}

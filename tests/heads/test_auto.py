@@ -162,6 +162,17 @@ def test_other_heads_are_scored_by_kfold_refits():
     assert set(head.log_losses_) == {"nb", "lda"} and np.isfinite(list(head.log_losses_.values())).all()
 
 
+def test_two_rows_per_class_fit_and_every_evidence_is_finite():
+    # the 3-fold splits leave one training row per class: LDA's held-out path had divided by
+    # the zero within-class spread, and the NaN evidence crashed the stack
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 2)
+    X = rng.normal(size=(6, 32)) + 3.0 * rng.normal(size=(3, 32))[y]
+    head = AutoHead().fit(X, y)
+    assert np.isfinite(list(head.log_losses_.values())).all()
+    assert np.isfinite(head.logits(X)).all()
+
+
 @pytest.mark.parametrize("labels", [None, np.array(["x", "y", "z"])])
 def test_save_load_round_trip(tmp_path, labels):
     X, y = _anisotropic()

@@ -44,6 +44,19 @@ def test_lda_path_equals_refits(a):
     np.testing.assert_allclose(_row_centred(z), _row_centred(ref), rtol=1e-7, atol=1e-7)
 
 
+@pytest.mark.parametrize("a", [0.1, 1.0])
+def test_lda_path_with_one_training_row_per_class_takes_the_identity(a):
+    # no spread within any class: a zero covariance, which LDA floors to the identity (the
+    # path did 1/0, and the NaNs crashed auto's stack on 2 rows per class)
+    X, y = _data(n=8, k=4)
+    tr = np.array([np.flatnonzero(y == c)[0] for c in range(4)])
+    va = np.setdiff1d(np.arange(y.size), tr)
+    z = lda_heldout_path(X, y, 4, tr, va)(a)
+    mu = X[tr]  # each class's one row is its mean
+    ref = X[va] @ mu.T - 0.5 * np.sum(mu * mu, axis=1)
+    np.testing.assert_allclose(_row_centred(z), _row_centred(ref), rtol=1e-9, atol=1e-9)
+
+
 def test_lda_path_gives_a_class_without_training_rows_minus_inf():
     X, y = _data()
     tr, va = _split(y)

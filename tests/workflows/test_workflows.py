@@ -79,6 +79,12 @@ def test_auto_gets_the_encoder_for_its_zero_shot_prior(toy_table, tmp_path: Path
     assert "encoder" not in other.head.get_params()
 
 
+def test_protocols_give_auto_the_encoder_too(toy_table) -> None:
+    res = evaluate("fewshot", toy_table, encoder="hash", heads="auto,lda", seeds=1)
+    assert res.result.record.heads["auto"]["encoder"] == "StoreBackedEncoder('hash')"
+    assert [r[0] for r in res.rows] == ["auto", "lda"]  # 1 to 16 shots, 2 per class included
+
+
 def test_overlap_is_counted_and_dropped(toy_table, tmp_path: Path) -> None:
     from dataclasses import replace
 

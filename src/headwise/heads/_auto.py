@@ -286,13 +286,17 @@ class AutoHead(BaseHead):
 
     def _weights(self, lps: Sequence[np.ndarray], codes: np.ndarray) -> np.ndarray:
         """The combination's weights on this evidence: stacking (weights below ``_MIN_WEIGHT``
-        dropped) or the single head with the lowest log-loss."""
+        dropped) or the single head with the lowest log-loss. A head whose evidence holds a
+        NaN (a numerical failure on degenerate rows) gets no weight."""
+        rr = np.arange(codes.size)
+        ok = [i for i, lp in enumerate(lps) if not np.isnan(lp[rr, codes]).any()] \
+            or list(range(len(lps)))
+        w = np.zeros(len(lps))
         if self.combine == "stack":
-            w = stacking_weights(lps, codes)
+            w[ok] = stacking_weights([lps[i] for i in ok], codes)
             w = np.where(w >= _MIN_WEIGHT, w, 0.0)
         else:
-            w = np.zeros(len(lps))
-            w[int(np.argmin([mean_log_loss(lp, codes) for lp in lps]))] = 1.0
+            w[ok[int(np.argmin([mean_log_loss(lps[i], codes) for i in ok]))]] = 1.0
         return w / w.sum()
 
     def _fallback(self, names: list[str], X: np.ndarray, codes: np.ndarray,

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import linalg
 
 from ._knn import _LOG_FLOOR, _normalize_rows, vote_fractions_per_k
-from ._lda import oas_shrinkage
+from ._lda import eigenvalue_floor, oas_shrinkage
 from ._ridge import ridge_path
 from ._stats import SufficientStats
 from ._whiten import _one_blas_thread
@@ -59,6 +59,7 @@ def lda_heldout_path(
     n, d = Xt.shape
     counts, means = _class_means(Xt, ct, n_classes)
     R = Xt - means[ct]
+    R[counts[ct] == 1] = 0.0  # a lone row is its class mean: exactly, not up to rounding
     with _one_blas_thread():
         lam, U = linalg.eigh(R.T @ R / n, check_finite=False, driver="evd")
     lam = np.maximum(lam, 0.0)
@@ -71,7 +72,8 @@ def lda_heldout_path(
         log_prior = np.log(counts / n)
 
     def at(a: float) -> np.ndarray:
-        p = 1.0 / ((1.0 - a) * lam + a * tau)
+        den = (1.0 - a) * lam + a * tau
+        p = 1.0 / np.maximum(den, eigenvalue_floor(den))  # as LDAHead: no spread, identity
         return (Q * p) @ M.T - 0.5 * (p @ M_sq)[None, :] + log_prior
 
     return at

@@ -15,7 +15,7 @@ from ._registry import register_head
 from ._stats import SufficientStats
 from ._stats_head import StatsHead, mask_empty_classes, safe_class_means
 
-__all__ = ["LDAHead", "oas_shrinkage", "ledoit_wolf_shrinkage", "solve_lda"]
+__all__ = ["LDAHead", "eigenvalue_floor", "oas_shrinkage", "ledoit_wolf_shrinkage", "solve_lda"]
 
 _SHRINKAGE_NAMES = ("auto", "oas", "ledoit-wolf")
 
@@ -61,6 +61,14 @@ def shrink(cov: np.ndarray, shrinkage: float) -> np.ndarray:
     return out
 
 
+def eigenvalue_floor(evals: np.ndarray, tol: float = 1e-8) -> np.ndarray:
+    """The least eigenvalue LDA lets a covariance have, per row of ``evals`` (last axis, kept
+    as a length-1 axis): ``tol`` times the largest, or 1 when all are zero (no spread within
+    any class: the identity)."""
+    top = np.max(evals, axis=-1, keepdims=True, initial=0.0)
+    return np.where(top > 0, max(tol, float(np.finfo(np.float64).eps)) * top, 1.0)
+
+
 def _solve_spd(cov: np.ndarray, rhs: np.ndarray, tol: float) -> np.ndarray:
     """``cov⁻¹ rhs`` for a symmetric PSD ``cov``; eigenvalues below ``tol·λ_max`` are floored."""
     with small_linalg(cov.shape[0]):  # a d×d job: one BLAS thread (see headwise._threads)
@@ -77,7 +85,7 @@ def _solve_spd_unlimited(cov: np.ndarray, rhs: np.ndarray, tol: float) -> np.nda
         pass
     evals, evecs = linalg.eigh(cov, check_finite=False)
     top = float(evals.max(initial=0.0))
-    floor = max(tol, float(np.finfo(np.float64).eps)) * top if top > 0 else 1.0
+    floor = float(eigenvalue_floor(evals, tol)[0])
     if evals.min() < floor:
         warnings.warn(
             f"The within-class covariance is singular or nearly so (smallest eigenvalue "

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import linalg
 
 from ._knn import _LOG_FLOOR, _normalize_rows, vote_fractions_per_k
-from ._lda import oas_shrinkage
+from ._lda import eigenvalue_floor, oas_shrinkage
 from ._whiten import _one_blas_thread
 
 __all__ = [
@@ -122,7 +122,8 @@ def loo_lda_path(
 
     def at(a: float) -> np.ndarray:
         a = float(a)
-        Pm = 1.0 / ((1.0 - a) * lam[None, :] + a * tau[:, None])  # D_i⁻¹, (rows, d)
+        den = (1.0 - a) * lam[None, :] + a * tau[:, None]
+        Pm = 1.0 / np.maximum(den, eigenvalue_floor(den))  # D_i⁻¹, (rows, d), as LDAHead floors
         u = np.sqrt((1.0 - a) * beta)[:, None] * Rt
         G = Pm * u
         s = 1.0 / (1.0 - np.einsum("ij,ij->i", u, G))

@@ -13,7 +13,8 @@ import numpy as np
 from ..datasets import Table
 from ..exceptions import InputError
 
-__all__ = ["Embedded", "StoreBackedEncoder", "embed_table", "embed_texts", "resolve_encoder_params"]
+__all__ = ["Embedded", "StoreBackedEncoder", "embed_table", "embed_texts", "gives_zero_shot_prior",
+           "resolve_encoder_params"]
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,9 @@ class StoreBackedEncoder:
         store = self._store if self._store is not None else EmbeddingStore()
         return store.get_or_compute(self.encoder, list(inputs), batch_size=batch_size, progress=False).to_numpy()
 
+    def __repr__(self) -> str:  # run records show parameters by repr
+        return f"StoreBackedEncoder({self.name!r})"
+
     def __deepcopy__(self, memo: dict[int, Any]) -> StoreBackedEncoder:
         return self  # stateless apart from the store: clones of a head share it, never copy a model
 
@@ -144,6 +148,15 @@ class StoreBackedEncoder:
         if name == "encoder":
             raise AttributeError(name)
         return getattr(self.encoder, name)
+
+
+def gives_zero_shot_prior(head: str, encoder: str, params: dict[str, Any] | None = None) -> bool:
+    """Whether ``auto`` gets the encoder that made the rows, so that the zero-shot head (cosine
+    to the class names' prompts) competes among its candidates: for text encoders, unless the
+    parameters name an encoder (``--param encoder=null`` turns it off)."""
+    from ..encoders import encoder_modality
+
+    return head == "auto" and "encoder" not in (params or {}) and encoder_modality(encoder) == "text"
 
 
 def resolve_encoder_params(params: dict[str, Any]) -> dict[str, Any]:

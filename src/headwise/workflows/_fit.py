@@ -19,7 +19,13 @@ from ._calibrate import (
     write_trust_run_for,
 )
 from ._data import indices_for
-from ._embed import Embedded, StoreBackedEncoder, embed_table, resolve_encoder_params
+from ._embed import (
+    Embedded,
+    StoreBackedEncoder,
+    embed_table,
+    gives_zero_shot_prior,
+    resolve_encoder_params,
+)
 
 __all__ = ["FitResult", "fit_head"]
 
@@ -89,17 +95,6 @@ def _test_trust(head: Any, cal: Any, X: np.ndarray, y: np.ndarray, alpha: float)
     }
 
 
-def _zero_shot_prior(head: str, params: dict[str, Any], encoder: str, on_ray: bool) -> bool:
-    """Whether ``auto`` gets the encoder, so that the zero-shot head (cosine to the class
-    names' prompts) competes among its candidates: for text encoders, unless the parameters
-    name an encoder (``--param encoder=null`` turns it off). Not on Ray, whose workers get
-    the head before the rows are embedded."""
-    from ..encoders import encoder_modality
-
-    return head == "auto" and "encoder" not in params and not on_ray \
-        and encoder_modality(encoder) == "text"
-
-
 def fit_head(
     table: Table,
     *,
@@ -140,7 +135,8 @@ def fit_head(
     assert table.labels is not None
     params = dict(params or {})
     estimator = get_head(head, **resolve_encoder_params(params))
-    zero_shot = _zero_shot_prior(head, params, encoder, ray or ray_address is not None)
+    # not on Ray, whose workers get the head before the rows are embedded
+    zero_shot = gives_zero_shot_prior(head, encoder, params) and not (ray or ray_address)
     idx = indices_for(table, train_split) if table.splits is not None else np.arange(len(table))
     cal_idx = None
     if calibrate:

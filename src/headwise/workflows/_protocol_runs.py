@@ -8,7 +8,7 @@ import numpy as np
 
 from ..datasets import Table
 from ._data import require_splits
-from ._embed import Embedded, StoreBackedEncoder, embed_table
+from ._embed import Embedded, StoreBackedEncoder, embed_table, gives_zero_shot_prior
 from ._evaluate import EvalRequest, EvalResult, MeanCI, register_protocol
 
 _DEFAULT_HEADS = {
@@ -28,6 +28,19 @@ def _embed(table: Table, req: EvalRequest) -> tuple[Embedded, np.ndarray, np.nda
     return emb, table.labels, tr, va, te
 
 
+def _heads(req: EvalRequest, protocol: str, emb: Embedded) -> str | dict[str, Any]:
+    """The heads a protocol compares; ``auto`` gets the encoder that made the rows for its
+    zero-shot prior, as :func:`~headwise.workflows.fit_head` gives it."""
+    spec = req.heads or _DEFAULT_HEADS[protocol]
+    names = [h.strip() for h in spec.split(",") if h.strip()]
+    if "auto" not in names or not gives_zero_shot_prior("auto", req.encoder):
+        return spec
+    from ..heads import get_head
+
+    prior = get_head("auto", encoder=StoreBackedEncoder(emb.encoder))
+    return {h: prior if h == "auto" else h for h in names}
+
+
 def _meta(table: Table, req: EvalRequest) -> dict[str, Any]:
     return {"dataset": table.path.name, "encoder": req.encoder}
 
@@ -43,7 +56,7 @@ def run_linear(table: Table, req: EvalRequest) -> EvalResult:
     text_rows = all(isinstance(t, str) for t in table.texts)
     keys = row_keys(texts=table.texts) if text_rows else row_keys(X=X)
     res = linear_eval(
-        req.heads or _DEFAULT_HEADS["linear"], X[tr], y[tr], X[te], y[te],
+        _heads(req, "linear", emb), X[tr], y[tr], X[te], y[te],
         X_val=X[va] if va.size else None, y_val=y[va] if va.size else None,
         train_keys=keys[tr], val_keys=keys[va] if va.size else None, test_keys=keys[te],
         drop_overlap=req.drop_overlap, seeds=range(req.seeds), encoder_key=emb.encoder_key,
@@ -66,7 +79,7 @@ def _fewshot_mteb(table: Table, req: EvalRequest) -> EvalResult:
     X = emb.X
     spl = mteb_samples_per_label(table.path.name)
     res = mteb_eval(X[tr], y[tr], X[te], y[te], samples_per_label=spl,
-                    heads=req.heads or _DEFAULT_HEADS["fewshot"], encoder_key=emb.encoder_key)  # fmt: skip
+                    heads=_heads(req, "fewshot", emb), encoder_key=emb.encoder_key)  # fmt: skip
     rows = tuple((n, s.mean, s.ci95, min(s.per_seed), max(s.per_seed)) for n, s in res.heads.items())
     title = f"MTEB protocol on {table.path.name}: {spl} per label, {res.n_experiments} experiments"
     cols = ("head", "accuracy", "±95% CI", "min", "max")
@@ -82,7 +95,7 @@ def _fewshot(table: Table, req: EvalRequest, *, name: str) -> EvalResult:
     X = emb.X
     trans = name == "transductive" or req.transductive
     fn = transductive_eval if trans else few_shot_eval
-    res = fn(req.heads or _DEFAULT_HEADS[name], X[tr], y[tr], X[te], y[te], shots=list(req.shots),
+    res = fn(_heads(req, name, emb), X[tr], y[tr], X[te], y[te], shots=list(req.shots),
              seeds=req.seeds, encoder_key=emb.encoder_key)  # fmt: skip
     payload = res.to_json(**_meta(table, req))
     payload["protocol"] = "fewshot"

@@ -173,6 +173,18 @@ def test_two_rows_per_class_fit_and_every_evidence_is_finite():
     assert np.isfinite(head.logits(X)).all()
 
 
+def test_rounding_noise_is_no_evidence():
+    # labels unrelated to the rows: every head's held-out probabilities go uniform, and the
+    # stack's "gain" over logistic was rounding noise at 2.3 of its own SEs
+    rng = np.random.default_rng(0)
+    for shape in [(3, 8), (6, 8), (6, 8), (9, 8), (40, 8), (40, 8)]:
+        X = rng.normal(size=shape)
+    y = np.repeat(np.arange(2), 20)
+    head = AutoHead().fit(X, y)
+    assert max(head.log_losses_.values()) - min(head.log_losses_.values()) < 1e-4
+    assert head.members_ == ["logistic"] and head.evidence_ == 0.0
+
+
 @pytest.mark.parametrize("labels", [None, np.array(["x", "y", "z"])])
 def test_save_load_round_trip(tmp_path, labels):
     X, y = _anisotropic()

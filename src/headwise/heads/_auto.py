@@ -11,7 +11,7 @@ from scipy.special import log_softmax
 from .._validation import check_param_choice, check_param_float, check_param_int, param_error
 from ..exceptions import InputError
 from ._base import BaseHead
-from ._cpath import evidence_threshold
+from ._cpath import _TIE, evidence_threshold
 from ._ensemble import mean_log_loss, mix_log_proba, stacking_weights
 from ._holdout import stratified_holdout
 from ._io import _jsonable
@@ -276,7 +276,9 @@ class AutoHead(BaseHead):
         rr = np.arange(rows.size)
         gain = lps[ref][rr, y_eval] - mix_log_proba(lps, w)[rr, y_eval]
         se = float(np.std(gain, ddof=1) / np.sqrt(gain.size)) if gain.size > 1 else np.inf
-        self.evidence_ = float(-gain.mean() / se) if se > 0 else 0.0
+        # a gain within _TIE nats a row is a tie (on rows every head calls uniform, the gain
+        # is rounding noise, whose ratio to its own SE is anything)
+        self.evidence_ = float(-gain.mean() / se) if se > 0 and -gain.mean() > _TIE else 0.0
         if not self.evidence_ > evidence_threshold(self.evidence, gain.size):
             w = np.eye(len(evidence))[ref]
         self.stack_log_loss_ = mean_log_loss(mix_log_proba(lps, w), y_eval)

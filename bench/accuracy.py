@@ -12,6 +12,9 @@ text sets, two settings on the same rows for every method:
   accuracy on the full test split; mean and 95% t-interval over the experiments.
 * ``full``: all training rows, one fit; the 95% interval is the binomial one of the test accuracy.
 
+``auto`` gets the set's class names (``meta.json``) and the encoder, as ``headwise fit --head
+auto`` does, so its zero-shot prior competes; ``auto-nonames`` is ``auto`` on the labels alone.
+
 Results are merged into ``bench/results/accuracy.json`` keyed by (set, setting, method), so a run
 with ``--methods`` only refreshes those methods; ``bench/results/accuracy.md`` is rendered from it
 with every command that contributed.
@@ -35,14 +38,21 @@ from _common import RESULTS, SHARED_DATA, command, machine, md_table
 from headwise._atomic import atomic_write
 
 SETS = ("sst2", "trec", "emotion", "banking77", "20newsgroups")
-HEADS = ("ncm", "lda", "ridge", "logistic", "knn", "nb", "rpridge", "transductive", "auto")
+HEADS = ("ncm", "lda", "ridge", "logistic", "knn", "nb", "rpridge", "transductive", "auto",
+         "auto-nonames")
+AUTOS = ("auto", "auto-nonames")
 SKLEARN = ("sklearn-lr-100", "sklearn-lr-1000")
 JSON = RESULTS / "accuracy.json"
 QUICK = ("sklearn-lr-100", "ncm", "lda", "ridge", "logistic", "knn", "auto")
 
 
-def make_method(name: str) -> Callable[[], Any]:
-    """A factory of fresh, unfitted estimators for a method name."""
+def make_method(name: str, class_names: list[str] | None = None) -> Callable[[], Any]:
+    """A factory of fresh, unfitted estimators for a method name.
+
+    ``auto`` is what ``headwise fit --head auto`` fits: given the set's class names, it gets the
+    encoder (through the cache, as the workflow passes it) for its zero-shot prior;
+    ``auto-nonames`` is ``auto`` on the labels alone, as ``fit(X, y)`` without an encoder.
+    """
     if name.startswith("sklearn-lr-"):
         from sklearn.linear_model import LogisticRegression
 
@@ -50,7 +60,18 @@ def make_method(name: str) -> Callable[[], Any]:
         return lambda: LogisticRegression(random_state=42, max_iter=it)
     from headwise.heads import get_head
 
-    return lambda: get_head(name)
+    if name == "auto" and class_names is not None:
+        from headwise.encoders import get_encoder
+        from headwise.workflows import StoreBackedEncoder
+
+        encoder = StoreBackedEncoder(get_encoder("minilm"))
+        return lambda: get_head("auto", encoder=encoder, class_names=class_names)
+    return lambda: get_head("auto" if name in AUTOS else name)
+
+
+def label_names(name: str) -> list[str]:
+    """The set's class names, one per label id (its ``meta.json``)."""
+    return list(json.loads((SHARED_DATA / f"{name}.meta.json").read_text())["label_names"])
 
 
 def load_set(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -159,22 +180,24 @@ def render(results: dict[str, Any], quick: bool) -> str:
         for s in sets:
             d = data[s][setting]
             if "auto" in d and ref in d:
-                best = max((m for m in d if m not in SKLEARN and m != "auto"),
+                best = max((m for m in d if m not in SKLEARN and m not in AUTOS),
                            key=lambda m: d[m]["mean"], default=None)
                 auto_rows.append([
                     s, f"{100 * (d['auto']['mean'] - d[ref]['mean']):+.2f}",
                     f"{100 * (d['auto']['mean'] - d['sklearn-lr-1000']['mean']):+.2f}"
                     if "sklearn-lr-1000" in d else None,
+                    f"{100 * (d['auto-nonames']['mean'] - d[ref]['mean']):+.2f}"
+                    if "auto-nonames" in d else None,
                     f"{best} {100 * d[best]['mean']:.2f}" if best else None,
                     f"{d['auto']['fit_s_median']:.2f}",
-                    max((d[m]["fit_s_median"] for m in d if m in HEADS and m != "auto"),
+                    max((d[m]["fit_s_median"] for m in d if m in HEADS and m not in AUTOS),
                         default=None),
                     "; ".join(sorted(set(d["auto"]["chosen"])))[:120],
                 ])
         if auto_rows:
             lines.append(f"\n`auto` against sklearn ({setting}):\n")
             lines.append(md_table(["set", "auto − lr(100) pt", "auto − lr(1000) pt",
-                                   "best single head", "auto fit s", "slowest head fit s",
+                                   "auto without class names − lr(100) pt", "best single head", "auto fit s", "slowest head fit s",
                                    "auto's choice"], auto_rows))
         notes = []
         for s in sets:
@@ -202,7 +225,7 @@ def timing(name: str, repeats: int) -> dict[str, Any]:
         secs: dict[str, list[float]] = {m: [] for m in TIMED}
         for _ in range(repeats):
             for m in TIMED:
-                est = make_method(m)()
+                est = make_method(m, label_names(name))()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     t0 = time.perf_counter()
@@ -267,7 +290,8 @@ def main() -> None:
             samples = mteb_undersample(y, spl, n_exp) if setting == "mteb" else None
             for m in methods:
                 t0 = time.perf_counter()
-                r = run_one(make_method(m), X, y, Xt, yt, samples)
+                names = None if args.quick else label_names(name)
+                r = run_one(make_method(m, names), X, y, Xt, yt, samples)
                 mine.setdefault(name, {}).setdefault(setting, {})[m] = r
                 print(f"{name:13s} {setting:5s} {m:16s} {100 * r['mean']:6.2f} ± "
                       f"{100 * r['ci95']:.2f}  fit {r['fit_s_median']:.2f}s "

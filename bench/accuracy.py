@@ -14,6 +14,8 @@ text sets, two settings on the same rows for every method:
 
 ``auto`` gets the set's class names (``meta.json``) and the encoder, as ``headwise fit --head
 auto`` does, so its zero-shot prior competes; ``auto-nonames`` is ``auto`` on the labels alone.
+``zeroshot`` (no training row) and ``blend`` (logistic pulled toward the zero-shot weights) get
+the same names and encoder.
 
 Results are merged into ``bench/results/accuracy.json`` keyed by (set, setting, method), so a run
 with ``--methods`` only refreshes those methods; ``bench/results/accuracy.md`` is rendered from it
@@ -38,8 +40,10 @@ from _common import RESULTS, SHARED_DATA, command, machine, md_table
 from headwise._atomic import atomic_write
 
 SETS = ("sst2", "trec", "emotion", "banking77", "20newsgroups")
-HEADS = ("ncm", "lda", "ridge", "logistic", "knn", "nb", "rpridge", "transductive", "auto",
-         "auto-nonames")
+HEADS = ("ncm", "lda", "ridge", "logistic", "knn", "nb", "rpridge", "transductive", "svm", "mlp",
+         "logitadjust", "zeroshot", "blend", "auto", "auto-nonames")
+CANDIDATES = ("ncm", "lda", "ridge", "knn", "logistic")  # auto's default candidates
+NAMED = ("zeroshot", "blend")  # heads that read the class names through the encoder
 AUTOS = ("auto", "auto-nonames")
 SKLEARN = ("sklearn-lr-100", "sklearn-lr-1000")
 JSON = RESULTS / "accuracy.json"
@@ -60,18 +64,22 @@ def make_method(name: str, class_names: list[str] | None = None) -> Callable[[],
         return lambda: LogisticRegression(random_state=42, max_iter=it)
     from headwise.heads import get_head
 
-    if name == "auto" and class_names is not None:
+    if name in ("auto", *NAMED) and class_names is not None:
         from headwise.encoders import get_encoder
         from headwise.workflows import StoreBackedEncoder
 
         encoder = StoreBackedEncoder(get_encoder("minilm"))
-        return lambda: get_head("auto", encoder=encoder, class_names=class_names)
+        return lambda: get_head(name, encoder=encoder, class_names=class_names)
     return lambda: get_head("auto" if name in AUTOS else name)
 
 
 def label_names(name: str) -> list[str]:
-    """The set's class names, one per label id (its ``meta.json``)."""
-    return list(json.loads((SHARED_DATA / f"{name}.meta.json").read_text())["label_names"])
+    """The set's class names, one per label id (its ``meta.json``), read as the CLI reads
+    ``label_text`` labels (underscores as spaces)."""
+    from headwise.heads._zeroshot import label_to_name
+
+    names = json.loads((SHARED_DATA / f"{name}.meta.json").read_text())["label_names"]
+    return [label_to_name(n) for n in names]
 
 
 def load_set(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -190,15 +198,16 @@ def render(results: dict[str, Any], quick: bool) -> str:
                     if "auto-nonames" in d else None,
                     f"{best} {100 * d[best]['mean']:.2f}" if best else None,
                     f"{d['auto']['fit_s_median']:.2f}",
-                    max((d[m]["fit_s_median"] for m in d if m in HEADS and m not in AUTOS),
+                    max((d[m]["fit_s_median"] for m in d if m in CANDIDATES),
                         default=None),
                     "; ".join(sorted(set(d["auto"]["chosen"])))[:120],
                 ])
         if auto_rows:
             lines.append(f"\n`auto` against sklearn ({setting}):\n")
             lines.append(md_table(["set", "auto − lr(100) pt", "auto − lr(1000) pt",
-                                   "auto without class names − lr(100) pt", "best single head", "auto fit s", "slowest head fit s",
-                                   "auto's choice"], auto_rows))
+                                   "auto without class names − lr(100) pt", "best single head",
+                                   "auto fit s", "slowest candidate fit s", "auto's choice"],
+                                  auto_rows))
         notes = []
         for s in sets:
             for m in ("logistic", "ridge", "lda"):
@@ -244,7 +253,7 @@ def render_timing(results: dict[str, Any]) -> list[str]:
         rows = []
         for setting in ("mteb", "full"):
             d = t[setting]
-            heads = max(d[m] for m in ("ncm", "lda", "ridge", "knn", "logistic"))
+            heads = max(d[m] for m in CANDIDATES)
             rows.append([f"{setting} ({d['rows']} rows)", *(f"{d[m]:.2f}" for m in TIMED),
                          f"{d['auto'] / d['sklearn-lr-100']:.2f}", f"{d['auto'] / heads:.2f}"])
         lines.append(md_table(["setting", *(f"{m} s" for m in TIMED), "auto / lr(100)",

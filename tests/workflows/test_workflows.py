@@ -85,6 +85,17 @@ def test_protocols_give_auto_the_encoder_too(toy_table) -> None:
     assert [r[0] for r in res.rows] == ["auto", "lda"]  # 1 to 16 shots, 2 per class included
 
 
+def test_the_leaderboard_gives_auto_the_encoder_too(toy_table, tmp_path: Path) -> None:
+    from headwise.heads import load_head
+    from headwise.workflows import compare_table
+
+    res = compare_table(toy_table, encoder="hash", heads=("auto",), baseline=False,
+                        out=tmp_path / "best.safetensors")
+    assert res.leaderboard.best == "auto" and res.out is not None
+    saved = load_head(res.out)
+    assert "zeroshot" in saved.params_ and saved.get_params()["encoder"] == "hash"
+
+
 def test_overlap_is_counted_and_dropped(toy_table, tmp_path: Path) -> None:
     from dataclasses import replace
 

@@ -108,6 +108,23 @@ def test_options_that_do_nothing_here_are_refused_in_one_line(toy_jsonl: Path, a
     assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 2  # the line and the debug hint
 
 
+@pytest.mark.parametrize(
+    ("param", "said"),
+    [
+        ("encoder=nope-encoder", "Unknown encoder 'nope-encoder'"),
+        ("encoder=123", "ZeroShotHead got int as encoder"),
+        ("class_names=[\"a\"]", "class_names lists 1 names but there are 3 classes"),
+        ("class_names={\"sport\": \"games\"}", "class_names has no name for label(s)"),
+    ],
+)
+def test_bad_zero_shot_settings_of_auto_are_one_line(toy_jsonl: Path, tmp_path: Path, param: str,
+                                                       said: str) -> None:
+    out = tmp_path / "h.safetensors"
+    r = invoke("fit", str(toy_jsonl), "-e", "hash", "--head", "auto", "--param", param, "-o", str(out))
+    assert r.exit_code == 1 and said in r.stderr, r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 2 and not out.exists()
+
+
 def test_quickstart_never_overwrites_silently(toy_jsonl: Path, tmp_path: Path) -> None:
     out = tmp_path / "best.safetensors"
     args = ("quickstart", str(toy_jsonl), "-e", "hash", "--head", "ncm,lda", "--no-baseline", "-o", str(out))

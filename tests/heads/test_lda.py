@@ -171,3 +171,15 @@ def test_announced_class_without_rows(blobs, blobs_test):
     assert np.isneginf(z[:, 3]).all() and np.isfinite(z[:, :3]).all()
     ref = LDAHead().fit(X, y)
     np.testing.assert_allclose(z[:, :3], ref.logits(blobs_test[0]), rtol=1e-12)
+
+
+def test_one_row_per_class_takes_the_identity_not_the_rounding_noise():
+    # gram - Σ x xᵀ left 1e-14 of noise, which the solver's relative floor blew up to 1e24 logits
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4, 12)) * np.exp(rng.uniform(-1, 1, 12)) + 3.0
+    Xt = rng.normal(size=(50, 12)) + 3.0
+    with pytest.warns(RuntimeWarning, match="singular"):
+        head = LDAHead(shrinkage=0.1).fit(X, np.arange(4))
+    ref = Xt @ X.T - 0.5 * np.sum(X * X, axis=1)  # the identity covariance
+    np.testing.assert_allclose(head.logits(Xt), ref - ref.mean(axis=1, keepdims=True)
+                               + head.logits(Xt).mean(axis=1, keepdims=True), rtol=1e-9, atol=1e-9)

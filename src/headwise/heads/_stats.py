@@ -386,6 +386,8 @@ class SufficientStats:
     def within_scatter(self) -> np.ndarray:
         """Pooled within-class scatter ``Σ_c Σ_{i∈c} (x-μ_c)(x-μ_c)ᵀ``."""
         nz = self.counts > 0
+        if not (self.counts > 1).any():  # every row is its class mean: zero, not the rounding
+            return np.zeros_like(self.gram_full)  # of gram - Σ x xᵀ (LDA then takes the identity)
         S = self.sums[nz]
         return self.gram_full - (S.T / self.counts[nz]) @ S
 

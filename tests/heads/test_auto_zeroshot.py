@@ -86,6 +86,17 @@ def test_names_that_say_nothing_get_no_weight():
     assert "zeroshot" in head.scores_ and "zeroshot" not in head.members_
 
 
+def test_names_on_the_wrong_classes_get_no_weight():
+    enc = WordEncoder()
+    X, y, Xt, yt = _rows(enc, 10, seed=8)
+    wrong = {a: b for a, b in zip(NAMES, np.roll(NAMES, 1), strict=True)}  # another's name
+    labels = np.array(NAMES)[y]
+    head = AutoHead(encoder=enc, class_names=wrong).fit(X, labels)
+    assert "zeroshot" in head.scores_ and "zeroshot" not in head.members_
+    plain = AutoHead().fit(X, labels)
+    np.testing.assert_array_equal(head.predict(Xt), plain.predict(Xt))
+
+
 def test_labels_that_are_numbers_add_no_zero_shot_candidate():
     enc = WordEncoder()
     X, y, *_ = _rows(enc, 10, seed=4)

@@ -143,15 +143,11 @@ def run_one(factory: Callable[[], Any], X: np.ndarray, y: np.ndarray, Xt: np.nda
 
 def describe(est: Any) -> str:
     """What a tuned head chose (C, alpha, ensemble weights), for the table's notes."""
-    if hasattr(est, "weights_") and hasattr(est, "members_"):
-        return " ".join(f"{n}:{w:.2f}" for n, w in zip(est.members_, est.weights_, strict=True)
-                        if w > 0)
-    if hasattr(est, "best_name_"):
-        return str(est.best_name_)
-    for attr in ("C_", "alpha_", "shrinkage_"):
-        if hasattr(est, attr):
-            return f"{attr[:-1]}={getattr(est, attr):.3g}"
-    return ""
+    from headwise.heads import chosen_settings
+
+    if hasattr(est, "members_"):
+        return " ".join(f"{n}:{w:.2f}" for n, w in chosen_settings(est).items() if w > 0)
+    return ", ".join(f"{k}={v:.3g}" for k, v in chosen_settings(est).items())
 
 
 def render(results: dict[str, Any], quick: bool) -> str:

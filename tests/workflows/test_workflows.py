@@ -72,11 +72,14 @@ def test_auto_gets_the_encoder_for_its_zero_shot_prior(toy_table, tmp_path: Path
     model = tmp_path / "auto.safetensors"
     res = fit_head(toy_table, encoder="hash", head="auto", out=model)
     assert "zeroshot" in res.head.scores_  # the labels' names competed as a zero-shot head
+    assert set(res.chosen) == set(res.head.members_) and sum(res.chosen.values()) == pytest.approx(1, abs=1e-3)
+    assert res.to_dict()["chosen"] == res.chosen
     assert load_head(model).get_params()["encoder"] == "hash"  # saved by name, not as an object
     off = fit_head(toy_table, encoder="hash", head="auto", params={"encoder": None})
     assert "zeroshot" not in off.head.scores_
     other = fit_head(toy_table, encoder="hash", head="lda")
     assert "encoder" not in other.head.get_params()
+    assert other.chosen == {"shrinkage": pytest.approx(other.head.shrinkage_, rel=1e-3)}
 
 
 def test_protocols_give_auto_the_encoder_too(toy_table) -> None:

@@ -125,6 +125,8 @@ def fit(
         "fit time": res.fit_seconds, "embed time": res.embedded.seconds,
         "cache hit": res.embedded.cached,
     }  # fmt: skip
+    if res.chosen:  # auto's stack ("lda 0.49 + zeroshot 0.51") or a tuned penalty ("C 0.0021")
+        shown["chosen"] = " + ".join(f"{k} {v:g}" for k, v in res.chosen.items())
     if res.validation_accuracy is not None:
         shown["validation accuracy"] = res.validation_accuracy
     if res.n_calibration is not None:

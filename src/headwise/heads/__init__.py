@@ -8,6 +8,7 @@ from ._attentive import AttentiveProbeHead
 from ._auto import AutoHead
 from ._base import BaseHead
 from ._centroid import NCMHead
+from ._describe import chosen_settings
 from ._dho import DHOHead
 from ._fourier import FourierHead
 from ._gzsl import SeenUnseenGate, calibrated_stacking, cosmo_combine
@@ -82,6 +83,7 @@ __all__ = [
     "calibrated_stacking",
     "cosmo_combine",
     "check_encoder_key",
+    "chosen_settings",
     "describe_encoder_key",
     "fit_streaming",
     "from_padded",

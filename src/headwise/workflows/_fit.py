@@ -46,6 +46,7 @@ class FitResult:
     temperature: float | None = None
     trust: dict[str, Any] | None = None  # test-split trust summary (with calibrate=True)
     run_dir: Path | None = None
+    chosen: dict[str, Any] = field(default_factory=dict)  # what the head chose (chosen_settings)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready summary (the CLI's ``fit --json``)."""
@@ -58,6 +59,7 @@ class FitResult:
             "embed_seconds": self.embedded.seconds,
             "cache_hit": self.embedded.cached,
             "cache_entry": self.embedded.entry,
+            "chosen": self.chosen,
         }
         if self.n_calibration is not None:
             out["n_calibration"] = self.n_calibration
@@ -122,7 +124,7 @@ def fit_head(
     and coverage at ``alpha``; ``run_dir`` then also receives ``trust.json``. With ``ray``
     (or a ``ray_address``) the embedding and the fit run on Ray (:mod:`headwise.distributed`).
     """
-    from ..heads import get_head
+    from ..heads import chosen_settings, get_head
     from ..trust import check_alpha, save_calibrated_head
 
     if calibrate:
@@ -189,5 +191,5 @@ def fit_head(
     return FitResult(
         head_name=head, head=estimator, out=None if out is None else Path(out),
         n_train=int(idx.size), n_classes=int(len(estimator.classes_)), fit_seconds=fit_s,
-        embedded=emb, validation_accuracy=val_acc, **extra,
+        embedded=emb, validation_accuracy=val_acc, chosen=chosen_settings(estimator), **extra,
     )  # fmt: skip

@@ -24,6 +24,7 @@ __all__ = ["AutoHead"]
 _COMBINE = ("stack", "select")
 _MEMBERS = "estimators_"
 _MIN_WEIGHT = 1e-3  # stacking weights below this are dropped (and the rest renormalised)
+_PRIOR = "zeroshot"  # the candidate that ``encoder`` adds
 
 
 def _is_number(name: str) -> bool:
@@ -182,8 +183,6 @@ class AutoHead(BaseHead):
             )
         for name in names:
             get_head_class(name)  # UnknownHeadError lists the registered names
-        if self.encoder is not None and "zeroshot" not in names:
-            names.append("zeroshot")
         if "auto" in names:
             raise InputError(f"{owner} cannot be its own candidate; remove 'auto' from candidates.")
         if self.default is not None and not isinstance(self.default, str):
@@ -191,7 +190,8 @@ class AutoHead(BaseHead):
         check_param_choice(self.combine, "combine", owner, _COMBINE)
         check_param_float(self.evidence, "evidence", owner, 0.0)
         check_param_int(self.max_eval_rows, "max_eval_rows", owner, 10)
-        extra = set(self.candidate_params or {}) - set(names)
+        prior = {_PRIOR} if self.encoder is not None else set()
+        extra = set(self.candidate_params or {}) - set(names) - prior
         if extra:
             raise InputError(
                 f"candidate_params names {sorted(extra)}, which are not among the candidates "
@@ -216,15 +216,15 @@ class AutoHead(BaseHead):
             params["class_names"] = head(**params)._names_for(self.classes_)
         return params
 
-    def _named(self, names: list[str]) -> list[str]:
-        """The candidates, less the zero-shot head that ``encoder`` added if the class names
-        are all numbers (a number names nothing a text encoder could match)."""
-        if "zeroshot" not in names or "zeroshot" in self.candidates:
+    def _with_prior(self, names: list[str]) -> list[str]:
+        """The listed candidates, plus the zero-shot head when ``encoder`` is given, unless
+        it is listed already or the class names are all numbers (a number names nothing a
+        text encoder could match)."""
+        if self.encoder is None or _PRIOR in names:
             return names
-        listed = self._params("zeroshot")["class_names"]
-        if all(_is_number(n) for n in listed):
-            return [n for n in names if n != "zeroshot"]
-        return names
+        if all(_is_number(n) for n in self._params(_PRIOR)["class_names"]):
+            return names
+        return [*names, _PRIOR]
 
     def _eval_rows(self, codes: np.ndarray, fitted: dict[str, BaseHead]) -> np.ndarray:
         counts = np.bincount(codes)
@@ -242,7 +242,7 @@ class AutoHead(BaseHead):
         X, y = self._validate_fit(X, y)
         self._require_two_classes(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
-        names = self._named(names)
+        names = self._with_prior(names)
         K = self.classes_.size
         # heads that validate themselves (logistic) run first: their held-out rows bound ours
         fitted = {}

@@ -140,3 +140,13 @@ def test_a_zero_shot_head_fitted_with_an_encoder_object_saves(tmp_path):
     loaded = load_head(save_head(head, tmp_path / "zs.safetensors"))
     assert loaded.get_params()["encoder"] == "words"
     np.testing.assert_array_equal(loaded.predict(X), head.predict(X))
+
+
+def test_the_zero_shot_candidate_takes_candidate_params():
+    enc = WordEncoder()
+    X, y, *_ = _rows(enc, 10, seed=9)
+    labels = np.array(NAMES)[y]
+    head = AutoHead(encoder=enc, candidate_params={"zeroshot": {"templates": ("{}",)}}).fit(X, labels)
+    assert head.params_["zeroshot"]["templates"] == ["{}"]
+    with pytest.raises(Exception, match="candidate_params names \\['zeroshot'\\]"):
+        AutoHead(candidate_params={"zeroshot": {"templates": ("{}",)}}).fit(X, labels)

@@ -28,6 +28,17 @@ def test_sampling_is_balanced_seeded_and_distinct_per_seed():
         sample_per_class(y, 31, seed=0)
 
 
+def test_too_many_shots_are_refused_before_any_fit(monkeypatch):
+    Xtr, ytr, Xte, yte = blobs()  # 20 training rows per class
+    names = np.array(["money", "sport", "weather", "travel"])
+    fits = []
+    monkeypatch.setattr(NCMHead, "fit", lambda self, X, y: fits.append(1) or self)
+    with pytest.raises(InputError) as info:
+        few_shot_eval({"ncm": NCMHead()}, Xtr, names[ytr], Xte, names[yte], shots=[1, 21], seeds=2)
+    said = str(info.value)
+    assert fits == [] and "class 'money' has only 20" in said and "np.str_" not in said
+
+
 def test_few_shot_curve_and_reproducibility():
     Xtr, ytr, Xte, yte = blobs()
     r1 = few_shot_eval("ncm,lda,ridge", Xtr, ytr, Xte, yte, shots=[1, 4], seeds=3)

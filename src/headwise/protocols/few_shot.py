@@ -59,6 +59,18 @@ def mteb_samples_per_label(dataset: str) -> int:
     return 8
 
 
+def check_shots(counts: np.ndarray, classes: np.ndarray, shots: int) -> None:
+    """Refuse ``shots`` rows per class when a class has fewer (no silent imbalance)."""
+    if counts.min() < shots:
+        small = classes[int(np.argmin(counts))]
+        small = small.item() if isinstance(small, np.generic) else small  # 'money', not np.str_
+        raise InputError(
+            f"{shots} shots per class were asked for, but class {small!r} has only "
+            f"{int(counts.min())} training row(s). Use at most {int(counts.min())} shots "
+            "(--shots)."
+        )
+
+
 def sample_per_class(y: np.ndarray, shots: int, seed: int) -> np.ndarray:
     """Sorted row indices: exactly ``shots`` rows of every class, drawn without replacement.
 
@@ -70,12 +82,7 @@ def sample_per_class(y: np.ndarray, shots: int, seed: int) -> np.ndarray:
     """
     y = np.asarray(y)
     classes, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
-    if counts.min() < shots:
-        small = classes[int(np.argmin(counts))]
-        raise InputError(
-            f"{shots} shots per class were asked for, but class {small!r} has only "
-            f"{int(counts.min())} training row(s). Use at most {int(counts.min())} shots."
-        )
+    check_shots(counts, classes, shots)
     rng = np.random.default_rng([int(seed), int(shots)])
     picks = [rng.choice(np.flatnonzero(codes == c), size=shots, replace=False)
              for c in range(classes.size)]
@@ -110,6 +117,8 @@ def few_shot_eval(
     seeds_t = check_seeds(seeds)
     Xtr, ytr = check_split(X_train, y_train, "train")
     Xte, yte = check_split(X_test, y_test, "test", Xtr.shape[1])
+    classes, counts = np.unique(ytr, return_counts=True)
+    check_shots(counts, classes, max(shots_t))  # before any fit, not after the smaller shots
     scores: dict[str, list[list[float]]] = {n: [] for n in named}
     with progress_bar(len(shots_t) * len(seeds_t), f"{protocol}: shots × seeds") as bar:
         for k in shots_t:

@@ -23,9 +23,15 @@ __all__ = [
     "check_fit_inputs",
     "extreme_scale",
     "param_error",
+    "shown",
 ]
 
 _SCALE_RANGE = (2.0**-30, 2.0**30)  # |X| inside this range is left alone (about 1e-9 .. 1e9)
+
+
+def shown(value: Any) -> Any:
+    """A label as a message should show it: ``'money'``, not numpy's ``np.str_('money')``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def check_embeddings(X: Any, *, name: str = "X", min_rows: int = 1) -> np.ndarray:

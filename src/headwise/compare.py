@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ._progress import track
-from ._validation import check_embeddings, check_labels
+from ._validation import check_embeddings, check_labels, shown
 from .exceptions import InputError
 from .splits import require_holdout
 
@@ -103,7 +103,7 @@ def compare_heads(
         unseen = np.setdiff1d(np.unique(y_test), np.unique(y_train))
         if unseen.size:
             raise InputError(
-                f"{unseen.size} test label(s) never appear in train (e.g. {unseen[0]!r}); "
+                f"{unseen.size} test label(s) never appear in train (e.g. {shown(unseen[0])!r}); "
                 "a head cannot predict classes it was not fitted on."
             )
     params = head_params or {}

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validation import check_fit_inputs, check_n_features, extreme_scale
+from .._validation import check_fit_inputs, check_n_features, extreme_scale, shown
 from ..exceptions import HeadwiseError, InputError, InputTypeError
 from ._mltargets import refuse_label_lists
 from ._registry import get_head_class, name_of_head
@@ -105,7 +105,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         classes = np.unique(y)
         if classes.size < 2:
             raise InputError(
-                f"y has only one class ({classes[0]!r}); a classifier needs at least two classes. "
+                f"y has only one class ({shown(classes[0])!r}); a classifier needs at least two classes. "
                 "Check the label column and the split you train on."
             )
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .._validation import shown
 from ..exceptions import InputError
 
 __all__ = ["is_label_lists", "multilabel_targets", "align_targets", "refuse_label_lists"]
@@ -130,7 +131,7 @@ def align_targets(Y: np.ndarray, classes: np.ndarray, target: np.ndarray) -> np.
     if missing.size:
         raise InputError(
             f"{missing.size} label(s) were never seen when the head was fitted "
-            f"(e.g. {missing[0]!r}); the head can only score the labels it was fitted on."
+            f"(e.g. {shown(missing[0])!r}); the head can only score the labels it was fitted on."
         )
     out = np.zeros((Y.shape[0], target.size))
     out[:, np.searchsorted(target, classes)] = Y

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._progress import track
+from .._validation import shown
 from ..exceptions import InputError
 from ._common import accuracy, check_seeds, check_split, fresh, resolve_heads
 from ._results import (
@@ -105,7 +106,7 @@ def class_incremental_eval(
     missing = np.setdiff1d(np.unique(yte), classes)
     if missing.size:
         raise InputError(
-            f"{missing.size} test label(s) never occur in train (e.g. {missing[0]!r}); every "
+            f"{missing.size} test label(s) never occur in train (e.g. {shown(missing[0])!r}); every "
             "test class must be learned in some task."
         )
     curves: dict[str, list[np.ndarray]] = {n: [] for n in named}

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._progress import progress_bar
+from .._validation import shown
 from ..exceptions import InputError
 from ._common import (
     accuracy,
@@ -62,8 +63,7 @@ def mteb_samples_per_label(dataset: str) -> int:
 def check_shots(counts: np.ndarray, classes: np.ndarray, shots: int) -> None:
     """Refuse ``shots`` rows per class when a class has fewer (no silent imbalance)."""
     if counts.min() < shots:
-        small = classes[int(np.argmin(counts))]
-        small = small.item() if isinstance(small, np.generic) else small  # 'money', not np.str_
+        small = shown(classes[int(np.argmin(counts))])
         raise InputError(
             f"{shots} shots per class were asked for, but class {small!r} has only "
             f"{int(counts.min())} training row(s). Use at most {int(counts.min())} shots "

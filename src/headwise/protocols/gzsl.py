@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from scipy.special import softmax
 
+from .._validation import shown
 from ..exceptions import InputError
 from ..heads import SeenUnseenGate, calibrated_stacking, cosmo_combine, get_head
 from ..splits import stratified_holdout
@@ -90,7 +91,7 @@ def gzsl_eval(
         raise InputError("GZSL needs at least three seen classes and one unseen class.")
     missing = [c for c in [*seen, *uns] if c not in class_vectors]
     if missing:
-        raise InputError(f"No class vector for {missing[0]!r}; embed every class name.")
+        raise InputError(f"No class vector for {shown(missing[0])!r}; embed every class name.")
     rng = np.random.default_rng(seed)
     tr = np.isin(y_train, seen)
     Xs, ys = X_train[tr], y_train[tr]

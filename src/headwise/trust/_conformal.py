@@ -9,7 +9,7 @@ from typing import Any, Self
 import numpy as np
 from scipy.special import softmax
 
-from .._validation import check_embeddings, check_param_choice, check_param_float
+from .._validation import check_embeddings, check_param_choice, check_param_float, shown
 from ..exceptions import InputError
 from ._scores import METHODS, check_alpha, conformal_quantile, nonconformity_scores
 
@@ -145,7 +145,7 @@ class ConformalClassifier:
         if bad.any():
             raise InputError(
                 f"{int(bad.sum())} calibration label(s) are not classes of the head "
-                f"(e.g. {y[bad][0]!r}); fit the head on every class before calibrating it."
+                f"(e.g. {shown(y[bad][0])!r}); fit the head on every class before calibrating it."
             )
         return idx
 

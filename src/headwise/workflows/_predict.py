@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice, check_int_range
+from .._validation import check_choice, check_int_range, shown
 from ..datasets import Table
 from ..exceptions import EncoderMismatchError, InputError
 from ._data import default_split, indices_for
@@ -69,7 +69,7 @@ def _check_known(head: Any, y: np.ndarray, table: Table) -> None:
     if unseen.size:
         raise InputError(
             f"{unseen.size} label(s) in {table.path.name} were never seen when the head was fitted "
-            f"(e.g. {unseen[0]!r}); the head can only predict the classes it was fitted on."
+            f"(e.g. {shown(unseen[0])!r}); the head can only predict the classes it was fitted on."
         )
 
 

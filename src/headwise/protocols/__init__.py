@@ -4,7 +4,7 @@ Each records exactly what ran (encoder key, data hash, seeds, head parameters) i
 """
 
 from ._active_results import ActiveCurve, ActiveResult, area_under_curve
-from ._common import LeakageError
+from ._common import LeakageError, resolve_heads
 from ._results import (
     FewShotCurve,
     FewShotResult,
@@ -43,6 +43,7 @@ from .transductive import transductive_eval
 from .zero_shot import zero_shot_eval
 
 __all__ = [
+    "resolve_heads",
     "ActiveCurve",
     "ActiveResult",
     "DEFAULT_GRIDS",

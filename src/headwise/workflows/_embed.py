@@ -13,8 +13,8 @@ import numpy as np
 from ..datasets import Table
 from ..exceptions import InputError
 
-__all__ = ["Embedded", "StoreBackedEncoder", "embed_table", "embed_texts", "gives_zero_shot_prior",
-           "resolve_encoder_params"]
+__all__ = ["Embedded", "StoreBackedEncoder", "embed_table", "embed_texts", "resolve_encoder_params",
+           "zero_shot_prior"]
 
 
 @dataclass(frozen=True)
@@ -150,13 +150,17 @@ class StoreBackedEncoder:
         return getattr(self.encoder, name)
 
 
-def gives_zero_shot_prior(head: str, encoder: str, params: dict[str, Any] | None = None) -> bool:
-    """Whether ``auto`` gets the encoder that made the rows, so that the zero-shot head (cosine
-    to the class names' prompts) competes among its candidates: for text encoders, unless the
-    parameters name an encoder (``--param encoder=null`` turns it off)."""
+def zero_shot_prior(head: str, encoder: str, emb: Embedded,
+                    params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The parameters that give ``auto`` the encoder that made the rows, so that the zero-shot
+    head (cosine to the class names' prompts) competes among its candidates: for text
+    encoders, unless the parameters name an encoder (``--param encoder=null`` turns it off);
+    ``{}`` otherwise."""
     from ..encoders import encoder_modality
 
-    return head == "auto" and "encoder" not in (params or {}) and encoder_modality(encoder) == "text"
+    if head != "auto" or "encoder" in (params or {}) or encoder_modality(encoder) != "text":
+        return {}
+    return {"encoder": StoreBackedEncoder(emb.encoder)}
 
 
 def resolve_encoder_params(params: dict[str, Any]) -> dict[str, Any]:

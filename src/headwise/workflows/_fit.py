@@ -21,10 +21,9 @@ from ._calibrate import (
 from ._data import indices_for
 from ._embed import (
     Embedded,
-    StoreBackedEncoder,
     embed_table,
-    gives_zero_shot_prior,
     resolve_encoder_params,
+    zero_shot_prior,
 )
 
 __all__ = ["FitResult", "fit_head"]
@@ -137,10 +136,9 @@ def fit_head(
     assert table.labels is not None
     params = dict(params or {})
     estimator = get_head(head, **resolve_encoder_params(params))
-    # not on Ray, whose workers get the head before the rows are embedded
-    zero_shot = gives_zero_shot_prior(head, encoder, params) and not (ray or ray_address)
     idx = indices_for(table, train_split) if table.splits is not None else np.arange(len(table))
     cal_idx = None
+    prior: dict[str, Any] = {}
     if calibrate:
         fit_pos, cal_pos = split_for_calibration(table.labels[idx], calib_frac)
         idx, cal_idx = idx[fit_pos], idx[cal_pos]
@@ -156,8 +154,9 @@ def fit_head(
                        entry=res.embeddings.key, cached=res.cache_hit, seconds=res.seconds, dtype=dtype)  # fmt: skip
     else:
         emb = embed_table(table, encoder, options, batch_size=batch_size, dtype=dtype, progress=progress)
-        if zero_shot:  # the class names' prompts, embedded by the encoder that made the rows
-            estimator.set_params(encoder=StoreBackedEncoder(emb.encoder))
+        # auto's zero-shot prior (not on Ray, whose workers get the head before the embedding)
+        prior = zero_shot_prior(head, encoder, emb, params)
+        estimator.set_params(**prior)
         t0 = time.perf_counter()
         with working(f"fitting {head} on {idx.size} rows", enabled=progress):
             estimator.fit(emb.X[idx], table.labels[idx])
@@ -165,7 +164,7 @@ def fit_head(
     estimator.encoder_spec_ = emb.encoder_spec
     if isinstance(params.get("encoder"), str):  # save the encoder's name, not the object
         estimator.set_params(encoder=params["encoder"])
-    elif zero_shot:
+    elif prior:
         estimator.set_params(encoder=encoder)
     extra: dict[str, Any] = {}
     if cal_idx is not None:

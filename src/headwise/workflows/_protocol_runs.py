@@ -8,7 +8,7 @@ import numpy as np
 
 from ..datasets import Table
 from ._data import require_splits
-from ._embed import Embedded, StoreBackedEncoder, embed_table, gives_zero_shot_prior
+from ._embed import Embedded, StoreBackedEncoder, embed_table, zero_shot_prior
 from ._evaluate import EvalRequest, EvalResult, MeanCI, register_protocol
 
 _DEFAULT_HEADS = {
@@ -28,17 +28,17 @@ def _embed(table: Table, req: EvalRequest) -> tuple[Embedded, np.ndarray, np.nda
     return emb, table.labels, tr, va, te
 
 
-def _heads(req: EvalRequest, protocol: str, emb: Embedded) -> str | dict[str, Any]:
+def _heads(req: EvalRequest, protocol: str, emb: Embedded) -> dict[str, Any]:
     """The heads a protocol compares; ``auto`` gets the encoder that made the rows for its
     zero-shot prior, as :func:`~headwise.workflows.fit_head` gives it."""
-    spec = req.heads or _DEFAULT_HEADS[protocol]
-    names = [h.strip() for h in spec.split(",") if h.strip()]
-    if "auto" not in names or not gives_zero_shot_prior("auto", req.encoder):
-        return spec
     from ..heads import get_head
+    from ..protocols import resolve_heads
 
-    prior = get_head("auto", encoder=StoreBackedEncoder(emb.encoder))
-    return {h: prior if h == "auto" else h for h in names}
+    heads = resolve_heads(req.heads or _DEFAULT_HEADS[protocol])
+    prior = zero_shot_prior("auto", req.encoder, emb) if "auto" in heads else {}
+    if prior:
+        heads["auto"] = get_head("auto", **prior)
+    return heads
 
 
 def _meta(table: Table, req: EvalRequest) -> dict[str, Any]:

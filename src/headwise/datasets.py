@@ -137,6 +137,7 @@ def _read_columns(path: Path, fmt: str, encoding: str = "utf-8") -> dict[str, li
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
+            _unique_columns(pq.read_schema(path).names, path)
             return pq.read_table(path).to_pydict()
         if fmt in ("csv", "tsv"):
             import pyarrow.csv as pacsv
@@ -144,22 +145,10 @@ def _read_columns(path: Path, fmt: str, encoding: str = "utf-8") -> dict[str, li
             opts = pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",", newlines_in_values=True)
             conv = pacsv.ConvertOptions(strings_can_be_null=False, quoted_strings_can_be_null=False)
             read = pacsv.ReadOptions(encoding=encoding)
-            return pacsv.read_csv(
-                path, read_options=read, parse_options=opts, convert_options=conv
-            ).to_pydict()
-        opener = gzip.open if path.suffix.lower() == ".gz" else open
-        rows: list[dict[str, Any]] = []
-        with opener(path, "rt", encoding=encoding) as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path.name} line {lineno} is not valid JSON: {exc.msg}.") from None
-                if not isinstance(row, dict):
-                    raise InputError(f"{path.name} line {lineno} is not a JSON object.")
-                rows.append(row)
+            table = pacsv.read_csv(path, read_options=read, parse_options=opts, convert_options=conv)
+            _unique_columns(table.column_names, path)
+            return table.to_pydict()
+        rows = _json_rows(path, encoding)
         cols: dict[str, list[Any]] = {}
         for i, row in enumerate(rows):
             for k in row:
@@ -174,6 +163,61 @@ def _read_columns(path: Path, fmt: str, encoding: str = "utf-8") -> dict[str, li
         raise InputError(f"Could not read {path.name}: {exc}.") from None
     except Exception as exc:  # pyarrow parse errors have many types
         raise InputError(f"Could not parse {path.name} as {fmt}: {str(exc).splitlines()[0]}") from None
+
+
+def _unique_columns(names: list[str], path: Path) -> None:
+    """Refuse a repeated column name: reading it would keep only one of its columns, silently
+    (the same header written twice in a spreadsheet export)."""
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        shown = ", ".join(repr(n) for n in twice)
+        raise InputError(
+            f"{path.name} has more than one column named {shown}; rename the columns so that "
+            "each name is unique, then pass the one you mean with --text-col / --label-col."
+        )
+
+
+def _json_rows(path: Path, encoding: str) -> list[dict[str, Any]]:
+    """The objects of a JSON Lines file (one object per line, blank lines skipped), or of a
+    file holding one JSON array of objects (``pandas.DataFrame.to_json(orient="records")``)."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding=encoding) as fh:
+        head = fh.read(4096).lstrip()
+    if head.startswith("["):
+        with opener(path, "rt", encoding=encoding) as fh:
+            try:
+                rows = json.load(fh)
+            except json.JSONDecodeError as exc:
+                raise InputError(
+                    f"{path.name} starts a JSON array but is not valid JSON (line {exc.lineno}: "
+                    f"{exc.msg})."
+                ) from None
+        bad = next((i for i, r in enumerate(rows) if not isinstance(r, dict)), None)
+        if bad is not None:
+            raise InputError(
+                f"Item {bad} of the JSON array in {path.name} is not a JSON object; give one "
+                "object per row, such as {\"text\": ..., \"label\": ...}."
+            )
+        return rows
+    rows = []
+    with opener(path, "rt", encoding=encoding) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(
+                    f"{path.name} line {lineno} is not valid JSON: {exc.msg}. headwise reads JSON "
+                    "Lines (one object per line) or one JSON array of objects."
+                ) from None
+            if not isinstance(row, dict):
+                raise InputError(
+                    f"{path.name} line {lineno} is not a JSON object; give one object per line, "
+                    "such as {\"text\": ..., \"label\": ...}."
+                )
+            rows.append(row)
+    return rows
 
 
 def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], role: str,
@@ -294,6 +338,14 @@ def _labels(raw: list[Any], column: str, path: Path) -> np.ndarray:
     kinds = {type(v) for v in raw}
     if kinds & {list, tuple}:
         return _label_lists(raw, column, path)
+    if str in kinds and kinds & {int, bool, float}:
+        text = next(i for i, v in enumerate(raw) if isinstance(v, str))
+        number = next(i for i, v in enumerate(raw) if not isinstance(v, str))
+        raise InputError(
+            f"Column '{column}' of {path.name} mixes numbers and text (row {number}: "
+            f"{raw[number]!r}, row {text}: {raw[text]!r}), so 1 and \"1\" would be one class or "
+            "two by accident; write every label the same way (all quoted or none)."
+        )
     if kinds <= {int, bool}:
         return np.asarray(raw, dtype=np.int64)
     if kinds <= {int, bool, float} and all(float(v).is_integer() for v in raw):

@@ -76,3 +76,43 @@ def test_folder_given_as_data(tmp_path):
 def test_labels_are_kept_as_given(tmp_path):
     p = _jsonl(tmp_path / "x.jsonl", [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}])
     np.testing.assert_array_equal(load_table(p).labels, ["x", "y"])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_repeated_column_name_is_refused_not_collapsed(tmp_path, suffix):
+    """Two columns named ``label`` would silently keep one of them."""
+    p = tmp_path / f"x{suffix}"
+    if suffix == ".csv":
+        p.write_text("text,label,label\na,x,1\nb,y,2\n")
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table([["a", "b"], ["x", "y"], [1, 2]], names=["text", "label", "label"]), p)
+    with pytest.raises(InputError, match=r"more than one column named 'label'"):
+        load_table(p)
+
+
+def test_labels_mixing_numbers_and_text_are_refused(tmp_path):
+    """``1`` and ``"1"`` must not merge (or split) a class by accident."""
+    p = _jsonl(tmp_path / "x.jsonl", [{"text": "a", "label": 1}, {"text": "b", "label": "1"},
+                                      {"text": "c", "label": "2"}])
+    with pytest.raises(InputError, match=r"mixes numbers and text \(row 0: 1, row 1: '1'\)"):
+        load_table(p)
+
+
+def test_a_json_array_of_objects_is_read_like_json_lines(tmp_path):
+    rows = [{"text": "a", "label": "x", "split": "train"}, {"text": "b", "label": "y"}]
+    array = tmp_path / "records.json"
+    array.write_text(json.dumps(rows, indent=2))
+    t = load_table(array)
+    assert t.texts == ["a", "b"] and t.labels.tolist() == ["x", "y"]
+    assert t.splits.tolist() == ["train", ""]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"text": "a", "label": "x"}, ["b", "y"]]))
+    with pytest.raises(InputError, match="Item 1 of the JSON array in bad.json is not a JSON object"):
+        load_table(bad)
+    cut = tmp_path / "cut.json"
+    cut.write_text(json.dumps(rows)[:-5])
+    with pytest.raises(InputError, match="starts a JSON array but is not valid JSON"):
+        load_table(cut)

@@ -132,3 +132,43 @@ def test_quickstart_never_overwrites_silently(toy_jsonl: Path, tmp_path: Path) -
     r = invoke(*args)
     assert r.exit_code == 1 and "already exists" in r.stderr and "--force" in r.stderr
     assert invoke(*args, "--force").exit_code == 0
+
+
+def test_python_warnings_are_one_plain_line_each(tmp_path: Path) -> None:
+    """A warning from a library under a command (sklearn's "more classes than half the rows")
+    reads as one ``warning:`` line, once, without Python's source path or code line."""
+    rows = [{"text": f"text number {i}", "label": f"c{i}"} for i in range(40)]
+    data = tmp_path / "singletons.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = invoke("fit", str(data), "-e", "hash", "--head", "auto", "-o", str(tmp_path / "h.st"))
+    assert r.exit_code == 0, r.output
+    lines = [ln for ln in r.stderr.splitlines() if "unique classes" in ln]
+    assert len(lines) == 1 and lines[0].startswith("warning: The number of unique classes")
+    assert "UserWarning" not in r.stderr and ".py:" not in r.stderr
+
+
+def test_warnings_as_lines_prints_each_message_once(capsys, monkeypatch) -> None:
+    import warnings
+
+    from headwise.cli._errors import warnings_as_lines
+
+    monkeypatch.delenv("HEADWISE_DEBUG", raising=False)
+    with warnings_as_lines():
+        for _ in range(3):
+            warnings.warn("rows   were\ndropped", UserWarning, stacklevel=1)
+        warnings.warn("another", RuntimeWarning, stacklevel=1)
+    assert capsys.readouterr().err.splitlines() == ["warning: rows were dropped", "warning: another"]
+
+
+def test_predict_with_number_labels_against_a_text_head(toy_jsonl: Path, tmp_path: Path) -> None:
+    """Labels 0/1 in the file, classes "finance"/... in the head: every row is an unseen label,
+    reported as such (sklearn's "Mix of label input types" used to escape as a traceback)."""
+    model = tmp_path / "h.safetensors"
+    assert invoke("fit", str(toy_jsonl), "-e", "hash", "--head", "ncm", "-o", str(model)).exit_code == 0
+    rows = [json.loads(ln) for ln in toy_jsonl.read_text().splitlines()][:12]
+    numbered = tmp_path / "numbered.jsonl"
+    numbered.write_text("".join(json.dumps({**r, "label": i % 2}) + "\n" for i, r in enumerate(rows)))
+    r = invoke("predict", str(numbered), "--model", str(model), "--json")
+    assert r.exit_code == 0, r.output
+    metrics = json.loads(r.stdout)["metrics"]
+    assert metrics["unseen_labels"] == 12 and metrics["accuracy"] == 0.0

@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -84,12 +87,36 @@ def _report(exc: BaseException, as_json: bool) -> None:
     typer.echo(DEBUG_LINE, err=True)
 
 
+@contextmanager
+def warnings_as_lines() -> Iterator[None]:
+    """Python warnings raised under a command (sklearn's, numpy's, ours) become one line each on
+    stderr, ``warning: <message>``, once per message: no source path, no code line, no repeats.
+    ``HEADWISE_DEBUG=1`` keeps Python's own format (where the warning came from)."""
+    if debug_enabled():
+        yield
+        return
+    seen: set[str] = set()
+
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+             line: Any = None) -> None:
+        text = " ".join(str(message).split())
+        if text not in seen:
+            seen.add(text)
+            typer.echo(f"warning: {text}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 class HeadwiseGroup(TyperGroup):
-    """The root group: runs the command, maps known errors to output and exit code 1."""
+    """The root group: runs the command, maps known errors to output and exit code 1, and
+    prints Python warnings as plain lines (:func:`warnings_as_lines`)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with warnings_as_lines():
+                return super().invoke(ctx)
         except HeadwiseError as exc:
             _report(exc, json_requested(ctx))
             raise typer.Exit(1) from None

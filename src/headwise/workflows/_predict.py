@@ -183,6 +183,10 @@ def _sets_and_ood(
     return proba, sets, extra
 
 
+def _numeric(a: np.ndarray) -> bool:
+    return a.dtype.kind in "biuf"
+
+
 def predict_table(
     model: str | Path,
     table: Table,
@@ -242,9 +246,13 @@ def predict_table(
     metrics = None
     if table.labels is not None and idx.size:
         y = table.labels[idx]
-        known = np.isin(y, classes)
-        codes = np.searchsorted(classes, y[known])
         pred = classes[order[:, 0]]
+        if _numeric(y) != _numeric(classes):  # labels 0/1 against a head of "cat"/"dog": none
+            known = np.zeros(y.size, dtype=bool)  # is a class; compared as text for the F1
+            y, pred = y.astype(str), pred.astype(str)
+        else:
+            known = np.isin(y, classes)
+        codes = np.searchsorted(classes, y[known])
         metrics = {"n": int(idx.size), "accuracy": float(np.mean(pred == y)),
                    "macro_f1": float(f1_score(y, pred, average="macro")),
                    "unseen_labels": int((~known).sum())}  # fmt: skip

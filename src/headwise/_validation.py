@@ -102,6 +102,18 @@ def check_labels(y: Any, *, n_rows: int | None = None, min_classes: int = 2) -> 
     return arr
 
 
+def check_seen_labels(y: np.ndarray, y_train: np.ndarray, split: str = "test") -> None:
+    """Refuse labels of ``split`` that no training row has: no head can predict them, so a
+    score on them would be capped without a word (``quickstart`` and every protocol)."""
+    unseen = np.setdiff1d(np.unique(y), np.unique(y_train))
+    if unseen.size:
+        raise InputError(
+            f"{unseen.size} {split} label(s) never appear in train (e.g. {shown(unseen[0])!r}); "
+            "a head cannot predict classes it was not fitted on. Give those classes training "
+            f"rows, or leave their {split} rows out."
+        )
+
+
 def check_texts(texts: Sequence[Any], *, column: str = "text") -> list[str]:
     """Refuse non-string and empty inputs, naming the first offending row."""
     out: list[str] = []

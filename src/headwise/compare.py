@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ._progress import track
-from ._validation import check_embeddings, check_labels, shown
+from ._validation import check_embeddings, check_labels, check_seen_labels
 from .exceptions import InputError
 from .splits import require_holdout
 
@@ -100,12 +100,7 @@ def compare_heads(
                 f"X_test has {X_test.shape[1]} features but X_train has {X_train.shape[1]}."
             )
         y_test = np.asarray(y_test)
-        unseen = np.setdiff1d(np.unique(y_test), np.unique(y_train))
-        if unseen.size:
-            raise InputError(
-                f"{unseen.size} test label(s) never appear in train (e.g. {shown(unseen[0])!r}); "
-                "a head cannot predict classes it was not fitted on."
-            )
+        check_seen_labels(y_test, y_train)
     params = head_params or {}
     if X_val is None:
         fit_idx, val_idx = stratified_holdout(y_train, validation_fraction, random_state)

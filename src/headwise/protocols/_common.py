@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from .._validation import check_embeddings, check_labels, check_n_features
+from .._validation import check_embeddings, check_labels, check_n_features, check_seen_labels
 from ..exceptions import InputError
 from ..splits import overlap_mask, row_keys  # re-exported: they live with the splits
 
@@ -55,12 +55,16 @@ def fresh(head: Any) -> Any:
     return clone(head)
 
 
-def check_split(X: Any, y: Any, name: str, n_features: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Validated ``(X, y)`` of one split; ``n_features`` enforces the training width."""
+def check_split(X: Any, y: Any, name: str, n_features: int | None = None,
+                seen: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Validated ``(X, y)`` of one split; ``n_features`` enforces the training width and
+    ``seen`` (the training labels) refuses labels that no training row has."""
     Xa = check_embeddings(X, name=f"X_{name}")
     ya = check_labels(y, n_rows=Xa.shape[0], min_classes=1)
     if n_features is not None:
         check_n_features(Xa.shape[1], n_features, f"the {name} split")
+    if seen is not None:
+        check_seen_labels(ya, seen, name)
     return Xa, ya
 
 

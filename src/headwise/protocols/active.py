@@ -195,7 +195,7 @@ def active_eval(
     """
     (name, est), = resolve_heads([head] if not isinstance(head, str) else head).items()
     Xtr, ytr = check_split(X_train, y_train, "train")
-    Xte, yte = check_split(X_test, y_test, "test", Xtr.shape[1])
+    Xte, yte = check_split(X_test, y_test, "test", Xtr.shape[1], seen=ytr)
     seeds_t = check_seeds(seeds)
     named = _strategy_map(strategies)
     for what, v, lo in (("start", start, 0), ("rounds", rounds, 1)):

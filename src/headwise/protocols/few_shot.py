@@ -116,7 +116,7 @@ def few_shot_eval(
     shots_t = check_positive_ints(shots, "shots")
     seeds_t = check_seeds(seeds)
     Xtr, ytr = check_split(X_train, y_train, "train")
-    Xte, yte = check_split(X_test, y_test, "test", Xtr.shape[1])
+    Xte, yte = check_split(X_test, y_test, "test", Xtr.shape[1], seen=ytr)
     classes, counts = np.unique(ytr, return_counts=True)
     check_shots(counts, classes, max(shots_t))  # before any fit, not after the smaller shots
     scores: dict[str, list[list[float]]] = {n: [] for n in named}
@@ -199,7 +199,7 @@ def mteb_eval(
     from sklearn.linear_model import LogisticRegression
 
     Xtr, ytr = check_split(X_train, y_train, "train")
-    Xte, yte = check_split(X_test, y_test, "test", Xtr.shape[1])
+    Xte, yte = check_split(X_test, y_test, "test", Xtr.shape[1], seen=ytr)
     named = resolve_heads(heads) if heads else {}
     samples = mteb_undersample(ytr, samples_per_label, n_experiments, seed)
     scores: dict[str, list[float]] = {"mteb-logreg": [], **{n: [] for n in named}}

@@ -112,7 +112,7 @@ def linear_eval(
     named = resolve_heads(heads)
     seeds_t = check_seeds(seeds)
     Xtr, ytr = check_split(X_train, y_train, "train")
-    Xte, yte = check_split(X_test, y_test, "test", Xtr.shape[1])
+    Xte, yte = check_split(X_test, y_test, "test", Xtr.shape[1], seen=ytr)
     has_val = X_val is not None
     if has_val:
         if y_val is None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InputError
-from ._common import check_seeds, fresh, resolve_heads
+from ._common import check_seeds, check_split, fresh, resolve_heads
 from ._results import RunRecord, Summary, data_hash, head_params
 
 __all__ = ["LongTailHeadResult", "LongTailResult", "long_tail_eval", "long_tail_indices", "shot_groups"]
@@ -107,7 +107,8 @@ def long_tail_eval(
     """Fit every head on a long-tailed train split per seed; score overall and per shot group."""
     named = resolve_heads(heads)
     seed_list = check_seeds(seeds)
-    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    X_train, y_train = check_split(X_train, y_train, "train")
+    X_test, y_test = check_split(X_test, y_test, "test", X_train.shape[1], seen=y_train)
     scores: dict[str, dict[str, list[float]]] = {
         n: {g: [] for g in ("overall", "many", "medium", "few", "secs")} for n in named
     }

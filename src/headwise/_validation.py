@@ -20,6 +20,7 @@ __all__ = [
     "check_param_float",
     "check_param_int",
     "check_texts",
+    "check_unicode",
     "check_fit_inputs",
     "extreme_scale",
     "param_error",
@@ -114,6 +115,19 @@ def check_seen_labels(y: np.ndarray, y_train: np.ndarray, split: str = "test") -
         )
 
 
+def check_unicode(text: str, what: str) -> None:
+    """Refuse an unpaired surrogate (JSON's ``"\\ud83d"`` without its pair, e.g. an emoji cut
+    in half): no encoder, hash or database can encode it as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(
+            f"{what} holds an unpaired surrogate (U+{ord(text[exc.start]):04X} at character "
+            f"{exc.start}), which is not valid Unicode (often an emoji cut in half); fix or "
+            "drop it."
+        ) from None
+
+
 def check_texts(texts: Sequence[Any], *, column: str = "text") -> list[str]:
     """Refuse non-string and empty inputs, naming the first offending row."""
     out: list[str] = []
@@ -128,6 +142,8 @@ def check_texts(texts: Sequence[Any], *, column: str = "text") -> list[str]:
             raise InputError(
                 f"Row {i} of column '{column}' is empty; drop empty rows before embedding."
             )
+        if not t.isascii():
+            check_unicode(t, f"Row {i} of column '{column}'")
         out.append(t)
     if not out:
         raise InputError(f"No rows to embed in column '{column}'.")

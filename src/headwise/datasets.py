@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_texts
+from ._validation import check_texts, check_unicode
 from .exceptions import InputError
 
 __all__ = ["Table", "load_table", "SPLIT_ALIASES"]
@@ -256,6 +256,10 @@ def _label_lists(raw: list[Any], column: str, path: Path) -> np.ndarray:
             "integers or all strings; use one label type throughout."
         )
     out = np.empty(len(raw), dtype=object)
+    for i, v in enumerate(raw):
+        for x in v:
+            if isinstance(x, str) and not x.isascii():
+                check_unicode(x, f"Row {i} of column '{column}'")
     out[:] = [tuple(sorted(set(v))) for v in raw]
     return out
 
@@ -350,4 +354,8 @@ def _labels(raw: list[Any], column: str, path: Path) -> np.ndarray:
         return np.asarray(raw, dtype=np.int64)
     if kinds <= {int, bool, float} and all(float(v).is_integer() for v in raw):
         return np.asarray(raw, dtype=np.float64).astype(np.int64)
-    return np.asarray([str(v) for v in raw])
+    out = [str(v) for v in raw]
+    for i, v in enumerate(out):
+        if not v.isascii():
+            check_unicode(v, f"Row {i} of column '{column}'")
+    return np.asarray(out)

@@ -116,3 +116,19 @@ def test_a_json_array_of_objects_is_read_like_json_lines(tmp_path):
     cut.write_text(json.dumps(rows)[:-5])
     with pytest.raises(InputError, match="starts a JSON array but is not valid JSON"):
         load_table(cut)
+
+
+@pytest.mark.parametrize(("row", "where"), [
+    ('{"text": "cut \\ud83d", "label": "x"}', "Row 1 of column 'text'"),
+    ('{"text": "fine", "label": "x\\udc00"}', "Row 1 of column 'label'"),
+    ('{"text": "fine", "label": ["x", "\\ud800"]}', "Row 1 of column 'label'"),
+])
+def test_an_unpaired_surrogate_is_refused_where_it_is(tmp_path, row, where):
+    """JSON's ``"\\ud83d"`` without its pair decodes to a string no encoder, hash or file can
+    write as UTF-8 (it used to escape as a UnicodeEncodeError when predictions were written)."""
+    first = ('{"text": "ok", "label": ["y"]}' if "[" in row.split("label")[1]
+             else '{"text": "ok", "label": "y"}')
+    p = tmp_path / "x.jsonl"
+    p.write_text(first + "\n" + row + "\n")
+    with pytest.raises(InputError, match=rf"{where} holds an unpaired surrogate \(U\+D[8C]"):
+        load_table(p)

@@ -138,6 +138,21 @@ def test_predict_errors(client: TestClient) -> None:
     _error(client.post("/v1/models/nope/predict", json={"texts": PROBE}), 404)
 
 
+@pytest.mark.parametrize(("url", "body", "found"), [
+    ("/v1/models/intents/predict", '{"texts": ["cut \\ud83d"]}', "unpaired surrogate (U+D83D"),
+    ("/v1/embed", '{"texts": ["\\udc00"]}', "unpaired surrogate (U+DC00"),
+    ("/v1/models/intents/examples", '{"texts": ["card"], "labels": ["x\\ud800"]}',
+     "label 0 holds an unpaired surrogate"),
+    ("/v1/models/intents/examples", '{"texts": ["card"], "labels": [" "]}', "label 0 is empty"),
+])
+def test_bad_text_and_labels_are_422_not_500(client: TestClient, url: str, body: str, found: str) -> None:
+    """A lone surrogate (valid JSON, not valid Unicode) used to fail in the encoder with a 500;
+    a blank label used to be learned as the class ''."""
+    r = client.post(url, content=body, headers={"Content-Type": "application/json", **AUTH})
+    err = _error(r, 422)
+    assert found in err["error"] and ".." not in err["error"]
+
+
 def test_body_limit_without_content_length(client: TestClient) -> None:
     def chunks() -> Any:
         for _ in range(30):

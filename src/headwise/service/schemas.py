@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
+from .._validation import check_unicode
+
 __all__ = [
     "DeleteResponse",
     "EmbedRequest",
@@ -112,6 +114,14 @@ class ExamplesRequest(_Rows):
     def _one_label_per_row(self) -> ExamplesRequest:
         if len(self.labels) != self.n_rows:
             raise ValueError(f"{self.n_rows} rows but {len(self.labels)} labels; give one per row")
+        for i, label in enumerate(self.labels):
+            if isinstance(label, str) and not label.strip():
+                raise ValueError(f"label {i} is empty; give every row a label")
+            if isinstance(label, str) and not label.isascii():
+                try:
+                    check_unicode(label, f"label {i}")
+                except ValueError as exc:  # pydantic ends the message with its own full stop
+                    raise ValueError(str(exc).rstrip(".")) from None
         return self
 
 

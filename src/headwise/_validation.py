@@ -13,6 +13,7 @@ __all__ = [
     "check_choice",
     "check_embeddings",
     "check_int_range",
+    "check_one_label_type",
     "check_labels",
     "check_n_features",
     "check_open_fraction",
@@ -101,6 +102,17 @@ def check_labels(y: Any, *, n_rows: int | None = None, min_classes: int = 2) -> 
             f"{min_classes} classes. Check the label column and the split you train on."
         )
     return arr
+
+
+def check_one_label_type(values: Any, what: str = "The labels") -> None:
+    """Refuse labels that mix text with numbers (``1`` and ``"1"``): they cannot be sorted into
+    classes, and read as text they would merge or split a class by accident."""
+    kinds = {isinstance(v, str) for v in values}
+    if len(kinds) > 1:
+        raise InputError(
+            f"{what} mix text and numbers (such as 1 and '1'); use one label type throughout "
+            "(all names or all ids)."
+        )
 
 
 def check_seen_labels(y: np.ndarray, y_train: np.ndarray, split: str = "test") -> None:

@@ -65,6 +65,7 @@ BAD_FITS = [
     ("no features", lambda X, y: (X[:, :0], y), "0 feature"),
     ("NaN in X", lambda X, y: (np.where(np.arange(60)[:, None] == 3, np.nan, X), y), "NaN"),
     ("strings as X", lambda X, y: (np.array([["a"] * 6] * 60), y), ""),
+    ("mixed label types", lambda X, y: (X, np.array([1, "1", "2"] * 20, dtype=object)), "label type"),
 ]
 
 

@@ -115,7 +115,7 @@ class FourierHead(BaseHead):
     def _validate_fit(self, X: Any, y: Any, *, reset: bool = True) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.utils.validation import validate_data
 
-        from .._validation import check_fit_inputs, extreme_scale
+        from .._validation import check_fit_inputs, check_one_label_type, extreme_scale
         from ._base import _as_input_error, _friendly_precheck
         from ._mltargets import refuse_label_lists
 
@@ -125,6 +125,8 @@ class FourierHead(BaseHead):
         with _as_input_error():
             X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
         y = np.asarray(y)
+        if y.dtype.kind == "O":
+            check_one_label_type(y.ravel())
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             raise InputError("y contains NaN or infinity; the Fourier head needs finite targets.")
         if reset or not hasattr(self, "input_scale_"):

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import shown
+from .._validation import check_one_label_type, shown
 from ..exceptions import InputError
 
 __all__ = ["is_label_lists", "multilabel_targets", "align_targets", "refuse_label_lists"]
@@ -51,11 +51,7 @@ def refuse_label_lists(y: Any, owner: str) -> None:
 def _from_lists(y: Any) -> tuple[np.ndarray, np.ndarray]:
     rows = [list(v) for v in y]
     flat = [v for r in rows for v in r]
-    kinds = {isinstance(v, str) for v in flat}
-    if len(kinds) > 1:
-        raise InputError(
-            "Label lists mix text and numbers; use one label type throughout (all names or all ids)."
-        )
+    check_one_label_type(flat, "Label lists")
     classes = np.unique(np.asarray(flat)) if flat else np.asarray([], dtype=np.int64)
     Y = np.zeros((len(rows), classes.size))
     for i, r in enumerate(rows):
@@ -111,6 +107,8 @@ def multilabel_targets(y: Any) -> tuple[np.ndarray, np.ndarray]:
         raise InputError("y contains NaN or infinity; use -1/NaN only inside an indicator matrix.")
     if arr.dtype == object and any(v is None for v in arr):
         raise InputError("y contains None; give every row a label list (empty for no label).")
+    if arr.dtype == object:
+        check_one_label_type(arr)
     classes, codes = np.unique(arr, return_inverse=True)
     Y = np.zeros((arr.size, classes.size))
     Y[np.arange(arr.size), codes] = 1.0

@@ -11,7 +11,7 @@ import fnmatch
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..exceptions import UnknownHeadError
+from ..exceptions import InputError, UnknownHeadError
 
 __all__ = [
     "register_head", "get_head", "get_head_class", "is_multilabel_head", "is_token_head", "list_heads",
@@ -72,10 +72,17 @@ def is_multilabel_head(name: str) -> bool:
 def get_head(name: str, **params: Any) -> Any:
     """A new, unfitted head by registry name, e.g. ``get_head("ridge", alphas=[0.1, 1.0])``."""
     cls = get_head_class(name)
+    known = cls._get_param_names() if hasattr(cls, "_get_param_names") else None
+    unknown = sorted(set(params) - set(known)) if known is not None else []
+    if unknown:
+        raise InputError(
+            f"Head '{name}' has no parameter {', '.join(repr(u) for u in unknown)}; its "
+            f"parameters are: {', '.join(known) or 'none'}."
+        )
     try:
         return cls(**params)
     except TypeError as exc:
-        raise UnknownHeadError(f"Bad parameters for head '{name}': {exc}") from None
+        raise InputError(f"Bad parameters for head '{name}': {exc}") from None
 
 
 def name_of_head(cls: type) -> str:

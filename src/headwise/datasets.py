@@ -130,7 +130,10 @@ def _check_encoding(path: Path, encoding: str) -> None:
         raise InputError(f"Could not read {path.name}: {exc}.") from None
 
 
-def _read_columns(path: Path, fmt: str, encoding: str = "utf-8") -> dict[str, list[Any]]:
+def _read_columns(path: Path, fmt: str, encoding: str = "utf-8",
+                  as_text: tuple[str, ...] = ()) -> dict[str, list[Any]]:
+    """Every column of the file as Python lists; in CSV/TSV the columns named in ``as_text``
+    stay text (``007`` and ``1.50`` are texts, not the numbers 7 and 1.5)."""
     if fmt != "parquet":
         _check_encoding(path, encoding)
     try:
@@ -143,7 +146,10 @@ def _read_columns(path: Path, fmt: str, encoding: str = "utf-8") -> dict[str, li
             import pyarrow.csv as pacsv
 
             opts = pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",", newlines_in_values=True)
-            conv = pacsv.ConvertOptions(strings_can_be_null=False, quoted_strings_can_be_null=False)
+            import pyarrow as pa
+
+            conv = pacsv.ConvertOptions(strings_can_be_null=False, quoted_strings_can_be_null=False,
+                                        column_types={c: pa.string() for c in as_text})
             read = pacsv.ReadOptions(encoding=encoding)
             table = pacsv.read_csv(path, read_options=read, parse_options=opts, convert_options=conv)
             _unique_columns(table.column_names, path)
@@ -293,7 +299,9 @@ def load_table(
     if not path.is_file():
         raise InputError(f"Data file {path} is not a regular file; give a CSV, JSONL or Parquet file.")
     fmt = _format_of(path)
-    cols = _read_columns(path, fmt, encoding)
+    text_names = (text_col,) if text_col is not None else TEXT_COLUMNS
+    cols = _read_columns(path, fmt, encoding, as_text=(*text_names, *SPLIT_COLUMNS)
+                         if split_col is None else (*text_names, split_col))
     names = list(cols)
     if not names or not any(len(v) for v in cols.values()):
         raise InputError(f"{path.name} has no rows.")

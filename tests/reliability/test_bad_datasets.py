@@ -132,3 +132,15 @@ def test_an_unpaired_surrogate_is_refused_where_it_is(tmp_path, row, where):
     p.write_text(first + "\n" + row + "\n")
     with pytest.raises(InputError, match=rf"{where} holds an unpaired surrogate \(U\+D[8C]"):
         load_table(p)
+
+
+@pytest.mark.parametrize("text_col", [None, "code"])
+def test_texts_that_look_like_numbers_stay_texts_in_csv(tmp_path, text_col):
+    """A CSV column of product codes or zip codes is text: ``007`` must not become 7 (or be
+    refused as "int, expected text"); labels still read as integers."""
+    name = text_col or "text"
+    p = tmp_path / "codes.csv"
+    p.write_text(f"{name},label,split\n007,1,train\n1.50,2,train\n42,1,test\n")
+    t = load_table(p, text_col=text_col)
+    assert t.texts == ["007", "1.50", "42"]
+    assert t.labels.dtype.kind == "i" and t.labels.tolist() == [1, 2, 1]

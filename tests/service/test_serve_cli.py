@@ -47,3 +47,19 @@ def test_bad_folder_and_options(tmp_path: Path) -> None:
 def test_help_says_how_to_serve_elsewhere() -> None:
     out = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "120"}).output
     assert "--host" in out and "--port" in out and "127.0.0.1" in out
+
+
+def test_a_file_for_a_folder_and_a_taken_port(models_dir: Path, tmp_path: Path) -> None:
+    """A port another server holds (or a host this machine lacks) is one line before any model
+    loads; uvicorn used to log the OS error and exit 3 after loading them."""
+    import socket
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("{}\n")
+    assert "is a file" in _serve(str(data), "--read-only")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = _serve(str(models_dir), "--read-only", "--port", str(port))
+    assert f"Cannot listen on 127.0.0.1:{port}" in line and "another --port" in line

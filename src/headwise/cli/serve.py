@@ -100,7 +100,7 @@ def serve(
 
     Every accepted write is on disk (MODELS/.headwise-serve) before the reply. Docs: /docs.
     """
-    from ..service import ServeSettings, ServiceState, read_token
+    from ..service import ServeSettings, ServiceState, check_can_listen, read_token
 
     check_int_range(port, "--port", 1, 65535)
     check_choice(log_level, "--log-level", ("debug", "info", "warning"))
@@ -131,6 +131,7 @@ def serve(
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=blas_threads, user_api="blas")
+    check_can_listen(host, port)  # a taken port or unknown host: one line, before loading models
     state = ServiceState.open(settings)  # fail here, in one line, before binding the port
     _serve(settings, state, host, port, log_level)
 

@@ -19,12 +19,13 @@ from ._label import label_router  # noqa: E402
 from ._state import ServiceState  # noqa: E402
 from .app import create_app  # noqa: E402
 from .routes import get_service, require_writer  # noqa: E402
-from .settings import TOKEN_ENV, ServeSettings, read_token  # noqa: E402
+from .settings import TOKEN_ENV, ServeSettings, check_can_listen, read_token  # noqa: E402
 
 __all__ = [
     "TOKEN_ENV",
     "ServeSettings",
     "ServiceState",
+    "check_can_listen",
     "create_app",
     "get_service",
     "read_token",

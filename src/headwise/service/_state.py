@@ -85,6 +85,11 @@ class ServiceState:
         """Load every head in ``settings.models_dir``, its encoder, and its logged writes."""
         self = cls(settings)
         folder = settings.models_dir
+        if folder.is_file():
+            raise InputError(
+                f"Models folder {folder} is a file; give the folder that holds the head files "
+                "(*.safetensors written by `headwise fit`)."
+            )
         if not folder.is_dir():
             raise InputError(f"Models folder {folder} does not exist; give a folder of head files.")
         paths = sorted(folder.glob("*.safetensors"))

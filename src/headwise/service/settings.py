@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..exceptions import InputError
 
-__all__ = ["TOKEN_ENV", "ServeSettings", "read_token"]
+__all__ = ["TOKEN_ENV", "ServeSettings", "check_can_listen", "read_token"]
 
 TOKEN_ENV = "HEADWISE_SERVE_TOKEN"
 
@@ -97,3 +97,22 @@ class ServeSettings:
     def state_path(self) -> Path:
         """Folder of the journal (``journal.sqlite``) and the snapshots."""
         return self.state_dir if self.state_dir is not None else self.models_dir / ".headwise-serve"
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Refuse, in one line, an address the server could not bind (uvicorn would log the OS error
+    and exit 3 after the models were loaded). The port is released at once; another process may
+    still take it before uvicorn binds, which uvicorn then reports itself."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            sock.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputError(
+            f"Cannot listen on {host}:{port}: {reason}. Pick another --port, or a --host this "
+            "machine has (127.0.0.1, 0.0.0.0)."
+        ) from None

@@ -172,3 +172,22 @@ def test_predict_with_number_labels_against_a_text_head(toy_jsonl: Path, tmp_pat
     assert r.exit_code == 0, r.output
     metrics = json.loads(r.stdout)["metrics"]
     assert metrics["unseen_labels"] == 12 and metrics["accuracy"] == 0.0
+
+
+def test_thin_calibration_is_named_in_warnings(toy_jsonl: Path, tmp_path: Path) -> None:
+    """Two calibration rows cannot pin a temperature or make a 90% set smaller than every
+    class: the fit stands (exit 0) and says so, in text and in --json."""
+    rows = [json.loads(ln) for ln in toy_jsonl.read_text().splitlines()]
+    few = [r for r in rows if r["split"] == "test"] + [
+        r for i, r in enumerate(r for r in rows if r["split"] == "train") if i % 10 < 1]
+    data = tmp_path / "few.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in few))
+    r = invoke("fit", str(data), "-e", "hash", "--head", "ncm", "--calibrate", "-o", str(tmp_path / "a.st"))
+    assert r.exit_code == 0, r.output
+    assert "warning: 1 calibration rows" in r.stderr or "calibration rows: conformal sets" in r.stderr
+    j = invoke("fit", str(data), "-e", "hash", "--head", "ncm", "--calibrate", "--json",
+               "-o", str(tmp_path / "b.st"))
+    assert any("need at least 9" in w for w in json.loads(j.stdout)["warnings"])
+    ok = invoke("fit", str(toy_jsonl), "-e", "hash", "--head", "ncm", "--calibrate", "--json",
+                "-o", str(tmp_path / "c.st"))
+    assert "warnings" not in json.loads(ok.stdout)

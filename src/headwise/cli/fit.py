@@ -144,6 +144,8 @@ def fit(
     kinds = {"temperature": "plain", "mean set size": "plain", "test ECE before": "plain",
              "test ECE after": "plain"}  # fmt: skip
     print_record(f"fitted {name} → {out}", shown, kinds=kinds)
+    for w in res.warnings:
+        warn(w)
     if overlap is not None and (w := overlap.warning()):
         warn(w.replace("pass --drop-overlap to leave them out", "`headwise score --drop-overlap` leaves them out"))
     if res.run_dir is not None:

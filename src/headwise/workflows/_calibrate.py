@@ -11,7 +11,10 @@ from .._validation import check_open_fraction
 from ..datasets import Table
 from ..exceptions import InputError
 
-__all__ = ["CALIB_SEED", "check_calib_frac", "fit_calibration", "split_for_calibration", "write_trust_run_for"]
+__all__ = [
+    "CALIB_SEED", "calibration_warnings", "check_calib_frac", "fit_calibration",
+    "split_for_calibration", "write_trust_run_for",
+]
 
 CALIB_SEED = 0  # seeds the stratified calibration split carved out of train
 
@@ -50,6 +53,39 @@ def fit_calibration(head: Any, X_cal: np.ndarray, y_cal: np.ndarray, info: dict[
     u = np.random.default_rng([CALIB_SEED, 1]).random(y_cal.size)
     info = {**info, "nll_before": ts.nll_before_, "nll_after": ts.nll_after_}
     return TrustCalibration(ts.temperature_, X_cal, y_cal, u, info)
+
+
+def calibration_warnings(temperature: float, n_rows: int, alpha: float,
+                         bounds: tuple[float, float] = (1e-3, 1e3)) -> list[str]:
+    """What a calibration too thin to trust looks like, in words (empty when it looks sound).
+
+    A temperature at an end of its search means the held-out rows did not pin it down
+    (a handful of rows, or rows all classified right with a margin, drive ``T → 0``; all wrong,
+    ``T → ∞``). Split-conformal sets at miscoverage ``alpha`` need ``n ≥ (1 - α) / α``
+    calibration rows (9 at α = 0.1): with fewer, the score quantile is infinite and every set
+    holds every class.
+
+    >>> calibration_warnings(1.3, 200, 0.1)
+    []
+    >>> [w.split(":")[0] for w in calibration_warnings(1e-3, 4, 0.1)]
+    ['the temperature stopped at the end of its search (0.001)', '4 calibration rows']
+    """
+    out = []
+    lo, hi = bounds
+    if temperature <= lo * (1 + 1e-6) or temperature >= hi * (1 - 1e-6):
+        out.append(
+            f"the temperature stopped at the end of its search ({temperature:g}): the "
+            f"{n_rows} held-out calibration rows do not pin it down, so the probabilities are "
+            "not calibrated. Add training rows or raise --calib-frac."
+        )
+    need = int(np.ceil((1 - alpha) / alpha - 1e-9))
+    if n_rows < need:
+        out.append(
+            f"{n_rows} calibration rows: conformal sets at α={alpha:g} need at least {need}, so "
+            "every set holds every class. Add training rows, raise --calib-frac, or use a "
+            "larger --alpha."
+        )
+    return out
 
 
 def write_trust_run_for(run_dir: str | Path, table: Table, X: np.ndarray, head: Any, cal: Any) -> Path:

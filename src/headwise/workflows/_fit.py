@@ -13,6 +13,7 @@ from .._progress import working
 from ..datasets import Table
 from ._calibrate import (
     CALIB_SEED,
+    calibration_warnings,
     check_calib_frac,
     fit_calibration,
     split_for_calibration,
@@ -46,6 +47,7 @@ class FitResult:
     trust: dict[str, Any] | None = None  # test-split trust summary (with calibrate=True)
     run_dir: Path | None = None
     chosen: dict[str, Any] = field(default_factory=dict)  # what the head chose (chosen_settings)
+    warnings: tuple[str, ...] = ()  # results that stand but deserve a look (thin calibration)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready summary (the CLI's ``fit --json``)."""
@@ -65,6 +67,8 @@ class FitResult:
             out["temperature"] = self.temperature
         if self.run_dir is not None:
             out["run_dir"] = str(self.run_dir)
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         if self.validation_accuracy is not None:
             out["validation_accuracy"] = self.validation_accuracy
         if self.trust is not None:
@@ -173,7 +177,8 @@ def fit_head(
             cal = fit_calibration(estimator, emb.X[cal_idx], table.labels[cal_idx], info)
         if out is not None:
             save_calibrated_head(estimator, out, cal, encoder_key=emb.encoder_key)
-        extra = {"n_calibration": int(cal_idx.size), "temperature": float(cal.temperature)}
+        extra = {"n_calibration": int(cal_idx.size), "temperature": float(cal.temperature),
+                 "warnings": tuple(calibration_warnings(cal.temperature, int(cal_idx.size), alpha))}
         test = table.split_indices("test") if table.splits is not None else np.array([], int)
         with working("scoring the test split and writing the run", enabled=progress):
             if test.size:

@@ -191,3 +191,16 @@ def test_image_folder_on_ray_hits_the_rows_of_load_images(tmp_path: Path) -> Non
     hit = EmbeddingStore(tmp_path / "s").lookup(BytesEncoder(), table.texts)
     assert hit is not None
     np.testing.assert_array_equal(hit.to_numpy(), BytesEncoder().encode(table.texts))
+
+
+@pytest.mark.parametrize("text_col", [None, "code"])
+def test_ray_reads_numeric_looking_texts_as_load_table_does(tmp_path: Path, text_col: Any) -> None:
+    """``007`` stays the text "007" on Ray too, for the default text column and a named one."""
+    from headwise.datasets import load_table
+    from headwise.distributed._read import read_table
+
+    name = text_col or "text"
+    data = tmp_path / "codes.csv"
+    data.write_text(f"{name},label\n007,1\n1.50,2\n42,1\n")
+    src = read_table(data, text_col=text_col, with_labels=True)
+    assert src.inputs == load_table(data, text_col=text_col).texts == ["007", "1.50", "42"]

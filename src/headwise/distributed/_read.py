@@ -76,7 +76,7 @@ def _format(path: str) -> str:
     )
 
 
-def _ray_read(path: str, fmt: str) -> Any:
+def _ray_read(path: str, fmt: str, text_col: str | None = None) -> Any:
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import ray.data
@@ -91,7 +91,7 @@ def _ray_read(path: str, fmt: str) -> Any:
     convert = pacsv.ConvertOptions(
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
-        column_types={c: pa.string() for c in TEXT_COLUMNS},
+        column_types={c: pa.string() for c in ((text_col,) if text_col else TEXT_COLUMNS)},
     )
     return ray.data.read_csv(path, parse_options=parse, convert_options=convert)
 
@@ -149,7 +149,7 @@ def read_table(
     if "://" not in where and not Path(where).exists():
         raise InputError(f"Data file {where} does not exist.")
     try:
-        ds = _ray_read(where, _format(where))
+        ds = _ray_read(where, _format(where), text_col)
         names = list(ds.schema().names)
     except InputError:
         raise

@@ -264,6 +264,11 @@ def _label_lists(raw: list[Any], column: str, path: Path) -> np.ndarray:
     out = np.empty(len(raw), dtype=object)
     for i, v in enumerate(raw):
         for x in v:
+            if isinstance(x, str) and not x.strip():
+                raise InputError(
+                    f"Row {i} of column '{column}' in {path.name} lists an empty label; drop it "
+                    "from the list (an empty list means no label) or name the class."
+                )
             if isinstance(x, str) and not x.isascii():
                 check_unicode(x, f"Row {i} of column '{column}'")
     out[:] = [tuple(sorted(set(v))) for v in raw]

@@ -144,3 +144,11 @@ def test_texts_that_look_like_numbers_stay_texts_in_csv(tmp_path, text_col):
     t = load_table(p, text_col=text_col)
     assert t.texts == ["007", "1.50", "42"]
     assert t.labels.dtype.kind == "i" and t.labels.tolist() == [1, 2, 1]
+
+
+def test_an_empty_label_inside_a_label_list_is_refused(tmp_path):
+    """``["x", ""]`` would make a class named '' (a blank single label is refused the same way)."""
+    p = _jsonl(tmp_path / "x.jsonl", [{"text": "a", "labels": ["x"]},
+                                      {"text": "b", "labels": ["x", " "]}])
+    with pytest.raises(InputError, match=r"Row 1 of column 'labels' in x.jsonl lists an empty label"):
+        load_table(p, label_col="labels")

@@ -54,6 +54,28 @@ def test_unreadable_file_is_reported_not_fatal(full_run):
     assert "Unreadable: sweep.json" in page
 
 
+@pytest.mark.parametrize(("name", "content"), [
+    ("linear.json", {"protocol": "linear", "heads": "oops"}),
+    ("fewshot.json", {"heads": {"ncm": {"mean": "x"}}}),
+    ("trust.json", {"calibration": 3}),
+])
+def test_a_file_with_another_layout_skips_its_section_not_the_report(full_run, name, content):
+    """A file that parses but is not what headwise writes used to end the report in a
+    TypeError traceback; the other sections are still drawn."""
+    (full_run / name).write_text(json.dumps(content))
+    run = load_run(full_run)
+    page = render_report(run)
+    assert any(p.startswith(f"{name}: not the layout headwise writes") for p in run.problems)
+    assert f"Unreadable: {name}: not the layout" in page
+    assert "<h2>Layer sweep" in page
+
+
+def test_a_run_whose_only_files_are_unreadable_says_which(tmp_path):
+    (tmp_path / "linear.json").write_text("{not json")
+    with pytest.raises(InputError, match=r"holds no readable report file: linear.json: JSONDecodeError"):
+        load_run(tmp_path)
+
+
 def test_leaderboard_ranked_by_validation(full_run):
     (full_run / "linear.json").write_text(json.dumps({"protocol": "linear", "heads": {
         "a": {"val_accuracy": 0.5, "test_accuracy": 0.9, "macro_f1": 0.5, "fit_seconds": 1.0},

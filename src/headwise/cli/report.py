@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from .._progress import working
+from ._render import warn
 
 
 def report(
@@ -15,8 +16,11 @@ def report(
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
 ) -> None:
     """Write an HTML report (figures embedded) of the results found in RUN."""
-    from ..report import build_report
+    from ..report import load_run, write_report
 
     with working(f"building the report of {run}"):
-        page = build_report(run, out)
+        data = load_run(run)
+        page = write_report(data, out)
     typer.echo(f"wrote {page}")
+    for problem in data.problems:
+        warn(problem)

@@ -12,7 +12,7 @@ import numpy as np
 from . import _figures as fg
 from ._load import RUN_FILES, RunData, load_run
 
-__all__ = ["build_report", "render_report"]
+__all__ = ["build_report", "render_report", "write_report"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
@@ -223,10 +223,26 @@ def _sweep(run: RunData) -> str:
     return "<h2>Layer sweep</h2>" + _img(uri, "layer sweep")
 
 
+_SECTIONS = (("linear.json", _leaderboard), ("trust.json", _trust),
+             ("multilabel.json", _multilabel), ("ood.json", _ood),
+             ("fewshot.json", _fewshot), ("active.json", _active),
+             ("incremental.json", _incremental), ("sweep.json", _sweep))
+
+
+def _section(run: RunData, name: str, render: Any) -> str:
+    """One section's HTML; a file that parses but does not hold the layout headwise writes
+    (edited by hand, another tool's) skips its section and is listed as unreadable."""
+    try:
+        return str(render(run))
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        run.problems.append(f"{name}: not the layout headwise writes ({type(exc).__name__}: {exc}); "
+                            "section skipped")
+        return ""
+
+
 def render_report(run: RunData) -> str:
     """The report page for a loaded run, as an HTML string."""
-    sections = [_leaderboard(run), _trust(run), _multilabel(run), _ood(run), _fewshot(run), _active(run),
-                _incremental(run), _sweep(run)]
+    sections = [_section(run, stem, fn) for stem, fn in _SECTIONS]
     found = [n for n in RUN_FILES if (n.rsplit(".", 1)[0] in run.docs) or (n.endswith(".npz") and run.arrays)]
     missing = [f"{n} ({why})" for n, why in RUN_FILES.items() if n not in found]
     notes = f"<p class='note'>Files read: {html.escape(', '.join(found))}.</p>"
@@ -245,8 +261,14 @@ def render_report(run: RunData) -> str:
     )
 
 
-def build_report(run_dir: str | Path, out: str | Path) -> Path:
-    """Write the report for ``run_dir`` to ``out`` (temp file, then rename)."""
+def write_report(run: RunData, out: str | Path) -> Path:
+    """Write the report of a loaded run to ``out`` (temp file, then rename); files it could not
+    use are in ``run.problems`` afterwards (and listed on the page)."""
     from .._atomic import atomic_write
 
-    return atomic_write(out, render_report(load_run(run_dir)), what="Report")
+    return atomic_write(out, render_report(run), what="Report")
+
+
+def build_report(run_dir: str | Path, out: str | Path) -> Path:
+    """Write the report for ``run_dir`` to ``out`` (temp file, then rename)."""
+    return write_report(load_run(run_dir), out)

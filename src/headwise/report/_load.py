@@ -56,6 +56,8 @@ def load_run(run_dir: str | Path) -> RunData:
                     data.arrays = {k: npz[k] for k in npz.files}
         except (OSError, ValueError) as exc:
             data.problems.append(f"{name}: {type(exc).__name__}: {exc}")
+    if not data.docs and not data.arrays and data.problems:
+        raise InputError(f"{run} holds no readable report file: {'; '.join(data.problems)}.")
     if not data.docs and not data.arrays:
         known = ", ".join(RUN_FILES)
         raise InputError(

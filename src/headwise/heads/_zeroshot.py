@@ -210,10 +210,11 @@ def solve_blend(Xn: np.ndarray, codes: np.ndarray, W0: np.ndarray, prior_strengt
     return res.x, int(res.nit)
 
 
-def _blend_splits(codes: np.ndarray, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def _blend_splits(codes: np.ndarray, random_state: Any) -> list[tuple[np.ndarray, np.ndarray]]:
     """``(train, held-out)`` positions: 3 stratified folds up to ``_BLEND_CV_MAX_ROWS`` rows, one
-    10% stratified holdout above (as :class:`LogisticHead` with ``cv="auto"``); classes with one
-    row always train. Empty when no row can be held out."""
+    10% stratified holdout above (the splits of :class:`LogisticHead` with ``cv="auto"``, without
+    its repeats on few rows); classes with one row always train. Empty when no row can be held
+    out."""
     from ._cpath import stratified_folds
     from ._holdout import stratified_holdout
 
@@ -240,8 +241,9 @@ class BlendHead(_ZeroShotBase):
     rows ("card arrival", "joy") make a strong prior, codes ("ABBR", "acq") a harmful one. So by
     default (``prior_strength=None``) the strength is chosen from ``prior_strengths`` on held-out
     rows, as :class:`LogisticHead` chooses ``C``: stratified 3-fold up to 1000 rows, one 10%
-    holdout above, scored by the held-out log-loss after one fitted temperature; a tie (within
-    ``1e-4`` nats) goes to the stronger prior. The head is then refitted on all rows.
+    holdout above, scored by the held-out log-loss after one fitted temperature, walking the
+    grid from its middle towards lower loss; a tie (within ``1e-4`` nats) goes to the stronger
+    prior. The head is then refitted on all rows.
 
     Parameters
     ----------
@@ -255,7 +257,7 @@ class BlendHead(_ZeroShotBase):
         Inverse strength of a plain L2 penalty (keeps the problem well posed).
     max_iter : int, default=200
         L-BFGS iterations.
-    random_state : int, default=0
+    random_state : int, RandomState or None, default=0
         Seeds the held-out folds.
 
     Attributes
@@ -278,7 +280,7 @@ class BlendHead(_ZeroShotBase):
         prior_strengths: Sequence[float] = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0),
         C: float = 10.0,
         max_iter: int = 200,
-        random_state: int = 0,
+        random_state: Any = 0,
     ) -> None:
         self.encoder = encoder
         self.class_names = class_names
@@ -312,7 +314,7 @@ class BlendHead(_ZeroShotBase):
         from ._ensemble import fit_temperature, temperature_row_losses
 
         grid = sorted({float(v) for v in self.prior_strengths}, reverse=True)
-        splits = _blend_splits(codes, int(self.random_state))
+        splits = _blend_splits(codes, self.random_state)
         if not splits:
             self.prior_grid_, self.prior_scores_ = np.zeros(0), np.zeros(0)
             return grid[len(grid) // 2]

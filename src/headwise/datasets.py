@@ -1,7 +1,8 @@
-"""Reading labelled tables: CSV, TSV, JSON lines (optionally gzipped) and Parquet."""
+"""Reading labelled tables: CSV, TSV, JSON lines or a JSON array (optionally gzipped) and Parquet."""
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 from dataclasses import dataclass, field
@@ -95,8 +96,6 @@ def _format_of(path: Path) -> str:
 
 def _check_encoding(path: Path, encoding: str) -> None:
     """Refuse bytes that are not valid ``encoding``, naming the line, the byte and the fix."""
-    import codecs
-
     try:
         decoder = codecs.getincrementaldecoder(encoding)()
     except LookupError:
@@ -143,11 +142,10 @@ def _read_columns(path: Path, fmt: str, encoding: str = "utf-8",
             _unique_columns(pq.read_schema(path).names, path)
             return pq.read_table(path).to_pydict()
         if fmt in ("csv", "tsv"):
+            import pyarrow as pa
             import pyarrow.csv as pacsv
 
             opts = pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",", newlines_in_values=True)
-            import pyarrow as pa
-
             conv = pacsv.ConvertOptions(strings_can_be_null=False, quoted_strings_can_be_null=False,
                                         column_types={c: pa.string() for c in as_text})
             read = pacsv.ReadOptions(encoding=encoding)
@@ -187,6 +185,8 @@ def _json_rows(path: Path, encoding: str) -> list[dict[str, Any]]:
     """The objects of a JSON Lines file (one object per line, blank lines skipped), or of a
     file holding one JSON array of objects (``pandas.DataFrame.to_json(orient="records")``)."""
     opener = gzip.open if path.suffix.lower() == ".gz" else open
+    if codecs.lookup(encoding).name == "utf-8":
+        encoding = "utf-8-sig"  # a byte-order mark (Windows editors write one) is not data
     with opener(path, "rt", encoding=encoding) as fh:
         head = fh.read(4096).lstrip()
     if head.startswith("["):

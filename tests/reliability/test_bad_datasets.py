@@ -152,3 +152,13 @@ def test_an_empty_label_inside_a_label_list_is_refused(tmp_path):
                                       {"text": "b", "labels": ["x", " "]}])
     with pytest.raises(InputError, match=r"Row 1 of column 'labels' in x.jsonl lists an empty label"):
         load_table(p, label_col="labels")
+
+
+@pytest.mark.parametrize("name", ["x.jsonl", "x.json"])
+def test_a_utf8_byte_order_mark_is_not_data(tmp_path, name):
+    """Windows editors start UTF-8 files with a BOM; json refused it on line 1."""
+    rows = [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}]
+    body = json.dumps(rows) if name.endswith(".json") else "".join(json.dumps(r) + "\n" for r in rows)
+    p = tmp_path / name
+    p.write_bytes(b"\xef\xbb\xbf" + body.encode())
+    assert load_table(p).texts == ["a", "b"]

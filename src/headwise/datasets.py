@@ -14,7 +14,7 @@ import numpy as np
 from ._validation import check_texts, check_unicode
 from .exceptions import InputError
 
-__all__ = ["Table", "load_table", "SPLIT_ALIASES"]
+__all__ = ["Table", "load_table", "pick_column", "SPLIT_ALIASES"]
 
 TEXT_COLUMNS = ("text", "sentence", "content", "body", "input")
 LABEL_COLUMNS = ("label_text", "label", "label_texts", "labels", "class", "category", "target")
@@ -226,21 +226,33 @@ def _json_rows(path: Path, encoding: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], role: str,
-          path: Path, required: bool) -> str | None:
+def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], role: str,
+                where: str, required: bool) -> str | None:
+    """The column for ``role``: ``wanted`` exactly, else the first of ``candidates`` present,
+    matched without regard to case or surrounding spaces (``Text``, `` label ``) when no column
+    has the exact name; ``None`` when absent and not ``required``. ``where`` names the file."""
     if wanted is not None:
         if wanted not in columns:
             raise InputError(
-                f"Column '{wanted}' not found in {path.name}; it has: {', '.join(columns)}. "
+                f"Column '{wanted}' not found in {where}; it has: {', '.join(columns)}. "
                 f"Pass the right --{role}-col."
             )
         return wanted
     for c in candidates:
         if c in columns:
             return c
+    for c in candidates:
+        loose = [col for col in columns if col.strip().lower() == c]
+        if len(loose) > 1:
+            raise InputError(
+                f"{where} has several columns that read as '{c}' ({', '.join(map(repr, loose))}); "
+                f"pass the one you mean with --{role}-col."
+            )
+        if loose:
+            return loose[0]
     if required:
         raise InputError(
-            f"No {role} column found in {path.name} (looked for {', '.join(candidates)}); it has: "
+            f"No {role} column found in {where} (looked for {', '.join(candidates)}); it has: "
             f"{', '.join(columns)}. Pass --{role}-col."
         )
     return None
@@ -305,14 +317,19 @@ def load_table(
         raise InputError(f"Data file {path} is not a regular file; give a CSV, JSONL or Parquet file.")
     fmt = _format_of(path)
     text_names = (text_col,) if text_col is not None else TEXT_COLUMNS
-    cols = _read_columns(path, fmt, encoding, as_text=(*text_names, *SPLIT_COLUMNS)
-                         if split_col is None else (*text_names, split_col))
+    as_text = (*text_names, *((split_col,) if split_col is not None else SPLIT_COLUMNS))
+    cols = _read_columns(path, fmt, encoding, as_text=as_text)
     names = list(cols)
     if not names or not any(len(v) for v in cols.values()):
         raise InputError(f"{path.name} has no rows.")
-    tcol = _pick(names, text_col, TEXT_COLUMNS, "text", path, True)
-    lcol = _pick(names, label_col, LABEL_COLUMNS, "label", path, require_labels)
-    scol = _pick(names, split_col, SPLIT_COLUMNS, "split", path, False)
+    tcol = pick_column(names, text_col, TEXT_COLUMNS, "text", path.name, True)
+    lcol = pick_column(names, label_col, LABEL_COLUMNS, "label", path.name, require_labels)
+    scol = pick_column(names, split_col, SPLIT_COLUMNS, "split", path.name, False)
+    if fmt in ("csv", "tsv") and any(c is not None and c not in as_text for c in (tcol, scol)):
+        # a loosely matched text or split column ("Text") was read with inferred types: read it
+        # again as text, so that 007 stays "007"
+        as_text = (*as_text, *(c for c in (tcol, scol) if c is not None))
+        cols = _read_columns(path, fmt, encoding, as_text=as_text)
     if tcol is None:  # pragma: no cover - _pick raises when a required column is absent
         raise InputError(f"No text column found in {path.name}.")
     keep: list[int] | None = None

@@ -162,3 +162,19 @@ def test_a_utf8_byte_order_mark_is_not_data(tmp_path, name):
     p = tmp_path / name
     p.write_bytes(b"\xef\xbb\xbf" + body.encode())
     assert load_table(p).texts == ["a", "b"]
+
+
+def test_default_columns_are_found_whatever_their_case_or_spaces(tmp_path):
+    """Spreadsheets export ``Text,Label`` or `` text , label ``; both were "No text column"."""
+    p = tmp_path / "caps.csv"
+    p.write_text("Text, Label ,Split\n007,x,train\nc d,y,test\n")
+    t = load_table(p)
+    assert (t.text_col, t.label_col, t.split_col) == ("Text", " Label ", "Split")
+    assert t.texts == ["007", "c d"] and t.splits.tolist() == ["train", "test"]
+    both = tmp_path / "both.csv"
+    both.write_text("TEXT,Text ,label\na,b,x\n")
+    with pytest.raises(InputError, match=r"several columns that read as 'text' \('TEXT', 'Text '\)"):
+        load_table(both)
+    exact = tmp_path / "exact.csv"
+    exact.write_text("Text,text,label\na,b,x\n")
+    assert load_table(exact).texts == ["b"]  # the exact name wins

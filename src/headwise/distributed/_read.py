@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_texts
-from ..datasets import LABEL_COLUMNS, TEXT_COLUMNS
+from ..datasets import LABEL_COLUMNS, TEXT_COLUMNS, pick_column
 from ..exceptions import InputError
 
 __all__ = ["RaySource", "DigestItem", "read_table", "read_image_folder", "from_inputs"]
@@ -96,24 +96,6 @@ def _ray_read(path: str, fmt: str, text_col: str | None = None) -> Any:
     return ray.data.read_csv(path, parse_options=parse, convert_options=convert)
 
 
-def _pick(names: list[str], wanted: str | None, candidates: tuple[str, ...], role: str,
-          where: str, required: bool) -> str | None:  # fmt: skip
-    if wanted is not None:
-        if wanted not in names:
-            raise InputError(
-                f"Column '{wanted}' not found in {where}; it has: {', '.join(names)}. "
-                f"Pass the right --{role}-col."
-            )
-        return wanted
-    found = next((c for c in candidates if c in names), None)
-    if found is None and required:
-        raise InputError(
-            f"No {role} column found in {where} (looked for {', '.join(candidates)}); it has: "
-            f"{', '.join(names)}. Pass --{role}-col."
-        )
-    return found
-
-
 def _gather(ds: Any, column: str) -> list[Any]:
     out: list[Any] = []
     for batch in ds.select_columns([column]).iter_batches(batch_size=None, batch_format="numpy"):
@@ -155,8 +137,8 @@ def read_table(
         raise
     except Exception as exc:  # pyarrow / Ray Data raise many types for a file they cannot parse
         raise InputError(f"Could not read {where} with Ray Data: {str(exc).splitlines()[0]}") from None
-    tcol = _pick(names, text_col, TEXT_COLUMNS, "text", where, True)
-    lcol = _pick(names, label_col, LABEL_COLUMNS, "label", where, with_labels)
+    tcol = pick_column(names, text_col, TEXT_COLUMNS, "text", where, True)
+    lcol = pick_column(names, label_col, LABEL_COLUMNS, "label", where, with_labels)
     assert tcol is not None
     keep = [tcol] if lcol is None else [tcol, lcol]
     # Read the files once: the driver's key pass and the encoder pool both use these blocks,

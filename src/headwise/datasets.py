@@ -368,10 +368,28 @@ def _unlabeled(v: Any) -> bool:
 
 def _labels(raw: list[Any], column: str, path: Path) -> np.ndarray:
     """Integers stay integers (integral floats too); label lists become tuples (multi-label);
-    anything else becomes a string label."""
+    booleans become ``"True"``/``"False"``; objects (``{"k": 1}``) are refused; anything else
+    becomes a string label."""
     kinds = {type(v) for v in raw}
     if kinds & {list, tuple}:
         return _label_lists(raw, column, path)
+    odd = next((i for i, v in enumerate(raw) if isinstance(v, dict)), None)
+    if odd is not None:
+        raise InputError(
+            f"Row {odd} of column '{column}' in {path.name} holds an object ({raw[odd]!r}), not a "
+            "label; give each row a name or an integer (or a list of them), or pass --label-col "
+            "with the column that holds the labels."
+        )
+    if bool in kinds and kinds & {int, float}:
+        flag = next(i for i, v in enumerate(raw) if isinstance(v, bool))
+        number = next(i for i, v in enumerate(raw) if not isinstance(v, bool))
+        raise InputError(
+            f"Column '{column}' of {path.name} mixes true/false with numbers (row {flag}: "
+            f"{raw[flag]!r}, row {number}: {raw[number]!r}), so True and 1 would be one class; "
+            "write every label the same way."
+        )
+    if kinds == {bool}:  # read as the file wrote them, not as the numbers 1 and 0
+        return np.asarray([str(v) for v in raw])
     if str in kinds and kinds & {int, bool, float}:
         text = next(i for i, v in enumerate(raw) if isinstance(v, str))
         number = next(i for i, v in enumerate(raw) if not isinstance(v, str))
@@ -380,9 +398,9 @@ def _labels(raw: list[Any], column: str, path: Path) -> np.ndarray:
             f"{raw[number]!r}, row {text}: {raw[text]!r}), so 1 and \"1\" would be one class or "
             "two by accident; write every label the same way (all quoted or none)."
         )
-    if kinds <= {int, bool}:
+    if kinds <= {int}:
         return np.asarray(raw, dtype=np.int64)
-    if kinds <= {int, bool, float} and all(float(v).is_integer() for v in raw):
+    if kinds <= {int, float} and all(float(v).is_integer() for v in raw):
         return np.asarray(raw, dtype=np.float64).astype(np.int64)
     out = [str(v) for v in raw]
     for i, v in enumerate(out):

@@ -178,3 +178,15 @@ def test_default_columns_are_found_whatever_their_case_or_spaces(tmp_path):
     exact = tmp_path / "exact.csv"
     exact.write_text("Text,text,label\na,b,x\n")
     assert load_table(exact).texts == ["b"]  # the exact name wins
+
+
+def test_labels_that_are_objects_or_true_false_read_as_written(tmp_path):
+    """``{"k": 1}`` was turned into the string "{'k': 1}" and true/false into 1/0."""
+    obj = _jsonl(tmp_path / "obj.jsonl", [{"text": "a", "label": "x"}, {"text": "b", "label": {"k": 1}}])
+    with pytest.raises(InputError, match=r"Row 1 of column 'label' in obj.jsonl holds an object"):
+        load_table(obj)
+    flags = _jsonl(tmp_path / "flags.jsonl", [{"text": "a", "label": True}, {"text": "b", "label": False}])
+    assert load_table(flags).labels.tolist() == ["True", "False"]
+    mixed = _jsonl(tmp_path / "mixed.jsonl", [{"text": "a", "label": True}, {"text": "b", "label": 0}])
+    with pytest.raises(InputError, match=r"mixes true/false with numbers \(row 0: True, row 1: 0\)"):
+        load_table(mixed)

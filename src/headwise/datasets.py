@@ -14,7 +14,7 @@ import numpy as np
 from ._validation import check_texts, check_unicode
 from .exceptions import InputError
 
-__all__ = ["Table", "load_table", "pick_column", "SPLIT_ALIASES"]
+__all__ = ["Table", "load_table", "pick_column", "read_labels", "SPLIT_ALIASES"]
 
 TEXT_COLUMNS = ("text", "sentence", "content", "body", "input")
 LABEL_COLUMNS = ("label_text", "label", "label_texts", "labels", "class", "category", "target")
@@ -258,19 +258,19 @@ def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, .
     return None
 
 
-def _label_lists(raw: list[Any], column: str, path: Path) -> np.ndarray:
+def _label_lists(raw: list[Any], column: str, where: str) -> np.ndarray:
     """A list-valued label column as an object array of sorted tuples (multi-label), never as
     strings; a column mixing lists with single labels is refused."""
     scalar = [i for i, v in enumerate(raw) if not isinstance(v, (list, tuple))]
     if scalar:
         raise InputError(
-            f"Column '{column}' of {path.name} mixes label lists with single labels (first single "
+            f"Column '{column}' of {where} mixes label lists with single labels (first single "
             f"label: row {scalar[0]}); give every row a list (multi-label) or none (single-label)."
         )
     items = {type(x) for v in raw for x in v}
     if not items <= {int, str} or len(items) > 1:
         raise InputError(
-            f"Column '{column}' of {path.name} holds label lists whose entries are not all "
+            f"Column '{column}' of {where} holds label lists whose entries are not all "
             "integers or all strings; use one label type throughout."
         )
     out = np.empty(len(raw), dtype=object)
@@ -278,7 +278,7 @@ def _label_lists(raw: list[Any], column: str, path: Path) -> np.ndarray:
         for x in v:
             if isinstance(x, str) and not x.strip():
                 raise InputError(
-                    f"Row {i} of column '{column}' in {path.name} lists an empty label; drop it "
+                    f"Row {i} of column '{column}' in {where} lists an empty label; drop it "
                     "from the list (an empty list means no label) or name the class."
                 )
             if isinstance(x, str) and not x.isascii():
@@ -349,7 +349,7 @@ def load_table(
                 raise InputError(f"Every row of {path.name} lacks a label in column '{lcol}'.")
     pick = (lambda v: v) if keep is None else (lambda v: [v[i] for i in keep])
     texts = check_texts(pick(cols[tcol]), column=tcol)
-    labels = None if lcol is None else _labels(pick(cols[lcol]), lcol, path)
+    labels = None if lcol is None else read_labels(pick(cols[lcol]), lcol, path.name)
     splits = None
     if scol is not None:
         splits = np.asarray(["" if v is None else str(v) for v in pick(cols[scol])])
@@ -366,17 +366,17 @@ def _unlabeled(v: Any) -> bool:
     return isinstance(v, str) and not v.strip()
 
 
-def _labels(raw: list[Any], column: str, path: Path) -> np.ndarray:
+def read_labels(raw: list[Any], column: str, where: str) -> np.ndarray:
     """Integers stay integers (integral floats too); label lists become tuples (multi-label);
     booleans become ``"True"``/``"False"``; objects (``{"k": 1}``) are refused; anything else
     becomes a string label."""
     kinds = {type(v) for v in raw}
     if kinds & {list, tuple}:
-        return _label_lists(raw, column, path)
+        return _label_lists(raw, column, where)
     odd = next((i for i, v in enumerate(raw) if isinstance(v, dict)), None)
     if odd is not None:
         raise InputError(
-            f"Row {odd} of column '{column}' in {path.name} holds an object ({raw[odd]!r}), not a "
+            f"Row {odd} of column '{column}' in {where} holds an object ({raw[odd]!r}), not a "
             "label; give each row a name or an integer (or a list of them), or pass --label-col "
             "with the column that holds the labels."
         )
@@ -384,7 +384,7 @@ def _labels(raw: list[Any], column: str, path: Path) -> np.ndarray:
         flag = next(i for i, v in enumerate(raw) if isinstance(v, bool))
         number = next(i for i, v in enumerate(raw) if not isinstance(v, bool))
         raise InputError(
-            f"Column '{column}' of {path.name} mixes true/false with numbers (row {flag}: "
+            f"Column '{column}' of {where} mixes true/false with numbers (row {flag}: "
             f"{raw[flag]!r}, row {number}: {raw[number]!r}), so True and 1 would be one class; "
             "write every label the same way."
         )
@@ -394,7 +394,7 @@ def _labels(raw: list[Any], column: str, path: Path) -> np.ndarray:
         text = next(i for i, v in enumerate(raw) if isinstance(v, str))
         number = next(i for i, v in enumerate(raw) if not isinstance(v, str))
         raise InputError(
-            f"Column '{column}' of {path.name} mixes numbers and text (row {number}: "
+            f"Column '{column}' of {where} mixes numbers and text (row {number}: "
             f"{raw[number]!r}, row {text}: {raw[text]!r}), so 1 and \"1\" would be one class or "
             "two by accident; write every label the same way (all quoted or none)."
         )

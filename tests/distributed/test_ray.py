@@ -204,3 +204,14 @@ def test_ray_reads_numeric_looking_texts_as_load_table_does(tmp_path: Path, text
     data.write_text(f"{name},label\n007,1\n1.50,2\n42,1\n")
     src = read_table(data, text_col=text_col, with_labels=True)
     assert src.inputs == load_table(data, text_col=text_col).texts == ["007", "1.50", "42"]
+
+
+def test_ray_reads_labels_as_load_table_does(tmp_path: Path) -> None:
+    """One label reader for both paths: true/false stay 'True'/'False' (Ray made them 1/0)."""
+    from headwise.datasets import load_table
+    from headwise.distributed._read import read_table
+
+    data = tmp_path / "flags.csv"
+    data.write_text("text,label\na,true\nb,false\nc,true\n")
+    src = read_table(data, with_labels=True)
+    assert src.labels.tolist() == load_table(data).labels.tolist() == ["True", "False", "True"]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_texts
-from ..datasets import LABEL_COLUMNS, TEXT_COLUMNS, pick_column
+from ..datasets import LABEL_COLUMNS, TEXT_COLUMNS, pick_column, read_labels
 from ..exceptions import InputError
 
 __all__ = ["RaySource", "DigestItem", "read_table", "read_image_folder", "from_inputs"]
@@ -104,15 +104,13 @@ def _gather(ds: Any, column: str) -> list[Any]:
 
 
 def _labels(raw: list[Any], column: str, where: str) -> np.ndarray:
-    missing = [i for i, v in enumerate(raw) if v is None or v == "" or v != v]
+    missing = [i for i, v in enumerate(raw) if v is None or v != v or (isinstance(v, str) and not v.strip())]
     if missing:
         raise InputError(
             f"{len(missing)} row(s) of {where} have no label in column '{column}' "
             f"(first: row {missing[0]}); drop or fill them."
         )
-    if {type(v) for v in raw} <= {int, bool}:
-        return np.asarray(raw, dtype=np.int64)
-    return np.asarray([str(v) for v in raw])
+    return read_labels(raw, column, where)
 
 
 def read_table(

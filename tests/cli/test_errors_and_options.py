@@ -191,3 +191,23 @@ def test_thin_calibration_is_named_in_warnings(toy_jsonl: Path, tmp_path: Path) 
     ok = invoke("fit", str(toy_jsonl), "-e", "hash", "--head", "ncm", "--calibrate", "--json",
                 "-o", str(tmp_path / "c.st"))
     assert "warnings" not in json.loads(ok.stdout)
+
+
+def test_fewshot_names_test_rows_that_also_occur_in_train(toy_jsonl: Path, tmp_path: Path) -> None:
+    """The linear protocol refuses them; few-shot keeps them as MTEB does, but says so (and
+    counts them in the run file)."""
+    rows = [json.loads(ln) for ln in toy_jsonl.read_text().splitlines()]
+    train = [r for r in rows if r["split"] == "train"]
+    copies = [{**r, "split": "test"} for r in train[:4]]
+    data = tmp_path / "leaky.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows + copies))
+    run = tmp_path / "run"
+    r = invoke("eval", str(data), "-e", "hash", "--protocol", "fewshot", "--heads", "ncm",
+               "--shots", "1", "--seeds", "2", "--run-dir", str(run))
+    assert r.exit_code == 0, r.output
+    n_test = sum(1 for x in rows if x["split"] == "test") + 4
+    assert f"warning: 4 of {n_test} test rows also occur in train" in r.stderr
+    assert json.loads((run / "fewshot.json").read_text())["n_test_overlap"] == 4
+    clean = invoke("eval", str(toy_jsonl), "-e", "hash", "--protocol", "fewshot", "--heads", "ncm",
+                   "--shots", "1", "--seeds", "2")
+    assert clean.exit_code == 0 and "occur in train" not in clean.stderr

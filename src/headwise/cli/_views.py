@@ -33,3 +33,5 @@ def show_eval(res: EvalResult, as_json: bool, *, wide: bool = False, run_dir: Pa
     print_table(res.title, res.columns, res.to_rows(), wide=wide)
     for line in res.notes:
         note(line)
+    for line in res.warnings:
+        warn(line)

@@ -73,6 +73,7 @@ class EvalResult:
     payload: dict[str, Any] = field(repr=False)  # the full JSON result (as written to RUN/<name>.json)
     result: Any = field(default=None, repr=False, compare=False)  # the protocol's own dataclass
     notes: tuple[str, ...] = ()  # lines worth showing under the table (overlap dropped, ...)
+    warnings: tuple[str, ...] = ()  # results that stand but deserve a look (test rows in train)
 
     def to_rows(self) -> list[list[Any]]:
         """The table body, one list per row, in :attr:`columns` order."""

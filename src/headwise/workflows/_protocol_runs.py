@@ -45,6 +45,22 @@ def _meta(table: Table, req: EvalRequest) -> dict[str, Any]:
     return {"dataset": table.path.name, "encoder": req.encoder}
 
 
+def _overlap_warnings(table: Table, tr: np.ndarray, te: np.ndarray, payload: dict[str, Any],
+                      X: np.ndarray) -> tuple[str, ...]:
+    """Few-shot runs keep every test row, as MTEB does; test rows that also occur in train
+    (same text, or same embedding for media) are counted in the payload and named in a warning,
+    since a few-shot sample may draw them."""
+    from ._overlap import check_overlap
+
+    ov = check_overlap(table, tr, te, X)
+    payload["n_test_overlap"] = ov.n_overlap
+    if not ov.n_overlap:
+        return ()
+    return (f"{ov.n_overlap} of {ov.n_scored} test rows also occur in train, so these scores can "
+            "be optimistic (MTEB's protocol keeps them; `--protocol linear --drop-overlap` "
+            "scores without them)",)
+
+
 @register_protocol("linear")
 def run_linear(table: Table, req: EvalRequest) -> EvalResult:
     """Every head with its grid chosen on validation, scored once on test, with overlap checks."""
@@ -83,7 +99,9 @@ def _fewshot_mteb(table: Table, req: EvalRequest) -> EvalResult:
     rows = tuple((n, s.mean, s.ci95, min(s.per_seed), max(s.per_seed)) for n, s in res.heads.items())
     title = f"MTEB protocol on {table.path.name}: {spl} per label, {res.n_experiments} experiments"
     cols = ("head", "accuracy", "±95% CI", "min", "max")
-    return EvalResult("fewshot", title, cols, rows, res.to_json(**_meta(table, req)), res)
+    payload = res.to_json(**_meta(table, req))
+    warnings = _overlap_warnings(table, tr, te, payload, X)
+    return EvalResult("fewshot", title, cols, rows, payload, res, warnings=warnings)
 
 
 def _fewshot(table: Table, req: EvalRequest, *, name: str) -> EvalResult:
@@ -106,7 +124,8 @@ def _fewshot(table: Table, req: EvalRequest, *, name: str) -> EvalResult:
                  for n, cv in res.heads.items())  # fmt: skip
     title = f"{name} on {table.path.name}: test accuracy ± 95% CI, {req.seeds} seeds"
     cols = ("head", *(f"{k}-shot" for k in k_list))
-    return EvalResult(name, title, cols, rows, payload, res)
+    warnings = _overlap_warnings(table, tr, te, payload, X)
+    return EvalResult(name, title, cols, rows, payload, res, warnings=warnings)
 
 
 @register_protocol("fewshot")

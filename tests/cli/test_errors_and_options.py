@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -211,3 +212,24 @@ def test_fewshot_names_test_rows_that_also_occur_in_train(toy_jsonl: Path, tmp_p
     clean = invoke("eval", str(toy_jsonl), "-e", "hash", "--protocol", "fewshot", "--heads", "ncm",
                    "--shots", "1", "--seeds", "2")
     assert clean.exit_code == 0 and "occur in train" not in clean.stderr
+
+
+@pytest.mark.parametrize("head", ["zeroshot", "blend"])
+def test_heads_that_read_class_names_get_the_encoder_that_made_the_rows(
+        head: str, toy_jsonl: Path, tmp_path: Path) -> None:
+    """`fit --head zeroshot` said it needed an encoder (the CLI has one: -e), and `--head blend`
+    silently fitted without the names (a prior of zeros). Both now get the rows' encoder, as
+    auto does, and the saved head predicts on its own."""
+    model = tmp_path / f"{head}.safetensors"
+    r = invoke("fit", str(toy_jsonl), "-e", "hash", "--head", head, "--json", "-o", str(model))
+    assert r.exit_code == 0, r.output
+    if head == "blend":
+        assert "prior_strength" in json.loads(r.stdout)["chosen"]
+        from headwise.heads import load_head
+
+        assert np.abs(load_head(model).zero_shot_coef_).sum() > 0  # the names were used
+    p = invoke("predict", str(toy_jsonl), "--model", str(model), "--json")
+    assert p.exit_code == 0, p.output
+    ev = invoke("eval", str(toy_jsonl), "-e", "hash", "--protocol", "fewshot", "--heads", head,
+                "--shots", "2", "--seeds", "1")
+    assert ev.exit_code == 0, ev.output

@@ -7,7 +7,7 @@ from typing import Any
 __all__ = ["chosen_settings"]
 
 # fitted attribute -> the name a user sets it by
-_SETTINGS = (("C_", "C"), ("alpha_", "alpha"), ("shrinkage_", "shrinkage"))
+_SETTINGS = (("C_", "C"), ("alpha_", "alpha"), ("shrinkage_", "shrinkage"), ("prior_strength_", "prior_strength"))
 
 
 def chosen_settings(head: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from ..compare import STANDARD_HEADS, Leaderboard, compare_heads
 from ..datasets import Table
 from ..exceptions import InputError
 from ._data import require_splits
-from ._embed import Embedded, embed_table, zero_shot_prior
+from ._embed import NAMED_HEADS, Embedded, embed_table, zero_shot_prior
 from ._overlap import Overlap, check_overlap
 
 __all__ = ["CompareResult", "compare_table"]
@@ -67,9 +67,9 @@ def compare_table(
     overlap = check_overlap(table, tr, te, emb.X, drop=drop_overlap)
     te = te[overlap.keep]
     X, y = emb.X, table.labels
-    prior = zero_shot_prior("auto", encoder, emb) if "auto" in heads else {}  # as fit_head
+    priors = {h: zero_shot_prior(h, encoder, emb) for h in heads if h in NAMED_HEADS}  # as fit_head
     lb = compare_heads(
-        X[tr], y[tr], X[te], y[te], heads=tuple(heads), head_params={"auto": prior},
+        X[tr], y[tr], X[te], y[te], heads=tuple(heads), head_params=priors,
         X_val=X[va] if va.size else None, y_val=y[va] if va.size else None,
         validation_fraction=validation_fraction, random_state=seed, baseline=baseline, on_step=say,
     )  # fmt: skip

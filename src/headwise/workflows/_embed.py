@@ -14,7 +14,7 @@ from ..datasets import Table
 from ..exceptions import InputError
 
 __all__ = ["Embedded", "StoreBackedEncoder", "embed_table", "embed_texts", "resolve_encoder_params",
-           "zero_shot_prior"]
+           "zero_shot_prior", "NAMED_HEADS"]
 
 
 @dataclass(frozen=True)
@@ -150,15 +150,18 @@ class StoreBackedEncoder:
         return getattr(self.encoder, name)
 
 
+NAMED_HEADS = ("auto", "zeroshot", "blend")  # heads that read the class names through an encoder
+
+
 def zero_shot_prior(head: str, encoder: str, emb: Embedded,
                     params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The parameters that give ``auto`` the encoder that made the rows, so that the zero-shot
-    head (cosine to the class names' prompts) competes among its candidates: for text
-    encoders, unless the parameters name an encoder (``--param encoder=null`` turns it off);
-    ``{}`` otherwise."""
+    """The parameters that give a head that reads the class names (``NAMED_HEADS``) the encoder
+    that made the rows: ``auto``'s zero-shot candidate, ``zeroshot``'s class prompts, ``blend``'s
+    prior. For text encoders, unless the parameters name an encoder (``--param encoder=null``
+    turns it off); ``{}`` otherwise."""
     from ..encoders import encoder_modality
 
-    if head != "auto" or "encoder" in (params or {}) or encoder_modality(encoder) != "text":
+    if head not in NAMED_HEADS or "encoder" in (params or {}) or encoder_modality(encoder) != "text":
         return {}
     return {"encoder": StoreBackedEncoder(emb.encoder)}
 

@@ -158,7 +158,8 @@ def fit_head(
                        entry=res.embeddings.key, cached=res.cache_hit, seconds=res.seconds, dtype=dtype)  # fmt: skip
     else:
         emb = embed_table(table, encoder, options, batch_size=batch_size, dtype=dtype, progress=progress)
-        # auto's zero-shot prior (not on Ray, whose workers get the head before the embedding)
+        # the encoder for heads that read the class names (not on Ray, whose workers get the
+        # head before the embedding)
         prior = zero_shot_prior(head, encoder, emb, params)
         estimator.set_params(**prior)
         t0 = time.perf_counter()

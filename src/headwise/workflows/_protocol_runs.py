@@ -8,7 +8,7 @@ import numpy as np
 
 from ..datasets import Table
 from ._data import require_splits
-from ._embed import Embedded, StoreBackedEncoder, embed_table, zero_shot_prior
+from ._embed import NAMED_HEADS, Embedded, StoreBackedEncoder, embed_table, zero_shot_prior
 from ._evaluate import EvalRequest, EvalResult, MeanCI, register_protocol
 
 _DEFAULT_HEADS = {
@@ -29,15 +29,16 @@ def _embed(table: Table, req: EvalRequest) -> tuple[Embedded, np.ndarray, np.nda
 
 
 def _heads(req: EvalRequest, protocol: str, emb: Embedded) -> dict[str, Any]:
-    """The heads a protocol compares; ``auto`` gets the encoder that made the rows for its
-    zero-shot prior, as :func:`~headwise.workflows.fit_head` gives it."""
+    """The heads a protocol compares; those that read the class names (``auto``, ``zeroshot``,
+    ``blend``) get the encoder that made the rows, as :func:`~headwise.workflows.fit_head`
+    gives it."""
     from ..heads import get_head
     from ..protocols import resolve_heads
 
     heads = resolve_heads(req.heads or _DEFAULT_HEADS[protocol])
-    prior = zero_shot_prior("auto", req.encoder, emb) if "auto" in heads else {}
-    if prior:
-        heads["auto"] = get_head("auto", **prior)
+    for name in NAMED_HEADS:
+        if name in heads and (prior := zero_shot_prior(name, req.encoder, emb)):
+            heads[name] = get_head(name, **prior)
     return heads
 
 

@@ -194,24 +194,16 @@ def test_image_folder_on_ray_hits_the_rows_of_load_images(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("text_col", [None, "code"])
-def test_ray_reads_numeric_looking_texts_as_load_table_does(tmp_path: Path, text_col: Any) -> None:
-    """``007`` stays the text "007" on Ray too, for the default text column and a named one."""
+def test_ray_reads_texts_and_labels_as_load_table_does(tmp_path: Path, text_col: Any) -> None:
+    """One reader's rules on both paths: ``007`` stays the text "007" (for the default text column
+    and a named one), and true/false labels stay 'True'/'False' (Ray made them 1/0)."""
     from headwise.datasets import load_table
     from headwise.distributed._read import read_table
 
     name = text_col or "text"
     data = tmp_path / "codes.csv"
-    data.write_text(f"{name},label\n007,1\n1.50,2\n42,1\n")
+    data.write_text(f"{name},label\n007,true\n1.50,false\n42,true\n")
     src = read_table(data, text_col=text_col, with_labels=True)
-    assert src.inputs == load_table(data, text_col=text_col).texts == ["007", "1.50", "42"]
-
-
-def test_ray_reads_labels_as_load_table_does(tmp_path: Path) -> None:
-    """One label reader for both paths: true/false stay 'True'/'False' (Ray made them 1/0)."""
-    from headwise.datasets import load_table
-    from headwise.distributed._read import read_table
-
-    data = tmp_path / "flags.csv"
-    data.write_text("text,label\na,true\nb,false\nc,true\n")
-    src = read_table(data, with_labels=True)
-    assert src.labels.tolist() == load_table(data).labels.tolist() == ["True", "False", "True"]
+    local = load_table(data, text_col=text_col)
+    assert src.inputs == local.texts == ["007", "1.50", "42"]
+    assert src.labels.tolist() == local.labels.tolist() == ["True", "False", "True"]

@@ -14,7 +14,7 @@ import numpy as np
 from ._validation import check_texts, check_unicode
 from .exceptions import InputError
 
-__all__ = ["Table", "load_table", "pick_column", "read_labels", "SPLIT_ALIASES"]
+__all__ = ["Table", "is_unlabeled", "load_table", "pick_column", "read_labels", "SPLIT_ALIASES"]
 
 TEXT_COLUMNS = ("text", "sentence", "content", "body", "input")
 LABEL_COLUMNS = ("label_text", "label", "label_texts", "labels", "class", "category", "target")
@@ -334,7 +334,7 @@ def load_table(
         raise InputError(f"No text column found in {path.name}.")
     keep: list[int] | None = None
     if lcol is not None:
-        missing = [i for i, v in enumerate(cols[lcol]) if _unlabeled(v)]
+        missing = [i for i, v in enumerate(cols[lcol]) if is_unlabeled(v)]
         if missing and not drop_unlabeled:
             shown = ", ".join(str(i) for i in missing[:10]) + (", ..." if len(missing) > 10 else "")
             raise InputError(
@@ -358,7 +358,20 @@ def load_table(
                  n_dropped=0 if keep is None else len(cols[lcol]) - len(keep))  # type: ignore[index]
 
 
-def _unlabeled(v: Any) -> bool:
+def _refuse_mix(raw: list[Any], column: str, where: str, first_kind: Any, kinds: str,
+                risk: str, how: str = "") -> None:
+    """Refuse a label column that mixes two kinds of value, naming a row of each (the first
+    of the kind ``first_kind`` tells, then the first of the other)."""
+    a = next(i for i, v in enumerate(raw) if first_kind(v))
+    b = next(i for i, v in enumerate(raw) if not first_kind(v))
+    raise InputError(
+        f"Column '{column}' of {where} mixes {kinds} (row {a}: {raw[a]!r}, row {b}: "
+        f"{raw[b]!r}), so {risk}; write every label the same way{how}."
+    )
+
+
+def is_unlabeled(v: Any) -> bool:
+    """Whether a label cell is empty: None, NaN or infinity, or blank text."""
     if v is None:
         return True
     if isinstance(v, float) and not np.isfinite(v):
@@ -381,23 +394,13 @@ def read_labels(raw: list[Any], column: str, where: str) -> np.ndarray:
             "with the column that holds the labels."
         )
     if bool in kinds and kinds & {int, float}:
-        flag = next(i for i, v in enumerate(raw) if isinstance(v, bool))
-        number = next(i for i, v in enumerate(raw) if not isinstance(v, bool))
-        raise InputError(
-            f"Column '{column}' of {where} mixes true/false with numbers (row {flag}: "
-            f"{raw[flag]!r}, row {number}: {raw[number]!r}), so True and 1 would be one class; "
-            "write every label the same way."
-        )
+        _refuse_mix(raw, column, where, lambda v: isinstance(v, bool), "true/false with numbers",
+                    "True and 1 would be one class")
     if kinds == {bool}:  # read as the file wrote them, not as the numbers 1 and 0
         return np.asarray([str(v) for v in raw])
     if str in kinds and kinds & {int, bool, float}:
-        text = next(i for i, v in enumerate(raw) if isinstance(v, str))
-        number = next(i for i, v in enumerate(raw) if not isinstance(v, str))
-        raise InputError(
-            f"Column '{column}' of {where} mixes numbers and text (row {number}: "
-            f"{raw[number]!r}, row {text}: {raw[text]!r}), so 1 and \"1\" would be one class or "
-            "two by accident; write every label the same way (all quoted or none)."
-        )
+        _refuse_mix(raw, column, where, lambda v: not isinstance(v, str), "numbers and text",
+                    '1 and "1" would be one class or two by accident', " (all quoted or none)")
     if kinds <= {int}:
         return np.asarray(raw, dtype=np.int64)
     if kinds <= {int, float} and all(float(v).is_integer() for v in raw):

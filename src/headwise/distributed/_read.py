@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_texts
-from ..datasets import LABEL_COLUMNS, TEXT_COLUMNS, pick_column, read_labels
+from ..datasets import LABEL_COLUMNS, TEXT_COLUMNS, is_unlabeled, pick_column, read_labels
 from ..exceptions import InputError
 
 __all__ = ["RaySource", "DigestItem", "read_table", "read_image_folder", "from_inputs"]
@@ -104,7 +104,7 @@ def _gather(ds: Any, column: str) -> list[Any]:
 
 
 def _labels(raw: list[Any], column: str, where: str) -> np.ndarray:
-    missing = [i for i, v in enumerate(raw) if v is None or v != v or (isinstance(v, str) and not v.strip())]
+    missing = [i for i, v in enumerate(raw) if is_unlabeled(v)]
     if missing:
         raise InputError(
             f"{len(missing)} row(s) of {where} have no label in column '{column}' "

@@ -56,12 +56,12 @@ def fit_calibration(head: Any, X_cal: np.ndarray, y_cal: np.ndarray, info: dict[
 
 
 def calibration_warnings(temperature: float, n_rows: int, alpha: float,
-                         bounds: tuple[float, float] = (1e-3, 1e3)) -> list[str]:
+                         bounds: tuple[float, float] | None = None) -> list[str]:
     """What a calibration too thin to trust looks like, in words (empty when it looks sound).
 
     A temperature at an end of its search means the held-out rows did not pin it down
     (a handful of rows, or rows all classified right with a margin, drive ``T → 0``; all wrong,
-    ``T → ∞``). Split-conformal sets at miscoverage ``alpha`` need ``n ≥ (1 - α) / α``
+    ``T → ∞``); ``bounds`` defaults to :class:`~headwise.trust.TemperatureScaler`'s. Split-conformal sets at miscoverage ``alpha`` need ``n ≥ (1 - α) / α``
     calibration rows (9 at α = 0.1): with fewer, the score quantile is infinite and every set
     holds every class.
 
@@ -70,8 +70,10 @@ def calibration_warnings(temperature: float, n_rows: int, alpha: float,
     >>> [w.split(":")[0] for w in calibration_warnings(1e-3, 4, 0.1)]
     ['the temperature stopped at the end of its search (0.001)', '4 calibration rows']
     """
+    from ..trust import TemperatureScaler
+
     out = []
-    lo, hi = bounds
+    lo, hi = TemperatureScaler().bounds if bounds is None else bounds  # the search fit_calibration ran
     if temperature <= lo * (1 + 1e-6) or temperature >= hi * (1 - 1e-6):
         out.append(
             f"the temperature stopped at the end of its search ({temperature:g}): the "

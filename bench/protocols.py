@@ -11,6 +11,7 @@ bench/results/protocols.md, with the exact command that produced it.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -159,7 +160,9 @@ def main() -> None:
         title, fn = FIGURES[key]
         t0 = time.perf_counter()
         table = fn()
-        body = (f"### {title}\n\nCommand: `HEADWISE_CACHE_DIR=/work/hwcache {command()}` "
+        cache = os.environ.get("HEADWISE_CACHE_DIR")  # the command as run, not as it once was
+        prefix = f"HEADWISE_CACHE_DIR={cache} " if cache else ""
+        body = (f"### {title}\n\nCommand: `{prefix}{command()}` "
                 f"({time.perf_counter() - t0:.0f} s)\n\n{machine()}\n\n{table}")
         text = OUT.read_text() if OUT.exists() else HEADER  # re-read: figures may run in parallel
         OUT.write_text(replace_section(text, "fig", key, body))

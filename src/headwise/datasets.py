@@ -379,6 +379,28 @@ def is_unlabeled(v: Any) -> bool:
     return isinstance(v, str) and not v.strip()
 
 
+_INT64 = 2**63  # integer labels are int64: [-2^63, 2^63)
+_FLOAT_EXACT = 2**53  # a float holds every integer up to here; above, neighbours merge
+
+
+def _refuse_inexact(raw: list[Any], column: str, where: str) -> None:
+    """Refuse number labels that would not survive exactly: an integer outside int64 (it
+    would wrap around) or a float at or beyond 2^53 (ids that differ there were already read
+    as one float, so two classes would merge)."""
+    def inexact(v: Any) -> bool:
+        return (isinstance(v, float) and abs(v) >= _FLOAT_EXACT) or \
+            (isinstance(v, int) and not -_INT64 <= v < _INT64)
+
+    big = next((i for i, v in enumerate(raw) if inexact(v)), None)
+    if big is not None:
+        raise InputError(
+            f"Row {big} of column '{column}' in {where} holds the number {raw[big]!r}, too large "
+            "to keep exactly as a label (integers up to 18 digits, or 15 where the column also "
+            "holds decimals); give such ids as names instead, e.g. with a letter in front "
+            "('id12…'), so they are read as text."
+        )
+
+
 def read_labels(raw: list[Any], column: str, where: str) -> np.ndarray:
     """Integers stay integers (integral floats too); label lists become tuples (multi-label);
     booleans become ``"True"``/``"False"``; objects (``{"k": 1}``) are refused; anything else
@@ -401,10 +423,10 @@ def read_labels(raw: list[Any], column: str, where: str) -> np.ndarray:
     if str in kinds and kinds & {int, bool, float}:
         _refuse_mix(raw, column, where, lambda v: not isinstance(v, str), "numbers and text",
                     '1 and "1" would be one class or two by accident', " (all quoted or none)")
-    if kinds <= {int}:
-        return np.asarray(raw, dtype=np.int64)
-    if kinds <= {int, float} and all(float(v).is_integer() for v in raw):
-        return np.asarray(raw, dtype=np.float64).astype(np.int64)
+    if kinds <= {int, float}:
+        _refuse_inexact(raw, column, where)
+        if all(float(v).is_integer() for v in raw):  # int(v): exact, a float64 array is not
+            return np.asarray([int(v) for v in raw], dtype=np.int64)
     out = [str(v) for v in raw]
     for i, v in enumerate(out):
         if not v.isascii():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import numpy as np
 import pytest
@@ -47,6 +48,32 @@ def test_integral_float_labels_stay_integers(tmp_path):
     p = _jsonl(tmp_path / "x.jsonl", [{"text": "a", "label": 1.0}, {"text": "b", "label": 2}])
     assert load_table(p).labels.tolist() == [1, 2]
 
+
+
+@pytest.mark.parametrize(("name", "body", "shown"), [
+    # beyond int64: np.int64 wrapped 1e30 to -2**63 (a CSV reads it as a float)
+    ("x.csv", "text,label\na,1\nb,1000000000000000000000000000000\n", "1e+30"),
+    ("x.jsonl", '{"text":"a","label":1}\n{"text":"b","label":1000000000000000000000000000000}\n',
+     "1000000000000000000000000000000"),
+    # decimals make the CSV column floats: 2^53 + 1 and 2^53 were read as one float
+    ("x.csv", "text,label\na,9007199254740993\nb,9007199254740992\nc,1.5\n",
+     "9007199254740992.0"),
+])
+def test_number_labels_too_large_to_keep_exactly_are_refused(tmp_path, name, body, shown):
+    p = tmp_path / name
+    p.write_text(body)
+    with pytest.raises(InputError, match=rf"holds the number {re.escape(shown)}, too large .*as text"):
+        load_table(p)
+
+
+def test_large_integer_ids_stay_exact(tmp_path):
+    """Ids that int64 holds stay distinct, also next to an integral float (no float64 detour)."""
+    ids = [9007199254740993, 9007199254740992, 1.0]
+    p = _jsonl(tmp_path / "x.jsonl", [{"text": f"t{i}", "label": v} for i, v in enumerate(ids)])
+    assert load_table(p).labels.tolist() == [9007199254740993, 9007199254740992, 1]
+    csv = tmp_path / "x.csv"
+    csv.write_text("text,label\na,9007199254740993\nb,9007199254740992\n")
+    assert load_table(csv).labels.tolist() == [9007199254740993, 9007199254740992]
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".jsonl.gz"])
 def test_non_utf8_names_the_line_and_the_fix(tmp_path, suffix):

@@ -134,3 +134,12 @@ def test_ood_command(tmp_path):
     assert json.loads((run / "ood.json").read_text())["n_out"] == 15
     msg = one_error_line(run_cli("ood", str(data), "--encoder", "hash", "--holdout-classes", "3"))
     assert "--holdout-classes must be a whole number between 1 and 2" in msg
+    # the default (5) shrinks to leave two of the four classes known, instead of refusing a
+    # number the user never typed
+    p = run_cli("ood", str(data), "--encoder", "hash", "--run-dir", str(run), "--json")
+    assert p.returncode == 0, p.stderr
+    assert len(json.loads(p.stdout)["out_classes"]) == 2
+    two = tmp_path / "two.jsonl"
+    two.write_text("".join(json.dumps(r) + "\n" for r in rows if r["label"] in ("sport2", rows[0]["label"])))
+    msg = one_error_line(run_cli("ood", str(two), "--encoder", "hash"))
+    assert "needs at least 3 training classes" in msg and "has 2" in msg

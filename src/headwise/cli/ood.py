@@ -29,7 +29,7 @@ def ood(
     data: DataArg,
     head: HeadsOpt = None,
     holdout_classes: Annotated[
-        int | None, typer.Option("--holdout-classes", help="Hold out this many random classes as OOD (default 5).")
+        int | None, typer.Option("--holdout-classes", help="Hold out this many random classes as OOD (default 5; fewer when under 7 classes).")
     ] = None,
     out_classes: Annotated[
         str | None, typer.Option("--out-classes", help="Comma-separated labels to treat as OOD instead.")
@@ -50,7 +50,7 @@ def ood(
         raise InputError("--out-classes names the classes held out; --holdout-classes picks them at random. Pass one.")
     request = EvalRequest(
         encoder=encoder, options=opts.encoder(), heads=one_head(head, "lda", "ood"), alpha=alpha,
-        holdout_classes=5 if holdout_classes is None else holdout_classes, calib_frac=calib_frac, seed=seed, batch_size=batch_size,
+        holdout_classes=holdout_classes, calib_frac=calib_frac, seed=seed, batch_size=batch_size,
         out_classes=tuple(c for c in (out_classes or "").split(",") if c.strip()),
     )  # fmt: skip
     table = load_inputs(data, encoder, **opts.reader())

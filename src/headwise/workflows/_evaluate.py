@@ -50,7 +50,7 @@ class EvalRequest:
     transductive: bool = False  # few-shot: also score the transductive refinement
     batch_size: int = 64  # inputs per forward pass when embedding
     alpha: float = 0.1  # ood: allowed false-alarm rate on known classes
-    holdout_classes: int = 5  # ood: random classes held out as out-of-distribution
+    holdout_classes: int | None = None  # ood: random classes held out (None: 5, fewer on few classes)
     out_classes: tuple[str, ...] = ()  # ood: named classes held out instead
     calib_frac: float = 0.2  # ood: train fraction used for calibration
     seed: int = 0  # ood: seeds the held-out classes

@@ -15,8 +15,13 @@ from ._evaluate import EvalRequest, EvalResult
 __all__ = ["ood_eval", "pick_out_classes"]
 
 
-def pick_out_classes(classes: np.ndarray, holdout: int, names: tuple[str, ...], seed: int) -> np.ndarray:
-    """The classes treated as out-of-distribution: ``names`` if given, else ``holdout`` at random."""
+_HOLDOUT = 5  # classes held out at random by default (fewer where fewer than 7 classes)
+
+
+def pick_out_classes(classes: np.ndarray, holdout: int | None, names: tuple[str, ...],
+                     seed: int) -> np.ndarray:
+    """The classes treated as out-of-distribution: ``names`` if given, else ``holdout`` at
+    random (``None``: 5, or as many as leave two classes known)."""
     if names:
         wanted = np.array([c.strip() for c in names if c.strip()])
         as_str = np.array([str(c) for c in classes])
@@ -24,6 +29,13 @@ def pick_out_classes(classes: np.ndarray, holdout: int, names: tuple[str, ...], 
         if missing.size:
             raise InputError(f"--out-classes names unknown label(s): {', '.join(missing[:5])}.")
         return classes[np.isin(as_str, wanted)]
+    if classes.size < 3:
+        raise InputError(
+            f"OOD with held-out classes needs at least 3 training classes (one held out, two "
+            f"known); the train split has {classes.size}."
+        )
+    if holdout is None:
+        holdout = min(_HOLDOUT, classes.size - 2)
     check_int_range(holdout, "--holdout-classes", 1, classes.size - 2, "(two classes must stay known)")
     return np.sort(np.random.default_rng(seed).choice(classes, holdout, replace=False))
 

@@ -166,9 +166,22 @@ def t_interval(scores: list[float]) -> float:
     return float(stats.t.ppf(0.975, len(scores) - 1) * np.std(scores, ddof=1) / np.sqrt(len(scores)))
 
 
+def test_log_loss(est: Any, Xt: np.ndarray, yt: np.ndarray) -> float:
+    """Mean test log-loss of ``est``'s probabilities (sklearn's clipping at 1e-15; a test label
+    the fit never saw counts as probability 1e-15)."""
+    proba = np.asarray(est.predict_proba(Xt), dtype=np.float64)
+    col = {c: i for i, c in enumerate(np.asarray(est.classes_).tolist())}
+    idx = np.array([col.get(c, -1) for c in yt.tolist()])
+    p = np.where(idx >= 0, proba[np.arange(yt.size), np.maximum(idx, 0)], 0.0)
+    return float(-np.mean(np.log(np.clip(p, 1e-15, 1.0))))
+
+
 def run_one(factory: Callable[[], Any], X: np.ndarray, y: np.ndarray, Xt: np.ndarray,
             yt: np.ndarray, samples: list[np.ndarray] | None) -> dict[str, Any]:
-    accs, secs, extra = [], [], []
+    """Fit on each sample (or all rows), score on the test split. Besides accuracy it keeps
+    the test log-loss and, for one fit on all rows, which test rows were right (packed bits,
+    for McNemar's paired test against another method on the same rows)."""
+    accs, lls, secs, extra, right = [], [], [], [], None
     for idx in samples if samples is not None else [np.arange(y.size)]:
         est = factory()
         with warnings.catch_warnings():
@@ -176,13 +189,47 @@ def run_one(factory: Callable[[], Any], X: np.ndarray, y: np.ndarray, Xt: np.nda
             t0 = time.perf_counter()
             est.fit(X[idx], y[idx])
             secs.append(time.perf_counter() - t0)
-            accs.append(float(np.mean(est.predict(Xt) == yt)))
+            hit = np.asarray(est.predict(Xt) == yt)
+            accs.append(float(np.mean(hit)))
+            lls.append(test_log_loss(est, Xt, yt))
         extra.append(describe(est))
+        right = np.packbits(hit).tobytes().hex()
     mean = float(np.mean(accs))
     ci = (t_interval(accs) if samples is not None
           else 1.96 * float(np.sqrt(mean * (1 - mean) / yt.size)))
-    return {"mean": mean, "ci95": ci, "per_run": accs, "fit_s_median": statistics.median(secs),
-            "chosen": extra}
+    out = {"mean": mean, "ci95": ci, "per_run": accs, "fit_s_median": statistics.median(secs),
+           "chosen": extra, "log_loss": float(np.mean(lls)), "per_run_log_loss": lls}
+    if samples is None:
+        out["right"] = right
+    return out
+
+
+def log_losses(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """Both methods' mean test log-loss (the proper score accuracy's ties and flips hide)."""
+    if "log_loss" not in a or "log_loss" not in b:
+        return None
+    return f"{a['log_loss']:.3f} / {b['log_loss']:.3f}"
+
+
+def paired(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """``a − b`` in points with its paired evidence: over the MTEB experiments, the 95%
+    t-interval of the per-experiment differences (the same rows for both); for one fit on all
+    rows, McNemar's exact p on the test rows only one of the two got right. ``None`` when a
+    result predates these fields."""
+    from scipy.stats import binomtest
+
+    diff = 100 * (a["mean"] - b["mean"])
+    if "right" in a and "right" in b:
+        ra, rb = (np.unpackbits(np.frombuffer(bytes.fromhex(r["right"]), np.uint8)).astype(bool)
+                  for r in (a, b))
+        only_a, only_b = int(np.sum(ra & ~rb)), int(np.sum(rb & ~ra))
+        p = binomtest(only_a, only_a + only_b).pvalue if only_a + only_b else 1.0
+        return f"{diff:+.2f} ({only_a} vs {only_b} rows, p {p:.2f})"
+    if len(a["per_run"]) > 1 and len(a["per_run"]) == len(b["per_run"]) and "log_loss" in a:
+        d = 100 * (np.asarray(a["per_run"]) - np.asarray(b["per_run"]))
+        h = t_interval(d.tolist())
+        return f"{diff:+.2f} [{d.mean() - h:+.2f}, {d.mean() + h:+.2f}]"
+    return None
 
 
 def describe(est: Any) -> str:
@@ -224,30 +271,46 @@ def render(results: dict[str, Any], quick: bool) -> str:
         lines.append(f"\n### {setting}\n")
         lines.append(md_table(["method", *sets], rows))
         ref = "sklearn-lr-100"
-        auto_rows = []
+        auto_rows, logistic_rows = [], []
         for s in sets:
             d = data[s][setting]
             if "auto" in d and ref in d:
                 best = max((m for m in d if m not in SKLEARN and m not in AUTOS),
                            key=lambda m: d[m]["mean"], default=None)
                 auto_rows.append([
-                    s, f"{100 * (d['auto']['mean'] - d[ref]['mean']):+.2f}",
+                    s, paired(d["auto"], d[ref]) or f"{100 * (d['auto']['mean'] - d[ref]['mean']):+.2f}",
                     f"{100 * (d['auto']['mean'] - d['sklearn-lr-1000']['mean']):+.2f}"
                     if "sklearn-lr-1000" in d else None,
                     f"{100 * (d['auto-nonames']['mean'] - d[ref]['mean']):+.2f}"
                     if "auto-nonames" in d else None,
+                    log_losses(d["auto"], d[ref]),
                     f"{best} {100 * d[best]['mean']:.2f}" if best else None,
                     f"{d['auto']['fit_s_median']:.2f}",
                     max((d[m]["fit_s_median"] for m in d if m in CANDIDATES),
                         default=None),
                     "; ".join(sorted(set(d["auto"]["chosen"])))[:120],
                 ])
+            lr = "sklearn-lr-1000"
+            if "logistic" in d and lr in d and paired(d["logistic"], d[lr]):
+                logistic_rows.append([s, paired(d["logistic"], d[lr]),
+                                      log_losses(d["logistic"], d[lr]),
+                                      "; ".join(sorted(set(d["logistic"]["chosen"])))[:80]])
+        evidence = ("95% t-interval of the paired per-experiment differences"
+                    if setting == "mteb" else
+                    "rows only one of the two got right, McNemar's exact p")
         if auto_rows:
-            lines.append(f"\n`auto` against sklearn ({setting}):\n")
+            lines.append(f"\n`auto` against sklearn ({setting}; in brackets: {evidence}):\n")
             lines.append(md_table(["set", "auto − lr(100) pt", "auto − lr(1000) pt",
-                                   "auto without class names − lr(100) pt", "best single head",
+                                   "auto without class names − lr(100) pt",
+                                   "test log-loss auto / lr(100)", "best single head",
                                    "auto fit s", "slowest candidate fit s", "auto's choice"],
                                   auto_rows))
+        if logistic_rows:
+            lines.append(f"\nThe logistic head against `LogisticRegression(max_iter=1000)` "
+                         f"({setting}; in brackets: {evidence}):\n")
+            lines.append(md_table(["set", "logistic − lr(1000) pt",
+                                   "test log-loss logistic / lr(1000)", "logistic's C"],
+                                  logistic_rows))
         notes = []
         for s in sets:
             for m in ("logistic", "ridge", "lda"):

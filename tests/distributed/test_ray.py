@@ -207,3 +207,20 @@ def test_ray_reads_texts_and_labels_as_load_table_does(tmp_path: Path, text_col:
     local = load_table(data, text_col=text_col)
     assert src.inputs == local.texts == ["007", "1.50", "42"]
     assert src.labels.tolist() == local.labels.tolist() == ["True", "False", "True"]
+
+
+def test_an_address_of_another_cluster_is_refused_when_ray_already_runs() -> None:
+    # the running Ray used to be taken whatever the address: the work ran on the wrong cluster
+    import ray
+
+    from headwise.distributed import ray_session
+
+    current = ray.get_runtime_context().gcs_address
+    host, port = current.rsplit(":", 1)
+    with pytest.raises(InputError, match=r"already running in this process, connected to .*"
+                                         r"not to the cluster at 10\.255\.0\.1:6379"):
+        with ray_session("10.255.0.1:6379"):
+            pass
+    for same in (current, f"localhost:{port}" if host == "127.0.0.1" else current, "auto"):
+        with ray_session(same) as r:  # the running Ray's own address (or auto) is fine
+            assert r.is_initialized()

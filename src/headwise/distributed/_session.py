@@ -51,11 +51,41 @@ def _configure_data_context() -> None:
     ctx.execution_options.preserve_order = True
 
 
+def _endpoint(address: str) -> tuple[str, str]:
+    """``(IP, port)`` of a ``host:port`` address (the host as given if it does not resolve)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    try:
+        host = socket.gethostbyname(host)
+    except OSError:
+        pass
+    return host, port
+
+
+def _check_same_cluster(ray: Any, address: str | None) -> None:
+    """Refuse an ``address`` naming another cluster than the Ray running in this process: it
+    would be used as it is, and the work would silently run on the wrong cluster."""
+    if address is None or str(address).strip() in ("", "auto") or "://" in str(address):
+        return
+    try:
+        current = str(ray.get_runtime_context().gcs_address)
+    except Exception:  # noqa: BLE001 (an old Ray without it: nothing to compare)
+        return
+    if _endpoint(str(address).strip()) != _endpoint(current):
+        raise InputError(
+            f"Ray is already running in this process, connected to {current}, not to the "
+            f"cluster at {address}; call ray.shutdown() first, or drop the address to use the "
+            "running Ray."
+        )
+
+
 @contextlib.contextmanager
 def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> Iterator[Any]:
     """Use the running Ray, join the cluster at ``address``, or start a local Ray.
 
-    A Ray that is already initialised in this process is used as it is and left running.
+    A Ray that is already initialised in this process is used as it is and left running (an
+    ``address`` naming another cluster than the one it is connected to is refused).
     Otherwise ``address=None`` starts a local Ray on this machine (``num_cpus`` of its CPUs,
     all by default) and ``address="host:6379"`` (or ``"auto"``) joins an existing cluster; in
     both cases the connection is closed again on exit.
@@ -74,6 +104,7 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
     """
     ray = require_ray()
     if ray.is_initialized():
+        _check_same_cluster(ray, address)
         _configure_data_context()
         yield ray
         return

@@ -13,7 +13,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from headwise.exceptions import EncoderMismatchError, InputError
 from headwise.heads import load_head, save_head
 
-from ._helpers import contract_heads, make_head
+from ._helpers import contract_heads, make_head, toy_blobs
 
 # Extra settings worth their own pass through sklearn's checks (cheap closed-form heads).
 VARIANTS: list[tuple[str, dict[str, Any]]] = [
@@ -190,3 +190,26 @@ def test_refit_forgets_previous_data(head_name, blobs, blobs_test):
     np.testing.assert_allclose(
         head.logits(blobs_test[0]), _fit(head_name, X, y).logits(blobs_test[0]), rtol=1e-9
     )
+
+
+@pytest.mark.parametrize("name", contract_heads())
+@pytest.mark.parametrize("big", [1e200, 1e308])
+def test_rows_far_off_the_fit_scale_are_refused_not_scored_nan(name, big):
+    # nb, mlp and fourier returned NaN probabilities at 1e308 (or 1e300), transductive raised
+    # sklearn's ValueError, the others confident answers from overflowed arithmetic
+    X, y = toy_blobs()
+    head = make_head(name).fit(X, y)
+    probe = np.vstack([X[:1], np.full((1, X.shape[1]), big)])
+    with pytest.raises(InputError, match=r"Row 1 has values up to .* times the scale"):
+        head.predict_proba(probe)
+    assert np.isfinite(head.predict_proba(X[:3])).all()
+
+
+def test_scores_that_overflow_are_refused(monkeypatch):
+    X, y = toy_blobs()
+    head = make_head("nb").fit(X, y)
+    z = head.logits(X[:3])
+    z[2, 0] = np.nan
+    monkeypatch.setattr(type(head), "_logits", lambda self, X: z)
+    with pytest.raises(InputError, match=r"Row 2 has no usable class scores"):
+        head.predict_proba(X[:3])

@@ -381,3 +381,12 @@ def test_gil_switch_interval_is_short_while_an_encoder_thread_runs(settings: Ser
     with TestClient(create_app(settings)):
         assert sys.getswitchinterval() == min(before, SWITCH_INTERVAL_S)
     assert sys.getswitchinterval() == before
+
+
+@pytest.mark.parametrize("big", [1e300, 1e308])
+def test_embeddings_far_off_the_encoders_scale_are_a_422(client: TestClient, big: float) -> None:
+    # 1e308 answered 200 with "probability": null; 1e300 with a confident label
+    dim = len(get_encoder("hash").encode(["x"])[0])
+    r = client.post("/v1/models/intents/predict", json={"embeddings": [[big] * dim]})
+    assert r.status_code == 422
+    assert "Row 0 has values up to" in r.json()["error"]

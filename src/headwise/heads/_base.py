@@ -23,6 +23,40 @@ from ._stats import SufficientStats
 __all__ = ["BaseHead"]
 
 
+_MAX_ABS = 1e150  # beyond this (on the fit's scale) squared norms and distances overflow
+
+
+def _check_magnitude(X: np.ndarray) -> None:
+    """Refuse rows with values beyond ``_MAX_ABS`` times the scale the head was fitted on
+    (``input_scale_`` is already divided out): a squared norm of such a row overflows, and
+    every head's scores are then NaN, infinite or an error deep inside it."""
+    if X.ndim != 2 or X.size == 0:
+        return
+    peak = np.max(np.abs(X), axis=1)
+    if peak.max() > _MAX_ABS:
+        i = int(np.argmax(peak > _MAX_ABS))
+        raise InputError(
+            f"Row {i} has values up to {peak[i]:.3g} times the scale of the rows the head was "
+            "fitted on; arithmetic on it overflows. Send vectors on the scale of those the head "
+            "was fitted on (from the same encoder)."
+        )
+
+
+def _check_scores(z: np.ndarray, X: np.ndarray) -> None:
+    """Refuse rows whose class scores overflowed (see :meth:`BaseHead.logits`)."""
+    if z.ndim != 2 or z.size == 0 or np.isfinite(z).all():
+        return
+    bad = np.isnan(z).any(axis=1) | np.isposinf(z).any(axis=1) | np.isneginf(z).all(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        big = float(np.max(np.abs(X[i]))) if X.ndim == 2 and X.shape[1] else float("nan")
+        raise InputError(
+            f"Row {i} has no usable class scores: its values (largest |x| = {big:.3g}) overflow "
+            "the head's arithmetic. Send vectors on the scale of those the head was fitted on "
+            "(from the same encoder)."
+        )
+
+
 def _friendly_precheck(est: BaseHead, X: Any, *, reset: bool) -> None:
     """Clear messages for the common mistakes before sklearn's generic validation runs."""
     if sp.issparse(X) or not hasattr(X, "__len__") and not hasattr(X, "__array__"):
@@ -114,8 +148,17 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         raise NotImplementedError
 
     def logits(self, X: Any) -> np.ndarray:
-        """Unnormalised class scores, shape ``(n_samples, n_classes)``, columns in ``classes_``."""
-        return np.asarray(self._logits(self._validate_predict(X)), dtype=np.float64)
+        """Unnormalised class scores, shape ``(n_samples, n_classes)``, columns in ``classes_``.
+
+        Raises :class:`InputError` when a row's scores are not numbers (NaN, or +inf) or all
+        ``-inf``: finite rows far off the training scale overflow, and their probabilities
+        would be NaN.
+        """
+        X = self._validate_predict(X)
+        _check_magnitude(X)
+        z = np.asarray(self._logits(X), dtype=np.float64)
+        _check_scores(z, X)
+        return z
 
     def decision_function(self, X: Any) -> np.ndarray:
         z = self.logits(X)

@@ -16,6 +16,8 @@ __all__ = [
     "check_one_label_type",
     "check_labels",
     "check_n_features",
+    "check_on_scale",
+    "check_row_range",
     "check_open_fraction",
     "check_param_choice",
     "check_param_float",
@@ -331,6 +333,63 @@ def check_fit_inputs(X: Any, y: Any, owner: str) -> None:
             raise InputError(
                 f"X has {X_arr.shape[0]} rows but y has {n_y} labels; they must match row for row."
             )
+
+
+_MAX_ABS = 1e150  # beyond this (on the fit's scale) squared norms and distances overflow
+
+
+def _row_peaks(X: np.ndarray) -> np.ndarray:
+    """``max_j |X_ij|`` per row in float64, from two reductions (no ``|X|`` copy of X)."""
+    return np.maximum(X.max(axis=1), -X.min(axis=1)).astype(np.float64)
+
+
+def check_on_scale(X: np.ndarray, scale: float = 1.0) -> None:
+    """Refuse rows with values beyond ``1e150`` times ``scale``, the scale a head was fitted on
+    (1 once :func:`extreme_scale`'s factor is divided out): a squared norm of such a row
+    overflows, so every head's scores would be NaN, infinite or an error deep inside it, and
+    statistics that learnt the row would be poisoned for good.
+
+    >>> check_on_scale(np.array([[1e100, 2.0]]))
+    >>> check_on_scale(np.array([[1.0], [1e200]]))
+    Traceback (most recent call last):
+    ...
+    headwise.exceptions.InputError: Row 1 has values up to 1e+200 times the scale of the rows the head was fitted on; arithmetic on it overflows. Send vectors on the scale of those the head was fitted on (from the same encoder).
+    """
+    if X.ndim != 2 or X.size == 0:
+        return
+    peak = _row_peaks(X) / scale
+    if peak.max() > _MAX_ABS:
+        i = int(np.argmax(peak > _MAX_ABS))
+        raise InputError(
+            f"Row {i} has values up to {peak[i]:.3g} times the scale of the rows the head was "
+            "fitted on; arithmetic on it overflows. Send vectors on the scale of those the head "
+            "was fitted on (from the same encoder)."
+        )
+
+
+def check_row_range(X: np.ndarray) -> None:
+    """Refuse training rows beyond ``1e150`` times the typical row (the median of the rows'
+    largest ``|x|``, zero rows aside): whatever common scale the head divides by, such a row
+    overflows or the others underflow, and one row takes over every statistic (a head fitted
+    with one row of 1e300 among unit rows predicted at chance).
+
+    >>> check_row_range(np.array([[1.0, 0.0], [1e100, 2.0]]))
+    >>> check_row_range(np.array([[1.0], [1.0], [1e300]]))
+    Traceback (most recent call last):
+    ...
+    headwise.exceptions.InputError: Row 2 has values up to 1e+300, 1e+300 times the typical row's largest value (1); one such row overflows the arithmetic or takes over the fit. Drop it or check how it was embedded.
+    """
+    if X.ndim != 2 or X.size == 0:
+        return
+    peak = _row_peaks(X)
+    typical = float(np.median(peak[peak > 0])) if np.any(peak > 0) else 0.0
+    if typical > 0 and peak.max() > _MAX_ABS * typical:
+        i = int(np.argmax(peak > _MAX_ABS * typical))
+        raise InputError(
+            f"Row {i} has values up to {peak[i]:.3g}, {peak[i] / typical:.3g} times the typical "
+            f"row's largest value ({typical:.3g}); one such row overflows the arithmetic or "
+            "takes over the fit. Drop it or check how it was embedded."
+        )
 
 
 def extreme_scale(X: np.ndarray) -> float:

@@ -213,3 +213,22 @@ def test_scores_that_overflow_are_refused(monkeypatch):
     monkeypatch.setattr(type(head), "_logits", lambda self, X: z)
     with pytest.raises(InputError, match=r"Row 2 has no usable class scores"):
         head.predict_proba(X[:3])
+
+
+@pytest.mark.parametrize("name", contract_heads())
+def test_a_training_row_far_off_the_others_is_refused(name):
+    # one row of 1e300 among unit rows: the common scale made the others ~1e-300 and the head
+    # predicted at chance, silently
+    X, y = toy_blobs()
+    X = X.copy()
+    X[5] = 1e300
+    with pytest.raises(InputError, match=r"Row 5 has values up to 1e\+300, .* times the typical"):
+        make_head(name).fit(X, y)
+
+
+def test_rows_learnt_later_must_be_on_the_first_rows_scale():
+    X, y = toy_blobs()
+    head = make_head("lda").partial_fit(X, y)
+    with pytest.raises(InputError, match=r"Row 0 has values up to 1e\+300 times the scale"):
+        head.partial_fit(np.full((1, X.shape[1]), 1e300), y[:1])
+    assert np.isfinite(head.predict_proba(X)).all()

@@ -390,3 +390,14 @@ def test_embeddings_far_off_the_encoders_scale_are_a_422(client: TestClient, big
     r = client.post("/v1/models/intents/predict", json={"embeddings": [[big] * dim]})
     assert r.status_code == 422
     assert "Row 0 has values up to" in r.json()["error"]
+
+
+def test_examples_far_off_the_encoders_scale_are_refused_not_learnt(client: TestClient) -> None:
+    # they were logged (201) and poisoned the model's statistics for good
+    dim = len(get_encoder("hash").encode(["x"])[0])
+    before = client.post("/v1/models/intents/predict", json={"texts": PROBE}).json()
+    r = client.post("/v1/models/intents/examples",
+                    json={"embeddings": [[1e300] * dim], "labels": ["food"]}, headers=AUTH)
+    assert r.status_code == 422 and "times the scale" in r.json()["error"]
+    after = client.post("/v1/models/intents/predict", json={"texts": PROBE}).json()
+    assert after == before

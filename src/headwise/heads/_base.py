@@ -14,32 +14,20 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validation import check_fit_inputs, check_n_features, extreme_scale, shown
+from .._validation import (
+    check_fit_inputs,
+    check_n_features,
+    check_on_scale,
+    check_row_range,
+    extreme_scale,
+    shown,
+)
 from ..exceptions import HeadwiseError, InputError, InputTypeError
 from ._mltargets import refuse_label_lists
 from ._registry import get_head_class, name_of_head
 from ._stats import SufficientStats
 
 __all__ = ["BaseHead"]
-
-
-_MAX_ABS = 1e150  # beyond this (on the fit's scale) squared norms and distances overflow
-
-
-def _check_magnitude(X: np.ndarray) -> None:
-    """Refuse rows with values beyond ``_MAX_ABS`` times the scale the head was fitted on
-    (``input_scale_`` is already divided out): a squared norm of such a row overflows, and
-    every head's scores are then NaN, infinite or an error deep inside it."""
-    if X.ndim != 2 or X.size == 0:
-        return
-    peak = np.max(np.abs(X), axis=1)
-    if peak.max() > _MAX_ABS:
-        i = int(np.argmax(peak > _MAX_ABS))
-        raise InputError(
-            f"Row {i} has values up to {peak[i]:.3g} times the scale of the rows the head was "
-            "fitted on; arithmetic on it overflows. Send vectors on the scale of those the head "
-            "was fitted on (from the same encoder)."
-        )
 
 
 def _check_scores(z: np.ndarray, X: np.ndarray) -> None:
@@ -120,8 +108,12 @@ class BaseHead(ClassifierMixin, BaseEstimator):
             X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
             check_classification_targets(y)
         if reset or not hasattr(self, "input_scale_"):
+            check_row_range(X)
             self.input_scale_ = extreme_scale(X)
-        return self._unscale(X), y
+            return self._unscale(X), y
+        X = self._unscale(X)
+        check_on_scale(X)  # rows learnt later (partial_fit) are on the first rows' scale
+        return X, y
 
     def _unscale(self, X: np.ndarray) -> np.ndarray:
         scale = getattr(self, "input_scale_", 1.0)
@@ -155,7 +147,7 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         would be NaN.
         """
         X = self._validate_predict(X)
-        _check_magnitude(X)
+        check_on_scale(X)
         z = np.asarray(self._logits(X), dtype=np.float64)
         _check_scores(z, X)
         return z

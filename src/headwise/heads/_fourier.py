@@ -115,7 +115,12 @@ class FourierHead(BaseHead):
     def _validate_fit(self, X: Any, y: Any, *, reset: bool = True) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.utils.validation import validate_data
 
-        from .._validation import check_fit_inputs, check_one_label_type, extreme_scale
+        from .._validation import (
+            check_fit_inputs,
+            check_one_label_type,
+            check_row_range,
+            extreme_scale,
+        )
         from ._base import _as_input_error, _friendly_precheck
         from ._mltargets import refuse_label_lists
 
@@ -130,6 +135,7 @@ class FourierHead(BaseHead):
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             raise InputError("y contains NaN or infinity; the Fourier head needs finite targets.")
         if reset or not hasattr(self, "input_scale_"):
+            check_row_range(X)
             self.input_scale_ = extreme_scale(X)
         return self._unscale(X), y
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_on_scale
 from ..heads import StatsHead, SufficientStats, load_head
 from ..trust import check_alpha, read_calibration
 from ._errors import Conflict, Invalid, NotFound
@@ -246,6 +247,7 @@ class ServedModel:
         """Log and learn labelled rows; returns ``(version, ids, roles)``."""
         self.check_writable()
         y = self.check_labels(labels)
+        check_on_scale(X, getattr(self.state.head, "input_scale_", 1.0))
         roles = self.route(labels, role)
         is_train = np.array([r == "train" for r in roles])
         head = self.state.head

@@ -75,3 +75,43 @@ def test_newer_format_version_is_refused(tmp_path, blobs):
 def test_save_into_missing_folder(tmp_path, blobs):
     with pytest.raises(OutputError, match="in a folder that does not exist"):
         save_head(RidgeHead().fit(*blobs), tmp_path / "no" / "h.safetensors")
+
+
+def test_a_changed_byte_is_caught_not_loaded(tmp_path, blobs, blobs_test):
+    # a flipped bit in the weights loaded silently and predicted with the damaged weights
+    path = save_head(LDAHead().fit(*blobs), tmp_path / "h.safetensors")
+    good = path.read_bytes()
+    header_len = int.from_bytes(good[:8], "little")
+    for where in (len(good) - 3, 8 + header_len + 1):  # in the arrays: last and first bytes
+        bad = bytearray(good)
+        bad[where] ^= 0x10
+        path.write_bytes(bytes(bad))
+        with pytest.raises(HeadFormatError, match="is damaged: its contents no longer match"):
+            load_head(path)
+    # an edited header entry (valid JSON, so only the digest can tell)
+    arrays, header = read_safetensors(_write(path, good))
+    from safetensors.numpy import save
+
+    edited = {**header, "params": header["params"].replace("1e-08", "1e-07")}
+    assert edited != header
+    path.write_bytes(save(arrays, metadata=edited))
+    with pytest.raises(HeadFormatError, match="is damaged"):
+        load_head(path)
+    path.write_bytes(good)
+    assert load_head(path).predict(blobs_test[0]).tolist() == \
+        LDAHead().fit(*blobs).predict(blobs_test[0]).tolist()
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def test_a_file_saved_before_the_digest_loads(tmp_path, blobs):
+    from safetensors.numpy import save
+
+    path = save_head(RidgeHead().fit(*blobs), tmp_path / "h.safetensors")
+    arrays, header = read_safetensors(path)
+    del header["digest"]
+    path.write_bytes(save(arrays, metadata=header))
+    assert load_head(path).predict(blobs[0][:3]).shape == (3,)

@@ -76,6 +76,7 @@ def _edit_head(
     header_fn: Callable[[dict[str, str]], None] | None = None,
     arrays_fn: Callable[[dict[str, np.ndarray]], None] | None = None,
     command: str = "eval",
+    keep_digest: bool = False,
 ) -> Setup:
     def setup(ws: Path) -> list[str]:
         from safetensors import safe_open
@@ -85,10 +86,16 @@ def _edit_head(
         with safe_open(str(src), "numpy") as f:
             header = dict(f.metadata())
             arrays = {k: f.get_tensor(k) for k in f.keys()}
+        if keep_digest:  # an edit with the file's digest left in: caught as damage
+            digest = header["digest"]
+        else:  # a file crafted by hand (or saved before digests): the checks below the digest
+            header.pop("digest", None)
         if header_fn:
             header_fn(header)
         if arrays_fn:
             arrays_fn(arrays)
+        if keep_digest:
+            header["digest"] = digest
         bad = _w(ws, "edited.safetensors", save(arrays, metadata=header))
         return [command, str(ws / "toy.jsonl"), "--model", str(bad)]
     return setup
@@ -279,6 +286,8 @@ CASES: list[Case] = [
     Case("head-object-dtype", _edit_head(_state(_object_classes)), "object"),
     Case("head-nan-coef", _edit_head(arrays_fn=_nan_coef), "NaN"),
     Case("head-nan-coef-predict-json", _edit_head(arrays_fn=_nan_coef, command="predict"), "NaN"),
+    Case("head-changed-under-its-digest", _edit_head(arrays_fn=_nan_coef, keep_digest=True),
+         "is damaged: its contents no longer match"),
     Case("head-encoder-mismatch-eval", _mismatch("eval"), "was fitted on embeddings from"),
     Case("head-encoder-mismatch-predict", _mismatch("predict"), "was fitted on embeddings from"),
     # ------------------------------------------------ outputs

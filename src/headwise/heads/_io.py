@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ __all__ = [
     "HEAD_FORMAT",
     "HEAD_FORMAT_VERSION",
     "atomic_save_safetensors",
+    "content_digest",
     "read_safetensors",
     "save_head",
     "load_head",
@@ -36,18 +38,36 @@ HEAD_FORMAT = "headwise.head"
 HEAD_FORMAT_VERSION = 1
 
 
+_DIGEST = "digest"  # header entry: SHA-256 of every array and every other header entry
+
+
+def content_digest(arrays: dict[str, np.ndarray], header: dict[str, str]) -> str:
+    """SHA-256 over every array (name, dtype, shape, bytes) and every header entry but the
+    digest itself, in sorted order: any changed byte of a saved head changes it."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode())
+        h.update(a.view(np.uint8).ravel().data if a.size else b"")
+    for name in sorted(k for k in header if k != _DIGEST):
+        h.update(f"{name}\0{header[name]}\0".encode())
+    return "sha256:" + h.hexdigest()
+
+
 def atomic_save_safetensors(
     path: Path, arrays: dict[str, np.ndarray], header: dict[str, str]
 ) -> Path:
-    """Write ``arrays`` to ``path`` atomically (:func:`headwise._atomic.atomic_write`).
+    """Write ``arrays`` to ``path`` atomically (:func:`headwise._atomic.atomic_write`), with
+    their :func:`content_digest` in the header, which :func:`read_safetensors` checks.
 
     Write failures (missing folder, a folder at ``path``, read-only, disk full) raise
     :class:`~headwise.exceptions.OutputError` with one line; nothing half-written is left.
     """
     from safetensors.numpy import save
 
-    data = save({k: np.ascontiguousarray(v) for k, v in arrays.items()}, metadata=header)
-    return atomic_write(Path(path), data, what="Head file")
+    arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    header = {**header, _DIGEST: content_digest(arrays, header)}
+    return atomic_write(Path(path), save(arrays, metadata=header), what="Head file")
 
 
 def read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -67,6 +87,13 @@ def read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]
             f"{path} is not a readable head file ({type(exc).__name__}: {exc}). "
             "Was it truncated? Fit and save the head again."
         ) from None
+    # files saved before the digest existed have none and load as they are
+    if _DIGEST in header and header[_DIGEST] != content_digest(arrays, header):
+        raise HeadFormatError(
+            f"{path} is damaged: its contents no longer match the digest written when it was "
+            "saved (a byte changed on disk or in transit). Fit and save the head again, or copy "
+            "it anew."
+        )
     return arrays, header
 
 

@@ -67,8 +67,10 @@ class AutoHead(BaseHead):
        out-of-sample log-loss beats the default's by more than ``evidence`` standard errors of
        the paired differences (at the normal law's level, read as Student's t over the
        evaluation rows: 2.05 on 48; never on fewer than 30 rows, see
-       :func:`headwise.heads._cpath.evidence_threshold`). With a few dozen rows no choice among heads is reliable (on
-       16 rows, 1-NN can look best by luck); the default is then kept, a head chosen on
+       :func:`headwise.heads._cpath.evidence_threshold`; there the default is kept exactly,
+       without the temperature fitted on those rows either). With a few dozen rows no choice
+       among heads is reliable (on 16 rows, 1-NN can look best by luck); the default is then
+       kept, a head chosen on
        principle: the logistic head, which is sklearn's ``LogisticRegression`` at its default
        penalty unless its own held-out evidence moves ``C`` (the baseline a user would
        otherwise run, so ``auto`` leaves it only on evidence); without it, shrunk LDA (the
@@ -279,8 +281,11 @@ class AutoHead(BaseHead):
         # a gain within _TIE nats a row is a tie (on rows every head calls uniform, the gain
         # is rounding noise, whose ratio to its own SE is anything)
         self.evidence_ = float(-gain.mean() / se) if se > 0 and -gain.mean() > _TIE else 0.0
-        if not self.evidence_ > evidence_threshold(self.evidence, gain.size):
+        threshold = evidence_threshold(self.evidence, gain.size)
+        if not self.evidence_ > threshold:
             w = np.eye(len(evidence))[ref]
+        if np.isinf(threshold):  # too few rows for any evidence: the default as it is, T = 1
+            evidence[ref].temperature = 1.0
         self.stack_log_loss_ = mean_log_loss(mix_log_proba(lps, w), y_eval)
         chosen = [(e, float(wi)) for e, wi in zip(evidence, w, strict=True) if wi > 0]
         self._set_members([e for e, _ in chosen], [wi for _, wi in chosen], X, codes)

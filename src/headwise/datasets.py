@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,15 @@ import numpy as np
 from ._validation import check_texts, check_unicode
 from .exceptions import InputError
 
-__all__ = ["Table", "is_unlabeled", "load_table", "pick_column", "read_labels", "SPLIT_ALIASES"]
+__all__ = [
+    "Table",
+    "csv_delimiter",
+    "is_unlabeled",
+    "load_table",
+    "pick_column",
+    "read_labels",
+    "SPLIT_ALIASES",
+]
 
 TEXT_COLUMNS = ("text", "sentence", "content", "body", "input")
 LABEL_COLUMNS = ("label_text", "label", "label_texts", "labels", "class", "category", "target")
@@ -145,11 +154,32 @@ def _read_columns(path: Path, fmt: str, encoding: str = "utf-8",
             import pyarrow as pa
             import pyarrow.csv as pacsv
 
-            opts = pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",", newlines_in_values=True)
             conv = pacsv.ConvertOptions(strings_can_be_null=False, quoted_strings_can_be_null=False,
                                         column_types={c: pa.string() for c in as_text})
             read = pacsv.ReadOptions(encoding=encoding)
-            table = pacsv.read_csv(path, read_options=read, parse_options=opts, convert_options=conv)
+
+            def parse(delimiter: str) -> Any:
+                opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+                return pacsv.read_csv(path, read_options=read, parse_options=opts,
+                                      convert_options=conv)
+
+            usual = "\t" if fmt == "tsv" else ","
+            delimiter = csv_delimiter(path, fmt, encoding)
+            try:
+                table = parse(delimiter)
+                if delimiter != usual and table.num_columns < 2:
+                    raise ValueError("one column either way")
+            except Exception:  # noqa: BLE001 (rows disagree: a one-column file after all)
+                if delimiter == usual:
+                    raise
+                delimiter = usual
+                table = parse(usual)
+            if delimiter != usual:
+                warnings.warn(
+                    f"{path.name} separates its columns with {delimiter!r}, not {usual!r} (its "
+                    f"header is {len(table.column_names)} columns that way); read it so.",
+                    stacklevel=2,
+                )
             _unique_columns(table.column_names, path)
             return table.to_pydict()
         rows = _json_rows(path, encoding)
@@ -167,6 +197,23 @@ def _read_columns(path: Path, fmt: str, encoding: str = "utf-8",
         raise InputError(f"Could not read {path.name}: {exc}.") from None
     except Exception as exc:  # pyarrow parse errors have many types
         raise InputError(f"Could not parse {path.name} as {fmt}: {str(exc).splitlines()[0]}") from None
+
+
+def csv_delimiter(path: Path, fmt: str, encoding: str = "utf-8") -> str:
+    """The separator of a CSV/TSV file: ``,`` (``\t`` for TSV) unless the header line has none
+    of it and exactly one of ``;`` (European spreadsheet exports), tab (a TSV saved as .csv),
+    ``|`` or ``,``. Shared by the local and the Ray reader."""
+    usual = "\t" if fmt == "tsv" else ","
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rt", encoding=encoding, errors="replace", newline="") as fh:
+            header = fh.readline()
+    except (OSError, EOFError):
+        return usual  # the reader says what is wrong with the file
+    if usual in header:
+        return usual
+    found = [d for d in (";", "\t", "|", ",") if d != usual and d in header]
+    return found[0] if len(found) == 1 else usual
 
 
 def _unique_columns(names: list[str], path: Path) -> None:

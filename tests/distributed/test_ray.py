@@ -207,6 +207,13 @@ def test_ray_reads_texts_and_labels_as_load_table_does(tmp_path: Path, text_col:
     local = load_table(data, text_col=text_col)
     assert src.inputs == local.texts == ["007", "1.50", "42"]
     assert src.labels.tolist() == local.labels.tolist() == ["True", "False", "True"]
+    # a ';'-separated export is read with ';' on both paths
+    data.write_text(f"{name};label\n007;true\n1.50;false\n42;true\n")
+    with pytest.warns(UserWarning, match="separates its columns with ';'"):
+        local = load_table(data, text_col=text_col)
+    src = read_table(data, text_col=text_col, with_labels=True)
+    assert src.inputs == local.texts == ["007", "1.50", "42"]
+    assert src.labels.tolist() == local.labels.tolist() == ["True", "False", "True"]
 
 
 def test_an_address_of_another_cluster_is_refused_when_ray_already_runs() -> None:

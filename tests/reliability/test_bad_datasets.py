@@ -217,3 +217,24 @@ def test_labels_that_are_objects_or_true_false_read_as_written(tmp_path):
     mixed = _jsonl(tmp_path / "mixed.jsonl", [{"text": "a", "label": True}, {"text": "b", "label": 0}])
     with pytest.raises(InputError, match=r"mixes true/false with numbers \(row 0: True, row 1: 0\)"):
         load_table(mixed)
+
+
+@pytest.mark.parametrize(("body", "sep"), [
+    ("text;label\nhello there;a\nbye now;b\n", ";"),  # a European spreadsheet export
+    ("text\tlabel\nhello there\ta\nbye now\tb\n", "\\t"),  # a TSV saved as .csv
+    ("text|label\nhello there|a\nbye now|b\n", "|"),
+])
+def test_a_csv_with_another_separator_is_read_with_it(tmp_path, body, sep):
+    # the whole header used to be one column, "No text column found ... it has: text;label"
+    p = tmp_path / "x.csv"
+    p.write_text(body)
+    with pytest.warns(UserWarning, match=rf"separates its columns with '{re.escape(sep)}'"):
+        t = load_table(p)
+    assert t.texts == ["hello there", "bye now"] and t.labels.tolist() == ["a", "b"]
+
+
+def test_a_one_column_csv_whose_name_holds_a_separator_stays_one_column(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("text;notes\nhello\nbye there\n")
+    t = load_table(p, text_col="text;notes", require_labels=False)
+    assert t.texts == ["hello", "bye there"]

@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_texts
-from ..datasets import LABEL_COLUMNS, TEXT_COLUMNS, is_unlabeled, pick_column, read_labels
+from ..datasets import (
+    LABEL_COLUMNS,
+    TEXT_COLUMNS,
+    csv_delimiter,
+    is_unlabeled,
+    pick_column,
+    read_labels,
+)
 from ..exceptions import InputError
 
 __all__ = ["RaySource", "DigestItem", "read_table", "read_image_folder", "from_inputs"]
@@ -85,7 +92,9 @@ def _ray_read(path: str, fmt: str, text_col: str | None = None) -> Any:
         return ray.data.read_parquet(path)
     if fmt == "json":
         return ray.data.read_json(path)
-    parse = pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",", newlines_in_values=True)
+    local = Path(path)
+    delimiter = csv_delimiter(local, fmt) if local.is_file() else "\t" if fmt == "tsv" else ","
+    parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     # The same conversion as headwise.datasets.load_table, and texts stay text: a column of
     # digits must not become integers ("007" -> 7) before it is hashed.
     convert = pacsv.ConvertOptions(

@@ -138,3 +138,35 @@ def _shards(entry_id: str) -> list[str]:
 def test_usage_errors_exit_nonzero(args: tuple[str, ...]) -> None:
     p = run_cli(*args)
     assert p.returncode != 0 and "Traceback" not in p.stderr
+
+
+def test_data_without_a_test_split_gets_a_stratified_one(tmp_path: Path) -> None:
+    # "has no split column; quickstart needs 'train' and 'test' splits" stopped most user files
+    rows = [{k: v for k, v in r.items() if k != "split"} for r in toy_rows()]
+    data = tmp_path / "nosplit.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    p = run_cli("quickstart", str(data), "--encoder", "hash", "--heads", "ncm,lda",
+                "--out", str(tmp_path / "b.safetensors"), "--json")
+    assert p.returncode == 0, p.stderr
+    assert "has no split column: quickstart holds out a stratified 24 of its 120 rows" in p.stderr
+    assert json.loads(p.stdout)["n_test"] == 24
+    p = run_cli("eval", str(data), "--encoder", "hash", "--protocol", "linear", "--head", "ncm",
+                "--run-dir", str(tmp_path / "run"), "--json")
+    assert p.returncode == 0, p.stderr
+    assert "holds out a stratified" in p.stderr
+    # train rows but no test rows: the test split comes out of train
+    train_only = tmp_path / "train.jsonl"
+    train_only.write_text("".join(json.dumps({**r, "split": "train"}) + "\n" for r in rows))
+    p = run_cli("quickstart", str(train_only), "--encoder", "hash", "--heads", "ncm",
+                "--out", str(tmp_path / "c.safetensors"), "--json")
+    assert p.returncode == 0 and "has no 'test' rows" in p.stderr
+    # test rows only, or no class with two rows to hold out: one line
+    test_only = tmp_path / "test.jsonl"
+    test_only.write_text("".join(json.dumps({**r, "split": "test"}) + "\n" for r in rows))
+    assert "no 'train' rows" in one_error_line(
+        run_cli("quickstart", str(test_only), "--encoder", "hash"))
+    singles = tmp_path / "singles.jsonl"
+    singles.write_text("".join(json.dumps({"text": f"row {i}", "label": f"c{i}"}) + "\n"
+                               for i in range(6)))
+    assert "no class has two rows" in one_error_line(
+        run_cli("quickstart", str(singles), "--encoder", "hash"))

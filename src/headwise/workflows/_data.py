@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -115,21 +116,49 @@ def indices_for(table: Table, split: str | None) -> np.ndarray:
     return idx
 
 
+_TEST_FRACTION = 0.2  # rows held out as test when the data has no test split
+
+
 def require_splits(table: Table, what: str = "this command") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(train, validation, test)`` row indices; train and test must not be empty."""
+    """``(train, validation, test)`` row indices; train and test must not be empty.
+
+    Data without a split column (or with train rows but no test rows) gets a test split of
+    its own: a seeded, stratified 20% of its (train) rows, said in one warning line, as
+    ``train_test_split(stratify=y)`` would give a user by hand. Single-label data only (a
+    label list has no class to stratify by)."""
     if table.splits is None:
-        raise InputError(
-            f"{table.path.name} has no split column; {what} needs 'train' and 'test' splits "
-            "(pass --split-col)."
-        )
-    tr, va, te = (table.split_indices(s) for s in ("train", "validation", "test"))
-    for name, idx in (("train", tr), ("test", te)):
-        if idx.size == 0:
+        pool, why = np.arange(len(table)), "has no split column"
+        va = np.zeros(0, dtype=np.int64)
+    else:
+        tr, va, te = (table.split_indices(s) for s in ("train", "validation", "test"))
+        if tr.size and te.size:
+            return tr, va, te
+        if tr.size == 0 or table.labels is None:
+            name = "train" if tr.size == 0 else "test"
             raise InputError(
                 f"{table.path.name} has no '{name}' rows; splits present: "
                 f"{', '.join(table.available_splits()) or 'none'}."
             )
-    return tr, va, te
+        pool, why = tr, "has no 'test' rows"
+    from ..splits import stratified_holdout  # sklearn: not on the CLI's start-up path
+
+    labels = None if table.labels is None else table.labels[pool]
+    held = None if labels is None or labels.dtype == object else \
+        stratified_holdout(labels, _TEST_FRACTION, random_state=0)
+    if held is None:
+        raise InputError(
+            f"{table.path.name} {why}; {what} needs 'train' and 'test' splits (pass "
+            "--split-col)" + (", and no class has two rows to hold one out." if labels is not None
+                              and labels.dtype != object else ".")
+        )
+    keep, test = held
+    warnings.warn(
+        f"{table.path.name} {why}: {what} holds out a stratified {test.size} of its "
+        f"{pool.size} rows ({_TEST_FRACTION:.0%}, seed 0) as the test split; pass --split-col "
+        "to use a split of your own.",
+        stacklevel=2,
+    )
+    return pool[keep], va, pool[test]
 
 
 def default_split(table: Table, split: str | None) -> str | None:

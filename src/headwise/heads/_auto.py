@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from scipy.special import log_softmax
 
+from .._threads import small_linalg
 from .._validation import check_param_choice, check_param_float, check_param_int, param_error
 from ..exceptions import InputError
 from ._base import BaseHead
@@ -239,10 +240,18 @@ class AutoHead(BaseHead):
         return rows
 
     def fit(self, X: Any, y: Any) -> AutoHead:
-        """Gather out-of-sample evidence, choose settings and weights, refit the members."""
+        """Gather out-of-sample evidence, choose settings and weights, refit the members.
+
+        On few rows of few features (both at most ``SMALL_DIM``) every product is small, and
+        the fit runs with one BLAS thread (see :mod:`headwise._threads`).
+        """
         names = self._check_params()
         X, y = self._validate_fit(X, y)
         self._require_two_classes(y)
+        with small_linalg(max(X.shape)):
+            return self._fit(names, X, y)
+
+    def _fit(self, names: list[str], X: np.ndarray, y: np.ndarray) -> AutoHead:
         self.classes_, codes = np.unique(y, return_inverse=True)
         names = self._with_prior(names)
         K = self.classes_.size

@@ -233,3 +233,22 @@ def test_heads_that_read_class_names_get_the_encoder_that_made_the_rows(
     ev = invoke("eval", str(toy_jsonl), "-e", "hash", "--protocol", "fewshot", "--heads", head,
                 "--shots", "2", "--seeds", "1")
     assert ev.exit_code == 0, ev.output
+
+
+def test_a_number_of_seeds_no_run_takes_is_one_line_not_an_oom(toy_jsonl: Path) -> None:
+    # 10**9 seeds built a tuple of 10**9 ints first and filled the memory (330 MB/s) before
+    # the first fit
+    r = invoke("eval", str(toy_jsonl), "-e", "hash", "--protocol", "fewshot", "--seeds", "1000000000")
+    assert r.exit_code == 1 and "--seeds must be a whole number between 1 and 10000" in r.stderr
+
+
+def test_the_library_refuses_too_many_seeds_before_building_them() -> None:
+    import numpy as np
+
+    from headwise.exceptions import InputError
+    from headwise.heads import NCMHead
+    from headwise.protocols import few_shot_eval
+
+    X, y = np.random.default_rng(0).normal(size=(20, 3)), np.repeat([0, 1], 10)
+    with pytest.raises(InputError, match="1000000000 seeds were asked for; the most a run takes"):
+        few_shot_eval({"ncm": NCMHead()}, X, y, X, y, shots=[1], seeds=range(10**9))

@@ -132,7 +132,7 @@ def test_evaluate_registry_rows_and_json(toy_table, tmp_path: Path) -> None:
 def test_evaluate_refuses_unknown_protocol_and_bad_seeds(toy_table) -> None:
     with pytest.raises(InputError, match="Unknown protocol 'nope'"):
         evaluate("nope", toy_table)
-    with pytest.raises(InputError, match="--seeds must be a whole number at least 1"):
+    with pytest.raises(InputError, match="--seeds must be a whole number between 1 and 10000"):
         evaluate("linear", toy_table, encoder="hash", seeds=0)
 
 

@@ -4,7 +4,7 @@ Each records exactly what ran (encoder key, data hash, seeds, head parameters) i
 """
 
 from ._active_results import ActiveCurve, ActiveResult, area_under_curve
-from ._common import LeakageError, resolve_heads
+from ._common import MAX_SEEDS, LeakageError, resolve_heads
 from ._results import (
     FewShotCurve,
     FewShotResult,
@@ -48,6 +48,7 @@ __all__ = [
     "ActiveResult",
     "DEFAULT_GRIDS",
     "DEFAULT_STRATEGIES",
+    "MAX_SEEDS",
     "FewShotCurve",
     "FewShotResult",
     "GZSLResult",

@@ -68,8 +68,20 @@ def check_split(X: Any, y: Any, name: str, n_features: int | None = None,
     return Xa, ya
 
 
+MAX_SEEDS = 10_000  # repetitions of a protocol (MTEB runs 10); more is a typo, not a study
+
+
 def check_seeds(seeds: Any) -> tuple[int, ...]:
-    """Seeds as a tuple of non-negative ints; an int ``n`` means ``range(n)``."""
+    """Seeds as a tuple of non-negative ints; an int ``n`` means ``range(n)``. At most
+    :data:`MAX_SEEDS` of them: each is a fit per head and shot count, and 10⁹ seeds filled the
+    memory (the tuple alone) before the first fit."""
+    count = int(seeds) if isinstance(seeds, int | np.integer) and not isinstance(seeds, bool) \
+        else len(seeds) if hasattr(seeds, "__len__") else None
+    if count is not None and count > MAX_SEEDS:
+        raise InputError(
+            f"{count} seeds were asked for; the most a run takes is {MAX_SEEDS} (each seed is one "
+            "fit per head and shot count; MTEB uses 10). Lower --seeds."
+        )
     if isinstance(seeds, int | np.integer) and not isinstance(seeds, bool):
         if seeds < 1:
             raise InputError(f"The number of seeds must be at least 1. Got {seeds} instead.")

@@ -130,7 +130,9 @@ def evaluate(
     """
     fn = get_protocol(protocol)
     req = replace(request or EvalRequest(), **settings)
-    check_int_range(req.seeds, "--seeds", 1)
+    from ..protocols import MAX_SEEDS
+
+    check_int_range(req.seeds, "--seeds", 1, MAX_SEEDS, "(each seed is a fit per head and shot count)")
     if req.preset is not None and req.preset != "mteb":
         raise InputError(f"Unknown preset '{req.preset}'. Available: mteb.")
     result = fn(table, req)

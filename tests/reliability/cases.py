@@ -252,7 +252,10 @@ CASES: list[Case] = [
     Case("one-class", _with_rows("one.jsonl", lambda rows: [{**r, "label": "x"} for r in rows]), "class"),
     Case("split-absent", lambda ws: fit(ws, ws / "toy.jsonl", "--train-split", "nosuch"), "nosuch"),
     # ------------------------------------------------ options
-    Case("batch-size-zero", lambda ws: fit(ws, ws / "toy.jsonl", "--batch-size", "0"), "batch_size"),
+    Case("batch-size-zero", lambda ws: fit(ws, ws / "toy.jsonl", "--batch-size", "0"), "--batch-size"),
+    # one forward pass over a million inputs ran out of memory instead of running faster
+    Case("batch-size-huge", lambda ws: fit(ws, ws / "toy.jsonl", "--batch-size", "1000000"),
+         "between 1 and 4096"),
     Case("dtype-float64", lambda ws: fit(ws, ws / "toy.jsonl", "--dtype", "float64"), "float32"),
     Case("unknown-head", lambda ws: ["fit", str(ws / "toy.jsonl"), "--encoder", "hash", "--head", "nohead",
                                      "--out", str(ws / "o.safetensors")], "nohead"),

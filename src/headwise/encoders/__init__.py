@@ -16,7 +16,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._hash import HashEncoder
-from ._protocol import POOLINGS, Encoder, LayeredEncoder, SiteEncoder, TokenEmbeddings, is_layered
+from ._protocol import (
+    MAX_BATCH,
+    POOLINGS,
+    Encoder,
+    LayeredEncoder,
+    SiteEncoder,
+    TokenEmbeddings,
+    is_layered,
+)
 from ._registry import (
     ENTRY_POINT_GROUP,
     describe_encoders,
@@ -31,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Encoder",
+    "MAX_BATCH",
     "TokenEmbeddings",
     "LayeredEncoder",
     "SiteEncoder",

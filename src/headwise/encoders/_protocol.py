@@ -87,12 +87,24 @@ def is_layered(encoder: Any) -> str | None:
     return None
 
 
+MAX_BATCH = 4096  # inputs per forward pass: throughput has long saturated, memory has not
+
+
 def check_batch_size(batch_size: Any) -> int:
-    """Refuse anything but a positive integer batch size."""
+    """Refuse anything but a positive integer batch size of at most :data:`MAX_BATCH`: one
+    forward pass holds activations for the whole batch (MiniLM's attention alone is ~3 MB per
+    256-token text), so ``--batch-size 1000000`` ran the machine out of memory instead of
+    running faster."""
     if (
         isinstance(batch_size, bool)
         or not isinstance(batch_size, int | np.integer)
         or batch_size < 1
     ):
         raise InputError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    if batch_size > MAX_BATCH:
+        raise InputError(
+            f"batch_size {batch_size} is above {MAX_BATCH}: one forward pass holds every input's "
+            "activations at once, and larger batches stop being faster long before. Use at most "
+            f"{MAX_BATCH} (64-256 is typical)."
+        )
     return int(batch_size)

@@ -68,8 +68,11 @@ def embed_texts(
     ``headwise cache list`` shows for these rows.
     """
     from .._validation import check_int_range
+    from ..encoders import MAX_BATCH
 
-    check_int_range(batch_size, "--batch-size", 1, hint="(batch_size)")  # a cache hit never looks at it
+    # checked here too: a cache hit never looks at it
+    check_int_range(batch_size, "--batch-size", 1, MAX_BATCH,
+                    "(inputs per forward pass; larger batches only cost memory)")
     from ..encoders import get_encoder
     from ..store import EmbeddingStore
 

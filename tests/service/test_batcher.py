@@ -221,3 +221,13 @@ def test_measure_overhead_reads_the_fixed_cost_of_a_call() -> None:
     found = measure_overhead(encode, text, rows=8, repeats=3)
     assert found is not None and abs(found - 4 * text_length(text)) < 2 * text_length(text)
 
+
+
+def test_a_micro_batch_larger_than_the_encoders_cap_is_encoded_in_passes() -> None:
+    # a request is never split, so --max-rows above MAX_BATCH makes such a batch
+    from headwise.encoders import MAX_BATCH, get_encoder
+    from headwise.service._batcher import encode_by_length
+
+    enc = get_encoder("hash")
+    texts = [f"row {i}" for i in range(MAX_BATCH + 5)]
+    np.testing.assert_array_equal(encode_by_length(enc, texts), enc.encode(texts))

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..encoders import MAX_BATCH
 from ._errors import Unavailable
 
 __all__ = ["MicroBatcher", "encode_by_length", "length_groups", "measure_overhead", "text_length"]
@@ -120,13 +121,15 @@ def encode_by_length(encoder: Any, texts: list[str], overhead: float | None = No
     group one forward pass; rows come back in the order of ``texts``. An encoder that places
     several inputs in each row of a pass (``packs_inputs``, e.g. ``HFEncoder`` on ONNX) gets
     the whole micro-batch in one call: its pass costs its tokens whatever the mix of lengths."""
-    encode = encoder.encode
+    def encode(rows: list[str]) -> np.ndarray:  # one pass, or passes of MAX_BATCH (the cap)
+        return np.asarray(encoder.encode(rows, batch_size=min(len(rows), MAX_BATCH)))
+
     if getattr(encoder, "packs_inputs", False):
-        return np.asarray(encode(texts, batch_size=len(texts)))
+        return encode(texts)
     groups = length_groups([text_length(t) for t in texts], overhead)
     if len(groups) == 1:
-        return np.asarray(encode(texts, batch_size=len(texts)))
-    parts = [np.asarray(encode([texts[i] for i in g], batch_size=len(g))) for g in groups]
+        return encode(texts)
+    parts = [encode([texts[i] for i in g]) for g in groups]
     out = np.empty((len(texts), parts[0].shape[1]), dtype=parts[0].dtype)
     for g, X in zip(groups, parts, strict=True):
         out[g] = X

@@ -158,6 +158,13 @@ def check_texts(texts: Sequence[Any], *, column: str = "text") -> list[str]:
             )
         if not t.isascii():
             check_unicode(t, f"Row {i} of column '{column}'")
+        if not any(ch.isprintable() and not ch.isspace() for ch in t):
+            # control or format characters only (NUL, zero-width space): the tokenizer drops
+            # them all, and every such row would get the same vector of an empty input
+            raise InputError(
+                f"Row {i} of column '{column}' has no visible character ({t[:8]!r}); drop it or "
+                "fix how the text was extracted."
+            )
         out.append(t)
     if not out:
         raise InputError(f"No rows to embed in column '{column}'.")

@@ -238,3 +238,13 @@ def test_a_one_column_csv_whose_name_holds_a_separator_stays_one_column(tmp_path
     p.write_text("text;notes\nhello\nbye there\n")
     t = load_table(p, text_col="text;notes", require_labels=False)
     assert t.texts == ["hello", "bye there"]
+
+
+@pytest.mark.parametrize("text", ["\u200b", "\x00\x01\x02", "\u200b \u2060\t"])
+def test_a_text_of_invisible_characters_only_is_refused_like_an_empty_one(text):
+    # the tokenizer dropped every character: each such row got the vector of an empty input
+    from headwise._validation import check_texts
+
+    with pytest.raises(InputError, match=r"Row 1 of column 'text' has no visible character"):
+        check_texts(["fine", text])
+    assert check_texts(["a\u200b", "\u200bb"]) == ["a\u200b", "\u200bb"]

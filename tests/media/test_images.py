@@ -135,3 +135,16 @@ def test_as_image_items_accepts_arrays_pil_and_paths(cifar_dir: Path) -> None:
         as_image_items(np.zeros((5, 5), np.uint8))
     with pytest.raises(InputError, match="float in \\[0, 1\\]"):
         ImageItem.from_array(np.full((2, 2), 7.0))
+
+
+@pytest.mark.parametrize("member", ["../evil/cat/0.png", "/abs/cat/0.png"])
+def test_a_zip_member_whose_path_leaves_the_archive_is_refused(cifar_zip: Path, tmp_path: Path,
+                                                                member: str) -> None:
+    # it was skipped silently as a hidden file ("..") or read as a class ("/abs")
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(cifar_zip) as src, zipfile.ZipFile(bad, "w") as z:
+        for info in src.infolist():
+            z.writestr(info, src.read(info.filename))
+        z.writestr(member, src.read(src.namelist()[-1]))
+    with pytest.raises(InputError, match=r"whose path leaves the archive"):
+        load_images(bad)

@@ -70,6 +70,12 @@ def walk_files(path: Path) -> Iterator[tuple[tuple[str, ...], str, Callable[[], 
             if info.is_dir():
                 continue
             parts = PurePosixPath(info.filename).parts
+            if ".." in parts or PurePosixPath(info.filename).is_absolute():
+                raise InputError(
+                    f"{path} holds the member {info.filename!r}, whose path leaves the archive; "
+                    "it was not made from a folder of class folders. Re-create the zip from the "
+                    "folder (e.g. `cd data && zip -r ../data.zip .`)."
+                )
             if _hidden(parts):
                 continue
             yield parts, f"{path}:{info.filename}", _reader(archive, info.filename)

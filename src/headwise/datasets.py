@@ -163,21 +163,21 @@ def _read_columns(path: Path, fmt: str, encoding: str = "utf-8",
                 return pacsv.read_csv(path, read_options=read, parse_options=opts,
                                       convert_options=conv)
 
-            usual = "\t" if fmt == "tsv" else ","
-            delimiter = csv_delimiter(path, fmt, encoding)
-            try:
-                table = parse(delimiter)
-                if delimiter != usual and table.num_columns < 2:
-                    raise ValueError("one column either way")
-            except Exception:  # noqa: BLE001 (rows disagree: a one-column file after all)
-                if delimiter == usual:
-                    raise
-                delimiter = usual
+            usual, other = _USUAL[fmt], csv_delimiter(path, fmt, encoding)
+            table = None
+            if other != usual:
+                try:
+                    table = parse(other)
+                except Exception:  # noqa: BLE001 (rows disagree: a one-column file after all)
+                    table = None
+                if table is not None and table.num_columns < 2:
+                    table = None
+            if table is None:
                 table = parse(usual)
-            if delimiter != usual:
+            else:
                 warnings.warn(
-                    f"{path.name} separates its columns with {delimiter!r}, not {usual!r} (its "
-                    f"header is {len(table.column_names)} columns that way); read it so.",
+                    f"{path.name} separates its columns with {other!r}, not {usual!r} (its "
+                    f"header is {table.num_columns} columns that way); read it so.",
                     stacklevel=2,
                 )
             _unique_columns(table.column_names, path)
@@ -199,11 +199,15 @@ def _read_columns(path: Path, fmt: str, encoding: str = "utf-8",
         raise InputError(f"Could not parse {path.name} as {fmt}: {str(exc).splitlines()[0]}") from None
 
 
+_USUAL = {"csv": ",", "tsv": "\t"}
+
+
 def csv_delimiter(path: Path, fmt: str, encoding: str = "utf-8") -> str:
     """The separator of a CSV/TSV file: ``,`` (``\t`` for TSV) unless the header line has none
     of it and exactly one of ``;`` (European spreadsheet exports), tab (a TSV saved as .csv),
-    ``|`` or ``,``. Shared by the local and the Ray reader."""
-    usual = "\t" if fmt == "tsv" else ","
+    ``|`` or ``,``; the usual one too where the file cannot be opened here (a folder, a remote
+    URI). Shared by the local and the Ray reader."""
+    usual = _USUAL[fmt]
     opener = gzip.open if path.suffix.lower() == ".gz" else open
     try:
         with opener(path, "rt", encoding=encoding, errors="replace", newline="") as fh:

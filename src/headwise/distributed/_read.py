@@ -92,9 +92,7 @@ def _ray_read(path: str, fmt: str, text_col: str | None = None) -> Any:
         return ray.data.read_parquet(path)
     if fmt == "json":
         return ray.data.read_json(path)
-    local = Path(path)
-    delimiter = csv_delimiter(local, fmt) if local.is_file() else "\t" if fmt == "tsv" else ","
-    parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    parse = pacsv.ParseOptions(delimiter=csv_delimiter(Path(path), fmt), newlines_in_values=True)
     # The same conversion as headwise.datasets.load_table, and texts stay text: a column of
     # digits must not become integers ("007" -> 7) before it is hashed.
     convert = pacsv.ConvertOptions(

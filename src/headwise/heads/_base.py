@@ -107,13 +107,18 @@ class BaseHead(ClassifierMixin, BaseEstimator):
         with _as_input_error():
             X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
             check_classification_targets(y)
+        return self._scaled(X, reset=reset), y
+
+    def _scaled(self, X: np.ndarray, *, reset: bool) -> np.ndarray:
+        """``X`` divided by the fit's scale. On ``reset`` the scale is recorded from ``X``
+        (a row far off the others refused); rows learnt later (``partial_fit``) must be on it."""
         if reset or not hasattr(self, "input_scale_"):
             check_row_range(X)
             self.input_scale_ = extreme_scale(X)
-            return self._unscale(X), y
+            return self._unscale(X)
         X = self._unscale(X)
-        check_on_scale(X)  # rows learnt later (partial_fit) are on the first rows' scale
-        return X, y
+        check_on_scale(X)
+        return X
 
     def _unscale(self, X: np.ndarray) -> np.ndarray:
         scale = getattr(self, "input_scale_", 1.0)

@@ -115,12 +115,7 @@ class FourierHead(BaseHead):
     def _validate_fit(self, X: Any, y: Any, *, reset: bool = True) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.utils.validation import validate_data
 
-        from .._validation import (
-            check_fit_inputs,
-            check_one_label_type,
-            check_row_range,
-            extreme_scale,
-        )
+        from .._validation import check_fit_inputs, check_one_label_type
         from ._base import _as_input_error, _friendly_precheck
         from ._mltargets import refuse_label_lists
 
@@ -134,10 +129,7 @@ class FourierHead(BaseHead):
             check_one_label_type(y.ravel())
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             raise InputError("y contains NaN or infinity; the Fourier head needs finite targets.")
-        if reset or not hasattr(self, "input_scale_"):
-            check_row_range(X)
-            self.input_scale_ = extreme_scale(X)
-        return self._unscale(X), y
+        return self._scaled(X, reset=reset), y
 
     def fit(self, X: Any, y: Any) -> Self:
         """Fit on embeddings ``X`` (n, d) and real-valued or ordinal targets ``y`` (n,)."""

@@ -143,13 +143,12 @@ def require_splits(table: Table, what: str = "this command") -> tuple[np.ndarray
     from ..splits import stratified_holdout  # sklearn: not on the CLI's start-up path
 
     labels = None if table.labels is None else table.labels[pool]
-    held = None if labels is None or labels.dtype == object else \
-        stratified_holdout(labels, _TEST_FRACTION, random_state=0)
+    single = labels is not None and labels.dtype != object  # one class per row: stratifiable
+    held = stratified_holdout(labels, _TEST_FRACTION, random_state=0) if single else None
     if held is None:
         raise InputError(
             f"{table.path.name} {why}; {what} needs 'train' and 'test' splits (pass "
-            "--split-col)" + (", and no class has two rows to hold one out." if labels is not None
-                              and labels.dtype != object else ".")
+            "--split-col)" + (", and no class has two rows to hold one out." if single else ".")
         )
     keep, test = held
     warnings.warn(

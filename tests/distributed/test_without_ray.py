@@ -1,9 +1,14 @@
-"""Checks of the Ray backend that need no running Ray: refusals, messages, the RanPAC seam."""
+"""Checks of the Ray backend that need no Ray running in the test process: refusals, messages,
+the RanPAC seam, and which cluster a session joins (in fresh interpreters)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,3 +79,41 @@ def test_an_address_where_no_cluster_answers_fails_fast_in_one_line() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True).stdout.strip()
     assert "No Ray cluster answers at 127.0.0.1:1" in out and "\n" not in out
+
+
+def _session_in_fresh_process(env: dict[str, str], **kwargs: object) -> str:
+    code = (
+        "from headwise.distributed import ray_session\n"
+        "from headwise.exceptions import InputError\n"
+        "try:\n"
+        f"    with ray_session(**{kwargs!r}) as ray:\n"
+        "        print('joined', ray.get_runtime_context().gcs_address)\n"
+        "except InputError as exc:\n"
+        "    print(exc)\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=240, check=True, env={**os.environ, **env}).stdout.strip()
+
+
+def test_without_an_address_a_stale_ray_current_cluster_file_is_ignored() -> None:
+    # `ray start` (and ray.cluster_utils) leave the last cluster's address in
+    # $RAY_TMPDIR/ray/ray_current_cluster; a crashed one never removes it. ray.init() with no
+    # address joins that address, so --ray refused to start ("num_cpus must not be provided")
+    # or waited on a dead cluster: a local Ray starts instead, as the README says.
+    pytest.importorskip("ray")
+    tmp = tempfile.mkdtemp(prefix="hwray", dir="/tmp")  # Ray's socket paths must stay short
+    try:
+        Path(tmp, "ray").mkdir()
+        Path(tmp, "ray", "ray_current_cluster").write_text("127.0.0.1:1")
+        env = {"RAY_TMPDIR": tmp, "RAY_ADDRESS": ""}
+        out = _session_in_fresh_process(env, num_cpus=1)
+        assert out.startswith("joined ") and not out.endswith(":1"), out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_without_an_address_ray_address_from_the_environment_is_joined() -> None:
+    # `ray job submit` runs its entrypoint with RAY_ADDRESS set: --ray there joins that cluster
+    pytest.importorskip("ray")
+    out = _session_in_fresh_process({"RAY_ADDRESS": "127.0.0.1:1"}, num_cpus=1)
+    assert out.startswith("No Ray cluster answers at 127.0.0.1:1"), out

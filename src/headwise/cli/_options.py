@@ -83,7 +83,10 @@ DropUnlabeledOpt = Annotated[
 EncodingOpt = Annotated[str, typer.Option("--encoding", help="Text encoding of CSV/TSV/JSONL data (default utf-8).")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Inputs per forward pass.")]
 RayOpt = Annotated[
-    bool, typer.Option("--ray", help="Run on Ray: a local Ray, or the cluster at --ray-address.")
+    bool,
+    typer.Option(
+        "--ray", help="Run on Ray: the cluster at --ray-address or $RAY_ADDRESS, else a local Ray."
+    ),
 ]
 RayAddressOpt = Annotated[
     str | None,

@@ -86,9 +86,10 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
 
     A Ray that is already initialised in this process is used as it is and left running (an
     ``address`` naming another cluster than the one it is connected to is refused).
-    Otherwise ``address=None`` starts a local Ray on this machine (``num_cpus`` of its CPUs,
-    all by default) and ``address="host:6379"`` (or ``"auto"``) joins an existing cluster; in
-    both cases the connection is closed again on exit.
+    Otherwise ``address="host:6379"`` (or ``"auto"``) joins an existing cluster, and
+    ``address=None`` joins the cluster in the ``RAY_ADDRESS`` environment variable where it is
+    set, else starts a new local Ray on this machine (``num_cpus`` of its CPUs, all by default).
+    In every case the connection is closed again on exit.
 
     Parameters
     ----------
@@ -110,13 +111,16 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
         return
     if address is not None and not str(address).strip():
         raise InputError("--ray-address is empty; give the head node's host:port or 'auto'.")
+    address = _resolve_address(address)
     kwargs: dict[str, Any] = {
         "include_dashboard": False,
         "log_to_driver": os.environ.get("HEADWISE_DEBUG", "") not in ("", "0"),
         "logging_level": logging.WARNING,
     }
     if address is None:
-        kwargs["num_cpus"] = num_cpus
+        # "local": a new Ray on this machine, never the cluster named in Ray's own
+        # ray_current_cluster file (the last `ray start` here, possibly long dead)
+        kwargs["address"], kwargs["num_cpus"] = "local", num_cpus
     else:
         _probe(str(address))
         kwargs["address"] = address
@@ -124,8 +128,9 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
         ray.init(**kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
+        why = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(". ")
         raise InputError(
-            f"Could not start or join {where}: {str(exc).splitlines()[0] if str(exc) else exc}. "
+            f"Could not start or join {where}: {why}. "
             "Check the address printed by `ray start --head` and that this machine can reach it."
         ) from None
     _configure_data_context()
@@ -133,6 +138,14 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
         yield ray
     finally:
         ray.shutdown()
+
+
+def _resolve_address(address: str | None) -> str | None:
+    """The cluster to join: ``address``, else ``RAY_ADDRESS`` (as ``ray job submit`` sets it
+    for the job it starts), else ``None`` for a new local Ray."""
+    if address is not None:
+        return str(address).strip()
+    return os.environ.get("RAY_ADDRESS", "").strip() or None
 
 
 def _probe(address: str, timeout: float = 10.0) -> None:

@@ -14,6 +14,7 @@ from service_helpers import AUTH, TOKEN, refit_logits
 
 from headwise.encoders import get_encoder
 from headwise.exceptions import InputError
+from headwise.heads import NCMHead
 from headwise.service import ServeSettings, create_app
 
 PROBE = ["card declined at the atm", "hotel booking for my trip", "cheese pizza dinner"]
@@ -401,3 +402,118 @@ def test_examples_far_off_the_encoders_scale_are_refused_not_learnt(client: Test
     assert r.status_code == 422 and "times the scale" in r.json()["error"]
     after = client.post("/v1/models/intents/predict", json={"texts": PROBE}).json()
     assert after == before
+
+
+def test_an_unhandled_error_is_answered_500_and_does_not_reach_the_server(settings) -> None:
+    # Starlette re-raised it after the 500 went out, and uvicorn then dropped the keep-alive
+    # connection: the client's next request on it was reset
+    from fastapi import APIRouter
+
+    bug = APIRouter()
+
+    @bug.get("/v1/bug")
+    def _raise() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(create_app(settings, routers=[bug]), raise_server_exceptions=True) as c:
+        r = c.get("/v1/bug")
+        assert r.status_code == 500 and r.json()["error"] == "Internal error (RuntimeError)."
+        assert c.get("/health/live").status_code == 200
+
+
+def _int_model(folder: Path) -> None:
+    enc = get_encoder("hash")
+    texts = [f"{w} {i}" for i in range(10) for w in ("card atm pin", "hotel flight trip")]
+    X, y = enc.encode(texts), np.array([0, 7] * 10)
+    ncm = NCMHead().fit(X, y)
+    ncm.encoder_spec_ = {"spec": "hash", "options": {}}
+    ncm.save(folder / "ints.safetensors", encoder_key=enc.key())
+
+
+@pytest.mark.parametrize(("label", "found"), [
+    (2**63, "Label 0 (9223372036854775808) is outside the 64-bit integer range"),
+    (-(2**63) - 1, "outside the 64-bit integer range"),
+    (10**20, "outside the 64-bit integer range"),
+])  # fmt: skip
+def test_an_integer_label_outside_int64_is_a_422_and_the_classes_keep_their_type(
+    settings: ServeSettings, models_dir: Path, label: int, found: str
+) -> None:
+    # 2^63 was learned (201) and turned every class into a float: labels came back as 7.0 and
+    # GET /v1/models answered 500 until a restart; 10^20 was "Labels mix text and numbers"
+    _int_model(models_dir)
+    with TestClient(create_app(settings)) as c:
+        body = {"texts": ["card atm"], "labels": [label]}
+        assert found in _error(c.post("/v1/models/ints/examples", json=body, headers=AUTH), 422)["error"]
+        assert c.post("/v1/models/ints/examples", json={"texts": ["pin"], "labels": [2**63 - 1]},
+                      headers=AUTH).status_code == 201  # fmt: skip
+        assert c.get("/v1/models").status_code == 200
+        p = c.post("/v1/models/ints/predict", json={"texts": ["card atm pin"]}).json()["predictions"][0]
+        assert p["label"] == 0 and type(p["label"]) is int
+
+
+@pytest.mark.parametrize(("label", "found"), [
+    ("card\u0000", "control character U+0000"),
+    ("\u0000", "control character U+0000"),
+    ("new\tclass", "control character U+0009"),
+    ("\u200b", "no visible character"),
+    ("\u200b\u200c ", "no visible character"),
+    (" card", "starts or ends with whitespace"),
+    ("travel ", "starts or ends with whitespace"),
+])  # fmt: skip
+def test_a_new_class_name_must_be_readable(client: TestClient, label: str, found: str) -> None:
+    # each was learned (201) as a class of its own; "card\0" was stored with the NUL but learned
+    # as "card", and "\0" made the class '' that a blank label is refused for
+    r = client.post("/v1/models/intents/examples", json={"texts": ["atm"], "labels": [label]}, headers=AUTH)
+    assert found in _error(r, 422)["error"]
+    assert client.get("/v1/models/intents").json()["classes"] == ["card", "food", "travel"]
+
+
+@pytest.mark.parametrize(("method", "url", "body", "status", "found"), [
+    # a value of another JSON type is refused, not converted
+    ("post", "/v1/models/intents/rollback", {"version": True}, 422, "version"),
+    ("post", "/v1/models/intents/rollback", {"version": "0"}, 422, "version"),
+    ("post", "/v1/models/intents/predict", {"texts": ["a"], "alpha": "0.2"}, 422, "alpha"),
+    ("post", "/v1/models/intents/predict", {"texts": ["a"], "top_k": "1"}, 422, "top_k"),
+    ("post", "/v1/models/intents/predict", {"texts": ["a"], "include_logits": "yes"}, 422, "include_logits"),
+    ("post", "/v1/models/intents/predict", {"embeddings": [[True] * 32]}, 422, "embeddings"),
+    ("post", "/v1/models/intents/predict", {"embeddings": [["0.1"] * 32]}, 422, "embeddings"),
+    # an id beyond SQLite's integers was a 500 (OverflowError)
+    ("delete", "/v1/models/intents/examples/99999999999999999999", None, 404, "no example"),
+])  # fmt: skip
+def test_bad_values_are_4xx_with_the_field_named(
+    client: TestClient, method: str, url: str, body: Any, status: int, found: str
+) -> None:
+    r = client.request(method.upper(), url, json=body, headers=AUTH)
+    assert found in _error(r, status)["error"]
+    assert client.get("/v1/models/intents").json()["version"] == 0
+
+
+def test_a_body_declared_as_another_type_is_a_415(client: TestClient) -> None:
+    # it was a 422 "Input should be a valid dictionary" for a body that was valid JSON
+    r = client.post("/v1/models/intents/predict", content=b'{"texts": ["hi"]}',
+                    headers={"Content-Type": "text/plain"})  # fmt: skip
+    assert "reads JSON" in _error(r, 415)["error"]
+    r = client.post("/v1/models/intents/predict", content=b'{"texts": ["hi"]}',
+                    headers={"Content-Type": "application/json; charset=utf-8"})  # fmt: skip
+    assert r.status_code == 200
+
+
+def test_a_token_that_no_client_could_send_is_refused_at_start(models_dir: Path) -> None:
+    # a UTF-8 token was compared with the header read as latin-1: no client could ever match it
+    for token in ("pässwört", "two words", "tab\there"):
+        with pytest.raises(InputError, match="visible ASCII characters"):
+            ServeSettings(models_dir, token=token)
+
+
+def test_a_multi_label_head_is_refused_at_start(models_dir: Path) -> None:
+    # it was served as a single-label softmax over independent per-label scores: one label,
+    # probabilities ~7x too small, 200
+    from headwise.heads import MultiLabelRidgeHead
+    from headwise.service import ServiceState
+
+    enc = get_encoder("hash")
+    X = enc.encode(["card atm", "hotel trip", "card hotel", "pizza soup"])
+    head = MultiLabelRidgeHead().fit(X, [["card"], ["travel"], ["card", "travel"], ["food"]])
+    head.save(models_dir / "tags.safetensors", encoder_key=enc.key())
+    with pytest.raises(InputError, match=r"tags\.safetensors holds a multi-label head"):
+        ServiceState.open(ServeSettings(models_dir, token=TOKEN))

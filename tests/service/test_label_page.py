@@ -188,3 +188,33 @@ def test_headwise_serve_mounts_the_page(monkeypatch, settings):
 
     page = TestClient(captured["app"]).get("/label")  # the page needs no running service
     assert page.status_code == 200 and "headwise labelling" in page.text
+
+
+@pytest.mark.parametrize(("body", "status", "found"), [
+    # ragged embeddings were a 500 (numpy's inhomogeneous shape), a long text was stored and learnt
+    ({"embeddings": [[0.1], [0.1, 0.2]]}, 422, "embeddings"),
+    ({"embeddings": [[0.1] * 31]}, 422, "31 features"),
+    ({"texts": ["word " * 1000]}, 422, "the limit is 4096"),
+    ({"texts": ["\u200b"]}, 422, "no visible character"),
+    ({"texts": ["a"], "surprise": 1}, 422, "surprise"),
+])  # fmt: skip
+def test_pool_rows_get_the_checks_of_predict(client, body, status, found):
+    r = client.post("/label/v1/intents/pool", json=body, headers=AUTH)
+    assert r.status_code == status and found in r.json()["error"], r.text
+
+
+def test_a_blank_answer_is_refused_and_the_row_stays_open(client):
+    # "   " was stripped to '' and learned as the class '' (201); /examples refuses it
+    client.post("/label/v1/intents/pool", json={"texts": ["card atm", "hotel trip"]}, headers=AUTH)
+    for label, found in (("   ", "empty"), ("\u0000", "control character")):
+        r = client.post("/label/v1/intents/answer", json={"pool_id": 0, "label": label}, headers=AUTH)
+        assert r.status_code == 422 and found in r.json()["error"], r.text
+    ok = client.post("/label/v1/intents/answer", json={"pool_id": 0, "label": "card"}, headers=AUTH)
+    assert ok.status_code == 201  # the refused answers did not claim the row
+    assert "" not in client.get("/label/v1/intents/next").json()["classes"]
+
+
+def test_label_endpoints_read_curls_default_content_type(client):
+    r = client.post("/label/v1/intents/pool", content=b'{"texts": ["card atm"]}',
+                    headers={**AUTH, "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert r.status_code == 201, r.text

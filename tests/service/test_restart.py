@@ -82,6 +82,22 @@ def test_damaged_snapshot_is_skipped(models_dir: Path, toy: dict[str, Any]) -> N
         np.testing.assert_allclose(_logits(c), _expected(toy, rows), atol=1e-8)
 
 
+def test_a_snapshot_with_a_changed_byte_is_skipped(models_dir: Path, toy: dict[str, Any]) -> None:
+    # it still parsed, and the restarted model served statistics nobody wrote (labels changed,
+    # logits up to 1e151): snapshots now carry the SHA-256 digest that head files do
+    s = ServeSettings(models_dir, token=TOKEN, snapshot_every=2)
+    with TestClient(create_app(s)) as c:
+        rows = _write_history(c)
+    snaps = sorted((s.state_path / "snapshots" / "intents").glob("*.safetensors"))
+    assert snaps
+    for snap in snaps:
+        data = bytearray(snap.read_bytes())
+        data[-3] ^= 0x40  # one bit of the last array's data: the file still parses
+        snap.write_bytes(bytes(data))
+    with TestClient(create_app(s)) as c:
+        np.testing.assert_allclose(_logits(c), _expected(toy, rows), atol=1e-8)
+
+
 def test_read_only_restart_serves_the_learned_model(models_dir: Path, toy: dict[str, Any]) -> None:
     s = ServeSettings(models_dir, token=TOKEN)
     with TestClient(create_app(s)) as c:

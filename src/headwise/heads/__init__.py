@@ -13,10 +13,12 @@ from ._dho import DHOHead
 from ._fourier import FourierHead
 from ._gzsl import SeenUnseenGate, calibrated_stacking, cosmo_combine
 from ._io import (
+    atomic_save_safetensors,
     check_encoder_key,
     describe_encoder_key,
     load_head,
     load_head_extras,
+    read_safetensors,
     save_head,
     saved_head_name,
 )
@@ -82,6 +84,7 @@ __all__ = [
     "ZeroShotHead",
     "calibrated_stacking",
     "cosmo_combine",
+    "atomic_save_safetensors",
     "check_encoder_key",
     "chosen_settings",
     "describe_encoder_key",
@@ -101,6 +104,7 @@ __all__ = [
     "random_holdout",
     "register_head",
     "safe_class_means",
+    "read_safetensors",
     "save_head",
     "save_stats",
     "saved_head_name",

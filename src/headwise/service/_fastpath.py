@@ -8,7 +8,7 @@ skips them: one ``json.loads`` and checks by hand of exactly the types and range
 calls (:func:`~headwise.service.routes.answer_predict`).
 
 Anything else is handed on, body included, to the FastAPI route: invalid JSON, an unknown field, a
-value of another type (also the ones pydantic would coerce, such as ``"top_k": "3"``), an out-of-range
+value of another type (such as ``"top_k": "3"``, which the strict schema refuses too), an out-of-range
 ``alpha``. So every validation error keeps its wording and status, and the fast path can differ
 from the full one only in speed. Errors raised while answering (unknown model 404, no calibration
 409, too many rows 413, a text too long 422, encoder busy 503) are rendered by the same

@@ -192,6 +192,8 @@ class Journal:
         return out
 
     def example_model(self, example_id: int) -> str | None:
+        if not -(2**63) <= example_id < 2**63:  # beyond SQLite's integers: no such row
+            return None
         row = self._all("SELECT model FROM examples WHERE id = ?", (example_id,))
         return str(row[0][0]) if row else None
 

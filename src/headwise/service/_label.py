@@ -31,7 +31,7 @@ from scipy.special import softmax
 
 from ..active import STRATEGIES, select_batch
 from ._errors import Conflict, Invalid, NotFound, TooLarge
-from .routes import get_service, require_writer
+from .routes import _check_rows, _embeddings, get_service, require_writer
 from .schemas import Label, _Rows
 
 __all__ = ["label_router", "MAX_POOL_ROWS", "wilson_interval"]
@@ -93,7 +93,7 @@ class PoolRequest(_Rows):
 
 
 class AnswerRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     pool_id: int = Field(ge=0, description="The row's id in the pool (from /next).")
     label: Label = Field(description="The class; a new one is allowed.")
 
@@ -145,12 +145,9 @@ async def upload_pool(
     if body.n_rows > service.settings.max_rows:
         raise TooLarge(f"The request holds {body.n_rows} rows; this service takes at most "
                        f"{service.settings.max_rows} per request: upload the pool in parts.")  # fmt: skip
-    if body.texts is not None:
-        X = np.asarray(await service.embed(service.encoder_for(name), body.texts), dtype=np.float32)
-        texts: list[str | None] = list(body.texts)
-    else:
-        X = np.asarray(body.embeddings, dtype=np.float32)
-        texts = [None] * X.shape[0]
+    _check_rows(service, body.texts, body.n_rows)  # the text checks of /predict and /examples
+    X = np.asarray(await _embeddings(service, model, body.texts, body.embeddings), dtype=np.float32)
+    texts: list[str | None] = list(body.texts) if body.texts is not None else [None] * X.shape[0]
     if X.ndim != 2 or X.shape[1] != model.n_features or not np.all(np.isfinite(X)):
         raise Invalid(f"Pool rows must be finite with {model.n_features} features; got {X.shape}.",
                       "Send texts, or embeddings from the model's encoder.")  # fmt: skip
@@ -230,6 +227,9 @@ async def answer(
     model = service.model(name)
     model.check_writable()
     pool = _pool_of(pools, name)
+    label = _coerce(body.label, np.asarray(model.state.head.classes_))
+    if isinstance(label, str) and not label:
+        raise Invalid("The label is empty; type the row's class.")
     with pools.lock:
         assert pool.X is not None
         if body.pool_id >= pool.X.shape[0]:
@@ -239,7 +239,6 @@ async def answer(
         pool.labelled[body.pool_id] = True  # claimed: a second click cannot write it twice
     x = pool.X[body.pool_id : body.pool_id + 1].astype(np.float64)
     state = model.state
-    label = _coerce(body.label, np.asarray(state.head.classes_))
     predicted = np.asarray(state.head.classes_)[int(np.argmax(_proba(state, x)[0]))]
     text = pool.texts[body.pool_id]
     try:

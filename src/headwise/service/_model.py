@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import threading
+import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_on_scale
+from ..exceptions import InputError
 from ..heads import StatsHead, SufficientStats, load_head
 from ..trust import check_alpha, read_calibration
 from ._errors import Conflict, Invalid, NotFound
@@ -53,6 +55,23 @@ def _py(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+def check_label_text(label: str, i: int) -> None:
+    """A new class name must be one a person can read back: some visible character, no control
+    character (numpy drops trailing NULs, so ``"ENTY\\0"`` was learned as ``"ENTY"`` while the
+    journal kept the NUL) and no surrounding whitespace (``" ENTY"`` became a class of its own)."""
+    bad = next((ch for ch in label if unicodedata.category(ch) == "Cc"), None)
+    if bad is not None:
+        raise Invalid(f"Label {i} ({label!r}) holds the control character U+{ord(bad):04X}; "
+                      "send the class name without it.")  # fmt: skip
+    if not any(ch.isprintable() and not ch.isspace() for ch in label):
+        raise Invalid(f"Label {i} ({label!r}) has no visible character; give the row a class name.")
+    if label != label.strip():
+        raise Invalid(
+            f"Label {i} ({label!r}) starts or ends with whitespace, so it would be a new class "
+            f"beside {label.strip()!r}; send it without the spaces."
+        )
+
+
 class ServedModel:
     """A head file served under ``name``, with its log of labelled rows (see module docstring)."""
 
@@ -61,6 +80,14 @@ class ServedModel:
         self.path = path
         self.digest = file_digest(path)
         self.base = load_head(path)
+        if getattr(self.base, "_target_kind", "single") == "multilabel":
+            # the service answers one label per row (softmax, conformal sets of classes); a
+            # multi-label head's per-label scores would be served as a wrong single label
+            raise InputError(
+                f"Model file {path.name} holds a multi-label head ({type(self.base).__name__}); "
+                "this service answers one label per row. Move it out of the models folder and "
+                f"use `headwise predict DATA --model {path.name}` for label sets."
+            )
         self.base_cal = read_calibration(path, self.base)
         spec = getattr(self.base, "encoder_spec_", None) or {}
         self.encoder_spec: str | None = spec.get("spec") if isinstance(spec, dict) else None
@@ -215,15 +242,27 @@ class ServedModel:
             raise Conflict(f"Model '{self.name}' cannot learn online: {self.why_not_incremental}")
 
     def check_labels(self, labels: list[Any]) -> np.ndarray:
-        text = self.base.classes_.dtype.kind in "USO"
-        for lab in labels:
+        """The labels as an array of the model's label type, or :class:`Invalid` naming the
+        first one that is of another type, an integer outside int64, or a new class name that
+        is blank, invisible, holds control characters or is padded with whitespace."""
+        classes = self.state.head.classes_
+        text = classes.dtype.kind in "USO"
+        known = {_py(c) for c in classes}
+        for i, lab in enumerate(labels):
             if isinstance(lab, bool) or not isinstance(lab, str if text else int):
                 kind = "text" if text else "integer"
                 raise Invalid(
                     f"Model '{self.name}' has {kind} labels; got {lab!r}. Send labels of the "
-                    f"same type as {_py(self.base.classes_[0])!r}."
+                    f"same type as {_py(classes[0])!r}."
                 )
-        return np.array(labels)
+            if not text and not -(2**63) <= lab < 2**63:
+                raise Invalid(
+                    f"Label {i} ({lab}) is outside the 64-bit integer range of this model's "
+                    "labels; send a label between -2^63 and 2^63 - 1."
+                )
+            if text and lab not in known:
+                check_label_text(lab, i)
+        return np.array(labels, dtype=np.int64) if not text else np.array(labels)
 
     def route(self, labels: list[Any], role: str) -> list[str]:
         """Each row's role: as asked, or (``auto``) every ``1/calib_fraction``-th row of a class

@@ -1,7 +1,8 @@
 """Statistics snapshots: a model's training statistics at one version, in one safetensors file.
 
 Written with the atomic writer (temp file, fsync, rename), so a crash leaves the old snapshot or
-the new one, never half of one; a snapshot that does not load is skipped and the model is
+the new one, never half of one, and with the SHA-256 digest every head file carries; a snapshot
+that does not load, or whose bytes no longer match its digest, is skipped and the model is
 rebuilt from an older one or from its base file.
 """
 
@@ -10,9 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .._atomic import atomic_write
-from ..exceptions import HeadwiseError
-from ..heads import SufficientStats
+from ..heads import SufficientStats, atomic_save_safetensors, read_safetensors
 
 __all__ = ["read_snapshot", "write_snapshot"]
 
@@ -20,8 +19,6 @@ _FORMAT = "headwise.serve.snapshot"
 
 
 def write_snapshot(path: Path, stats: SufficientStats, *, model: str, version: int, digest: str) -> Path:
-    from safetensors.numpy import save
-
     arrays, meta = stats.to_arrays()
     header = {
         "format": _FORMAT,
@@ -31,23 +28,20 @@ def write_snapshot(path: Path, stats: SufficientStats, *, model: str, version: i
         "meta": json.dumps(meta),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(path, save(arrays, metadata=header), what="Snapshot")
+    return atomic_save_safetensors(path, arrays, header)
 
 
 def read_snapshot(path: Path, *, model: str, version: int, digest: str) -> SufficientStats | None:
     """The statistics in ``path``, or ``None`` when it is missing, damaged or not this one."""
-    from safetensors import safe_open
-
     try:
-        with safe_open(str(path), framework="numpy") as fh:
-            header = dict(fh.metadata() or {})
-            arrays = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+        arrays, header = read_safetensors(path)  # checks the content digest
         ok = (
-            header.get("format") == _FORMAT
+            "digest" in header  # written by this version: a snapshot without one is not trusted
+            and header.get("format") == _FORMAT
             and header.get("model") == model
             and header.get("version") == str(version)
             and header.get("base_digest") == digest
         )
         return SufficientStats.from_arrays(arrays, json.loads(header["meta"])) if ok else None
-    except (OSError, ValueError, KeyError, HeadwiseError, Exception):  # any damage: skip it
+    except Exception:  # noqa: BLE001 (any damage: skip it, an older snapshot or the journal rebuilds it)
         return None

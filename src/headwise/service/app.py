@@ -62,6 +62,15 @@ def _error(status: int, message: str, hint: str, headers: dict[str, str] | None 
     return JSONResponse({"error": message, "hint": hint}, status_code=status, headers=headers)
 
 
+_JSON_PATHS = ("/v1/", "/label/v1/")  # POST bodies under these paths are JSON
+
+
+def _is_json(ctype: bytes) -> bool:
+    """``application/json`` or a ``+json`` type, with or without parameters (charset)."""
+    mime = ctype.split(b";", 1)[0].strip()
+    return mime == b"application/json" or (mime.startswith(b"application/") and mime.endswith(b"+json"))
+
+
 class RequestGuard:
     """Body-size limit, timing, metrics and one structured log line per HTTP request."""
 
@@ -82,10 +91,12 @@ class RequestGuard:
         rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or _next_request_id()
         status = 500
         received = 0
+        started = False
 
         async def send_wrapped(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
+                started = True
                 status = int(message["status"])
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
@@ -99,20 +110,30 @@ class RequestGuard:
                     raise _BodyTooLarge(self.max_body)
             return message
 
-        if scope["path"].startswith("/v1/") and scope["method"] == "POST":
-            # Every /v1 body is JSON: accept curl's default form content type (`curl -d '{...}'`).
-            ctype = headers.get(b"content-type", b"")
+        unsupported = None
+        if scope["path"].startswith(_JSON_PATHS) and scope["method"] == "POST":
+            # Every body posted here is JSON: accept curl's default form content type
+            # (`curl -d '{...}'`); another declared type gets a 415 that says so (FastAPI read
+            # such a body as no body: "Input should be a valid dictionary").
+            ctype = headers.get(b"content-type", b"").lower()
             if not ctype or ctype.startswith(b"application/x-www-form-urlencoded"):
                 scope["headers"] = [
                     *[(k, v) for k, v in scope["headers"] if k != b"content-type"],
                     (b"content-type", b"application/json"),
                 ]
+            elif not _is_json(ctype):
+                unsupported = ctype.decode("latin-1")
         try:
             declared = int(headers.get(b"content-length", b"0") or 0)
         except ValueError:
             declared = 0
         try:
-            if declared > self.max_body:
+            if unsupported is not None:
+                await _error(
+                    415, f"The body is declared as {unsupported!r}; this endpoint reads JSON.",
+                    "Send the body as JSON with Content-Type: application/json.",
+                )(scope, receive, send_wrapped)  # fmt: skip
+            elif declared > self.max_body:
                 await _error(
                     413, f"The request body is {declared} bytes; the limit is {self.max_body}.",
                     hint_for(Exception(), 413),
@@ -121,6 +142,14 @@ class RequestGuard:
                 await self.fast(scope, receive_guarded, send_wrapped, name, self.app)
             else:
                 await self.app(scope, receive_guarded, send_wrapped)
+        except Exception as exc:
+            # Starlette answers an unhandled error with the 500 of `_bug` (which logs it) and
+            # then re-raises it, and the server drops the connection: the client's next request
+            # on that keep-alive connection was reset. The answer stands; the error ends here.
+            if not started:
+                log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+                body = _error(500, f"Internal error ({type(exc).__name__}).", "See the service log.")
+                await body(scope, receive, send_wrapped)
         finally:
             self._record(scope, status, time.perf_counter() - start, rid)
 

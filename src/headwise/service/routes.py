@@ -67,7 +67,7 @@ async def require_writer(request: Request, service: Service) -> ServiceState:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("This endpoint changes a model and needs a bearer token.")
-    if not hmac.compare_digest(token.strip().encode(), settings.token.encode()):
+    if not hmac.compare_digest(token.strip().encode("latin-1"), settings.token.encode("ascii")):
         raise Forbidden("The bearer token is not the one this service was started with.")
     return service
 

@@ -30,7 +30,9 @@ Label = StrictStr | StrictInt
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: a value of another JSON type is refused, not converted ("0.1" or true as a number,
+    # "yes" as a boolean, true as rollback's version 1); a whole number is still a float
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class _Rows(_Body):

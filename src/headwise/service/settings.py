@@ -69,6 +69,14 @@ class ServeSettings:
                 "Writes need a bearer token: pass --token-file FILE (or set "
                 f"{TOKEN_ENV}), or start with --read-only."
             )
+        if self.token is not None and not all("!" <= ch <= "~" for ch in self.token):
+            # HTTP headers arrive as bytes read as latin-1: a token with other characters (or a
+            # space inside) could never be sent so that it matches
+            raise InputError(
+                "The bearer token may hold only visible ASCII characters (letters, digits and "
+                "punctuation, no spaces); generate one with e.g. `python -c \"import secrets; "
+                "print(secrets.token_urlsafe(32))\"`."
+            )
         for name in ("max_batch", "encode_workers", "max_queue", "max_body_bytes", "max_rows",
                      "max_text_chars"):
             value = getattr(self, name)

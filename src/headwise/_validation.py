@@ -303,6 +303,11 @@ def check_fit_inputs(X: Any, y: Any, owner: str) -> None:
     except (TypeError, ValueError):
         y_arr = None
     if y_arr is not None and y_arr.ndim == 1:
+        if y_arr.dtype.kind in "mMV":  # such labels fit, then could not be saved or served
+            raise InputError(
+                f"y holds {y_arr.dtype} labels; labels must be names, numbers or true/false. "
+                "Convert them first, e.g. y.astype(str)."
+            )
         if y_arr.dtype == object:
             missing = [i for i, v in enumerate(y_arr) if v is None or (isinstance(v, float) and v != v)]
         elif y_arr.dtype.kind == "f":
@@ -316,6 +321,13 @@ def check_fit_inputs(X: Any, y: Any, owner: str) -> None:
                 "needs a label for every row. Drop those rows or fill them (the CLI's "
                 "--drop-unlabeled drops them)."
             )
+        if y_arr.dtype == object and y_arr.size:
+            kinds = {type(v).__name__ for v in y_arr.tolist()}  # numpy scalars as Python's
+            if len(kinds) > 1:
+                raise InputError(
+                    f"y mixes label types ({', '.join(sorted(kinds))}); sklearn would read it as "
+                    "a regression target. Use one type for every label (all names or all ids)."
+                )
     if hasattr(X, "shape") or isinstance(X, list | tuple):
         try:
             X_arr = np.asarray(X)

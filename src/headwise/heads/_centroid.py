@@ -86,5 +86,6 @@ class NCMHead(StatsHead):
         self.centroids_ = solve_ncm(stats)
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
+        self._check_params()  # a metric set after fit was read as euclidean, whatever it said
         z = ncm_logits(X, self.centroids_, self.metric)
         return mask_empty_classes(z, self.stats_.counts)

@@ -186,11 +186,13 @@ def load_head_extras(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str,
     extras = {
         k[len(EXTRA_PREFIX) :]: v for k, v in arrays.items() if k.startswith(EXTRA_PREFIX)
     }
-    meta = json.loads(header["extra"]) if "extra" in header else None
+    meta = _json_field(Path(path), header, "extra", (dict, type(None)), "null")
     return extras, meta
 
 
-def _json_field(path: Path, header: dict[str, str], field: str, kind: type, default: str) -> Any:
+def _json_field(
+    path: Path, header: dict[str, str], field: str, kind: type | tuple[type, ...], default: str
+) -> Any:
     raw = header.get(field, default)
     try:
         value = json.loads(raw)
@@ -202,7 +204,8 @@ def _json_field(path: Path, header: dict[str, str], field: str, kind: type, defa
     if not isinstance(value, kind):
         raise HeadFileError(
             f"Head file {path} has '{field}' metadata of type {type(value).__name__}, expected "
-            f"{kind.__name__}. Fit and save the head again."
+            f"{' or '.join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))}. "
+            "Fit and save the head again."
         )
     return value
 

@@ -10,7 +10,7 @@ import numpy as np
 from .._validation import check_param_choice, check_param_int
 from ._base import BaseHead
 from ._registry import register_head
-from ._stats import class_union
+from ._stats import check_classes_arg, class_union
 
 __all__ = ["KNNHead", "knn_neighbours", "knn_vote_fractions", "neighbour_weights"]
 
@@ -188,7 +188,7 @@ class KNNHead(BaseHead):
         old = np.asarray([]) if first else self.classes_
         new = class_union(old, np.unique(y))
         if classes is not None:
-            new = class_union(new, np.asarray(classes).ravel())
+            new = class_union(new, check_classes_arg(classes))
         codes = np.searchsorted(new, y).astype(np.int64)
         if first:
             self.train_embeddings_ = _normalize_rows(X)
@@ -201,6 +201,7 @@ class KNNHead(BaseHead):
         return self
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
+        self._check_params()  # n_neighbors=0 set after fit was reported as an overflow
         fractions = knn_vote_fractions(
             _normalize_rows(X),
             self.train_embeddings_,

@@ -48,10 +48,30 @@ def refuse_label_lists(y: Any, owner: str) -> None:
         )
 
 
+def _check_list_labels(rows: list[list[Any]]) -> list[Any]:
+    """Every label of every row: one hashable scalar that is not missing."""
+    flat = []
+    for i, r in enumerate(rows):
+        for v in r:
+            if v is None or (isinstance(v, float | np.floating) and not np.isfinite(v)):
+                raise InputError(
+                    f"Row {i}'s label list holds a missing label ({v!r}); drop it from the list "
+                    "(an empty list means no label applies)."
+                )
+            if isinstance(v, (*_SEQUENCE_TYPES, dict)):
+                # np.unique would flatten (1, 2) into the labels 1 and 2
+                raise InputError(
+                    f"Row {i}'s label list holds {v!r}, itself a sequence; each label must be a "
+                    "name or an integer (give a tuple as a name, e.g. '1-2')."
+                )
+            flat.append(v)
+    check_one_label_type(flat, "Label lists")
+    return flat
+
+
 def _from_lists(y: Any) -> tuple[np.ndarray, np.ndarray]:
     rows = [list(v) for v in y]
-    flat = [v for r in rows for v in r]
-    check_one_label_type(flat, "Label lists")
+    flat = _check_list_labels(rows)
     classes = np.unique(np.asarray(flat)) if flat else np.asarray([], dtype=np.int64)
     Y = np.zeros((len(rows), classes.size))
     for i, r in enumerate(rows):

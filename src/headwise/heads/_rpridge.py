@@ -11,7 +11,7 @@ from .._validation import check_param_int
 from ..exceptions import InputError
 from ._registry import register_head
 from ._ridge import _DEFAULT_ALPHAS, RidgeHead
-from ._stats import SufficientStats
+from ._stats import SufficientStats, check_classes_arg
 
 __all__ = ["RandomProjectionRidgeHead", "relu_projection"]
 
@@ -102,7 +102,7 @@ class RandomProjectionRidgeHead(RidgeHead):
             )
             self.stats_ = self._empty_stats(int(self.n_components))
         if classes is not None:
-            extra = self._empty_stats(int(self.n_components), np.asarray(classes).ravel())
+            extra = self._empty_stats(int(self.n_components), check_classes_arg(classes))
             self.stats_ = self.stats_ + extra
         self.stats_.update(self._project(X), y)
         self._refresh()

@@ -50,6 +50,9 @@ def validate_loaded_head(path: Path, head: Any) -> None:
     n = getattr(head, "n_features_in_", None)
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise _fail(path, f"has n_features_in_={n!r}, expected a positive int")
+    scale = getattr(head, "input_scale_", 1.0)
+    if isinstance(scale, bool) or not isinstance(scale, int | float | np.number) or not 0 < scale < np.inf:
+        raise _fail(path, f"has input_scale_={scale!r}, expected a positive number")
     classes = getattr(head, "classes_", None)
     if classes is not None:
         classes = np.asarray(classes)

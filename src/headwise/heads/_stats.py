@@ -22,21 +22,64 @@ from scipy.linalg import blas
 
 from ..exceptions import InputError
 
-__all__ = ["SufficientStats", "class_union"]
+__all__ = ["SufficientStats", "check_classes_arg", "class_union", "label_kind"]
+
+
+_KINDS = {"U": "text", "S": "text", "b": "true/false", "i": "integer", "u": "integer", "f": "float"}
+_PY_KINDS = ((bool, "true/false"), (str, "text"), (int, "integer"), (float, "float"))
+
+
+def label_kind(a: np.ndarray) -> str:
+    """``text``, ``true/false``, ``integer``, ``float`` or ``mixed`` (an object array's values
+    by their Python type; numpy scalars count as their kind)."""
+    if a.dtype.kind != "O":
+        return _KINDS.get(a.dtype.kind, a.dtype.name)
+    kinds = set()
+    for v in a.tolist():
+        kinds.add(next((name for t, name in _PY_KINDS if isinstance(v, t)), type(v).__name__))
+    return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
 def class_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Sorted union of two label arrays; refuse to mix strings with numbers."""
-    if a.size and b.size and (a.dtype.kind in "USO") != (b.dtype.kind in "USO"):
-        raise InputError(
-            f"Labels mix text and numbers ({a[:1].tolist()} vs {b[:1].tolist()}); "
-            "use one label type throughout."
-        )
+    """Sorted union of two label arrays of one kind.
+
+    Labels of another kind are refused, not converted: numpy's union of integers with floats
+    (or of int64 with uint64) is float64, so integer classes came back as floats (``5.0``), and
+    true/false merged into the integers 1 and 0.
+    """
+    if a.size and b.size:
+        ka, kb = label_kind(a), label_kind(b)
+        if ka != kb:
+            what = "text and numbers" if "text" in (ka, kb) else f"{ka} and {kb} labels"
+            raise InputError(
+                f"Labels mix {what} ({a[:1].tolist()} vs {b[:1].tolist()}); "
+                "use one label type throughout."
+            )
+        if ka == "integer" and a.dtype != b.dtype:  # int64 with uint64: keep integers
+            a, b = _as_int64(a), _as_int64(b)
     if a.size == 0:
         return np.unique(b)
     if b.size == 0:
         return np.unique(a)
     return np.union1d(a, b)
+
+
+def _as_int64(a: np.ndarray) -> np.ndarray:
+    if a.dtype.kind == "u" and a.size and int(a.max()) >= 2**63:
+        raise InputError(f"Label {int(a.max())} is beyond the int64 range the other labels use.")
+    return a.astype(np.int64)
+
+
+def check_classes_arg(classes: Any) -> np.ndarray:
+    """``partial_fit``'s ``classes``: real labels only (None or NaN would become a class)."""
+    arr = np.asarray(classes).ravel()
+    if arr.size and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise InputError("classes holds NaN or infinity; list only real labels.")
+    if arr.dtype == object and any(v is None or (isinstance(v, float) and v != v) for v in arr):
+        raise InputError("classes holds a missing label (None or NaN); list only real labels.")
+    if arr.dtype == object and label_kind(arr) == "mixed":
+        raise InputError("classes mixes label types (such as 1 and '1'); use one label type.")
+    return arr
 
 
 _BLOCK_BYTES = 32 << 20  # float64 rows converted at a time (larger blocks: faster dsyrk)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..exceptions import InputError
 from ._base import BaseHead
-from ._stats import SufficientStats
+from ._stats import SufficientStats, check_classes_arg
 
 __all__ = ["StatsHead", "mask_empty_classes", "safe_class_means"]
 
@@ -96,7 +96,7 @@ class StatsHead(BaseHead):
         if first:
             self.stats_ = self._empty_stats(X.shape[1])
         if classes is not None:
-            extra = self._empty_stats(X.shape[1], np.asarray(classes).ravel())
+            extra = self._empty_stats(X.shape[1], check_classes_arg(classes))
             self.stats_ = self.stats_ + extra
         self.stats_.update(X, y)
         self._refresh()

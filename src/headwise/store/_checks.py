@@ -59,7 +59,13 @@ def check_output(
                 f"Encoder {name!r} returned token embeddings but its pooling is "
                 f"{manifest['pooling']!r}; set pooling='tokens' or return an (n, dim) array."
             )
-        vectors = np.asarray(out)
+        try:
+            vectors = np.asarray(out)
+        except ValueError:  # rows of different lengths: numpy's "inhomogeneous shape"
+            raise InputError(
+                f"Encoder {name!r} returned rows of different lengths for {where}; expected "
+                f"{rows} rows of {dim} values (encoder.dim)."
+            ) from None
     if vectors.ndim != 2 or vectors.shape[1] != dim or (offsets is None and len(vectors) != rows):
         expected = f"(n_tokens, {dim})" if offsets is not None else f"({rows}, {dim})"
         raise InputError(
@@ -81,8 +87,14 @@ def check_output(
     with np.errstate(over="ignore"):
         stored = vectors.astype("<f2" if manifest["dtype"] == "float16" else "<f4")
     if not np.isfinite(stored).all():
+        peak = float(np.abs(vectors).max())
+        if manifest["dtype"] == "float16":
+            raise InputError(
+                f"Encoder {name!r} returned values up to {peak:.3g}, beyond float16's range "
+                "(65504); embed with dtype='float32' instead."
+            )
         raise InputError(
-            f"Encoder {name!r} returned values up to {float(np.abs(vectors).max()):.3g}, beyond "
-            "float16's range (65504); embed with dtype='float32' instead."
+            f"Encoder {name!r} returned values up to {peak:.3g}, beyond float32's range "
+            "(3.4e38) that the store keeps; check the encoder's numerics (normalise its output)."
         )
     return stored, offsets

@@ -24,6 +24,10 @@ def _check_logits(logits: Any, y: Any | None = None) -> tuple[np.ndarray, np.nda
         )
     if np.isnan(z).any() or np.isposinf(z).any():
         raise InputError("logits contain NaN or +inf; only -inf (a class without rows) is allowed.")
+    dead = np.flatnonzero(np.isneginf(z).all(axis=1)) if z.size else np.empty(0, dtype=int)
+    if dead.size:  # its probabilities would be 0/0 = NaN
+        raise InputError(f"Row {int(dead[0])} of the logits is -inf for every class; no class "
+                         "has a score there, so it has no probabilities.")  # fmt: skip
     if y is None:
         return z, None
     codes = np.asarray(y)
@@ -88,9 +92,10 @@ class TemperatureScaler:
 
     def fit(self, logits: Any, y: Any) -> Self:
         """``logits`` (n, C) from ``head.logits``; ``y`` integer codes into their columns."""
-        lo, hi = self.bounds
-        if not (isinstance(lo, Real) and isinstance(hi, Real) and 0 < lo < hi):
-            raise InputError(f"bounds must be two numbers 0 < low < high. Got {self.bounds!r}.")
+        pair = self.bounds if isinstance(self.bounds, tuple | list) and len(self.bounds) == 2 else None
+        lo, hi = pair if pair is not None else (None, None)
+        if not (isinstance(lo, Real) and isinstance(hi, Real) and 0 < lo < hi < float("inf")):
+            raise InputError(f"bounds must be two finite numbers 0 < low < high. Got {self.bounds!r}.")
         z, codes = _check_logits(logits, y)
         assert codes is not None
         z = z - np.max(z, axis=1, keepdims=True)  # shift invariance; keeps exp() in range

@@ -9,7 +9,14 @@ from typing import Any, Self
 import numpy as np
 from scipy.special import softmax
 
-from .._validation import check_embeddings, check_param_choice, check_param_float, shown
+from .._validation import (
+    check_embeddings,
+    check_labels,
+    check_param_choice,
+    check_param_float,
+    check_param_int,
+    shown,
+)
 from ..exceptions import InputError
 from ._scores import METHODS, check_alpha, conformal_quantile, nonconformity_scores
 
@@ -125,6 +132,10 @@ class ConformalClassifier:
     def _check_params(self) -> None:
         check_param_choice(self.method, "method", "ConformalClassifier", METHODS)
         check_param_float(self.temperature, "temperature", "ConformalClassifier", 0.0, low_open=True)
+        # NaN here made every score NaN: every set came back empty, with no error
+        check_param_float(self.lam, "lam", "ConformalClassifier", 0.0)
+        check_param_int(self.k_reg, "k_reg", "ConformalClassifier", low=0)
+        check_param_int(self.random_state, "random_state", "ConformalClassifier", low=0)
         if self.randomized and self.method == "lac":
             raise InputError("randomized=True applies to method 'aps' or 'raps', not 'lac'.")
 
@@ -195,9 +206,7 @@ class ConformalClassifier:
                 "calibrating."
             )
         X = check_embeddings(X_cal, name="X_cal")
-        y = np.asarray(y_cal).ravel()
-        if y.shape[0] != X.shape[0]:
-            raise InputError(f"X_cal has {X.shape[0]} rows but y_cal has {y.shape[0]} labels.")
+        y = check_labels(y_cal, n_rows=X.shape[0], min_classes=1)
         self._codes(y)
         self.X_cal_ = X
         self.y_cal_ = y
@@ -209,9 +218,7 @@ class ConformalClassifier:
         """Add calibration rows (typically of classes the head has just learned)."""
         self._check_calibrated()
         X = check_embeddings(X_cal_new, name="X_cal_new")
-        y = np.asarray(y_cal_new).ravel()
-        if y.shape[0] != X.shape[0]:
-            raise InputError(f"X_cal_new has {X.shape[0]} rows but y_cal_new has {y.shape[0]}.")
+        y = check_labels(y_cal_new, n_rows=X.shape[0], min_classes=1)
         self._codes(y)
         n_old = self.y_cal_.shape[0]
         new_u = self._draw_u(X.shape[0], u, salt=n_old)
@@ -228,7 +235,7 @@ class ConformalClassifier:
     def _draw_u(self, n: int, u: Any | None, salt: int) -> np.ndarray:
         if u is not None:
             arr = np.asarray(u, dtype=np.float64).ravel()
-            if arr.shape != (n,) or (arr < 0).any() or (arr > 1).any():
+            if arr.shape != (n,) or not ((arr >= 0) & (arr <= 1)).all():  # NaN fails too
                 raise InputError(f"u must be {n} numbers in [0, 1], one per calibration row.")
             return arr
         return np.random.default_rng([int(self.random_state), 1, salt]).random(n)

@@ -21,13 +21,14 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from .exceptions import OutputError
 
-__all__ = ["TMP_SUFFIX", "atomic_write", "atomic_writer", "describe_os_error", "is_temp_name", "make_folder", "write_json"]
+__all__ = ["TMP_SUFFIX", "atomic_write", "atomic_writer", "check_not_input", "describe_os_error", "is_temp_name", "make_folder", "write_json"]
 
 TMP_SUFFIX = ".tmp"
 
@@ -57,6 +58,20 @@ def describe_os_error(path: str | os.PathLike[str], exc: OSError, *, what: str =
         return f"{what} {path} could not be written ({reason}); check the path and try again."
     problem, todo = found
     return f"{what} {path} {problem}; {todo}."
+
+
+def check_not_input(out: str | os.PathLike[str] | None, *inputs: str | os.PathLike[str] | None,
+                    option: str = "--out") -> None:
+    """Refuse an output path that is one of the command's inputs: the write would replace the
+    data (or model) it was computed from, and a later run would read the output as input."""
+    if out is None or not os.path.exists(out):
+        return
+    for source in inputs:
+        if source is not None and os.path.exists(source) and os.path.samefile(out, source):
+            raise OutputError(
+                f"{option} {out} is the input file {source}; writing there would replace it. "
+                f"Give {option} another path."
+            )
 
 
 def is_temp_name(name: str) -> bool:
@@ -96,6 +111,24 @@ def atomic_writer(
     skips the fsyncs (for scratch files whose loss a crash may cost).
     """
     target = Path(path)
+    try:
+        st = os.stat(target)  # through links
+    except OSError:
+        st = None
+    if st is not None and (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+        # /dev/null, /dev/stdout, a named pipe: written in place. Renaming a temp file over it
+        # replaced the device itself (as root, `--out /dev/null` destroyed /dev/null).
+        try:
+            with open(target, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+                yield fh
+        except OSError as exc:
+            raise OutputError(describe_os_error(target, exc, what=what)) from exc
+        return
+    if st is not None and not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        raise OutputError(f"{what} {target} is not a regular file (a socket or block device); "
+                          "give a file path.")  # fmt: skip
+    if target.is_symlink():  # write the file the link points to; the link stays a link
+        target = Path(os.path.realpath(target))
     _check_target(target, what)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}{TMP_SUFFIX}")
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ from .exceptions import InputError
 __all__ = [
     "Table",
     "csv_delimiter",
+    "csv_labels",
     "is_unlabeled",
     "load_table",
     "pick_column",
@@ -80,7 +83,8 @@ class Table:
             raise InputError(
                 f"{self.path.name} has no split column; pass --split-col or use a file per split."
             )
-        names = SPLIT_ALIASES.get(split, (split,))
+        key = split.strip().lower()
+        names = SPLIT_ALIASES.get(key, (key,))
         mask = np.isin(self.splits, names)
         return np.flatnonzero(mask)
 
@@ -138,11 +142,26 @@ def _check_encoding(path: Path, encoding: str) -> None:
         raise InputError(f"Could not read {path.name}: {exc}.") from None
 
 
+def _bom_encoding(path: Path, encoding: str) -> str:
+    """``utf-16`` for a file that starts with a UTF-16 byte-order mark (what spreadsheet tools
+    write as "Unicode text") when UTF-8 was asked for; ``encoding`` otherwise."""
+    if encoding.lower().replace("-", "").replace("_", "") not in ("utf8", "utf8sig"):
+        return encoding
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            head = fh.read(2)
+    except (OSError, EOFError):
+        return encoding
+    return "utf-16" if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else encoding
+
+
 def _read_columns(path: Path, fmt: str, encoding: str = "utf-8",
                   as_text: tuple[str, ...] = ()) -> dict[str, list[Any]]:
     """Every column of the file as Python lists; in CSV/TSV the columns named in ``as_text``
     stay text (``007`` and ``1.50`` are texts, not the numbers 7 and 1.5)."""
     if fmt != "parquet":
+        encoding = _bom_encoding(path, encoding)
         _check_encoding(path, encoding)
     try:
         if fmt == "parquet":
@@ -158,8 +177,9 @@ def _read_columns(path: Path, fmt: str, encoding: str = "utf-8",
                                         column_types={c: pa.string() for c in as_text})
             read = pacsv.ReadOptions(encoding=encoding)
 
-            def parse(delimiter: str) -> Any:
-                opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+            def parse(delimiter: str, quotes: bool = True) -> Any:
+                opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                          quote_char='"' if quotes else False)  # fmt: skip
                 return pacsv.read_csv(path, read_options=read, parse_options=opts,
                                       convert_options=conv)
 
@@ -180,8 +200,13 @@ def _read_columns(path: Path, fmt: str, encoding: str = "utf-8",
                     f"header is {table.num_columns} columns that way); read it so.",
                     stacklevel=2,
                 )
-            _unique_columns(table.column_names, path)
-            return table.to_pydict()
+            _unique_columns(table.column_names, path)  # to_pydict keeps one of a repeated name
+            cols = table.to_pydict()
+            delim = other if other != usual and table.num_columns >= 2 else usual
+            swallowed = _swallowed_row(cols, delim)
+            if swallowed is not None:
+                cols = _without_quotes(path, fmt, cols, swallowed, lambda: parse(delim, False))
+            return cols
         rows = _json_rows(path, encoding)
         cols: dict[str, list[Any]] = {}
         for i, row in enumerate(rows):
@@ -200,6 +225,46 @@ def _read_columns(path: Path, fmt: str, encoding: str = "utf-8",
 
 
 _USUAL = {"csv": ",", "tsv": "\t"}
+
+
+def _swallowed_row(cols: dict[str, list[Any]], delimiter: str) -> int | None:
+    """The first row with a field that holds whole rows of the file: a line break followed by a
+    line with as many separators as a row has. A stray opening quote (``"Start of a 6 inch``)
+    made the parser read the following lines, separators and all, into one field."""
+    row_seps = len(cols) - 1
+    for values in cols.values():
+        for i, v in enumerate(values):
+            if isinstance(v, str) and "\n" in v and delimiter in v:
+                if any(line.count(delimiter) == row_seps for line in v.split("\n")[1:]):
+                    return i
+    return None
+
+
+def _without_quotes(path: Path, fmt: str, cols: dict[str, list[Any]], row: int,
+                    parse: Any) -> dict[str, list[Any]]:  # fmt: skip
+    """A TSV is read again with quotes as plain text (TSV has no quoting convention: ``12"``
+    is an inch mark) when that reads; otherwise, and for a CSV, where quotes matter, the rows
+    stay as read, with a warning naming the row."""
+    if fmt == "tsv":
+        try:
+            table = parse()
+        except Exception:  # noqa: BLE001 (rows then disagree: the quotes were meant)
+            table = None
+        if table is not None:
+            warnings.warn(
+                f"{path.name}: a quote in row {row} opened a field that ran over the following "
+                "lines; read the file again with quotes as ordinary characters (TSV has no "
+                "quoting).",
+                stacklevel=3,
+            )
+            return table.to_pydict()
+    warnings.warn(
+        f"{path.name}: row {row} holds a quoted field that runs over the following lines, "
+        'separators and all (a stray " at the start of a field?); those lines were read as '
+        f'part of it. If they are rows, close or double the quote ("") in row {row}.',
+        stacklevel=3,
+    )
+    return cols
 
 
 def csv_delimiter(path: Path, fmt: str, encoding: str = "utf-8") -> str:
@@ -368,7 +433,8 @@ def load_table(
         raise InputError(f"Data file {path} is not a regular file; give a CSV, JSONL or Parquet file.")
     fmt = _format_of(path)
     text_names = (text_col,) if text_col is not None else TEXT_COLUMNS
-    as_text = (*text_names, *((split_col,) if split_col is not None else SPLIT_COLUMNS))
+    label_names = (label_col,) if label_col is not None else LABEL_COLUMNS
+    as_text = (*text_names, *label_names, *((split_col,) if split_col is not None else SPLIT_COLUMNS))
     cols = _read_columns(path, fmt, encoding, as_text=as_text)
     names = list(cols)
     if not names or not any(len(v) for v in cols.values()):
@@ -376,11 +442,13 @@ def load_table(
     tcol = pick_column(names, text_col, TEXT_COLUMNS, "text", path.name, True)
     lcol = pick_column(names, label_col, LABEL_COLUMNS, "label", path.name, require_labels)
     scol = pick_column(names, split_col, SPLIT_COLUMNS, "split", path.name, False)
-    if fmt in ("csv", "tsv") and any(c is not None and c not in as_text for c in (tcol, scol)):
-        # a loosely matched text or split column ("Text") was read with inferred types: read it
-        # again as text, so that 007 stays "007"
-        as_text = (*as_text, *(c for c in (tcol, scol) if c is not None))
+    if fmt in ("csv", "tsv") and any(c is not None and c not in as_text for c in (tcol, lcol, scol)):
+        # a loosely matched column ("Text") was read with inferred types: read it again as
+        # text, so that 007 stays "007"
+        as_text = (*as_text, *(c for c in (tcol, lcol, scol) if c is not None))
         cols = _read_columns(path, fmt, encoding, as_text=as_text)
+    if fmt in ("csv", "tsv") and lcol is not None:
+        cols[lcol] = csv_labels(cols[lcol])
     if tcol is None:  # pragma: no cover - _pick raises when a required column is absent
         raise InputError(f"No text column found in {path.name}.")
     keep: list[int] | None = None
@@ -403,7 +471,17 @@ def load_table(
     labels = None if lcol is None else read_labels(pick(cols[lcol]), lcol, path.name)
     splits = None
     if scol is not None:
-        splits = np.asarray(["" if v is None else str(v) for v in pick(cols[scol])])
+        # "Test", " test " and "TEST" name the test split: matched exactly, they were no split
+        # at all, and `score` fell back to every row, training rows included
+        splits = np.asarray(["" if v is None else str(v).strip().lower() for v in pick(cols[scol])])
+        blank = np.flatnonzero(splits == "")
+        if 0 < blank.size < splits.size:
+            warnings.warn(
+                f"{blank.size} row(s) of {path.name} have no value in split column '{scol}' "
+                f"(first: row {int(blank[0])}); they are in no split, so no command uses them. "
+                "Fill them (train, validation or test) to use them.",
+                stacklevel=2,
+            )
     return Table(path=path, texts=texts, labels=labels, splits=splits, text_col=tcol,
                  label_col=lcol, split_col=scol, columns=names,
                  n_dropped=0 if keep is None else len(cols[lcol]) - len(keep))  # type: ignore[index]
@@ -419,6 +497,40 @@ def _refuse_mix(raw: list[Any], column: str, where: str, first_kind: Any, kinds:
         f"Column '{column}' of {where} mixes {kinds} (row {a}: {raw[a]!r}, row {b}: "
         f"{raw[b]!r}), so {risk}; write every label the same way{how}."
     )
+
+
+_CANONICAL_INT = re.compile(r"0|-?[1-9][0-9]*")
+# pyarrow's spellings of a missing number (its default null_values)
+_NULL_SPELLINGS = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
+                             "1.#IND", "1.#QNAN", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null"})
+
+
+def csv_labels(cells: list[Any]) -> list[Any]:
+    """CSV/TSV label cells (read as text) as labels: integers where every cell is an integer
+    written plainly (``7``, ``-3``; within int64), else the text exactly as written.
+
+    Type guessing merged classes: ``007``, ``07`` and ``7`` were all 7, ``true`` and ``TRUE``
+    one class, ``1`` became ``"1.0"`` beside a ``2.5``. A cell spelled as a missing number
+    (``NaN``, ``NA``, empty) is missing only in a column of numbers; elsewhere it is a name.
+
+    >>> csv_labels(["7", "10", "NaN"]), csv_labels(["007", "7"]), csv_labels(["1", "2.5"])
+    ([7, 10, None], ['007', '7'], ['1', '2.5'])
+    """
+    text = [c if isinstance(c, str) or c is None else str(c) for c in cells]
+    present = [c.strip() for c in text if c is not None and c.strip() not in _NULL_SPELLINGS]
+
+    def number(c: str) -> bool:
+        try:
+            return math.isfinite(float(c))
+        except ValueError:
+            return False
+
+    numeric = bool(present) and all(number(c) for c in present)
+    missing = {None} | (_NULL_SPELLINGS if numeric else {""})
+    out: list[Any] = [None if c is None or (c.strip() if numeric else c) in missing else c for c in text]
+    if numeric and all(_CANONICAL_INT.fullmatch(c) and -(2**63) <= int(c) < 2**63 for c in present):
+        return [None if c is None else int(c) for c in out]
+    return out
 
 
 def is_unlabeled(v: Any) -> bool:

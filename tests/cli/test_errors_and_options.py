@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -252,3 +253,90 @@ def test_the_library_refuses_too_many_seeds_before_building_them() -> None:
     X, y = np.random.default_rng(0).normal(size=(20, 3)), np.repeat([0, 1], 10)
     with pytest.raises(InputError, match="1000000000 seeds were asked for; the most a run takes"):
         few_shot_eval({"ncm": NCMHead()}, X, y, X, y, shots=[1], seeds=range(10**9))
+
+
+def _head(toy_jsonl: Path, tmp_path: Path, labels: Any = None) -> Path:
+    model = tmp_path / "h.safetensors"
+    assert invoke("fit", str(toy_jsonl), "-e", "hash", "--head", "ncm", "-o", str(model)).exit_code == 0
+    return model
+
+
+@pytest.mark.parametrize("cmd", ["fit", "predict", "quickstart"])
+def test_out_at_the_input_file_is_refused_and_the_data_kept(toy_jsonl: Path, tmp_path: Path, cmd: str) -> None:
+    # the data file was replaced by the head, the predictions or the report (exit 0)
+    before = toy_jsonl.read_bytes()
+    extra = ["--model", str(_head(toy_jsonl, tmp_path))] if cmd == "predict" else ["-e", "hash"]
+    r = invoke(cmd, str(toy_jsonl), *extra, "--out", str(toy_jsonl))
+    assert r.exit_code == 1 and "is the input file" in r.stderr, r.output
+    assert toy_jsonl.read_bytes() == before
+
+
+def test_out_at_a_device_or_a_link_writes_through_it(toy_jsonl: Path, tmp_path: Path) -> None:
+    # the temp file was renamed over them: as root `--out /dev/null` replaced /dev/null itself
+    import os
+    import threading
+
+    target = tmp_path / "real.safetensors"
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(target)
+    assert invoke("fit", str(toy_jsonl), "-e", "hash", "--head", "ncm", "-o", str(link)).exit_code == 0
+    assert link.is_symlink() and target.stat().st_size > 0  # the link stays, its target is written
+    assert invoke("fit", str(toy_jsonl), "-e", "hash", "--head", "ncm", "-o", os.devnull).exit_code == 0
+    assert Path(os.devnull).is_char_device()
+    fifo = tmp_path / "p.jsonl"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    r = invoke("predict", str(toy_jsonl), "--model", str(target), "--out", str(fifo))
+    if reader.is_alive() and r.exit_code != 0:
+        with open(fifo, "wb"):  # release the reader: nothing was written
+            pass
+    reader.join(30)
+    assert r.exit_code == 0, r.output
+    assert fifo.is_fifo() and got and len(got[0].splitlines()) == len(toy_jsonl.read_text().splitlines())
+
+
+@pytest.mark.parametrize(("cmd", "args", "said"), [
+    ("quickstart", ("--seed", "-1"), "--seed must be a whole number from 0"),
+    ("quickstart", ("--seed", "4294967296"), "--seed must be a whole number from 0"),
+    ("ood", ("--seed", "-1"), "--seed must be a whole number from 0"),
+])  # fmt: skip
+def test_a_seed_numpy_cannot_take_is_one_line(toy_jsonl: Path, cmd: str, args: tuple, said: str) -> None:
+    r = invoke(cmd, str(toy_jsonl), "-e", "hash", *args)
+    assert r.exit_code == 1 and said in r.stderr and "Traceback" not in r.output
+
+
+def test_a_run_dir_that_is_a_file_is_refused_before_anything_is_written(toy_jsonl: Path, tmp_path: Path) -> None:
+    out = tmp_path / "new.safetensors"
+    r = invoke("fit", str(toy_jsonl), "-e", "hash", "--head", "ncm", "--calibrate", "-o", str(out),
+               "--run-dir", str(toy_jsonl))  # fmt: skip
+    assert r.exit_code == 1 and "--run-dir" in r.stderr and "is a file" in r.stderr
+    assert not out.exists()
+
+
+def test_score_reads_a_test_split_spelled_in_capitals(toy_jsonl: Path, tmp_path: Path) -> None:
+    # "Test" was no split: score fell back to every row, training rows included, with exit 0
+    rows = [json.loads(ln) for ln in toy_jsonl.read_text().splitlines()]
+    capital = tmp_path / "cap.jsonl"
+    capital.write_text("".join(json.dumps({**r, "split": " Test " if r["split"] == "test" else "TRAIN"}) + "\n"
+                               for r in rows))  # fmt: skip
+    model = _head(capital, tmp_path)
+    r = invoke("score", str(capital), "--model", str(model), "--json")
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    assert got["n"] == sum(r["split"] == "test" for r in rows), got
+
+
+def test_predict_compares_labels_of_another_type_as_text(toy_jsonl: Path, tmp_path: Path) -> None:
+    # labels "1" against a head of classes 1 counted as right in the accuracy, while every row
+    # was reported as an unseen label
+    rows = [json.loads(ln) for ln in toy_jsonl.read_text().splitlines()]
+    names = sorted({r["label"] for r in rows})
+    ints, strs = tmp_path / "ints.jsonl", tmp_path / "strs.jsonl"
+    ints.write_text("".join(json.dumps({**r, "label": names.index(r["label"])}) + "\n" for r in rows))
+    strs.write_text("".join(json.dumps({**r, "label": str(names.index(r["label"]))}) + "\n" for r in rows))
+    model = _head(ints, tmp_path)
+    a = json.loads(invoke("predict", str(ints), "--model", str(model), "--json").stdout)["metrics"]
+    b = json.loads(invoke("predict", str(strs), "--model", str(model), "--json").stdout)["metrics"]
+    assert b["unseen_labels"] == 0 and b["accuracy"] == a["accuracy"] > 0

@@ -51,19 +51,45 @@ def test_integral_float_labels_stay_integers(tmp_path):
 
 
 @pytest.mark.parametrize(("name", "body", "shown"), [
-    # beyond int64: np.int64 wrapped 1e30 to -2**63 (a CSV reads it as a float)
-    ("x.csv", "text,label\na,1\nb,1000000000000000000000000000000\n", "1e+30"),
+    # beyond int64: np.int64 wrapped 1e30 to -2**63
     ("x.jsonl", '{"text":"a","label":1}\n{"text":"b","label":1000000000000000000000000000000}\n',
      "1000000000000000000000000000000"),
-    # decimals make the CSV column floats: 2^53 + 1 and 2^53 were read as one float
-    ("x.csv", "text,label\na,9007199254740993\nb,9007199254740992\nc,1.5\n",
-     "9007199254740992.0"),
+    # JSON numbers with decimals are floats: 2^53 + 1 and 2^53 were read as one float
+    ("x.jsonl", '{"text":"a","label":9007199254740993.0}\n{"text":"b","label":9007199254740992}\n'
+     '{"text":"c","label":1.5}\n', "9007199254740992.0"),
 ])
 def test_number_labels_too_large_to_keep_exactly_are_refused(tmp_path, name, body, shown):
     p = tmp_path / name
     p.write_text(body)
     with pytest.raises(InputError, match=rf"holds the number {re.escape(shown)}, too large .*as text"):
         load_table(p)
+
+
+@pytest.mark.parametrize(("cells", "labels"), [
+    # a CSV label column is text: an id too large for int64, or beside a decimal, is kept as
+    # written (it used to be read as a float, or refused)
+    (["1", "1000000000000000000000000000000"], ["1", "1000000000000000000000000000000"]),
+    (["9007199254740993", "9007199254740992", "1.5"], ["9007199254740993", "9007199254740992", "1.5"]),
+    # type guessing merged classes: 007, 07 and 7 were one class 7; true and TRUE one "True"
+    (["007", "07", "7", "010"], ["007", "07", "7", "010"]),
+    (["true", "TRUE", "True", "false"], ["true", "TRUE", "True", "false"]),
+    (["+1", "1", "01", "-0"], ["+1", "1", "01", "-0"]),
+    (["2020-01-01", "2020-01-01T00:00:00"], ["2020-01-01", "2020-01-01T00:00:00"]),
+    # 1 was "1.0" beside a 2.5 (a JSON file with the same labels gives "1")
+    (["1", "2", "2.5"], ["1", "2", "2.5"]),
+    # integers written plainly stay integers; NA is a name among names
+    (["1", "-2", "30"], [1, -2, 30]),
+    (["NA", "EU"], ["NA", "EU"]),
+])  # fmt: skip
+@pytest.mark.parametrize("sep", [",", "\t"])
+def test_csv_labels_are_kept_as_written(tmp_path, cells, labels, sep):
+    p = tmp_path / ("x.csv" if sep == "," else "x.tsv")
+    p.write_text(f"text{sep}label\n" + "".join(f"row {i}{sep}{c}\n" for i, c in enumerate(cells)))
+    got = load_table(p).labels.tolist()
+    assert got == labels and [type(v) for v in got] == [type(v) for v in labels]
+    if sep == ",":
+        jsonl = _jsonl(tmp_path / "x.jsonl", [{"text": f"row {i}", "label": v} for i, v in enumerate(labels)])
+        assert load_table(jsonl).labels.tolist() == labels  # the same classes from JSON
 
 
 def test_large_integer_ids_stay_exact(tmp_path):
@@ -248,3 +274,51 @@ def test_a_text_of_invisible_characters_only_is_refused_like_an_empty_one(text):
     with pytest.raises(InputError, match=r"Row 1 of column 'text' has no visible character"):
         check_texts(["fine", text])
     assert check_texts(["a\u200b", "\u200bb"]) == ["a\u200b", "\u200bb"]
+
+
+def test_a_stray_quote_in_a_tsv_does_not_swallow_rows(tmp_path):
+    # '"Start of a 6 inch' opened a quoted field that ran to the next quote: five rows were one
+    lines = [f"row number {i}\tc{i % 3}\ttrain" for i in range(30)]
+    lines[10] = '"Start of a 6 inch\tc1\ttrain'
+    lines[15] = 'What is a 12" record\tc0\ttrain'
+    p = tmp_path / "inch.tsv"
+    p.write_text("text\tlabel\tsplit\n" + "\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match="a quote in row 10 opened a field"):
+        t = load_table(p)
+    assert len(t) == 30 and t.texts[10] == '"Start of a 6 inch' and t.texts[15] == 'What is a 12" record'
+
+
+def test_a_quoted_multi_line_csv_field_is_kept(tmp_path, recwarn):
+    p = tmp_path / "ok.csv"
+    p.write_text('text,label\n"Great, product\nwould buy again",a\nplain,b\n')
+    assert load_table(p).texts == ["Great, product\nwould buy again", "plain"]
+    assert not [w for w in recwarn if "quote" in str(w.message)]
+
+
+def test_a_stray_quote_in_a_csv_is_named(tmp_path):
+    lines = [f"row number {i},c{i % 3},train" for i in range(12)]
+    lines[3] = '"Start of a 6 inch,c1,train'
+    lines[7] = 'What is a 12" record,c0,train'
+    p = tmp_path / "inch.csv"
+    p.write_text("text,label,split\n" + "\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match="row 3 holds a quoted field that runs over the following lines"):
+        load_table(p)
+
+
+def test_split_names_ignore_case_and_spaces_and_blank_ones_are_named(tmp_path):
+    p = _jsonl(tmp_path / "s.jsonl", [{"text": "a", "label": "x", "split": "TRAIN"},
+                                      {"text": "b", "label": "y", "split": " Test "},
+                                      {"text": "c", "label": "x", "split": ""},
+                                      {"text": "d", "label": "y", "split": "train"}])
+    with pytest.warns(UserWarning, match=r"1 row\(s\) of s.jsonl have no value in split column 'split' \(first: row 2\)"):
+        t = load_table(p)
+    assert t.split_indices("train").tolist() == [0, 3] and t.split_indices("Test").tolist() == [1]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_file_with_its_byte_order_mark_is_read(tmp_path, encoding):
+    # the error suggested --encoding latin-1, which then failed with a parse error
+    p = tmp_path / "u16.csv"
+    body = "text,label\ncafé au lait,a\nthé,b\n"
+    p.write_bytes(("\ufeff" + body).encode(encoding) if encoding.endswith("be") else body.encode(encoding))
+    assert load_table(p).texts == ["café au lait", "thé"]

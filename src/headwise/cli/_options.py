@@ -102,8 +102,24 @@ HeadsOpt = Annotated[
     str | None,
     typer.Option("--head", "--heads", help="One head or a comma list; `headwise heads` lists them."),
 ]
+def _run_dir(value: Path | None) -> Path | None:
+    """Refuse a --run-dir that exists and is not a folder before any work is done (it failed
+    only after the head file was written, with "could not be written (File exists)")."""
+    if value is not None and value.exists() and not value.is_dir():
+        raise InputError(f"--run-dir {value} is a file; give a folder (it is created if missing).")
+    return value
+
+
+def seed_in_range(value: int) -> int:
+    """numpy seeds are 0 .. 2^32 - 1 (outside it: a traceback from deep in the run)."""
+    if not 0 <= value < 2**32:
+        raise InputError(f"--seed must be a whole number from 0 to {2**32 - 1}. Got {value} instead.")
+    return value
+
+
 RunDirOpt = Annotated[
-    Path | None, typer.Option("--run-dir", help="Folder for the run's JSON results (created).")
+    Path | None,
+    typer.Option("--run-dir", help="Folder for the run's JSON results (created).", callback=_run_dir),
 ]
 DropOverlapOpt = Annotated[
     bool, typer.Option("--drop-overlap", help="Leave out test rows that also occur in train.")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .._atomic import check_not_input
 from ..exceptions import InputError
 from ..workflows import check_overlap, fit_head, load_inputs, media_report
 from ._options import (
@@ -86,6 +87,7 @@ def fit(
     if not calibrate:
         refuse("fit without --calibrate", calib_frac=calib_frac, alpha=alpha)
     calib_frac = 0.2 if calib_frac is None else calib_frac
+    check_not_input(out, data)
     table = load_inputs(data, encoder, **opts.reader(), multilabel=True)
     if table.is_multilabel:
         if ray or ray_address is not None:

@@ -20,6 +20,7 @@ from ._options import (
     WideOpt,
     data_options,
     one_head,
+    seed_in_range,
 )
 from ._views import show_eval
 
@@ -36,7 +37,7 @@ def ood(
     ] = None,
     alpha: Annotated[float, typer.Option("--alpha", help="Allowed false-alarm rate on known classes.")] = 0.1,
     calib_frac: Annotated[float, typer.Option("--calib-frac", help="Train fraction for calibration.")] = 0.2,
-    seed: Annotated[int, typer.Option("--seed", help="Seeds the held-out classes.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seeds the held-out classes.", callback=seed_in_range)] = 0,
     run_dir: RunDirOpt = None,
     encoder: EncoderOpt = DEFAULT_ENCODER,
     batch_size: BatchOpt = 64,

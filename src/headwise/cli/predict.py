@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .._atomic import atomic_write
+from .._atomic import atomic_write, check_not_input
 from ..exceptions import InputError
 from ..workflows import (
     PredictResult,
@@ -97,6 +97,7 @@ def predict(
         refuse("predict without --alpha", method=method, mondrian=mondrian)
     if out is not None and out.suffix.lower() not in (".jsonl", ".csv"):
         raise InputError(f"--out must end in .jsonl or .csv. Got {out.name} instead.")
+    check_not_input(out, data, model)
     table = load_inputs(data, head_encoder(model, encoder), **opts.reader(), require_labels=False,
                         multilabel=True)  # fmt: skip
     if table.is_multilabel or _is_multilabel_model(model):

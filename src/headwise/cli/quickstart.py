@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from .._atomic import check_not_input
 from ..exceptions import InputError
 from ..workflows import load_inputs
 from ._options import (
@@ -21,6 +22,7 @@ from ._options import (
     WideOpt,
     data_options,
     head_names,
+    seed_in_range,
 )
 from ._render import err_console, print_json, print_table, say_line, seconds, warn
 
@@ -58,7 +60,7 @@ def quickstart(
     validation_fraction: Annotated[
         float, typer.Option("--validation-fraction", help="Share of train held out for selection.")
     ] = 0.1,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for the validation holdout.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the validation holdout.", callback=seed_in_range)] = 0,
     baseline: Annotated[
         bool, typer.Option("--baseline/--no-baseline", help="Also fit sklearn LogisticRegression.")
     ] = True,
@@ -78,6 +80,7 @@ def quickstart(
     from ..workflows import compare_table
 
     path = _find_data(data)
+    check_not_input(out, path)
     say = (lambda m: None) if as_json else (lambda m: err_console.print(f"» {m}", style="dim", markup=False))
     table = load_inputs(path, encoder, **opts.reader())
     res = compare_table(

@@ -21,6 +21,7 @@ from ..datasets import (
     LABEL_COLUMNS,
     TEXT_COLUMNS,
     csv_delimiter,
+    csv_labels,
     is_unlabeled,
     pick_column,
     read_labels,
@@ -83,7 +84,7 @@ def _format(path: str) -> str:
     )
 
 
-def _ray_read(path: str, fmt: str, text_col: str | None = None) -> Any:
+def _ray_read(path: str, fmt: str, text_col: str | None = None, label_col: str | None = None) -> Any:
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import ray.data
@@ -93,12 +94,15 @@ def _ray_read(path: str, fmt: str, text_col: str | None = None) -> Any:
     if fmt == "json":
         return ray.data.read_json(path)
     parse = pacsv.ParseOptions(delimiter=csv_delimiter(Path(path), fmt), newlines_in_values=True)
-    # The same conversion as headwise.datasets.load_table, and texts stay text: a column of
-    # digits must not become integers ("007" -> 7) before it is hashed.
+    # The same conversion as headwise.datasets.load_table: texts stay text (a column of digits
+    # must not become integers, "007" -> 7, before it is hashed), and labels are read as text
+    # and converted by csv_labels.
+    texts = (text_col,) if text_col else TEXT_COLUMNS
+    labels = (label_col,) if label_col else LABEL_COLUMNS
     convert = pacsv.ConvertOptions(
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
-        column_types={c: pa.string() for c in ((text_col,) if text_col else TEXT_COLUMNS)},
+        column_types={c: pa.string() for c in (*texts, *labels)},
     )
     return ray.data.read_csv(path, parse_options=parse, convert_options=convert)
 
@@ -136,7 +140,8 @@ def read_table(
     if "://" not in where and not Path(where).exists():
         raise InputError(f"Data file {where} does not exist.")
     try:
-        ds = _ray_read(where, _format(where), text_col)
+        fmt = _format(where)
+        ds = _ray_read(where, fmt, text_col, label_col)
         names = list(ds.schema().names)
     except InputError:
         raise
@@ -150,7 +155,11 @@ def read_table(
     # and the encoder actors can take every CPU without starving a read task (a deadlock).
     ds = ds.select_columns(keep).materialize()
     texts = check_texts(_gather(ds, tcol), column=tcol)
-    labels = None if lcol is None else _labels(_gather(ds, lcol), lcol, where)
+    if lcol is not None:
+        raw = _gather(ds, lcol)
+        labels = _labels(csv_labels(raw) if fmt in ("csv", "tsv") else raw, lcol, where)
+    else:
+        labels = None
     ds = ds.select_columns([tcol]).rename_columns({tcol: "item"}) if tcol != "item" else ds
     return RaySource(ds, texts, "text", labels, {"text": tcol, "label": lcol})
 

@@ -247,12 +247,17 @@ def predict_table(
     if table.labels is not None and idx.size:
         y = table.labels[idx]
         pred = classes[order[:, 0]]
-        if _numeric(y) != _numeric(classes):  # labels 0/1 against a head of "cat"/"dog": none
-            known = np.zeros(y.size, dtype=bool)  # is a class; compared as text for the F1
+        if _numeric(y) != _numeric(classes):
+            # labels and classes of different types are compared as text: "1" from one file is
+            # the class 1 of a head fitted on another (the accuracy counted them as equal while
+            # every row was reported as an unseen label); "cat" against 0/1 matches none
+            column = {str(c): j for j, c in enumerate(classes.tolist())}
             y, pred = y.astype(str), pred.astype(str)
+            known = np.isin(y, list(column))
+            codes = np.asarray([column[v] for v in y[known].tolist()], dtype=np.intp)
         else:
             known = np.isin(y, classes)
-        codes = np.searchsorted(classes, y[known])
+            codes = np.searchsorted(classes, y[known])
         metrics = {"n": int(idx.size), "accuracy": float(np.mean(pred == y)),
                    "macro_f1": float(f1_score(y, pred, average="macro")),
                    "unseen_labels": int((~known).sum())}  # fmt: skip

@@ -276,13 +276,18 @@ def test_a_text_of_invisible_characters_only_is_refused_like_an_empty_one(text):
     assert check_texts(["a\u200b", "\u200bb"]) == ["a\u200b", "\u200bb"]
 
 
+def _stray_quotes(path, sep, n, opened, closed):
+    """``n`` rows; row ``opened`` starts with a quote, row ``closed`` holds one (an inch mark)."""
+    lines = [f"row number {i}{sep}c{i % 3}{sep}train" for i in range(n)]
+    lines[opened] = f'"Start of a 6 inch{sep}c1{sep}train'
+    lines[closed] = f'What is a 12" record{sep}c0{sep}train'
+    path.write_text(f"text{sep}label{sep}split\n" + "\n".join(lines) + "\n")
+    return path
+
+
 def test_a_stray_quote_in_a_tsv_does_not_swallow_rows(tmp_path):
     # '"Start of a 6 inch' opened a quoted field that ran to the next quote: five rows were one
-    lines = [f"row number {i}\tc{i % 3}\ttrain" for i in range(30)]
-    lines[10] = '"Start of a 6 inch\tc1\ttrain'
-    lines[15] = 'What is a 12" record\tc0\ttrain'
-    p = tmp_path / "inch.tsv"
-    p.write_text("text\tlabel\tsplit\n" + "\n".join(lines) + "\n")
+    p = _stray_quotes(tmp_path / "inch.tsv", "\t", 30, 10, 15)
     with pytest.warns(UserWarning, match="a quote in row 10 opened a field"):
         t = load_table(p)
     assert len(t) == 30 and t.texts[10] == '"Start of a 6 inch' and t.texts[15] == 'What is a 12" record'
@@ -296,11 +301,7 @@ def test_a_quoted_multi_line_csv_field_is_kept(tmp_path, recwarn):
 
 
 def test_a_stray_quote_in_a_csv_is_named(tmp_path):
-    lines = [f"row number {i},c{i % 3},train" for i in range(12)]
-    lines[3] = '"Start of a 6 inch,c1,train'
-    lines[7] = 'What is a 12" record,c0,train'
-    p = tmp_path / "inch.csv"
-    p.write_text("text,label,split\n" + "\n".join(lines) + "\n")
+    p = _stray_quotes(tmp_path / "inch.csv", ",", 12, 3, 7)
     with pytest.warns(UserWarning, match="row 3 holds a quoted field that runs over the following lines"):
         load_table(p)
 

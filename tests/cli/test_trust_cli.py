@@ -132,6 +132,12 @@ def test_ood_command(tmp_path):
     assert res["out_classes"] == ["sport2"] and {m["method"] for m in res["methods"]} == {"msp", "energy", "mahalanobis"}
     assert all(0 <= m["auroc"] <= 1 for m in res["methods"])
     assert json.loads((run / "ood.json").read_text())["n_out"] == 15
+    # a held-out class without test rows: "X has 0 rows; at least 1 needed"
+    no_test = tmp_path / "no_test.jsonl"
+    no_test.write_text("".join(json.dumps({**r, "split": "train"} if r["label"] == "sport2" else r) + "\n"
+                               for r in rows))  # fmt: skip
+    msg = one_error_line(run_cli("ood", str(no_test), "--encoder", "hash", "--out-classes", "sport2"))
+    assert "has no rows of the held-out classes (sport2 held out)" in msg
     msg = one_error_line(run_cli("ood", str(data), "--encoder", "hash", "--holdout-classes", "3"))
     assert "--holdout-classes must be a whole number between 1 and 2" in msg
     # the default (5) shrinks to leave two of the four classes known, instead of refusing a

@@ -144,3 +144,11 @@ def test_multilabel_summary_numbers_match_direct_computation():
     np.testing.assert_allclose([p["crc_coverage"] for p in s["per_label"]], kept)
     lac = [p["lac_coverage"] for p in s["per_label"]]
     assert min(lac) >= 0.9 - 0.05 and s["sets"]["lac"]["worst_label_coverage"] == pytest.approx(min(lac))
+
+
+@pytest.mark.parametrize("content", [[], {"x": 1}, {"heads": None}])
+def test_a_run_with_nothing_reportable_is_an_error_not_an_empty_page(tmp_path, content):
+    # '[]' in linear.json wrote an empty page with exit 0 and no warning
+    (tmp_path / "linear.json").write_text(json.dumps(content))
+    with pytest.raises(InputError, match=r"Nothing in .* could be reported: linear.json: "):
+        render_report(load_run(tmp_path))

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..exceptions import InputError
 from . import _figures as fg
 from ._load import RUN_FILES, RunData, load_run
 
@@ -233,16 +234,24 @@ def _section(run: RunData, name: str, render: Any) -> str:
     """One section's HTML; a file that parses but does not hold the layout headwise writes
     (edited by hand, another tool's) skips its section and is listed as unreadable."""
     try:
-        return str(render(run))
+        out = str(render(run))
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         run.problems.append(f"{name}: not the layout headwise writes ({type(exc).__name__}: {exc}); "
                             "section skipped")
         return ""
+    if not out and name.rsplit(".", 1)[0] in run.docs:  # present, parsed, and nothing in it
+        run.problems.append(f"{name}: holds no results in the layout headwise writes; section skipped")
+    return out
 
 
 def render_report(run: RunData) -> str:
     """The report page for a loaded run, as an HTML string."""
     sections = [_section(run, stem, fn) for stem, fn in _SECTIONS]
+    if not any(sections) and run.problems:
+        raise InputError(
+            f"Nothing in {run.path} could be reported: {'; '.join(run.problems)}. Give the run "
+            "folder that `headwise eval/fit --run-dir` wrote."
+        )
     found = [n for n in RUN_FILES if (n.rsplit(".", 1)[0] in run.docs) or (n.endswith(".npz") and run.arrays)]
     missing = [f"{n} ({why})" for n, why in RUN_FILES.items() if n not in found]
     notes = f"<p class='note'>Files read: {html.escape(', '.join(found))}.</p>"

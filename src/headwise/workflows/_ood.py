@@ -53,13 +53,20 @@ def ood_eval(table: Table, req: EvalRequest) -> EvalResult:
     y = table.labels
     train, test = indices_for(table, "train"), indices_for(table, "test")
     out = pick_out_classes(np.unique(y[train]), req.holdout_classes, req.out_classes, req.seed)
+    is_out = np.isin(y[test], out)
+    if not is_out.any() or is_out.all():
+        which = "the held-out classes" if not is_out.any() else "the known classes"
+        raise InputError(
+            f"The test split of {table.path.name} has no rows of {which} "
+            f"({', '.join(map(str, out.tolist()[:5]))} held out), so there is nothing to tell "
+            "apart; hold out classes that have test rows, and keep some that do."
+        )
     emb = embed_table(table, req.encoder, req.options, batch_size=req.batch_size, progress=req.progress)
     known_train = train[~np.isin(y[train], out)]
     fit_pos, cal_pos = split_for_calibration(y[known_train], req.calib_frac)
     head_name = req.heads or "lda"
     h = get_head(head_name).fit(emb.X[known_train[fit_pos]], y[known_train[fit_pos]])
     X_cal = emb.X[known_train[cal_pos]]
-    is_out = np.isin(y[test], out)
     X_in, X_out = emb.X[test[~is_out]], emb.X[test[is_out]]
     methods = [m for m in OOD_METHODS if m != "mahalanobis" or hasattr(h, "shrinkage_")]
     rows = []

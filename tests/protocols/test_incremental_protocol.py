@@ -62,3 +62,17 @@ def test_incremental_refuses_head_without_partial_fit():
     Xtr, ytr, Xte, yte = blobs()
     with pytest.raises(InputError, match="no partial_fit"):
         class_incremental_eval("logistic", Xtr, ytr, Xte, yte, n_tasks=2)
+
+
+def test_forgetting_leaves_out_a_task_without_test_rows() -> None:
+    # one such task made the whole metric NaN (null in the CLI) and printed numpy's
+    # "All-NaN slice encountered"
+    import warnings
+
+    from headwise.protocols import forgetting
+
+    acc = np.array([[np.nan, np.nan, np.nan], [np.nan, 0.8, np.nan], [np.nan, 0.6, 0.9]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert forgetting(acc) == pytest.approx(0.2)
+        assert np.isnan(forgetting(np.array([[np.nan, np.nan], [np.nan, 0.9]])))

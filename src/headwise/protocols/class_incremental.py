@@ -35,7 +35,7 @@ def split_tasks(classes: np.ndarray, n_tasks: int, seed: int) -> list[np.ndarray
     """Classes in a seeded random order, cut into ``n_tasks`` near-equal consecutive groups.
 
     >>> [t.tolist() for t in split_tasks(np.arange(4), 2, seed=0)]
-    [[2, 3], [1, 0]]
+    [[2, 0], [1, 3]]
     """
     if n_tasks < 1 or n_tasks > classes.size:
         raise InputError(
@@ -50,16 +50,21 @@ def forgetting(acc: np.ndarray) -> float:
     """Average forgetting from ``acc[t, j]`` (accuracy on task ``j``'s classes after task ``t``).
 
     For every task but the last: best accuracy before the end minus final accuracy, averaged
-    (Chaudhry et al., 2018). 0 with a single task.
+    (Chaudhry et al., 2018). 0 with a single task. A task whose classes have no test rows
+    (its column is all NaN) has no accuracy to lose and is left out of the mean; NaN only when
+    no earlier task has test rows.
 
     >>> forgetting(np.array([[0.9, np.nan], [0.7, 0.8]]))
+    0.2
+    >>> forgetting(np.array([[np.nan, np.nan, np.nan], [np.nan, 0.8, np.nan], [np.nan, 0.6, 0.9]]))
     0.2
     """
     T = acc.shape[0]
     if T < 2:
         return 0.0
-    drops = [np.nanmax(acc[j:T - 1, j]) - acc[T - 1, j] for j in range(T - 1)]
-    return float(np.round(np.mean(drops), 12))
+    drops = [np.nanmax(acc[j:T - 1, j]) - acc[T - 1, j] for j in range(T - 1)
+             if not np.isnan(acc[j:T, j]).all()]  # fmt: skip
+    return float(np.round(np.mean(drops), 12)) if drops else float("nan")
 
 
 def _check_incremental(name: str, head: Any) -> None:

@@ -168,7 +168,7 @@ def _read_columns(path: Path, fmt: str, encoding: str = "utf-8",
             import pyarrow.parquet as pq
 
             _unique_columns(pq.read_schema(path).names, path)
-            return pq.read_table(path).to_pydict()
+            return _parquet_columns(pq.read_table(path))
         if fmt in ("csv", "tsv"):
             import pyarrow as pa
             import pyarrow.csv as pacsv
@@ -225,6 +225,28 @@ def _read_columns(path: Path, fmt: str, encoding: str = "utf-8",
 
 
 _USUAL = {"csv": ",", "tsv": "\t"}
+
+
+def _parquet_columns(table: Any) -> dict[str, list[Any]]:
+    """A Parquet table's columns as Python lists. float32 values are the shortest decimals
+    that read back as the same float32 (2.1, not 2.0999999046325684, which made the label
+    2.1 the class "2.0999999046325684"); integral decimals are integers, as in an int column."""
+    import decimal
+
+    import pyarrow as pa
+
+    cols = table.to_pydict()
+    for name, typ in zip(table.column_names, table.schema.types, strict=True):
+        if pa.types.is_float32(typ):
+            cols[name] = [None if v is None else float(str(np.float32(v))) for v in cols[name]]
+        elif pa.types.is_decimal(typ) and all(
+            v is None or v == v.to_integral_value() for v in cols[name]
+        ):
+            cols[name] = [None if v is None else int(v) for v in cols[name]]
+        elif pa.types.is_decimal(typ):
+            cols[name] = [None if v is None else str(v) if isinstance(v, decimal.Decimal) else v
+                          for v in cols[name]]  # fmt: skip
+    return cols
 
 
 def _swallowed_row(cols: dict[str, list[Any]], delimiter: str) -> int | None:

@@ -323,3 +323,22 @@ def test_a_utf16_file_with_its_byte_order_mark_is_read(tmp_path, encoding):
     body = "text,label\ncafé au lait,a\nthé,b\n"
     p.write_bytes(("\ufeff" + body).encode(encoding) if encoding.endswith("be") else body.encode(encoding))
     assert load_table(p).texts == ["café au lait", "thé"]
+
+
+def test_parquet_float32_and_decimal_labels_read_as_written(tmp_path):
+    # float32 2.1 was the class "2.0999999046325684"; decimal(5,0) ids were text, so the same
+    # ids from an int64 column were "never seen"
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = ["a b", "c d", "e f", "g h"]
+    cases = [(pa.array([0.1, 2.1, 2.1, 0.1], pa.float32()), ["0.1", "2.1", "2.1", "0.1"]),
+             (pa.array([decimal.Decimal(v) for v in (1, 2, 2, 1)], pa.decimal128(5, 0)), [1, 2, 2, 1]),
+             (pa.array([decimal.Decimal(v) for v in ("1.50", "2", "2", "1.50")], pa.decimal128(5, 2)),
+              ["1.50", "2.00", "2.00", "1.50"])]  # fmt: skip
+    for i, (column, labels) in enumerate(cases):
+        path = tmp_path / f"t{i}.parquet"
+        pq.write_table(pa.table({"text": texts, "label": column}), path)
+        assert load_table(path).labels.tolist() == labels

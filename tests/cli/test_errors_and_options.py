@@ -340,3 +340,18 @@ def test_predict_compares_labels_of_another_type_as_text(toy_jsonl: Path, tmp_pa
     a = json.loads(invoke("predict", str(ints), "--model", str(model), "--json").stdout)["metrics"]
     b = json.loads(invoke("predict", str(strs), "--model", str(model), "--json").stdout)["metrics"]
     assert b["unseen_labels"] == 0 and b["accuracy"] == a["accuracy"] > 0
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("fit", "{data}", "-e", "hash", "--param", "shrinkage=0.1", "--param", "shrinkage=0.5"),
+     "--param shrinkage is given twice"),
+    (("quickstart", "{data}", "-e", "hash", "--validation-fraction", "0"),
+     "--validation-fraction must be a fraction in the open interval (0, 1) of the training rows"),
+    (("report", "{data}"), "is a file; give the run folder"),
+    (("fit", "{empty}", "-e", "hash"), "is empty (0 bytes)"),
+])  # fmt: skip
+def test_lesser_mistakes_are_named(toy_jsonl: Path, tmp_path: Path, args: tuple, said: str) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    r = invoke(*(a.format(data=toy_jsonl, empty=empty) for a in args))  # each fails before writing
+    assert r.exit_code == 1 and said in r.stderr, r.output

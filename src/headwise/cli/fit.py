@@ -39,6 +39,8 @@ def parse_params(pairs: list[str] | None) -> dict[str, Any]:
         if "=" not in pair:
             raise InputError(f"--param expects NAME=VALUE, got '{pair}'.")
         k, v = pair.split("=", 1)
+        if k.strip() in out:  # the last one silently won
+            raise InputError(f"--param {k.strip()} is given twice; give each parameter once.")
         try:
             out[k.strip()] = json.loads(v)
         except json.JSONDecodeError:

@@ -41,6 +41,8 @@ class RunData:
 def load_run(run_dir: str | Path) -> RunData:
     """Parse every known file in ``run_dir``; unreadable ones are listed, not fatal."""
     run = Path(run_dir)
+    if run.exists() and not run.is_dir():
+        raise InputError(f"{run} is a file; give the run folder that `headwise eval/fit --run-dir` wrote.")
     if not run.is_dir():
         raise InputError(f"Run directory {run} does not exist; `headwise fit ... --run-dir {run}` makes one.")
     data = RunData(run)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._validation import check_open_fraction
 from ..compare import STANDARD_HEADS, Leaderboard, compare_heads
 from ..datasets import Table
 from ..exceptions import InputError
@@ -58,6 +59,7 @@ def compare_table(
     t_start = time.perf_counter()
     if out is not None and Path(out).exists() and not overwrite:
         raise InputError(f"{out} already exists; pass --force to replace it, or another --out.")
+    check_open_fraction(validation_fraction, "--validation-fraction", "of the training rows")
     tr, va, te = require_splits(table, "quickstart")
     assert table.labels is not None
     say = on_step or (lambda _m: None)

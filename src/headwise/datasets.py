@@ -455,7 +455,7 @@ def load_table(
         raise InputError(f"Data file {path} is not a regular file; give a CSV, JSONL or Parquet file.")
     fmt = _format_of(path)
     if path.stat().st_size == 0:  # pyarrow: "Empty CSV file", without what to do
-        raise InputError(f"{path.name} is empty (0 bytes); give a file with a header and rows.")
+        raise InputError(f"{path.name} has no rows: it is empty (0 bytes); give a file with a header and rows.")
     text_names = (text_col,) if text_col is not None else TEXT_COLUMNS
     label_names = (label_col,) if label_col is not None else LABEL_COLUMNS
     as_text = (*text_names, *label_names, *((split_col,) if split_col is not None else SPLIT_COLUMNS))

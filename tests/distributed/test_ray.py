@@ -196,7 +196,8 @@ def test_image_folder_on_ray_hits_the_rows_of_load_images(tmp_path: Path) -> Non
 @pytest.mark.parametrize("text_col", [None, "code"])
 def test_ray_reads_texts_and_labels_as_load_table_does(tmp_path: Path, text_col: Any) -> None:
     """One reader's rules on both paths: ``007`` stays the text "007" (for the default text column
-    and a named one), and true/false labels stay 'True'/'False' (Ray made them 1/0)."""
+    and a named one), and labels are kept as written: true/false stay 'true'/'false' (Ray made
+    them 1/0)."""
     from headwise.datasets import load_table
     from headwise.distributed._read import read_table
 
@@ -206,14 +207,14 @@ def test_ray_reads_texts_and_labels_as_load_table_does(tmp_path: Path, text_col:
     src = read_table(data, text_col=text_col, with_labels=True)
     local = load_table(data, text_col=text_col)
     assert src.inputs == local.texts == ["007", "1.50", "42"]
-    assert src.labels.tolist() == local.labels.tolist() == ["True", "False", "True"]
+    assert src.labels.tolist() == local.labels.tolist() == ["true", "false", "true"]
     # a ';'-separated export is read with ';' on both paths
     data.write_text(f"{name};label\n007;true\n1.50;false\n42;true\n")
     with pytest.warns(UserWarning, match="separates its columns with ';'"):
         local = load_table(data, text_col=text_col)
     src = read_table(data, text_col=text_col, with_labels=True)
     assert src.inputs == local.texts == ["007", "1.50", "42"]
-    assert src.labels.tolist() == local.labels.tolist() == ["True", "False", "True"]
+    assert src.labels.tolist() == local.labels.tolist() == ["true", "false", "true"]
 
 
 def test_an_address_of_another_cluster_is_refused_when_ray_already_runs() -> None:

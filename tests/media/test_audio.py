@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +72,31 @@ def test_as_audio_items_reads_paths(tmp_path: Path) -> None:
     p.write_bytes(wav_bytes(np.arange(80, dtype=np.int16), 8000))
     (item,) = as_audio_items([str(p)])
     assert item.source == str(p) and item.samples.shape == (80,)
+
+
+def _clips_npz(path: Path, **over: object) -> Path:
+    audio = np.zeros(600, np.float32)
+    arrays = {"audio": audio, "offsets": np.arange(0, 700, 100), "sample_rate": np.int64(8000),
+              "label": np.arange(6)}  # fmt: skip
+    arrays.update(over)
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize(("over", "found"), [
+    # labels or splits of another length were used anyway (or an IndexError traceback)
+    ({"label": np.arange(12)}, "holds 6 items but labels of shape (12,)"),
+    ({"label": np.arange(4)}, "holds 6 items but labels of shape (4,)"),
+    ({"label": np.int64(3)}, "holds 6 items but labels of shape ()"),
+    ({"split": np.array(["train"] * 4)}, "split names of shape (4,)"),
+    # a raw TypeError / ValueError / IndexError, or a rate silently truncated
+    ({"sample_rate": np.array([8000, 8000])}, "sample_rate must be one whole number"),
+    ({"sample_rate": np.array("8k")}, "sample_rate must be one whole number"),
+    ({"sample_rate": np.float64(8000.9)}, "sample_rate must be one whole number"),
+    ({"offsets": np.array([], np.int64)}, "offsets must be at least two whole numbers"),
+    ({"offsets": np.array([0.0, 100.5, 600.0])}, "offsets must be at least two whole numbers"),
+    ({"sample_rate": np.int64(1)}, "sample rate of 1 Hz is not one of audio"),
+])  # fmt: skip
+def test_audio_npz_arrays_must_agree(tmp_path: Path, over: dict, found: str) -> None:
+    with pytest.raises(InputError, match=re.escape(found)):
+        load_audio(_clips_npz(tmp_path / "a.npz", **over))

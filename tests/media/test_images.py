@@ -148,3 +148,97 @@ def test_a_zip_member_whose_path_leaves_the_archive_is_refused(cifar_zip: Path, 
         z.writestr(member, src.read(src.namelist()[-1]))
     with pytest.raises(InputError, match=r"whose path leaves the archive"):
         load_images(bad)
+
+
+def _png(array: np.ndarray, **save: object) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format=save.pop("format", "PNG"), **save)
+    return buf.getvalue()
+
+
+def test_16_bit_and_float_images_keep_their_tones() -> None:
+    # convert("RGB") clipped them: every 16-bit PNG was one white image, every float TIFF one
+    # black image, so all of them had one embedding
+    ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    a = np.asarray(ImageItem(source="a", data=_png(ramp)).to_pil())
+    b = np.asarray(ImageItem(source="b", data=_png(ramp[::-1].copy())).to_pil())
+    assert a.min() == 0 and a.max() == 255 and (a != b).any()
+    f = np.linspace(0, 1, 32 * 32, dtype=np.float32).reshape(32, 32)
+    tiff = np.asarray(ImageItem(source="f", data=_png(f, format="TIFF")).to_pil())
+    assert tiff.min() == 0 and tiff.max() == 255
+
+
+def test_exif_orientation_is_applied() -> None:
+    import io
+
+    from PIL import Image
+
+    img = Image.new("RGB", (64, 32), (200, 10, 10))
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90° clockwise to view
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", exif=exif.tobytes())
+    assert ImageItem(source="e", data=buf.getvalue()).to_pil().size == (32, 64)
+
+
+def test_bad_zip_members_and_duplicates(cifar_dir: Path, tmp_path: Path) -> None:
+    files = sorted(cifar_dir.rglob("*.jpg"))[:4]
+    # two members with one name: the first was never read, the second labelled with its folder
+    dup = tmp_path / "dup.zip"
+    with zipfile.ZipFile(dup, "w") as z, pytest.warns(UserWarning, match="Duplicate name"):
+        z.writestr("cat/a.jpg", files[0].read_bytes())
+        z.writestr("dog/b.jpg", files[1].read_bytes())
+        z.writestr("cat/a.jpg", files[2].read_bytes())
+    with pytest.raises(InputError, match="more than one member named 'cat/a.jpg'"):
+        load_images(dup)
+    # a member with a bad CRC was a raw zipfile.BadZipFile traceback, even with on_error="skip"
+    bad = tmp_path / "crc.zip"
+    with zipfile.ZipFile(bad, "w", compression=zipfile.ZIP_STORED) as z:
+        for i, f in enumerate(files):
+            z.writestr(f"{'cat' if i % 2 else 'dog'}/{i}.jpg", f.read_bytes())
+    data = bytearray(bad.read_bytes())
+    data[200] ^= 0xFF  # inside the first member's bytes
+    bad.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="cannot read .* from the archive"):
+        load_images(bad)
+    assert len(load_images(bad, on_error="skip")) == len(files) - 1
+
+
+def test_a_linked_class_folder_is_read_and_a_broken_link_named(cifar_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    (root / "cat").mkdir(parents=True)
+    cats = sorted((cifar_dir).rglob("*.jpg"))[:2]
+    for i, f in enumerate(cats):
+        shutil.copy(f, root / "cat" / f"{i}.jpg")
+    (root / "dog").symlink_to(root / "cat", target_is_directory=True)  # left out before
+    assert sorted(load_images(root).labels.tolist()) == ["cat", "cat", "dog", "dog"]
+    (root / "cat" / "gone.jpg").symlink_to(tmp_path / "missing.jpg")  # was dropped silently
+    with pytest.raises(InputError, match="gone.jpg.*broken link"):
+        load_images(root)
+    assert len(load_images(root, on_error="skip").skipped) == 2  # once under cat/, once via dog/
+
+
+def test_npz_labels_must_be_one_per_image(tmp_path: Path) -> None:
+    x = np.zeros((3, 8, 8), np.uint8)
+    np.savez(tmp_path / "scalar.npz", images=x, labels=np.int64(3))  # len() of unsized object
+    with pytest.raises(InputError, match=r"give one label per image"):
+        load_images(tmp_path / "scalar.npz")
+    np.savez(tmp_path / "no_y_test.npz", x_train=x, y_train=np.arange(3), x_test=x)  # all labels lost
+    with pytest.raises(InputError, match="no y_test for x_test"):
+        load_images(tmp_path / "no_y_test.npz")
+    np.savez(tmp_path / "empty.npz", images=np.zeros((3, 0, 5), np.float32))
+    with pytest.raises(InputError, match="has no pixels"):
+        load_images(tmp_path / "empty.npz")
+
+
+def test_a_link_back_up_the_tree_is_not_followed(cifar_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    for c in ("cat", "dog"):
+        (root / c).mkdir(parents=True)
+        shutil.copy(sorted(cifar_dir.rglob("*.jpg"))[0], root / c / "x.jpg")
+    (root / "cat" / "loop").symlink_to(root, target_is_directory=True)
+    assert sorted(load_images(root).labels.tolist()) == ["cat", "dog"]

@@ -20,7 +20,7 @@ from ._protocol import TokenEmbeddings, check_batch_size
 
 __all__ = ["VisionEncoder", "make_mobilenetv2_encoder", "make_efficientnet_lite0_encoder"]
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: EXIF orientation, 16-bit and float images scaled, not clipped
 IMAGE_POOLINGS = ("mean", "max", "tokens")
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -19,6 +19,9 @@ AUDIO_EXTENSIONS = (".wav", ".wave")
 _LABEL_KEYS = ("label", "labels", "y", "target")
 
 
+MIN_RATE, MAX_RATE = 1_000, 768_000  # telephone audio is 8 kHz; studio audio at most 768 kHz
+
+
 @dataclass(frozen=True, eq=False)
 class AudioItem:
     """One mono clip: float32 samples in [-1, 1] at ``sample_rate`` Hz, and where it came from.
@@ -54,6 +57,9 @@ class AudioItem:
             raise InputError(f"Clip {source} holds NaN or infinite samples.")
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | np.integer) or sample_rate < 1:
             raise InputError(f"Clip {source}: sample_rate must be a positive int, got {sample_rate!r}.")
+        if not MIN_RATE <= sample_rate <= MAX_RATE:  # a 1 Hz header made a clip hours of windows
+            raise InputError(f"Clip {source}: a sample rate of {sample_rate} Hz is not one of audio "
+                             f"({MIN_RATE}..{MAX_RATE} Hz); its header is damaged or wrong.")  # fmt: skip
         return cls(source=source, samples=a, sample_rate=int(sample_rate))
 
     @property
@@ -140,7 +146,12 @@ def load_audio(path: str | Path, *, on_error: str = "fail") -> MediaTable:
             ignored.append(Skipped(source, "not a WAV file extension"))
             continue
         try:
-            items.append(read_wav(read(), source))
+            try:
+                data = read()  # a broken link, a FIFO, an encrypted or damaged zip member
+            except OSError as exc:
+                raise InputError(f"Cannot read clip {source}: {exc}. Remove or fix the file, or "
+                                 "pass --on-error skip to leave it out.") from None  # fmt: skip
+            items.append(read_wav(data, source))
         except InputError as exc:
             if on_error == "fail":
                 raise
@@ -163,9 +174,15 @@ def _load_npz(path: Path) -> MediaTable:
             f"{path.name} holds arrays {sorted(arrays)}; audio .npz files need audio, offsets and "
             f"sample_rate (missing {', '.join(missing)})."
         )
-    audio, offsets, rate = arrays["audio"], arrays["offsets"].astype(np.int64), int(arrays["sample_rate"])
-    if offsets.ndim != 1 or offsets[0] != 0 or offsets[-1] != len(audio) or np.any(np.diff(offsets) <= 0):
-        raise InputError(f"{path.name}: offsets must rise strictly from 0 to len(audio)={len(audio)}.")
+    audio, offsets, rate = arrays["audio"], arrays["offsets"], arrays["sample_rate"]
+    if rate.ndim != 0 or rate.dtype.kind not in "iuf" or not float(rate).is_integer() or float(rate) < 1:
+        raise InputError(f"{path.name}: sample_rate must be one whole number of Hz (e.g. 16000); "
+                         f"got {rate.tolist()!r}.")  # fmt: skip
+    if (offsets.ndim != 1 or offsets.size < 2 or offsets.dtype.kind not in "iu" or offsets[0] != 0
+            or offsets[-1] != len(audio) or np.any(np.diff(offsets) <= 0)):  # fmt: skip
+        raise InputError(f"{path.name}: offsets must be at least two whole numbers rising strictly "
+                         f"from 0 to len(audio)={len(audio)}.")  # fmt: skip
+    offsets, rate = offsets.astype(np.int64), int(rate)
     items = [
         AudioItem.from_array(audio[offsets[i] : offsets[i + 1]], rate, source=f"{path}[{i}]")
         for i in range(len(offsets) - 1)

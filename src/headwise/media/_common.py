@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -56,16 +58,23 @@ def walk_files(path: Path) -> Iterator[tuple[tuple[str, ...], str, Callable[[], 
     Parts are relative to the folder (or the archive root); ``read()`` returns the file's bytes.
     """
     if path.is_dir():
-        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        for f in _folder_files(path):
             parts = f.relative_to(path).parts
             if not _hidden(parts):
-                yield parts, str(f), f.read_bytes
+                yield parts, str(f), _file_reader(f)
         return
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
         raise InputError(f"Cannot open {path} as a zip archive: {exc}.") from None
     with archive:
+        counts = Counter(i.filename for i in archive.infolist() if not i.is_dir())
+        twice = min((n for n, c in counts.items() if c > 1), default=None)
+        if twice is not None:  # archive.read(name) gives the last one: the others were never read
+            raise InputError(
+                f"{path} holds more than one member named {twice!r}; only one of them can be "
+                "read. Re-create the zip from the folder (e.g. `cd data && zip -r ../data.zip .`)."
+            )
         for info in sorted(archive.infolist(), key=lambda i: i.filename):
             if info.is_dir():
                 continue
@@ -81,8 +90,50 @@ def walk_files(path: Path) -> Iterator[tuple[tuple[str, ...], str, Callable[[], 
             yield parts, f"{path}:{info.filename}", _reader(archive, info.filename)
 
 
+def _folder_files(root: Path) -> list[Path]:
+    """Every entry below ``root`` that is not a folder, in sorted order, following symlinked
+    folders once (a linked class folder was left out without a word). Broken links and FIFOs
+    are listed too: reading them fails, and the loader names them (or skips them)."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real, above = os.path.realpath(folder), os.path.realpath(os.path.dirname(folder))
+        if folder != str(root) and (above == real or above.startswith(real + os.sep)):
+            dirs[:] = []  # a link back up the tree: walking it would never end
+            continue
+        dirs.sort()
+        found.extend(Path(folder) / f for f in files)
+    return sorted(found)
+
+
+def _file_reader(path: Path) -> Callable[[], bytes]:
+    def read() -> bytes:
+        if not path.is_file():  # a broken link, a FIFO or a socket: never opened (a FIFO blocks)
+            why = "a broken link" if path.is_symlink() and not path.exists() else "not a regular file"
+            raise OSError(f"{path} is {why}")
+        return path.read_bytes()
+
+    return read
+
+
 def _reader(archive: zipfile.ZipFile, name: str) -> Callable[[], bytes]:
-    return lambda: archive.read(name)
+    def read() -> bytes:
+        try:
+            return archive.read(name)
+        except (RuntimeError, NotImplementedError, zipfile.BadZipFile, EOFError, OSError) as exc:
+            # encrypted, an unsupported compression (Deflate64), a bad CRC: one line, or skipped
+            raise OSError(f"cannot read {name!r} from the archive: {exc}") from None
+
+    return read
+
+
+def check_lengths(where: Path, n: int, labels: np.ndarray | None, splits: np.ndarray | None) -> None:
+    """Labels and split names given beside the items (npz arrays) must be one per item."""
+    for what, arr in (("labels", labels), ("split names", splits)):
+        if arr is not None and (np.ndim(arr) != 1 or len(arr) != n):
+            shape = np.shape(arr)
+            raise InputError(
+                f"{where.name} holds {n} items but {what} of shape {shape}; give one per item."
+            )
 
 
 def layout(all_parts: list[tuple[str, ...]], where: Path) -> list[tuple[str | None, str | None]]:
@@ -131,6 +182,7 @@ def finish(
     if not items:
         why = f" ({len(skipped)} could not be read, e.g. {skipped[0].source}: {skipped[0].reason})" if skipped else ""
         raise InputError(f"No readable {modality} files found in {where}{why}.")
+    check_lengths(where, len(items), labels, splits)
     if meta:
         if labels is None and any(lab is not None for _, lab in meta):
             labels = np.array([lab for _, lab in meta], dtype=object)

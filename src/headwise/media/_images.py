@@ -32,6 +32,35 @@ def _pil() -> Any:
     return Image
 
 
+_WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+def to_rgb(im: Any) -> Any:
+    """An opened PIL image as 8-bit RGB, upright, with its full tonal range.
+
+    The EXIF orientation is applied (a phone photo tagged "rotate 90°" was embedded sideways).
+    16-bit images are scaled by 255/65535, float images from [0, 1] (or their own range when
+    they leave it): ``convert("RGB")`` clipped them, so every 16-bit PNG became one white image
+    and every float TIFF one black image, all with the same embedding.
+    """
+    from PIL import Image, ImageOps
+
+    im = ImageOps.exif_transpose(im)
+    if im.mode not in _WIDE_MODES:
+        return im.convert("RGB")
+    a = np.asarray(im, dtype=np.float64)
+    finite = a[np.isfinite(a)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if im.mode == "F" and 0.0 <= lo and hi <= 1.0:
+        scaled = a * 255.0
+    elif im.mode != "F" and 0.0 <= lo and hi <= 65535.0:
+        scaled = a * (255.0 / 65535.0)
+    else:  # values beyond the usual range: the image's own range
+        scaled = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
+    gray = np.clip(np.nan_to_num(scaled), 0, 255).round().astype(np.uint8)
+    return Image.fromarray(gray).convert("RGB")
+
+
 @dataclass(frozen=True, eq=False)
 class ImageItem:
     """One image: encoded file bytes (``data``) or a pixel array (``array``), plus where it came from.
@@ -53,6 +82,8 @@ class ImageItem:
     @classmethod
     def from_array(cls, array: Any, *, source: str = "<array>") -> ImageItem:
         a = np.asarray(array)
+        if 0 in a.shape:  # before the range check, which has no min of nothing
+            raise InputError(f"Image {source} has no pixels (shape {a.shape}).")
         if a.dtype != np.uint8:
             if not np.issubdtype(a.dtype, np.floating) or not np.isfinite(a).all() or a.min() < 0 or a.max() > 1:
                 raise InputError(
@@ -90,7 +121,7 @@ class ImageItem:
         try:
             with Image.open(io.BytesIO(self.data)) as im:
                 im.load()
-                return im.convert("RGB")
+                return to_rgb(im)
         except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError... per format
             raise InputError(
                 f"Cannot decode image {self.source}: {type(exc).__name__}: {exc}. "
@@ -121,7 +152,7 @@ def as_image_items(inputs: Any) -> list[ImageItem]:
                 raise InputError(f"Image file {p} does not exist.")
             items.append(ImageItem(source=str(p), data=p.read_bytes()))
         elif hasattr(x, "convert") and hasattr(x, "size"):  # a PIL image
-            items.append(ImageItem.from_array(np.asarray(x.convert("RGB")), source=f"<PIL image {i}>"))
+            items.append(ImageItem.from_array(np.asarray(to_rgb(x)), source=f"<PIL image {i}>"))
         else:
             raise InputError(
                 f"Input {i} is a {type(x).__name__}; image encoders take ImageItem, PIL images, "
@@ -172,8 +203,8 @@ def load_images(path: str | Path, *, on_error: str = "fail") -> MediaTable:
         if Path(parts[-1]).suffix.lower() not in IMAGE_EXTENSIONS:
             ignored.append(Skipped(source, "not an image file extension"))
             continue
-        data = read()
         try:
+            data = read()  # OSError: a broken link, a FIFO, an encrypted or damaged zip member
             with Image.open(io.BytesIO(data)) as im:
                 im.load()
         except Exception as exc:  # PIL's errors differ per format
@@ -213,8 +244,12 @@ def _load_arrays(path: Path) -> MediaTable:
                 f"{path.name}:{x_key} has shape {x.shape}; expected (n, H, W) or (n, H, W, C) images."
             )
         y = arrays.get(y_key) if y_key else None
-        if y is not None and len(y) != len(x):
-            raise InputError(f"{path.name}: {x_key} has {len(x)} images but {y_key} has {len(y)} labels.")
+        if y is not None and (y.ndim != 1 or len(y) != len(x)):
+            raise InputError(f"{path.name}: {x_key} has {len(x)} images but {y_key} has shape "
+                             f"{y.shape}; give one label per image.")  # fmt: skip
+        if y is None and labels:  # x_test without y_test dropped every label, train's too
+            raise InputError(f"{path.name} has labels for some images but no {y_key or 'labels'} for "
+                             f"{x_key}; add it, or leave {x_key} out.")  # fmt: skip
         for i in range(len(x)):
             items.append(ImageItem.from_array(x[i], source=f"{path}:{x_key}[{i}]"))
         if y is not None:

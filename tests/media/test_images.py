@@ -242,3 +242,15 @@ def test_a_link_back_up_the_tree_is_not_followed(cifar_dir: Path, tmp_path: Path
         shutil.copy(sorted(cifar_dir.rglob("*.jpg"))[0], root / c / "x.jpg")
     (root / "cat" / "loop").symlink_to(root, target_is_directory=True)
     assert sorted(load_images(root).labels.tolist()) == ["cat", "dog"]
+
+
+def test_windows_zip_names_and_capitalised_split_folders(cifar_dir: Path, tmp_path: Path) -> None:
+    # "cat\\a.jpg" members and Train/Test folders ended in "has no labels" and "depth [3]"
+    files = sorted(cifar_dir.rglob("*.jpg"))[:4]
+    win = tmp_path / "win.zip"
+    with zipfile.ZipFile(win, "w") as z:
+        for i, f in enumerate(files):
+            z.writestr(f"{'Train' if i < 2 else 'TEST'}\\{'cat' if i % 2 else 'dog'}\\{i}.jpg", f.read_bytes())
+    t = load_images(win)
+    assert sorted(zip(t.splits.tolist(), t.labels.tolist(), strict=True)) == [
+        ("test", "cat"), ("test", "dog"), ("train", "cat"), ("train", "dog")]

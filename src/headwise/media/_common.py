@@ -78,8 +78,10 @@ def walk_files(path: Path) -> Iterator[tuple[tuple[str, ...], str, Callable[[], 
         for info in sorted(archive.infolist(), key=lambda i: i.filename):
             if info.is_dir():
                 continue
-            parts = PurePosixPath(info.filename).parts
-            if ".." in parts or PurePosixPath(info.filename).is_absolute():
+            # a zip made on Windows may name members cat\a.jpg: its folders are still folders
+            name = info.filename.replace("\\", "/") if "/" not in info.filename else info.filename
+            parts = PurePosixPath(name).parts
+            if ".." in parts or PurePosixPath(name).is_absolute():
                 raise InputError(
                     f"{path} holds the member {info.filename!r}, whose path leaves the archive; "
                     "it was not made from a folder of class folders. Re-create the zip from the "
@@ -144,6 +146,8 @@ def layout(all_parts: list[tuple[str, ...]], where: Path) -> list[tuple[str | No
     """
     if not all_parts:
         return []
+    # split folders named in any case (Train/, TEST/) are the splits
+    all_parts = [tuple(q.lower() if q.lower() in _SPLIT_NAMES else q for q in p) for p in all_parts]
     strip = 0
     while (
         len({p[strip] for p in all_parts}) == 1

@@ -225,5 +225,25 @@ def write_json(
     target = Path(path)
     if make_parents:
         make_folder(target.parent)
-    text = json.dumps(obj, indent=2, default=_json_default, ensure_ascii=False) + "\n"
+    # NaN and infinity are not JSON (json.dumps writes bare NaN, which strict parsers refuse):
+    # a value that is not a number is written as null
+    text = json.dumps(_finite(obj), indent=2, default=_json_default, ensure_ascii=False,
+                      allow_nan=False) + "\n"  # fmt: skip
     return atomic_write(target, text, what=what)
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with every non-finite float (also numpy's) replaced by ``None``."""
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.ndarray) and obj.dtype.kind == "f":
+        return [_finite(v) for v in obj.tolist()]
+    return obj

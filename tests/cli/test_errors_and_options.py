@@ -355,3 +355,34 @@ def test_lesser_mistakes_are_named(toy_jsonl: Path, tmp_path: Path, args: tuple,
     empty.write_bytes(b"")
     r = invoke(*(a.format(data=toy_jsonl, empty=empty) for a in args))  # each fails before writing
     assert r.exit_code == 1 and said in r.stderr, r.output
+
+
+@pytest.mark.parametrize("args", [
+    ("--protocol", "incremental", "--tasks", "2", "--seeds", "1"),
+    ("--protocol", "longtail", "--imbalance", "2", "--seeds", "1"),
+    ("--protocol", "active", "--head", "ncm", "--rounds", "1", "--budget", "2", "--start", "1", "--seeds", "1"),
+    ("--protocol", "ood"),
+])  # fmt: skip
+def test_protocols_that_keep_every_test_row_name_those_also_in_train(toy_jsonl: Path, tmp_path: Path,
+                                                                    args: tuple) -> None:  # fmt: skip
+    # they scored test rows that were training rows with no word (linear refuses, fewshot warns)
+    rows = [json.loads(ln) for ln in toy_jsonl.read_text().splitlines()]
+    leaked = tmp_path / "leak.jsonl"
+    copies = [{**r, "split": "test"} for r in rows if r["split"] == "train"][:5]
+    leaked.write_text("".join(json.dumps(r) + "\n" for r in rows + copies))
+    r = invoke("eval", str(leaked), "-e", "hash", *args)
+    assert r.exit_code == 0, r.output
+    assert "also occur in train" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("protocol", ["linear", "fewshot"])
+def test_a_multi_label_head_in_a_single_label_protocol_is_one_line(toy_jsonl: Path, protocol: str) -> None:
+    r = invoke("eval", str(toy_jsonl), "-e", "hash", "--protocol", protocol, "--heads", "mlridge", "--seeds", "1")
+    assert r.exit_code == 1 and "predicts a set of labels per row" in r.stderr and "Traceback" not in r.output
+
+
+def test_fit_refuses_a_multi_label_head_on_single_labels(toy_jsonl: Path, tmp_path: Path) -> None:
+    # the head was saved, and `score` on it then failed with sklearn's traceback
+    out = tmp_path / "m.safetensors"
+    r = invoke("fit", str(toy_jsonl), "-e", "hash", "--head", "mlridge", "-o", str(out))
+    assert r.exit_code == 1 and "holds one label per row" in r.stderr and not out.exists()

@@ -160,3 +160,16 @@ def test_labels_of_one_kind_still_merge_across_chunks() -> None:
     # int64 then uint64 chunks stay integers (numpy's union of the two is float64)
     head = _partial("ncm", (X[:45], Y[:45]), (X[45:], (Y[45:] + 5).astype(np.uint64)))()
     assert head.classes_.dtype.kind == "i" and head.classes_.tolist() == [0, 1, 2, 5, 6, 7]
+
+
+def test_result_files_are_strict_json(tmp_path: Path) -> None:
+    # longtail.json held a bare NaN (a group without classes), which strict parsers refuse
+    from headwise._atomic import write_json
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"not JSON: {name}")
+
+    path = write_json(tmp_path / "r.json", {"a": float("nan"), "b": [1.0, np.float64("inf")],
+                                            "c": np.array([np.nan, 1.0]), "d": np.float32(2.5)})  # fmt: skip
+    assert json.loads(path.read_text(), parse_constant=refuse) == {"a": None, "b": [1.0, None],
+                                                                   "c": [None, 1.0], "d": 2.5}  # fmt: skip

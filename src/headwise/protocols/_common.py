@@ -47,6 +47,13 @@ def resolve_heads(heads: Any) -> dict[str, Any]:
                 out[getattr(type(h), "_head_name", type(h).__name__)] = h
     if not out:
         raise InputError("No heads given; pass at least one head name (e.g. 'lda,logistic').")
+    multi = next((n for n, h in out.items() if getattr(h, "_target_kind", "single") == "multilabel"), None)
+    if multi is not None:  # its (n, L) indicator predictions met one label per row: a traceback
+        raise InputError(
+            f"Head '{multi}' predicts a set of labels per row; this protocol scores one label per "
+            "row. Use a single-label head here; multi-label data is evaluated with `headwise fit` "
+            "and `headwise eval --model`."
+        )
     return out
 
 

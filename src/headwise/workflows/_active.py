@@ -9,6 +9,7 @@ from ..exceptions import InputError
 from ._data import require_splits
 from ._embed import StoreBackedEncoder, embed_table
 from ._evaluate import EvalRequest, EvalResult, MeanCI
+from ._overlap import overlap_warnings
 
 __all__ = ["active_table"]
 
@@ -48,4 +49,5 @@ def active_table(table: Table, req: EvalRequest) -> EvalResult:
                  for n, c in strategies.items())  # fmt: skip
     title = (f"active learning on {table.path.name}: {payload['head']} head, "
              f"{payload['rounds']} rounds of {payload['budget']}, test accuracy")  # fmt: skip
-    return EvalResult("active", title, cols, rows, payload, res)
+    return EvalResult("active", title, cols, rows, payload, res,
+                      warnings=overlap_warnings(table, tr, te, payload, X))  # fmt: skip

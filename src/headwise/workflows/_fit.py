@@ -138,6 +138,17 @@ def fit_head(
 
         raise InputError("--run-dir writes calibration and conformal results; add --calibrate.")
     assert table.labels is not None
+    from ..heads import is_multilabel_head
+
+    if isinstance(head, str) and is_multilabel_head(head):
+        from ..exceptions import InputError
+
+        # it was saved, and `score` on it then failed with sklearn's traceback
+        raise InputError(
+            f"{head} predicts a set of labels per row, but the label column of "
+            f"{table.path.name} holds one label per row; fit a single-label head, or give a "
+            "list of labels per row."
+        )
     params = dict(params or {})
     estimator = get_head(head, **resolve_encoder_params(params))
     idx = indices_for(table, train_split) if table.splits is not None else np.arange(len(table))

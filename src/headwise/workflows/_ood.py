@@ -11,6 +11,7 @@ from ._calibrate import check_calib_frac, split_for_calibration
 from ._data import indices_for
 from ._embed import embed_table
 from ._evaluate import EvalRequest, EvalResult
+from ._overlap import overlap_warnings
 
 __all__ = ["ood_eval", "pick_out_classes"]
 
@@ -95,4 +96,5 @@ def ood_eval(table: Table, req: EvalRequest) -> EvalResult:
     title = f"OOD: {len(out)} held-out classes, {head_name} head, alpha={req.alpha}"
     cols = ("method", "AUROC", "false alarms", "detected")
     body = tuple((r["method"], r["auroc"], r["false_alarm_rate"], r["detection_rate"]) for r in rows)
-    return EvalResult("ood", title, cols, body, payload)
+    return EvalResult("ood", title, cols, body, payload,
+                      warnings=overlap_warnings(table, train, test, payload, emb.X))  # fmt: skip

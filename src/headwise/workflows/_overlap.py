@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..datasets import Table
 
-__all__ = ["Overlap", "check_overlap"]
+__all__ = ["Overlap", "check_overlap", "overlap_warnings"]
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,17 @@ def check_overlap(
     n = int(mask.sum())
     keep = np.flatnonzero(~mask) if drop else np.arange(scored.size)
     return Overlap(int(scored.size), n, bool(drop and n), keep)
+
+
+def overlap_warnings(table: Table, tr: np.ndarray, te: np.ndarray, payload: dict[str, Any],
+                      X: np.ndarray) -> tuple[str, ...]:
+    """For protocols that keep every test row (few-shot, as MTEB does; incremental, long-tail,
+    active, OOD): test rows that also occur in train (same text, or same embedding for media)
+    are counted in the payload and named in a warning, since the protocol may train on them."""
+    ov = check_overlap(table, tr, te, X)
+    payload["n_test_overlap"] = ov.n_overlap
+    if not ov.n_overlap:
+        return ()
+    return (f"{ov.n_overlap} of {ov.n_scored} test rows also occur in train, so these scores can "
+            "be optimistic (MTEB's protocol keeps them; `--protocol linear --drop-overlap` "
+            "scores without them)",)

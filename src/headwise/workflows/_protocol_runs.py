@@ -10,6 +10,7 @@ from ..datasets import Table
 from ._data import require_splits
 from ._embed import NAMED_HEADS, Embedded, StoreBackedEncoder, embed_table, zero_shot_prior
 from ._evaluate import EvalRequest, EvalResult, MeanCI, register_protocol
+from ._overlap import overlap_warnings
 
 _DEFAULT_HEADS = {
     "linear": "ncm,lda,ridge,logistic",
@@ -44,22 +45,6 @@ def _heads(req: EvalRequest, protocol: str, emb: Embedded) -> dict[str, Any]:
 
 def _meta(table: Table, req: EvalRequest) -> dict[str, Any]:
     return {"dataset": table.path.name, "encoder": req.encoder}
-
-
-def _overlap_warnings(table: Table, tr: np.ndarray, te: np.ndarray, payload: dict[str, Any],
-                      X: np.ndarray) -> tuple[str, ...]:
-    """Few-shot runs keep every test row, as MTEB does; test rows that also occur in train
-    (same text, or same embedding for media) are counted in the payload and named in a warning,
-    since a few-shot sample may draw them."""
-    from ._overlap import check_overlap
-
-    ov = check_overlap(table, tr, te, X)
-    payload["n_test_overlap"] = ov.n_overlap
-    if not ov.n_overlap:
-        return ()
-    return (f"{ov.n_overlap} of {ov.n_scored} test rows also occur in train, so these scores can "
-            "be optimistic (MTEB's protocol keeps them; `--protocol linear --drop-overlap` "
-            "scores without them)",)
 
 
 @register_protocol("linear")
@@ -101,7 +86,7 @@ def _fewshot_mteb(table: Table, req: EvalRequest) -> EvalResult:
     title = f"MTEB protocol on {table.path.name}: {spl} per label, {res.n_experiments} experiments"
     cols = ("head", "accuracy", "±95% CI", "min", "max")
     payload = res.to_json(**_meta(table, req))
-    warnings = _overlap_warnings(table, tr, te, payload, X)
+    warnings = overlap_warnings(table, tr, te, payload, X)
     return EvalResult("fewshot", title, cols, rows, payload, res, warnings=warnings)
 
 
@@ -125,7 +110,7 @@ def _fewshot(table: Table, req: EvalRequest, *, name: str) -> EvalResult:
                  for n, cv in res.heads.items())  # fmt: skip
     title = f"{name} on {table.path.name}: test accuracy ± 95% CI, {req.seeds} seeds"
     cols = ("head", *(f"{k}-shot" for k in k_list))
-    warnings = _overlap_warnings(table, tr, te, payload, X)
+    warnings = overlap_warnings(table, tr, te, payload, X)
     return EvalResult(name, title, cols, rows, payload, res, warnings=warnings)
 
 
@@ -154,7 +139,9 @@ def run_incremental(table: Table, req: EvalRequest) -> EvalResult:
                  for n, c in res.heads.items())  # fmt: skip
     title = f"class-incremental on {table.path.name}: {req.tasks} tasks, no stored examples"
     cols = ("head", "average", "final", "forgetting", "accuracy after each task")
-    return EvalResult("incremental", title, cols, rows, res.to_json(**_meta(table, req)), res)
+    payload = res.to_json(**_meta(table, req))
+    return EvalResult("incremental", title, cols, rows, payload, res,
+                      warnings=overlap_warnings(table, tr, te, payload, X))  # fmt: skip
 
 
 @register_protocol("zeroshot")
@@ -205,4 +192,6 @@ def run_longtail(table: Table, req: EvalRequest) -> EvalResult:
     title = (f"long-tailed {table.path.name}, imbalance {req.imbalance:g} ({g['many']} many / "
              f"{g['medium']} medium / {g['few']} few-shot classes), test accuracy, {req.seeds} seeds")  # fmt: skip
     cols = ("head", "overall", "many", "medium", "few", "fit s")
-    return EvalResult("longtail", title, cols, rows, res.to_json(**_meta(table, req)), res)
+    payload = res.to_json(**_meta(table, req))
+    return EvalResult("longtail", title, cols, rows, payload, res,
+                      warnings=overlap_warnings(table, tr, te, payload, X))  # fmt: skip

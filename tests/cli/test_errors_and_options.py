@@ -386,3 +386,16 @@ def test_fit_refuses_a_multi_label_head_on_single_labels(toy_jsonl: Path, tmp_pa
     out = tmp_path / "m.safetensors"
     r = invoke("fit", str(toy_jsonl), "-e", "hash", "--head", "mlridge", "-o", str(out))
     assert r.exit_code == 1 and "holds one label per row" in r.stderr and not out.exists()
+
+
+def test_a_refused_multi_label_fit_leaves_no_head_file(toy_jsonl: Path, tmp_path: Path) -> None:
+    # a validation label the head never saw was found after the head file had been written
+    rows = [json.loads(ln) for ln in toy_jsonl.read_text().splitlines()]
+    first_test = next(i for i, r in enumerate(rows) if r["split"] == "test")
+    rows[first_test]["split"] = "validation"
+    lists = [{**r, "label": [r["label"]] + (["rare"] if r["split"] == "validation" else [])} for r in rows]
+    data = tmp_path / "ml.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in lists))
+    out = tmp_path / "ml.safetensors"
+    r = invoke("fit", str(data), "-e", "hash", "--head", "mlridge", "-o", str(out))
+    assert r.exit_code == 1 and "never seen" in r.stderr and not out.exists(), r.output

@@ -195,6 +195,14 @@ def fit_multilabel_table(
         fitted = fit_multilabel(head, params, emb.X[idx], table.labels[idx], calib_frac=calib_frac)
     fit_s = time.perf_counter() - t0
     fitted.head.encoder_spec_ = emb.encoder_spec
+    # everything that can refuse the data (a validation or test label the head never saw) runs
+    # before the head file is written: a refused fit left its --out behind
+    val_idx = table.split_indices("validation") if table.splits is not None else np.array([])
+    val = evaluate_multilabel(fitted.head, emb.X[val_idx], table.labels[val_idx]) if val_idx.size else None
+    summary = None
+    if run_dir is not None:
+        test = table.split_indices("test")
+        summary = multilabel_run_summary(fitted, emb.X[test], table.labels[test], alpha)
     save_multilabel_head(fitted, out, emb.encoder_key, alpha if calib_frac is not None else None)
     result: dict[str, Any] = {
         "head": fitted.name, "out": str(out), "n_train": fitted.n_train,
@@ -203,13 +211,9 @@ def fit_multilabel_table(
     }  # fmt: skip
     if fitted.cal_logits is not None:
         result["n_calibration"] = int(fitted.cal_logits.shape[0])
-    val_idx = table.split_indices("validation") if table.splits is not None else np.array([])
-    if val_idx.size:
-        m = evaluate_multilabel(fitted.head, emb.X[val_idx], table.labels[val_idx])
-        result["validation_micro_f1"], result["validation_macro_f1"] = m["micro_f1"], m["macro_f1"]
-    if run_dir is not None:
-        test = table.split_indices("test")
-        summary = multilabel_run_summary(fitted, emb.X[test], table.labels[test], alpha)
+    if val is not None:
+        result["validation_micro_f1"], result["validation_macro_f1"] = val["micro_f1"], val["macro_f1"]
+    if summary is not None:
         result["run_dir"] = str(write_multilabel_run(run_dir, summary).parent)
         crc = summary["sets"]["crc"]
         result[f"test_fnr_at_alpha_{alpha:g}"], result["test_mean_set_size"] = crc["fnr"], crc["mean_set_size"]

@@ -26,6 +26,9 @@ __all__ = [
     "check_unicode",
     "check_fit_inputs",
     "extreme_scale",
+    "fits_int64",
+    "has_visible_char",
+    "label_kind",
     "param_error",
     "shown",
 ]
@@ -142,6 +145,36 @@ def check_unicode(text: str, what: str) -> None:
         ) from None
 
 
+_KINDS = {"U": "text", "S": "text", "b": "true/false", "i": "integer", "u": "integer", "f": "float"}
+_PY_KINDS = ((bool, "true/false"), (str, "text"), (int, "integer"), (float, "float"))
+
+
+def label_kind(a: np.ndarray) -> str:
+    """``text``, ``true/false``, ``integer``, ``float`` or ``mixed`` (an object array's values
+    by their Python type; numpy scalars count as their kind)."""
+    if a.dtype.kind != "O":
+        return _KINDS.get(a.dtype.kind, a.dtype.name)
+    kinds = set()
+    for v in a.tolist():
+        kinds.add(next((name for t, name in _PY_KINDS if isinstance(v, t)), type(v).__name__))
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def fits_int64(value: int) -> bool:
+    """Whether a Python integer is a 64-bit integer (numpy's labels, SQLite's ids).
+
+    >>> fits_int64(2**63 - 1), fits_int64(2**63)
+    (True, False)
+    """
+    return -(2**63) <= value < 2**63
+
+
+def has_visible_char(text: str) -> bool:
+    """Whether ``text`` holds a character a reader can see (not only spaces, control or
+    format characters such as NUL or a zero-width space)."""
+    return any(ch.isprintable() and not ch.isspace() for ch in text)
+
+
 def check_texts(texts: Sequence[Any], *, column: str = "text") -> list[str]:
     """Refuse non-string and empty inputs, naming the first offending row."""
     out: list[str] = []
@@ -158,7 +191,7 @@ def check_texts(texts: Sequence[Any], *, column: str = "text") -> list[str]:
             )
         if not t.isascii():
             check_unicode(t, f"Row {i} of column '{column}'")
-        if not any(ch.isprintable() and not ch.isspace() for ch in t):
+        if not has_visible_char(t):
             # control or format characters only (NUL, zero-width space): the tokenizer drops
             # them all, and every such row would get the same vector of an empty input
             raise InputError(
@@ -321,13 +354,12 @@ def check_fit_inputs(X: Any, y: Any, owner: str) -> None:
                 "needs a label for every row. Drop those rows or fill them (the CLI's "
                 "--drop-unlabeled drops them)."
             )
-        if y_arr.dtype == object and y_arr.size:
+        if y_arr.dtype == object and y_arr.size and label_kind(y_arr) == "mixed":
             kinds = {type(v).__name__ for v in y_arr.tolist()}  # numpy scalars as Python's
-            if len(kinds) > 1:
-                raise InputError(
-                    f"y mixes label types ({', '.join(sorted(kinds))}); sklearn would read it as "
-                    "a regression target. Use one type for every label (all names or all ids)."
-                )
+            raise InputError(
+                f"y mixes label types ({', '.join(sorted(kinds))}); sklearn would read it as "
+                "a regression target. Use one type for every label (all names or all ids)."
+            )
     if hasattr(X, "shape") or isinstance(X, list | tuple):
         try:
             X_arr = np.asarray(X)

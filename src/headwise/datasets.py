@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_texts, check_unicode
+from ._validation import check_texts, check_unicode, fits_int64
 from .exceptions import InputError
 
 __all__ = [
@@ -552,7 +552,7 @@ def csv_labels(cells: list[Any]) -> list[Any]:
     numeric = bool(present) and all(number(c) for c in present)
     missing = {None} | (_NULL_SPELLINGS if numeric else {""})
     out: list[Any] = [None if c is None or (c.strip() if numeric else c) in missing else c for c in text]
-    if numeric and all(_CANONICAL_INT.fullmatch(c) and -(2**63) <= int(c) < 2**63 for c in present):
+    if numeric and all(_CANONICAL_INT.fullmatch(c) and fits_int64(int(c)) for c in present):
         return [None if c is None else int(c) for c in out]
     return out
 
@@ -566,7 +566,6 @@ def is_unlabeled(v: Any) -> bool:
     return isinstance(v, str) and not v.strip()
 
 
-_INT64 = 2**63  # integer labels are int64: [-2^63, 2^63)
 _FLOAT_EXACT = 2**53  # a float holds every integer up to here; above, neighbours merge
 
 
@@ -576,7 +575,7 @@ def _refuse_inexact(raw: list[Any], column: str, where: str) -> None:
     as one float, so two classes would merge)."""
     def inexact(v: Any) -> bool:
         return (isinstance(v, float) and abs(v) >= _FLOAT_EXACT) or \
-            (isinstance(v, int) and not -_INT64 <= v < _INT64)
+            (isinstance(v, int) and not fits_int64(v))
 
     big = next((i for i, v in enumerate(raw) if inexact(v)), None)
     if big is not None:

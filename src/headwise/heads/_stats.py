@@ -20,24 +20,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
 
+from .._validation import fits_int64, label_kind
 from ..exceptions import InputError
 
-__all__ = ["SufficientStats", "check_classes_arg", "class_union", "label_kind"]
-
-
-_KINDS = {"U": "text", "S": "text", "b": "true/false", "i": "integer", "u": "integer", "f": "float"}
-_PY_KINDS = ((bool, "true/false"), (str, "text"), (int, "integer"), (float, "float"))
-
-
-def label_kind(a: np.ndarray) -> str:
-    """``text``, ``true/false``, ``integer``, ``float`` or ``mixed`` (an object array's values
-    by their Python type; numpy scalars count as their kind)."""
-    if a.dtype.kind != "O":
-        return _KINDS.get(a.dtype.kind, a.dtype.name)
-    kinds = set()
-    for v in a.tolist():
-        kinds.add(next((name for t, name in _PY_KINDS if isinstance(v, t)), type(v).__name__))
-    return kinds.pop() if len(kinds) == 1 else "mixed"
+__all__ = ["SufficientStats", "check_classes_arg", "class_union"]
 
 
 def class_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -65,7 +51,7 @@ def class_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _as_int64(a: np.ndarray) -> np.ndarray:
-    if a.dtype.kind == "u" and a.size and int(a.max()) >= 2**63:
+    if a.dtype.kind == "u" and a.size and not fits_int64(int(a.max())):
         raise InputError(f"Label {int(a.max())} is beyond the int64 range the other labels use.")
     return a.astype(np.int64)
 

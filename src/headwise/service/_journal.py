@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import fits_int64
 from ..exceptions import HeadwiseError, OutputError
 from ._errors import Conflict, NotFound
 
@@ -192,7 +193,7 @@ class Journal:
         return out
 
     def example_model(self, example_id: int) -> str | None:
-        if not -(2**63) <= example_id < 2**63:  # beyond SQLite's integers: no such row
+        if not fits_int64(example_id):  # beyond SQLite's integers: no such row
             return None
         row = self._all("SELECT model FROM examples WHERE id = ?", (example_id,))
         return str(row[0][0]) if row else None

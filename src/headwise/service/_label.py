@@ -31,7 +31,7 @@ from scipy.special import softmax
 
 from ..active import STRATEGIES, select_batch
 from ._errors import Conflict, Invalid, NotFound, TooLarge
-from .routes import _check_rows, _embeddings, get_service, require_writer
+from .routes import check_rows, get_service, request_embeddings, require_writer
 from .schemas import Label, _Rows
 
 __all__ = ["label_router", "MAX_POOL_ROWS", "wilson_interval"]
@@ -145,8 +145,8 @@ async def upload_pool(
     if body.n_rows > service.settings.max_rows:
         raise TooLarge(f"The request holds {body.n_rows} rows; this service takes at most "
                        f"{service.settings.max_rows} per request: upload the pool in parts.")  # fmt: skip
-    _check_rows(service, body.texts, body.n_rows)  # the text checks of /predict and /examples
-    X = np.asarray(await _embeddings(service, model, body.texts, body.embeddings), dtype=np.float32)
+    check_rows(service, body.texts, body.n_rows)  # the text checks of /predict and /examples
+    X = np.asarray(await request_embeddings(service, model, body.texts, body.embeddings), dtype=np.float32)
     texts: list[str | None] = list(body.texts) if body.texts is not None else [None] * X.shape[0]
     if X.ndim != 2 or X.shape[1] != model.n_features or not np.all(np.isfinite(X)):
         raise Invalid(f"Pool rows must be finite with {model.n_features} features; got {X.shape}.",

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_on_scale
+from .._validation import check_on_scale, fits_int64, has_visible_char
 from ..exceptions import InputError
 from ..heads import StatsHead, SufficientStats, load_head
 from ..trust import check_alpha, read_calibration
@@ -63,7 +63,7 @@ def check_label_text(label: str, i: int) -> None:
     if bad is not None:
         raise Invalid(f"Label {i} ({label!r}) holds the control character U+{ord(bad):04X}; "
                       "send the class name without it.")  # fmt: skip
-    if not any(ch.isprintable() and not ch.isspace() for ch in label):
+    if not has_visible_char(label):
         raise Invalid(f"Label {i} ({label!r}) has no visible character; give the row a class name.")
     if label != label.strip():
         raise Invalid(
@@ -255,7 +255,7 @@ class ServedModel:
                     f"Model '{self.name}' has {kind} labels; got {lab!r}. Send labels of the "
                     f"same type as {_py(classes[0])!r}."
                 )
-            if not text and not -(2**63) <= lab < 2**63:
+            if not text and not fits_int64(lab):
                 raise Invalid(
                     f"Label {i} ({lab}) is outside the 64-bit integer range of this model's "
                     "labels; send a label between -2^63 and 2^63 - 1."

@@ -86,7 +86,7 @@ def _note(request: Request, **info: Any) -> None:
     request.scope.setdefault("headwise", {}).update(info)
 
 
-def _check_rows(service: ServiceState, texts: list[str] | None, n_rows: int) -> None:
+def check_rows(service: ServiceState, texts: list[str] | None, n_rows: int) -> None:
     s = service.settings
     if n_rows > s.max_rows:
         raise TooLarge(f"The request holds {n_rows} rows; this service takes at most {s.max_rows}.")
@@ -101,7 +101,7 @@ def _check_rows(service: ServiceState, texts: list[str] | None, n_rows: int) -> 
             )
 
 
-async def _embeddings(
+async def request_embeddings(
     service: ServiceState, model: ServedModel, texts: list[str] | None, rows: Any
 ) -> np.ndarray:
     if texts is not None:
@@ -162,7 +162,7 @@ async def answer_predict(
     """
     model = service.model(name)
     n_rows = len(texts) if texts is not None else len(embeddings)
-    _check_rows(service, texts, n_rows)
+    check_rows(service, texts, n_rows)
     state = model.state
     if alpha is not None and state.conformal is None:
         raise Conflict(
@@ -171,7 +171,7 @@ async def answer_predict(
             "leave 'alpha' out for labels and probabilities only.",
         )
     alpha = model.check_alpha(alpha)
-    X = await _embeddings(service, model, texts, embeddings)
+    X = await request_embeddings(service, model, texts, embeddings)
     state = model.state  # the newest version once the embeddings are in
     rows = await service.predictor.predict(
         state, PredictJob(X, alpha, top_k, include_logits), method=model.method,
@@ -201,7 +201,7 @@ async def predict(name: str, body: PredictRequest, request: Request, service: Se
 @router.post("/v1/embed", response_model=EmbedResponse, tags=["predict"], responses=_ERRORS)
 async def embed(body: EmbedRequest, request: Request, service: Service) -> dict[str, Any]:
     """Embeddings of texts with a loaded encoder."""
-    _check_rows(service, body.texts, len(body.texts))
+    check_rows(service, body.texts, len(body.texts))
     shared = service.encoder_by_spec(body.encoder)
     X = await service.embed(shared, body.texts)
     _note(request, rows=len(body.texts))
@@ -219,8 +219,8 @@ async def add_examples(
     """Learn labelled rows exactly (statistics heads); committed to disk before the reply."""
     model = service.model(name)
     model.check_writable()
-    _check_rows(service, body.texts, body.n_rows)
-    X = await _embeddings(service, model, body.texts, body.embeddings)
+    check_rows(service, body.texts, body.n_rows)
+    X = await request_embeddings(service, model, body.texts, body.embeddings)
     labels = list(body.labels)
     version, ids, roles = await asyncio.to_thread(
         service.locked_write, model.add, X, labels, body.texts, body.role
